@@ -1,0 +1,6 @@
+//! kamscope: a terminal monitor for Kamstrup electricity meters.
+#![forbid(unsafe_code)]
+
+pub mod input;
+pub mod protocol;
+pub mod report;

@@ -1,0 +1,461 @@
+//! A-XDR encoded DLMS `Data` (IEC 62056-6-2): tag byte, then a fixed or length-prefixed value.
+//! Structures and arrays nest; lengths use the BER form (0x81 / 0x82 prefixes). Decoding never
+//! panics, and errors name the byte offset where they happened.
+
+use super::datetime::DateTime;
+use smallvec::SmallVec;
+
+/// Short byte strings stay inline: OBIS codes, meter ids and type strings need no allocation.
+pub type Bytes = SmallVec<[u8; 24]>;
+
+pub mod tag {
+    pub const NULL: u8 = 0x00;
+    pub const ARRAY: u8 = 0x01;
+    pub const STRUCTURE: u8 = 0x02;
+    pub const BOOLEAN: u8 = 0x03;
+    pub const BIT_STRING: u8 = 0x04;
+    pub const DOUBLE_LONG: u8 = 0x05;
+    pub const DOUBLE_LONG_UNSIGNED: u8 = 0x06;
+    pub const OCTET_STRING: u8 = 0x09;
+    pub const VISIBLE_STRING: u8 = 0x0A;
+    pub const UTF8_STRING: u8 = 0x0C;
+    pub const BCD: u8 = 0x0D;
+    pub const INTEGER: u8 = 0x0F;
+    pub const LONG: u8 = 0x10;
+    pub const UNSIGNED: u8 = 0x11;
+    pub const LONG_UNSIGNED: u8 = 0x12;
+    pub const COMPACT_ARRAY: u8 = 0x13;
+    pub const LONG64: u8 = 0x14;
+    pub const LONG64_UNSIGNED: u8 = 0x15;
+    pub const ENUM: u8 = 0x16;
+    pub const FLOAT32: u8 = 0x17;
+    pub const FLOAT64: u8 = 0x18;
+    pub const DATE_TIME: u8 = 0x19;
+    pub const DATE: u8 = 0x1A;
+    pub const TIME: u8 = 0x1B;
+    pub const DONT_CARE: u8 = 0xFF;
+}
+
+/// Deepest nesting accepted; real lists use two or three levels.
+pub const MAX_DEPTH: usize = 16;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    Null,
+    Array(Vec<Data>),
+    Structure(Vec<Data>),
+    Boolean(bool),
+    BitString { bits: usize, bytes: Bytes },
+    DoubleLong(i32),
+    DoubleLongUnsigned(u32),
+    OctetString(Bytes),
+    VisibleString(Bytes),
+    Utf8String(Bytes),
+    Bcd(u8),
+    Integer(i8),
+    Long(i16),
+    Unsigned(u8),
+    LongUnsigned(u16),
+    Long64(i64),
+    Long64Unsigned(u64),
+    Enum(u8),
+    Float32(f32),
+    Float64(f64),
+    /// A date-time: tag 0x19, or the 12 raw bytes some meters send after tag 0x0C.
+    DateTime(DateTime),
+    Date([u8; 5]),
+    Time([u8; 4]),
+    DontCare,
+}
+
+impl Data {
+    /// The A-XDR type name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Data::Null => "null-data",
+            Data::Array(_) => "array",
+            Data::Structure(_) => "structure",
+            Data::Boolean(_) => "boolean",
+            Data::BitString { .. } => "bit-string",
+            Data::DoubleLong(_) => "double-long",
+            Data::DoubleLongUnsigned(_) => "double-long-unsigned",
+            Data::OctetString(_) => "octet-string",
+            Data::VisibleString(_) => "visible-string",
+            Data::Utf8String(_) => "utf8-string",
+            Data::Bcd(_) => "bcd",
+            Data::Integer(_) => "integer",
+            Data::Long(_) => "long",
+            Data::Unsigned(_) => "unsigned",
+            Data::LongUnsigned(_) => "long-unsigned",
+            Data::Long64(_) => "long64",
+            Data::Long64Unsigned(_) => "long64-unsigned",
+            Data::Enum(_) => "enum",
+            Data::Float32(_) => "float32",
+            Data::Float64(_) => "float64",
+            Data::DateTime(_) => "date-time",
+            Data::Date(_) => "date",
+            Data::Time(_) => "time",
+            Data::DontCare => "dont-care",
+        }
+    }
+
+    /// Integer value, for the integer types.
+    pub fn as_i128(&self) -> Option<i128> {
+        Some(match *self {
+            Data::DoubleLong(v) => v.into(),
+            Data::DoubleLongUnsigned(v) => v.into(),
+            Data::Integer(v) => v.into(),
+            Data::Long(v) => v.into(),
+            Data::Unsigned(v) => v.into(),
+            Data::LongUnsigned(v) => v.into(),
+            Data::Long64(v) => v.into(),
+            Data::Long64Unsigned(v) => v.into(),
+            Data::Enum(v) => v.into(),
+            Data::Bcd(v) => v.into(),
+            _ => return None,
+        })
+    }
+
+    /// Numeric value (integers and floats).
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Data::Float32(v) => Some(v.into()),
+            Data::Float64(v) => Some(v),
+            _ => self.as_i128().map(|v| v as f64),
+        }
+    }
+
+    /// The text of a string value, if it is printable.
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
+                let s = std::str::from_utf8(b).ok()?;
+                s.chars()
+                    .all(|c| !c.is_control())
+                    .then(|| s.to_string())
+            }
+            _ => None,
+        }
+    }
+
+    pub fn is_container(&self) -> bool {
+        matches!(self, Data::Array(_) | Data::Structure(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at byte {offset}")]
+pub struct DecodeError {
+    /// Offset in the frame (or whatever buffer the caller's base refers to).
+    pub offset: usize,
+    pub what: String,
+}
+
+/// A cursor over an APDU with error offsets relative to the enclosing frame.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// `base` is the offset of `buf[0]` in the frame, so errors point into the frame.
+    pub fn new(buf: &'a [u8], base: usize) -> Self {
+        Reader { buf, pos: 0, base }
+    }
+
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub fn error(&self, what: impl Into<String>) -> DecodeError {
+        DecodeError {
+            offset: self.base + self.pos,
+            what: what.into(),
+        }
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        let b = self
+            .peek()
+            .ok_or_else(|| self.error("data ends early"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.remaining() < n {
+            return Err(self.error(format!(
+                "{n} bytes needed, {} left",
+                self.remaining()
+            )));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        Ok(self.take(N)?.try_into().expect("length checked"))
+    }
+
+    /// A BER length: one byte below 0x80, or 0x81..0x84 followed by that many bytes.
+    pub fn length(&mut self) -> Result<usize, DecodeError> {
+        let first = self.u8()?;
+        if first < 0x80 {
+            return Ok(first.into());
+        }
+        let n = usize::from(first & 0x7F);
+        if n == 0 || n > 4 {
+            self.pos -= 1;
+            return Err(self.error(format!("invalid length prefix 0x{first:02X}")));
+        }
+        let mut len = 0usize;
+        for _ in 0..n {
+            len = (len << 8) | usize::from(self.u8()?);
+        }
+        Ok(len)
+    }
+
+    /// Decodes one `Data` element.
+    pub fn data(&mut self) -> Result<Data, DecodeError> {
+        self.data_at_depth(0)
+    }
+
+    fn data_at_depth(&mut self, depth: usize) -> Result<Data, DecodeError> {
+        let at = self.pos;
+        let t = self.u8()?;
+        Ok(match t {
+            tag::NULL => Data::Null,
+            tag::ARRAY | tag::STRUCTURE => {
+                if depth >= MAX_DEPTH {
+                    self.pos = at;
+                    return Err(self.error("structures nested too deep"));
+                }
+                let count = self.length()?;
+                // Every element takes at least one byte: a count beyond that is a broken frame.
+                if count > self.remaining() {
+                    self.pos = at;
+                    return Err(self.error(format!(
+                        "{} of {count} elements cannot fit in {} bytes",
+                        if t == tag::ARRAY { "array" } else { "structure" },
+                        self.remaining()
+                    )));
+                }
+                let mut items = Vec::with_capacity(count);
+                for _ in 0..count {
+                    items.push(self.data_at_depth(depth + 1)?);
+                }
+                if t == tag::ARRAY {
+                    Data::Array(items)
+                } else {
+                    Data::Structure(items)
+                }
+            }
+            tag::BOOLEAN => Data::Boolean(self.u8()? != 0),
+            tag::BIT_STRING => {
+                let bits = self.length()?;
+                Data::BitString {
+                    bits,
+                    bytes: Bytes::from_slice(self.take(bits.div_ceil(8))?),
+                }
+            }
+            tag::DOUBLE_LONG => Data::DoubleLong(i32::from_be_bytes(self.array()?)),
+            tag::DOUBLE_LONG_UNSIGNED => Data::DoubleLongUnsigned(u32::from_be_bytes(self.array()?)),
+            tag::OCTET_STRING => {
+                let n = self.length()?;
+                Data::OctetString(Bytes::from_slice(self.take(n)?))
+            }
+            tag::VISIBLE_STRING => {
+                let n = self.length()?;
+                Data::VisibleString(Bytes::from_slice(self.take(n)?))
+            }
+            tag::UTF8_STRING => {
+                // Some meters send tag 0x0C followed by a bare 12-byte date-time. A real
+                // utf8-string starting with such bytes would not be valid UTF-8.
+                let ahead = &self.buf[self.pos..];
+                if ahead.len() >= 12 && DateTime::plausible(&ahead[..12]) {
+                    let raw = self.take(12)?;
+                    Data::DateTime(DateTime::from_slice(raw).expect("12 bytes"))
+                } else {
+                    let n = self.length()?;
+                    Data::Utf8String(Bytes::from_slice(self.take(n)?))
+                }
+            }
+            tag::BCD => Data::Bcd(self.u8()?),
+            tag::INTEGER => Data::Integer(self.u8()? as i8),
+            tag::LONG => Data::Long(i16::from_be_bytes(self.array()?)),
+            tag::UNSIGNED => Data::Unsigned(self.u8()?),
+            tag::LONG_UNSIGNED => Data::LongUnsigned(u16::from_be_bytes(self.array()?)),
+            tag::LONG64 => Data::Long64(i64::from_be_bytes(self.array()?)),
+            tag::LONG64_UNSIGNED => Data::Long64Unsigned(u64::from_be_bytes(self.array()?)),
+            tag::ENUM => Data::Enum(self.u8()?),
+            tag::FLOAT32 => Data::Float32(f32::from_be_bytes(self.array()?)),
+            tag::FLOAT64 => Data::Float64(f64::from_be_bytes(self.array()?)),
+            tag::DATE_TIME => Data::DateTime(DateTime { raw: self.array()? }),
+            tag::DATE => Data::Date(self.array()?),
+            tag::TIME => Data::Time(self.array()?),
+            tag::DONT_CARE => Data::DontCare,
+            tag::COMPACT_ARRAY => {
+                self.pos = at;
+                return Err(self.error("compact-array (tag 0x13) is not supported"));
+            }
+            other => {
+                self.pos = at;
+                return Err(self.error(format!("unknown data tag 0x{other:02X}")));
+            }
+        })
+    }
+}
+
+/// Decodes one `Data` element from the start of `buf`.
+pub fn decode(buf: &[u8], base: usize) -> Result<Data, DecodeError> {
+    Reader::new(buf, base).data()
+}
+
+/// Appends a BER length.
+pub fn encode_length(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len <= 0xFF {
+        out.extend_from_slice(&[0x81, len as u8]);
+    } else if len <= 0xFFFF {
+        out.push(0x82);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0x84);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+}
+
+/// Appends the A-XDR encoding of `data`.
+pub fn encode(data: &Data, out: &mut Vec<u8>) {
+    match data {
+        Data::Null => out.push(tag::NULL),
+        Data::Array(items) | Data::Structure(items) => {
+            out.push(if matches!(data, Data::Array(_)) {
+                tag::ARRAY
+            } else {
+                tag::STRUCTURE
+            });
+            encode_length(items.len(), out);
+            for item in items {
+                encode(item, out);
+            }
+        }
+        Data::Boolean(b) => out.extend_from_slice(&[tag::BOOLEAN, u8::from(*b)]),
+        Data::BitString { bits, bytes } => {
+            out.push(tag::BIT_STRING);
+            encode_length(*bits, out);
+            out.extend_from_slice(bytes);
+        }
+        Data::DoubleLong(v) => {
+            out.push(tag::DOUBLE_LONG);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::DoubleLongUnsigned(v) => {
+            out.push(tag::DOUBLE_LONG_UNSIGNED);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::OctetString(b) | Data::VisibleString(b) | Data::Utf8String(b) => {
+            out.push(match data {
+                Data::OctetString(_) => tag::OCTET_STRING,
+                Data::VisibleString(_) => tag::VISIBLE_STRING,
+                _ => tag::UTF8_STRING,
+            });
+            encode_length(b.len(), out);
+            out.extend_from_slice(b);
+        }
+        Data::Bcd(v) => out.extend_from_slice(&[tag::BCD, *v]),
+        Data::Integer(v) => out.extend_from_slice(&[tag::INTEGER, *v as u8]),
+        Data::Long(v) => {
+            out.push(tag::LONG);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::Unsigned(v) => out.extend_from_slice(&[tag::UNSIGNED, *v]),
+        Data::LongUnsigned(v) => {
+            out.push(tag::LONG_UNSIGNED);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::Long64(v) => {
+            out.push(tag::LONG64);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::Long64Unsigned(v) => {
+            out.push(tag::LONG64_UNSIGNED);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::Enum(v) => out.extend_from_slice(&[tag::ENUM, *v]),
+        Data::Float32(v) => {
+            out.push(tag::FLOAT32);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::Float64(v) => {
+            out.push(tag::FLOAT64);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Data::DateTime(dt) => {
+            out.push(tag::DATE_TIME);
+            out.extend_from_slice(&dt.raw);
+        }
+        Data::Date(d) => {
+            out.push(tag::DATE);
+            out.extend_from_slice(d);
+        }
+        Data::Time(t) => {
+            out.push(tag::TIME);
+            out.extend_from_slice(t);
+        }
+        Data::DontCare => out.push(tag::DONT_CARE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ber_lengths() {
+        for len in [0usize, 0x7F, 0x80, 0xFF, 0x100, 0x1234] {
+            let mut out = Vec::new();
+            encode_length(len, &mut out);
+            assert_eq!(Reader::new(&out, 0).length().unwrap(), len);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_offset() {
+        // A u32 whose bytes run out: the error points where they ran out.
+        let err = decode(&[0x02, 0x01, 0x06, 0x00, 0x00], 10).unwrap_err();
+        assert_eq!(err.offset, 13);
+        assert_eq!(err.what, "4 bytes needed, 2 left");
+        // A structure count that cannot fit points at the structure.
+        let err = decode(&[0x02, 0x09, 0x06, 0x00], 10).unwrap_err();
+        assert_eq!(err.offset, 10);
+        let err = decode(&[0x02, 0x01, 0x42], 0).unwrap_err();
+        assert_eq!(err.to_string(), "unknown data tag 0x42 at byte 2");
+    }
+
+    #[test]
+    fn tag_0c_date_time_or_string() {
+        let mut dt = vec![0x0C];
+        dt.extend_from_slice(&[0x07, 0xE6, 0x02, 0x05, 0x06, 0x0D, 0x00, 0x19, 0xFF, 0x80, 0x00, 0x00]);
+        assert!(matches!(decode(&dt, 0).unwrap(), Data::DateTime(_)));
+        let s = [0x0C, 0x03, b'a', b'b', b'c'];
+        assert_eq!(decode(&s, 0).unwrap(), Data::Utf8String(Bytes::from_slice(b"abc")));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let bytes = vec![0x02, 0x01].repeat(1000);
+        assert!(decode(&bytes, 0).is_err());
+    }
+}

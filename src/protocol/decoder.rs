@@ -1,0 +1,240 @@
+//! Decodes framed spans into meaning, keeping the context a stream needs: segments waiting for
+//! their last part, the identification that precedes an IEC data block, decryption keys.
+
+use super::check::{Check, CheckValue};
+use super::dlms::{self, Apdu, GloCiphering, Keys};
+use super::framer::{Content, Span};
+use super::han::{self, HanMessage, Scaling};
+use super::hdlc::{Reassembler, Segment};
+use super::iec61107::{self, DataBlock, Identification};
+use super::mbus;
+
+/// What a span means, beyond the checks the framer already made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    Junk,
+    Hdlc(HdlcDecoded),
+    Iec61107(IecDecoded),
+    Kmp,
+    Mbus(Option<mbus::Telegram>),
+}
+
+impl Decoded {
+    /// Checks made while decoding (the HDLC LLC header).
+    pub fn extra_checks(&self) -> &[Check] {
+        match self {
+            Decoded::Hdlc(h) => h.llc.as_slice(),
+            _ => &[],
+        }
+    }
+
+    /// Why the frame's content could not be decoded, if it could not.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Decoded::Hdlc(h) => h.error.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Where a frame stands in a segmented message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentState {
+    Whole,
+    /// Segment `n` of a message whose other parts are still to come.
+    Partial(u32),
+    /// The last of `n` segments: the message was decoded from all of them.
+    Last(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HdlcDecoded {
+    pub llc: Option<Check>,
+    pub segment: SegmentState,
+    pub invoke_id: Option<u32>,
+    /// The clear header of an encrypted APDU.
+    pub cipher: Option<GloCiphering>,
+    /// The ciphered content was decrypted and authenticated with the given keys.
+    pub decrypted: bool,
+    pub message: Option<HanMessage>,
+    pub error: Option<String>,
+    /// Something worth knowing that is not an error (encrypted without key, segment pending).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IecDecoded {
+    /// The identification of this span, or for a data block the last one seen before it.
+    pub ident: Option<Identification>,
+    pub block: Option<DataBlock>,
+}
+
+/// LLC header of a DLMS frame from a meter: destination LSAP E6, source LSAP E7 (response) or
+/// E6, quality 00.
+const LLC_RESPONSE: [u8; 3] = [0xE6, 0xE7, 0x00];
+const LLC_COMMAND: [u8; 3] = [0xE6, 0xE6, 0x00];
+
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pub scaling: Scaling,
+    pub keys: Option<Keys>,
+    reassembler: Reassembler,
+    last_ident: Option<Identification>,
+}
+
+impl Decoder {
+    pub fn new(scaling: Scaling, keys: Option<Keys>) -> Self {
+        Decoder {
+            scaling,
+            keys,
+            ..Default::default()
+        }
+    }
+
+    pub fn decode(&mut self, span: &Span<'_>) -> Decoded {
+        match &span.content {
+            Content::Junk => Decoded::Junk,
+            Content::Hdlc(frame) => {
+                let mut out = HdlcDecoded {
+                    llc: None,
+                    segment: SegmentState::Whole,
+                    invoke_id: None,
+                    cipher: None,
+                    decrypted: false,
+                    message: None,
+                    error: None,
+                    note: None,
+                };
+                let Some(header) = frame.header.filter(|_| frame.ok()) else {
+                    if self.reassembler.pending_segments() > 0 {
+                        self.reassembler.reset();
+                        out.note = Some("segmented message abandoned: a segment was damaged".into());
+                    }
+                    out.error = Some(not_decoded_reason(frame));
+                    return Decoded::Hdlc(out);
+                };
+                let info = &span.bytes[frame.info.clone()];
+                if info.is_empty() {
+                    out.note = Some("frame without information field".into());
+                    return Decoded::Hdlc(out);
+                }
+                let joined;
+                let message: &[u8] = match self.reassembler.push(&header, info) {
+                    Segment::Whole => info,
+                    Segment::Partial { n } => {
+                        out.segment = SegmentState::Partial(n);
+                        if n > 1 {
+                            return Decoded::Hdlc(out);
+                        }
+                        // The first segment carries the LLC header: check it now.
+                        out.llc = Some(llc_check(info));
+                        return Decoded::Hdlc(out);
+                    }
+                    Segment::Last { n, info } => {
+                        out.segment = SegmentState::Last(n);
+                        joined = info;
+                        &joined
+                    }
+                };
+                let base = if out.segment == SegmentState::Whole {
+                    frame.info.start
+                } else {
+                    0
+                };
+                let apdu_at = if message.first() == Some(&0xE6) {
+                    if out.segment == SegmentState::Whole {
+                        out.llc = Some(llc_check(message));
+                    }
+                    3
+                } else {
+                    if out.segment == SegmentState::Whole {
+                        out.llc = Some(llc_check(message));
+                    }
+                    0
+                };
+                let apdu = message.get(apdu_at..).unwrap_or(&[]);
+                self.decode_apdu(apdu, base + apdu_at, &mut out);
+                Decoded::Hdlc(out)
+            }
+            Content::Iec61107(frame) => {
+                let mut out = IecDecoded {
+                    ident: None,
+                    block: None,
+                };
+                match frame.kind {
+                    iec61107::Kind::Identification => {
+                        self.last_ident = iec61107::parse_identification(span.bytes);
+                        out.ident = self.last_ident.clone();
+                    }
+                    iec61107::Kind::DataBlock => {
+                        out.ident = self.last_ident.clone();
+                        out.block = Some(iec61107::parse_data_block(span.bytes));
+                    }
+                    iec61107::Kind::Request => self.last_ident = None,
+                    _ => {}
+                }
+                Decoded::Iec61107(out)
+            }
+            Content::Kmp(_) => Decoded::Kmp,
+            Content::Mbus(_) => Decoded::Mbus(mbus::parse(span.bytes)),
+        }
+    }
+
+    fn decode_apdu(&self, apdu: &[u8], base: usize, out: &mut HdlcDecoded) {
+        match dlms::parse_apdu(apdu, base) {
+            Err(e) => out.error = Some(e.to_string()),
+            Ok(Apdu::DataNotification(n)) => {
+                out.invoke_id = Some(n.invoke_id);
+                out.message = Some(han::map(n, &self.scaling));
+            }
+            Ok(Apdu::GloCiphering(glo)) => {
+                match &self.keys {
+                    None => {
+                        out.note = Some("encrypted (general-glo-ciphering): give the keys to decrypt".into());
+                    }
+                    Some(keys) => match dlms::decrypt(apdu, &glo, keys) {
+                        Err(e) => out.error = Some(e.to_string()),
+                        Ok(plain) => match dlms::parse_apdu(&plain, 0) {
+                            Ok(Apdu::DataNotification(n)) => {
+                                out.decrypted = true;
+                                out.invoke_id = Some(n.invoke_id);
+                                out.message = Some(han::map(n, &self.scaling));
+                            }
+                            Ok(Apdu::GloCiphering(_)) => {
+                                out.error = Some("decrypted content is ciphered again".into());
+                            }
+                            Err(e) => {
+                                out.decrypted = true;
+                                out.error = Some(format!("decrypted content: {e}"));
+                            }
+                        },
+                    },
+                }
+                out.cipher = Some(glo);
+            }
+        }
+    }
+}
+
+fn llc_check(info: &[u8]) -> Check {
+    let actual = &info[..info.len().min(3)];
+    let expected = if actual == LLC_COMMAND {
+        LLC_COMMAND
+    } else {
+        LLC_RESPONSE
+    };
+    Check::compare("LLC", CheckValue::bytes(&expected), CheckValue::bytes(actual))
+}
+
+fn not_decoded_reason(frame: &super::hdlc::Frame) -> String {
+    let failed: Vec<&str> = frame
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.name)
+        .collect();
+    if !frame.length_ok() && frame.fcs_ok() {
+        return "not decoded: frame length does not match its length field".into();
+    }
+    format!("not decoded: {} failed", failed.join(", "))
+}

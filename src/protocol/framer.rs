@@ -1,0 +1,470 @@
+//! The stream framer: arbitrary chunks of bytes in, spans out. A span is a frame of one of the
+//! known protocols (good or bad, with its checks) or a run of junk; every input byte belongs to
+//! exactly one span, so nothing that came down the wire is dropped silently.
+//!
+//! The result does not depend on how the input was chunked: a frame or junk run is only emitted
+//! once the bytes that decide its extent are there (or at [`Framer::finish`]).
+
+use super::{hdlc, iec61107, kmp, mbus};
+use crate::protocol::check::Check;
+
+/// Which protocols the framer hunts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocols {
+    pub hdlc: bool,
+    pub iec61107: bool,
+    pub kmp: bool,
+    pub mbus: bool,
+}
+
+impl Protocols {
+    pub const ALL: Protocols = Protocols {
+        hdlc: true,
+        iec61107: true,
+        kmp: true,
+        mbus: true,
+    };
+    pub const HDLC: Protocols = Protocols {
+        hdlc: true,
+        iec61107: false,
+        kmp: false,
+        mbus: false,
+    };
+}
+
+impl Default for Protocols {
+    fn default() -> Self {
+        Protocols::ALL
+    }
+}
+
+/// The protocol of a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Hdlc,
+    Iec61107,
+    Kmp,
+    Mbus,
+    Junk,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Hdlc,
+        Protocol::Iec61107,
+        Protocol::Kmp,
+        Protocol::Mbus,
+        Protocol::Junk,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Hdlc => "hdlc",
+            Protocol::Iec61107 => "iec61107",
+            Protocol::Kmp => "kmp",
+            Protocol::Mbus => "mbus",
+            Protocol::Junk => "junk",
+        }
+    }
+}
+
+/// What the framer found in a span, with the checks it computed to find it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Junk,
+    Hdlc(hdlc::Frame),
+    Iec61107(iec61107::Frame),
+    Kmp(kmp::Frame),
+    Mbus(mbus::Frame),
+}
+
+impl Content {
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Content::Junk => Protocol::Junk,
+            Content::Hdlc(_) => Protocol::Hdlc,
+            Content::Iec61107(_) => Protocol::Iec61107,
+            Content::Kmp(_) => Protocol::Kmp,
+            Content::Mbus(_) => Protocol::Mbus,
+        }
+    }
+
+    pub fn checks(&self) -> &[Check] {
+        match self {
+            Content::Junk => &[],
+            Content::Hdlc(f) => &f.checks,
+            Content::Iec61107(f) => &f.checks,
+            Content::Kmp(f) => &f.checks,
+            Content::Mbus(f) => &f.checks,
+        }
+    }
+}
+
+impl From<hdlc::Frame> for Content {
+    fn from(f: hdlc::Frame) -> Self {
+        Content::Hdlc(f)
+    }
+}
+impl From<iec61107::Frame> for Content {
+    fn from(f: iec61107::Frame) -> Self {
+        Content::Iec61107(f)
+    }
+}
+impl From<kmp::Frame> for Content {
+    fn from(f: kmp::Frame) -> Self {
+        Content::Kmp(f)
+    }
+}
+impl From<mbus::Frame> for Content {
+    fn from(f: mbus::Frame) -> Self {
+        Content::Mbus(f)
+    }
+}
+
+/// A protocol's answer to "does a frame start here?".
+#[derive(Debug)]
+pub(crate) enum Probe {
+    /// Not a frame start.
+    No,
+    /// Cannot tell before more bytes arrive (never returned at end of input).
+    NeedMore,
+    /// Looks like a damaged frame start that claims to end at `end`; kept unless a proper frame
+    /// starts before that.
+    Weak { end: usize },
+    /// A frame (good or bad) that ends at `end`.
+    Frame { end: usize, frame: Content },
+}
+
+/// One span of the input: a frame or a junk run, with its offset in the whole stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span<'a> {
+    pub offset: u64,
+    pub bytes: &'a [u8],
+    pub content: Content,
+}
+
+impl Span<'_> {
+    pub fn protocol(&self) -> Protocol {
+        self.content.protocol()
+    }
+
+    /// True for a frame whose every check passed; junk is never ok.
+    pub fn ok(&self) -> bool {
+        crate::protocol::check::all_ok(self.content.checks())
+    }
+}
+
+/// Junk runs are cut at this length so a noisy line cannot grow the buffer without bound.
+pub const MAX_JUNK_RUN: usize = 4096;
+
+/// Sans-IO stream framer. Feed bytes with [`push`](Framer::push), take spans with
+/// [`next_span`](Framer::next_span) until it returns `None`, and call [`finish`](Framer::finish)
+/// at the end of input (or when the line has been quiet long enough that a partial frame will
+/// not be completed).
+#[derive(Debug)]
+pub struct Framer {
+    protocols: Protocols,
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Start of the next span, as an index into `buf`.
+    start: usize,
+    /// Probing resumes here; positions in `start..scan` are known not to start a frame.
+    scan: usize,
+    /// The first weak candidate in `start..scan`: (position, claimed end).
+    weak: Option<(usize, usize)>,
+    /// A frame found (position, end) while junk or a weak candidate before it is still to be
+    /// emitted.
+    found: Option<(usize, usize, Content)>,
+    /// Index just past the last HDLC frame, if it ended with a flag that may open the next one.
+    after_flag: Option<usize>,
+    eof: bool,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer::new(Protocols::ALL)
+    }
+}
+
+impl Framer {
+    pub fn new(protocols: Protocols) -> Self {
+        Framer {
+            protocols,
+            buf: Vec::with_capacity(4096),
+            base: 0,
+            start: 0,
+            scan: 0,
+            weak: None,
+            found: None,
+            after_flag: None,
+            eof: false,
+        }
+    }
+
+    /// Stream offset of the next byte that will be pushed.
+    pub fn offset(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
+    /// Bytes received but not yet part of an emitted span.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Adds received bytes. After [`finish`](Framer::finish), pushing starts a new stream segment
+    /// (offsets keep counting).
+    pub fn push(&mut self, chunk: &[u8]) {
+        if self.eof {
+            self.eof = false;
+            self.after_flag = None;
+        }
+        // Drop consumed bytes once they dominate the buffer, so buffering stays linear.
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            let n = self.start;
+            self.buf.drain(..n);
+            self.base += n as u64;
+            self.start = 0;
+            self.scan -= n;
+            self.weak = self.weak.map(|(p, e)| (p - n, e - n));
+            self.found = self.found.take().map(|(p, e, c)| (p - n, e - n, c));
+            self.after_flag = self.after_flag.and_then(|a| a.checked_sub(n));
+        }
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Declares the end of input: partial frames and junk still pending are emitted by the next
+    /// calls to [`next_span`](Framer::next_span).
+    pub fn finish(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next complete span, or `None` when more input is needed.
+    pub fn next_span(&mut self) -> Option<Span<'_>> {
+        let (end, content) = self.next_boundary()?;
+        let start = self.start;
+        self.start = end;
+        self.scan = self.scan.max(end);
+        if let Content::Hdlc(_) = content {
+            self.after_flag = (self.buf[end - 1] == hdlc::FLAG).then_some(end);
+        }
+        Some(Span {
+            offset: self.base + start as u64,
+            bytes: &self.buf[start..end],
+            content,
+        })
+    }
+
+    /// Emits the weak candidate (or the junk before it), cut at `limit`.
+    fn emit_weak(&mut self, limit: usize) -> Option<(usize, Content)> {
+        let (pos, claimed_end) = self.weak.expect("weak candidate");
+        if self.start < pos {
+            return Some((pos, Content::Junk));
+        }
+        self.weak = None;
+        let end = claimed_end.min(limit);
+        // Positions after the cut were only scanned for the first weak candidate: look again.
+        self.scan = end;
+        if self.found.as_ref().is_some_and(|(found_at, ..)| end < *found_at) {
+            self.found = None;
+        }
+        let frame = hdlc::inspect(&self.buf[pos..end], false);
+        Some((end, Content::Hdlc(frame)))
+    }
+
+    fn next_boundary(&mut self) -> Option<(usize, Content)> {
+        if self.start >= self.buf.len() {
+            return None;
+        }
+        if let Some((found_at, ..)) = self.found {
+            if self.weak.is_some() {
+                return self.emit_weak(found_at);
+            }
+            if self.start < found_at {
+                return Some((found_at, Content::Junk));
+            }
+            let (_, end, content) = self.found.take().expect("found frame");
+            return Some((end, content));
+        }
+        let mut pos = self.scan;
+        while pos < self.buf.len() {
+            if let Some((_, weak_end)) = self.weak
+                && pos >= weak_end
+            {
+                self.scan = pos;
+                return self.emit_weak(weak_end);
+            }
+            if self.weak.is_none() && pos - self.start >= MAX_JUNK_RUN {
+                self.scan = pos;
+                return Some((pos, Content::Junk));
+            }
+            match self.probe(pos) {
+                Probe::No => pos += 1,
+                Probe::Weak { end } => {
+                    if self.weak.is_none() {
+                        self.weak = Some((pos, end));
+                    }
+                    pos += 1;
+                }
+                Probe::NeedMore => {
+                    self.scan = pos;
+                    return None;
+                }
+                Probe::Frame { end, frame } => {
+                    if self.weak.is_none() && self.start == pos {
+                        return Some((end, frame));
+                    }
+                    self.scan = pos;
+                    self.found = Some((pos, end, frame));
+                    return self.next_boundary();
+                }
+            }
+        }
+        self.scan = pos;
+        if !self.eof {
+            return None;
+        }
+        let len = self.buf.len();
+        if self.weak.is_some() {
+            return self.emit_weak(len);
+        }
+        Some((len, Content::Junk))
+    }
+
+    fn probe(&self, pos: usize) -> Probe {
+        let buf = &self.buf;
+        let eof = self.eof;
+        let p = self.protocols;
+        let b = buf[pos];
+        if p.hdlc {
+            if self.after_flag == Some(pos) && b != hdlc::FLAG {
+                if let probe @ (Probe::Frame { .. } | Probe::NeedMore) =
+                    hdlc::probe(buf, pos, true, eof)
+                {
+                    return probe;
+                }
+            }
+            if b == hdlc::FLAG {
+                return hdlc::probe(buf, pos, false, eof);
+            }
+        }
+        if p.iec61107 && iec61107::is_start(b) {
+            match iec61107::probe(buf, pos, eof) {
+                Probe::No => {}
+                other => return other,
+            }
+        }
+        if p.kmp && kmp::is_start(b) {
+            match kmp::probe(buf, pos, eof) {
+                Probe::No => {}
+                other => return other,
+            }
+        }
+        if p.mbus && mbus::is_start(b) {
+            return mbus::probe(buf, pos, eof);
+        }
+        Probe::No
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(info: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        hdlc::encode(&[0x2B], &[0x21], 0x13, info, false, &mut out).unwrap();
+        out
+    }
+
+    fn spans(input: &[u8], chunk: usize) -> Vec<(u64, usize, Protocol, bool)> {
+        let mut framer = Framer::default();
+        let mut out = Vec::new();
+        for c in input.chunks(chunk.max(1)) {
+            framer.push(c);
+            while let Some(s) = framer.next_span() {
+                out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+            }
+        }
+        framer.finish();
+        while let Some(s) = framer.next_span() {
+            out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+        }
+        out
+    }
+
+    #[test]
+    fn frame_with_flags_inside_payload() {
+        let f = frame(&[0xE6, 0xE7, 0x00, 0x7E, 0xA0, 0x7E, 0x7E, 0x01]);
+        let got = spans(&f, 1);
+        assert_eq!(got, vec![(0, f.len(), Protocol::Hdlc, true)]);
+    }
+
+    #[test]
+    fn junk_between_frames_and_shared_flag() {
+        let a = frame(&[1, 2, 3]);
+        let b = frame(&[4, 5, 6]);
+        let mut input = a.clone();
+        input.extend_from_slice(&[0x29, 0x12, 0x13]);
+        input.extend_from_slice(&b);
+        input.extend_from_slice(&b[1..]); // shares b's closing flag
+        for chunk in [1, 2, 7, 4096] {
+            let got = spans(&input, chunk);
+            assert_eq!(
+                got,
+                vec![
+                    (0, a.len(), Protocol::Hdlc, true),
+                    (a.len() as u64, 3, Protocol::Junk, false),
+                    ((a.len() + 3) as u64, b.len(), Protocol::Hdlc, true),
+                    ((a.len() + 3 + b.len()) as u64, b.len() - 1, Protocol::Hdlc, true),
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn dropped_bytes_do_not_lose_next_frame() {
+        let a = frame(&[9; 40]);
+        let b = frame(&[7; 40]);
+        let mut input = a[..30].to_vec();
+        input.extend_from_slice(&a[35..]);
+        input.extend_from_slice(&b);
+        let got = spans(&input, 3);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(!got[0].3);
+        assert_eq!(got[1], ((input.len() - b.len()) as u64, b.len(), Protocol::Hdlc, true));
+    }
+
+    #[test]
+    fn truncated_at_end_is_a_bad_frame() {
+        let a = frame(&[1; 50]);
+        let got = spans(&a[..30], 5);
+        assert_eq!(got, vec![(0, 30, Protocol::Hdlc, false)]);
+    }
+
+    #[test]
+    fn damaged_header_is_flagged_and_next_frame_kept() {
+        let mut a = frame(&[1; 20]);
+        a[4] ^= 0x04; // control byte: HCS now fails
+        let b = frame(&[2; 20]);
+        let mut input = a.clone();
+        input.extend_from_slice(&b);
+        let got = spans(&input, 1);
+        assert_eq!(
+            got,
+            vec![
+                (0, a.len(), Protocol::Hdlc, false),
+                (a.len() as u64, b.len(), Protocol::Hdlc, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn long_noise_is_cut_into_bounded_junk_runs() {
+        let noise = vec![0x55u8; MAX_JUNK_RUN * 2 + 10];
+        let got = spans(&noise, 1000);
+        assert_eq!(got.iter().map(|s| s.1).sum::<usize>(), noise.len());
+        assert!(got.iter().all(|s| s.1 <= MAX_JUNK_RUN));
+    }
+}

@@ -1,0 +1,392 @@
+//! HAN push lists: turns a DataNotification body into named, scaled fields.
+//!
+//! Kamstrup sends a structure: the list version string (without OBIS code), then pairs of
+//! `OBIS, value`; 1-phase meters either omit the L2/L3 pairs or send `00` placeholders. Scalers and
+//! units are not in the frame; they come from the interface description and vary by country and
+//! meter type, so they can be overridden. Aidon sends `OBIS, value, {scaler, unit}` per register;
+//! Kaifa sends bare values without OBIS codes. The body is walked by its tags, never by position.
+
+use super::axdr::Data;
+use super::datetime::DateTime;
+use super::dlms::{DataNotification, HeaderTime};
+use super::obis::{Obis, unit_symbol};
+
+/// How raw Kamstrup register values are scaled. Both are 10-exponents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scaling {
+    /// Energy registers: +1 (raw x 10 Wh) in Norway, 0 (plain Wh) in Sweden.
+    pub energy_scaler: i8,
+    /// Currents: `None` picks by meter type, -2 (0.01 A) or -3 (0.001 A) on CT meters (685-...).
+    pub current_scaler: Option<i8>,
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Scaling {
+            energy_scaler: 1,
+            current_scaler: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Brand {
+    Kamstrup,
+    Aidon,
+    Kaifa,
+    Unknown,
+}
+
+impl Brand {
+    pub fn name(self) -> &'static str {
+        match self {
+            Brand::Kamstrup => "Kamstrup",
+            Brand::Aidon => "Aidon",
+            Brand::Kaifa => "Kaifa",
+            Brand::Unknown => "unknown",
+        }
+    }
+}
+
+/// Which push list a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// Instantaneous values (Kamstrup: every 10 s).
+    List1,
+    /// Instantaneous values plus clock and energy registers (Kamstrup: hourly).
+    List2,
+    /// Nothing recognisable.
+    Other,
+}
+
+impl ListKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListKind::List1 => "list1",
+            ListKind::List2 => "list2",
+            ListKind::Other => "other",
+        }
+    }
+}
+
+/// What the Kamstrup type number says about the installation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeterKind {
+    OnePhaseDirect,
+    ThreePhaseDirect,
+    ThreePhaseCt,
+    Unknown,
+}
+
+impl MeterKind {
+    pub fn from_type(meter_type: &str) -> Self {
+        match meter_type.get(..3) {
+            Some("686") => MeterKind::OnePhaseDirect,
+            Some("684") => MeterKind::ThreePhaseDirect,
+            Some("685") => MeterKind::ThreePhaseCt,
+            _ => MeterKind::Unknown,
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            MeterKind::OnePhaseDirect => "1-phase direct",
+            MeterKind::ThreePhaseDirect => "3-phase direct",
+            MeterKind::ThreePhaseCt => "3-phase CT meter",
+            MeterKind::Unknown => "unknown type",
+        }
+    }
+}
+
+/// One value of a push list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The OBIS code as sent (`None` when the meter sends none).
+    pub obis: Option<Obis>,
+    /// For values sent without OBIS code: what the documented list layout says they are.
+    pub inferred: Option<Obis>,
+    /// The value exactly as received.
+    pub value: Data,
+    /// 10-exponent applied to numeric values.
+    pub scaler: Option<i8>,
+    pub unit: Option<&'static str>,
+    /// Scaler and unit came in the frame (Aidon) rather than from the tables.
+    pub scaler_in_frame: bool,
+}
+
+impl Field {
+    fn new(obis: Option<Obis>, value: Data) -> Self {
+        Field {
+            obis,
+            inferred: None,
+            value,
+            scaler: None,
+            unit: None,
+            scaler_in_frame: false,
+        }
+    }
+
+    /// The code that names this field: sent, else inferred.
+    pub fn code(&self) -> Option<Obis> {
+        self.obis.or(self.inferred)
+    }
+
+    pub fn name(&self) -> String {
+        match (self.obis, self.inferred) {
+            (Some(o), _) => o.name(),
+            (None, Some(o)) => format!("{} (by position)", o.name()),
+            (None, None) => format!("Value ({})", self.value.type_name()),
+        }
+    }
+
+    /// raw x 10^scaler, for numeric values.
+    pub fn scaled(&self) -> Option<f64> {
+        let scaler = i32::from(self.scaler.unwrap_or(0));
+        if let Some(i) = self.value.as_i128() {
+            // Divide by an exact power of ten so 237 x 10^-2 prints as 2.37.
+            let raw = i as f64;
+            return Some(if scaler < 0 {
+                raw / 10f64.powi(-scaler)
+            } else {
+                raw * 10f64.powi(scaler)
+            });
+        }
+        self.value.as_f64().map(|v| v * 10f64.powi(scaler))
+    }
+
+    pub fn text(&self) -> Option<&str> {
+        match &self.value {
+            Data::VisibleString(b) | Data::OctetString(b) | Data::Utf8String(b) => {
+                std::str::from_utf8(b).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A decoded push message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HanMessage {
+    pub brand: Brand,
+    pub list: ListKind,
+    pub meter_kind: MeterKind,
+    pub header_time: HeaderTime,
+    pub fields: Vec<Field>,
+    /// `00` null-data placeholders (1-phase Kamstrup meters send them for L2/L3).
+    pub null_placeholders: usize,
+    /// The current scaler that was applied.
+    pub current_scaler: i8,
+}
+
+impl HanMessage {
+    fn field_where(&self, pred: impl Fn(&Obis) -> bool) -> Option<&Field> {
+        self.fields
+            .iter()
+            .find(|f| f.code().as_ref().is_some_and(&pred))
+    }
+
+    pub fn list_version(&self) -> Option<&str> {
+        self.field_where(Obis::is_list_version).and_then(Field::text)
+    }
+
+    /// Meter id (GS1 number on Kamstrup), or the numeric meter number some lists send instead.
+    pub fn meter_id(&self) -> Option<String> {
+        if let Some(t) = self.field_where(Obis::is_meter_id).and_then(Field::text) {
+            return Some(t.to_string());
+        }
+        self.field_where(|o| o.c() == 0 && o.d() == 0 && o.e() == 1)
+            .and_then(|f| f.value.as_i128())
+            .map(|n| n.to_string())
+    }
+
+    pub fn meter_type(&self) -> Option<&str> {
+        self.field_where(Obis::is_meter_type).and_then(Field::text)
+    }
+
+    /// The clock object in the list (Kamstrup list 2 RTC, Aidon clock).
+    pub fn clock(&self) -> Option<&DateTime> {
+        match &self.field_where(Obis::is_clock)?.value {
+            Data::DateTime(dt) => Some(dt),
+            _ => None,
+        }
+    }
+
+    /// The meter's time: the header date-time, else the clock in the list.
+    pub fn time(&self) -> Option<&DateTime> {
+        self.header_time.datetime().or_else(|| self.clock())
+    }
+
+    /// A numeric field by OBIS C and D groups (B ignored), scaled.
+    pub fn value(&self, c: u8, d: u8) -> Option<f64> {
+        self.field_where(|o| o.a() == 1 && o.c() == c && o.d() == d && o.e() == 0)
+            .and_then(Field::scaled)
+    }
+}
+
+/// Maps a notification to named fields. Takes the body by value: no values are copied.
+pub fn map(notification: DataNotification, scaling: &Scaling) -> HanMessage {
+    let mut fields = Vec::with_capacity(32);
+    let mut nulls = 0;
+    collect(notification.body, &mut fields, &mut nulls);
+
+    let version = fields
+        .iter()
+        .find(|f| {
+            f.obis.is_none_or(|o| o.is_list_version())
+                && matches!(f.value, Data::VisibleString(_) | Data::OctetString(_))
+        })
+        .and_then(Field::text);
+    let brand = match version {
+        Some(v) if v.starts_with("Kamstrup") => Brand::Kamstrup,
+        Some(v) if v.starts_with("AIDON") => Brand::Aidon,
+        Some(v) if v.starts_with("KFM") => Brand::Kaifa,
+        _ => Brand::Unknown,
+    };
+
+    if brand == Brand::Kamstrup {
+        // The interface description names the version object, but it is sent without its code.
+        if let Some(f) = fields.iter_mut().find(|f| f.obis.is_none()) {
+            f.obis = Some(Obis::new(1, 1, 0, 2, 129, 255));
+        }
+    }
+    if brand == Brand::Kaifa && fields.iter().all(|f| f.obis.is_none()) {
+        infer_kaifa_layout(&mut fields);
+    }
+
+    let meter_kind = fields
+        .iter()
+        .find(|f| f.code().is_some_and(|o| o.is_meter_type()))
+        .and_then(Field::text)
+        .map_or(MeterKind::Unknown, MeterKind::from_type);
+    let current_scaler = scaling.current_scaler.unwrap_or(match meter_kind {
+        MeterKind::ThreePhaseCt => -3,
+        _ => -2,
+    });
+
+    for f in fields.iter_mut() {
+        if f.scaler_in_frame {
+            continue;
+        }
+        let numeric = f.value.as_f64().is_some();
+        let Some(code) = f.code() else {
+            f.scaler = numeric.then_some(0);
+            continue;
+        };
+        if code.is_clock()
+            && let Data::OctetString(b) = &f.value
+            && let Some(dt) = DateTime::from_slice(b)
+        {
+            f.value = Data::DateTime(dt);
+        }
+        if !numeric {
+            continue;
+        }
+        f.unit = code.default_unit();
+        f.scaler = Some(match brand {
+            Brand::Kamstrup => match (code.c(), code.d()) {
+                (31 | 51 | 71, 7) => current_scaler,
+                (1..=4, 8) => scaling.energy_scaler,
+                _ => 0,
+            },
+            Brand::Kaifa => match (code.c(), code.d()) {
+                (31 | 51 | 71, 7) => -3,
+                (32 | 52 | 72, 7) => -1,
+                _ => 0,
+            },
+            _ => 0,
+        });
+    }
+
+    let list = if fields.is_empty() {
+        ListKind::Other
+    } else if fields
+        .iter()
+        .any(|f| f.code().is_some_and(|o| o.is_energy() || o.is_clock()))
+    {
+        ListKind::List2
+    } else {
+        ListKind::List1
+    };
+
+    HanMessage {
+        brand,
+        list,
+        meter_kind,
+        header_time: notification.time,
+        fields,
+        null_placeholders: nulls,
+        current_scaler,
+    }
+}
+
+fn is_obis(d: &Data) -> bool {
+    matches!(d, Data::OctetString(b) if b.len() == 6)
+}
+
+fn scaler_unit(d: &Data) -> Option<(i8, u8)> {
+    match d {
+        Data::Structure(items) => match items.as_slice() {
+            [Data::Integer(s), Data::Enum(u)] => Some((*s, *u)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn collect(data: Data, out: &mut Vec<Field>, nulls: &mut usize) {
+    let items = match data {
+        Data::Structure(items) | Data::Array(items) => items,
+        Data::Null => {
+            *nulls += 1;
+            return;
+        }
+        other => {
+            out.push(Field::new(None, other));
+            return;
+        }
+    };
+    let mut it = items.into_iter().peekable();
+    while let Some(item) = it.next() {
+        match item {
+            Data::OctetString(ref b)
+                if b.len() == 6 && it.peek().is_some_and(|next| !next.is_container() && !is_obis(next)) =>
+            {
+                let obis = Obis::from_slice(b);
+                let value = it.next().expect("peeked");
+                let mut field = Field::new(obis, value);
+                if let Some((scaler, unit)) = it.peek().and_then(scaler_unit) {
+                    it.next();
+                    field.scaler = Some(scaler);
+                    field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
+                    field.scaler_in_frame = true;
+                }
+                out.push(field);
+            }
+            Data::Null => *nulls += 1,
+            container @ (Data::Structure(_) | Data::Array(_)) => collect(container, out, nulls),
+            other => out.push(Field::new(None, other)),
+        }
+    }
+}
+
+/// Kaifa lists carry no OBIS codes; their documented layouts are known by length.
+fn infer_kaifa_layout(fields: &mut [Field]) {
+    const VERSION: Obis = Obis::new(1, 1, 0, 2, 129, 255);
+    const ID: Obis = Obis::new(0, 0, 96, 1, 0, 255);
+    const TYPE: Obis = Obis::new(0, 0, 96, 1, 7, 255);
+    const CLOCK: Obis = Obis::new(0, 0, 1, 0, 0, 255);
+    let e = |c| Obis::new(1, 0, c, 7, 0, 255);
+    let energy = |c| Obis::new(1, 0, c, 8, 0, 255);
+    let mut layout = vec![VERSION, ID, TYPE, e(1), e(2), e(3), e(4)];
+    match fields.len() {
+        9 | 14 => layout.extend([e(31), e(32)]),
+        13 | 18 => layout.extend([e(31), e(51), e(71), e(32), e(52), e(72)]),
+        _ => return,
+    }
+    if fields.len() > 13 || fields.len() == 14 {
+        layout.extend([CLOCK, energy(1), energy(2), energy(3), energy(4)]);
+    }
+    for (f, code) in fields.iter_mut().zip(layout) {
+        f.inferred = Some(code);
+    }
+}

@@ -1,0 +1,534 @@
+//! HDLC frame format type 3 (IEC 62056-46) as used by HAN push meters.
+//!
+//! `7E | format(2) | dest | src | control | HCS(2) | info | FCS(2) | 7E`. There is no byte stuffing:
+//! 0x7E occurs inside payloads, so frames are delimited by the 11-bit length field, never by
+//! searching for flags. HCS and FCS are CRC-16/X-25, sent least significant byte first.
+
+use super::check::{Check, CheckValue};
+use super::framer::Probe;
+use serde::Serialize;
+use std::ops::Range;
+
+pub const FLAG: u8 = 0x7E;
+/// Largest value of the 11-bit length field.
+pub const MAX_LENGTH: usize = 0x7FF;
+/// Smallest frame: format(2) + dest(1) + src(1) + control(1) + FCS(2).
+pub const MIN_LENGTH: usize = 7;
+/// Bytes the header parser may need: format(2) + two 4-byte addresses + control + HCS(2).
+pub const MAX_HEADER: usize = 2 + 4 + 4 + 1 + 2;
+
+const X25: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_IBM_SDLC);
+
+/// CRC-16/X-25 as used for HCS and FCS.
+pub fn crc16(bytes: &[u8]) -> u16 {
+    X25.checksum(bytes)
+}
+
+/// An HDLC address field of 1, 2 or 4 bytes; the last byte has its least significant bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    pub bytes: [u8; 4],
+    pub len: u8,
+}
+
+impl Address {
+    pub fn from_bytes(src: &[u8]) -> Self {
+        let mut bytes = [0u8; 4];
+        bytes[..src.len()].copy_from_slice(src);
+        Address {
+            bytes,
+            len: src.len() as u8,
+        }
+    }
+
+    /// The logical address: 7 bits per byte. For 4-byte addresses this is upper << 14 | lower.
+    pub fn value(&self) -> u32 {
+        self.bytes[..self.len as usize]
+            .iter()
+            .fold(0u32, |acc, b| (acc << 7) | u32::from(b >> 1))
+    }
+
+    pub fn raw(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.value())
+    }
+}
+
+/// The fixed part of a frame, from the format field through the control byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// The two format bytes.
+    pub format: u16,
+    /// The 11-bit length: bytes between the flags.
+    pub length: usize,
+    /// The S bit: more segments follow.
+    pub segmented: bool,
+    pub dest: Address,
+    pub src: Address,
+    pub control: u8,
+    /// Bytes from the format field through the control byte.
+    pub len: usize,
+}
+
+impl Header {
+    /// True when the frame carries an information field (and so has an HCS before it).
+    pub fn has_info(&self) -> bool {
+        self.length > self.len + 2
+    }
+
+    /// Readable name of the control field.
+    pub fn control_name(&self) -> &'static str {
+        let c = self.control & !0x10;
+        if c & 0x01 == 0 {
+            "I"
+        } else if c == 0x03 {
+            "UI"
+        } else if c & 0x0F == 0x01 {
+            "RR"
+        } else if c == 0x83 {
+            "SNRM"
+        } else if c == 0x43 {
+            "DISC"
+        } else if c == 0x63 {
+            "UA"
+        } else {
+            "other"
+        }
+    }
+}
+
+/// Result of looking at the bytes after an opening flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderParse {
+    /// Not enough bytes yet to tell.
+    Incomplete,
+    /// These bytes cannot start a type 3 frame.
+    Invalid,
+    Header(Header),
+}
+
+/// Parses the header starting at the format byte.
+pub fn parse_header(body: &[u8]) -> HeaderParse {
+    if body.len() < 2 {
+        return if body.first().is_some_and(|b| b & 0xF0 != 0xA0) {
+            HeaderParse::Invalid
+        } else {
+            HeaderParse::Incomplete
+        };
+    }
+    if body[0] & 0xF0 != 0xA0 {
+        return HeaderParse::Invalid;
+    }
+    let format = u16::from_be_bytes([body[0], body[1]]);
+    let length = usize::from(format & 0x07FF);
+    if length < MIN_LENGTH {
+        return HeaderParse::Invalid;
+    }
+    let mut pos = 2;
+    let mut addresses = [Address::from_bytes(&[]); 2];
+    for address in &mut addresses {
+        let start = pos;
+        loop {
+            let Some(&b) = body.get(pos) else {
+                return HeaderParse::Incomplete;
+            };
+            pos += 1;
+            if b & 1 == 1 {
+                break;
+            }
+            if pos - start == 4 {
+                return HeaderParse::Invalid;
+            }
+        }
+        if pos - start == 3 {
+            return HeaderParse::Invalid;
+        }
+        *address = Address::from_bytes(&body[start..pos]);
+    }
+    let Some(&control) = body.get(pos) else {
+        return HeaderParse::Incomplete;
+    };
+    pos += 1;
+    // Room for the FCS, and for an info field there must also be room for the HCS and one byte.
+    if length < pos + 2 || (length > pos + 2 && length < pos + 4) {
+        return HeaderParse::Invalid;
+    }
+    HeaderParse::Header(Header {
+        format,
+        length,
+        segmented: body[0] & 0x08 != 0,
+        dest: addresses[0],
+        src: addresses[1],
+        control,
+        len: pos,
+    })
+}
+
+/// Whether the header check sequence (or, for frames without info, the FCS) over the header
+/// matches. `None` while the bytes are not there yet.
+pub fn header_check_ok(body: &[u8], header: &Header) -> Option<bool> {
+    let received = body.get(header.len..header.len + 2)?;
+    let computed = crc16(&body[..header.len]);
+    Some(computed == u16::from_le_bytes([received[0], received[1]]))
+}
+
+/// One frame (or what arrived of it) with its header, information field and check verdicts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// The opening flag was the previous frame's closing flag, so the span starts at the format.
+    pub shared_start_flag: bool,
+    pub header: Option<Header>,
+    /// The information field, as indices into the span's bytes.
+    pub info: Range<usize>,
+    pub checks: Vec<Check>,
+}
+
+impl Frame {
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+
+    fn check_named(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    pub fn hcs_ok(&self) -> bool {
+        self.check_named("HCS").is_none_or(|c| c.ok)
+    }
+
+    pub fn fcs_ok(&self) -> bool {
+        self.check_named("FCS").is_some_and(|c| c.ok)
+    }
+
+    pub fn length_ok(&self) -> bool {
+        self.check_named("length").is_some_and(|c| c.ok)
+    }
+}
+
+/// Inspects the bytes of one frame span and computes every check. Never panics, whatever the
+/// bytes: a truncated or damaged frame gets failing checks, not an error.
+pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
+    let mut checks = Vec::with_capacity(7);
+    let body_start = usize::from(!shared_start_flag);
+    if !shared_start_flag {
+        checks.push(Check::compare(
+            "start flag",
+            CheckValue::Hex8(FLAG),
+            span.first().map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
+        ));
+    }
+    let body = span.get(body_start..).unwrap_or(&[]);
+    checks.push(Check::compare(
+        "format",
+        CheckValue::Hex8(0xA),
+        body.first()
+            .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b >> 4)),
+    ));
+    let header = match parse_header(body) {
+        HeaderParse::Header(h) => Some(h),
+        _ => None,
+    };
+    let Some(h) = header else {
+        checks.push(Check::failed(
+            "header",
+            CheckValue::Text("complete address and control fields"),
+            CheckValue::Text("unparseable or cut short"),
+        ));
+        return Frame {
+            shared_start_flag,
+            header: None,
+            info: span.len()..span.len(),
+            checks,
+        };
+    };
+    let expected_len = body_start + h.length + 1;
+    checks.push(Check::compare(
+        "length",
+        CheckValue::Count(expected_len as u32),
+        CheckValue::Count(span.len() as u32),
+    ));
+    let le16 = |at: usize| {
+        body.get(at..at + 2)
+            .map_or(CheckValue::Missing, |b| CheckValue::Hex16(u16::from_le_bytes([b[0], b[1]])))
+    };
+    if h.has_info() {
+        checks.push(Check::compare(
+            "HCS",
+            CheckValue::Hex16(crc16(&body[..h.len])),
+            le16(h.len),
+        ));
+    }
+    let fcs_at = h.length - 2;
+    let fcs_expected = body
+        .get(..fcs_at)
+        .map_or(CheckValue::Missing, |b| CheckValue::Hex16(crc16(b)));
+    checks.push(Check::compare("FCS", fcs_expected, le16(fcs_at)));
+    checks.push(Check::compare(
+        "end flag",
+        CheckValue::Hex8(FLAG),
+        body.get(h.length)
+            .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
+    ));
+    let info = if h.has_info() {
+        let start = (body_start + h.len + 2).min(span.len());
+        let end = (body_start + fcs_at).clamp(start, span.len());
+        start..end
+    } else {
+        span.len()..span.len()
+    };
+    Frame {
+        shared_start_flag,
+        header: Some(h),
+        info,
+        checks,
+    }
+}
+
+/// Errors building a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("frame of {0} bytes does not fit the 11-bit length field (max 2047)")]
+    TooLong(usize),
+    #[error("HDLC address must be 1, 2 or 4 bytes with only the last ending in 1")]
+    BadAddress,
+}
+
+/// Builds a complete frame with flags, HCS and FCS and appends it to `out`.
+pub fn encode(
+    dest: &[u8],
+    src: &[u8],
+    control: u8,
+    info: &[u8],
+    segmented: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    for address in [dest, src] {
+        let valid_len = matches!(address.len(), 1 | 2 | 4);
+        let ends_right = address
+            .iter()
+            .enumerate()
+            .all(|(i, b)| (b & 1 == 1) == (i + 1 == address.len()));
+        if !valid_len || !ends_right {
+            return Err(EncodeError::BadAddress);
+        }
+    }
+    let header_len = 2 + dest.len() + src.len() + 1;
+    let length = if info.is_empty() {
+        header_len + 2
+    } else {
+        header_len + 2 + info.len() + 2
+    };
+    if length > MAX_LENGTH {
+        return Err(EncodeError::TooLong(length));
+    }
+    let start = out.len();
+    out.push(FLAG);
+    let format = 0xA000 | (u16::from(segmented) << 11) | length as u16;
+    out.extend_from_slice(&format.to_be_bytes());
+    out.extend_from_slice(dest);
+    out.extend_from_slice(src);
+    out.push(control);
+    let hcs = crc16(&out[start + 1..]);
+    out.extend_from_slice(&hcs.to_le_bytes());
+    if !info.is_empty() {
+        out.extend_from_slice(info);
+        let fcs = crc16(&out[start + 1..]);
+        out.extend_from_slice(&fcs.to_le_bytes());
+    }
+    out.push(FLAG);
+    Ok(())
+}
+
+/// Looks for an HDLC frame whose opening flag is at `start` (or, with `shared`, whose opening flag
+/// was the previous frame's closing flag and whose format byte is at `start`).
+///
+/// A candidate whose header check passes is an anchor: its length is trusted. If it fails its
+/// other checks, or has not finished arriving, and another anchor starts inside it, the frame is
+/// cut there: bytes were dropped and that anchor is the next frame. A candidate with a bad header
+/// check is reported as a weak candidate, which the framer cuts at the next good frame.
+pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe {
+    let body_start = if shared { start } else { start + 1 };
+    if !shared && buf[start] != FLAG {
+        return Probe::No;
+    }
+    let body = &buf[body_start.min(buf.len())..];
+    let header = match parse_header(body) {
+        HeaderParse::Invalid => return Probe::No,
+        HeaderParse::Incomplete => return if eof { Probe::No } else { Probe::NeedMore },
+        HeaderParse::Header(h) => h,
+    };
+    let hcs_ok = match header_check_ok(body, &header) {
+        Some(ok) => ok,
+        None => return if eof { Probe::No } else { Probe::NeedMore },
+    };
+    let end = body_start + header.length + 1;
+    if !hcs_ok {
+        // A shared flag needs a proper frame behind it; otherwise these are junk bytes.
+        if shared {
+            return Probe::No;
+        }
+        return Probe::Weak { end };
+    }
+    if end <= buf.len() {
+        let frame = inspect(&buf[start..end], shared);
+        if frame.ok() {
+            return Probe::Frame { end, frame: frame.into() };
+        }
+        // Damaged: look for a next frame that starts inside (dropped bytes). A flag in the
+        // closing position is this frame's own closing flag.
+        let search_end = if buf[end - 1] == FLAG { end - 1 } else { end };
+        return match first_inner_anchor(buf, start + 1, search_end, eof) {
+            InnerAnchor::NeedMore => Probe::NeedMore,
+            InnerAnchor::At { pos, .. } => cut(buf, start, pos, shared),
+            InnerAnchor::None => Probe::Frame { end, frame: frame.into() },
+        };
+    }
+    // Not complete yet: cut only when the next frame inside has arrived whole.
+    match first_inner_anchor(buf, start + 1, buf.len(), eof) {
+        InnerAnchor::At { pos, complete } if complete || eof => cut(buf, start, pos, shared),
+        InnerAnchor::None if eof => cut(buf, start, buf.len(), shared),
+        _ => Probe::NeedMore,
+    }
+}
+
+fn cut(buf: &[u8], start: usize, end: usize, shared: bool) -> Probe {
+    Probe::Frame {
+        end,
+        frame: inspect(&buf[start..end], shared).into(),
+    }
+}
+
+enum InnerAnchor {
+    None,
+    NeedMore,
+    At { pos: usize, complete: bool },
+}
+
+/// The first opening flag in `from..to` whose header check passes.
+fn first_inner_anchor(buf: &[u8], from: usize, to: usize, eof: bool) -> InnerAnchor {
+    let mut pos = from;
+    while pos < to {
+        let Some(offset) = buf[pos..to].iter().position(|&b| b == FLAG) else {
+            return InnerAnchor::None;
+        };
+        pos += offset;
+        let body = &buf[pos + 1..];
+        match parse_header(body) {
+            HeaderParse::Invalid => {}
+            HeaderParse::Incomplete => {
+                if !eof {
+                    return InnerAnchor::NeedMore;
+                }
+            }
+            HeaderParse::Header(h) => match header_check_ok(body, &h) {
+                Some(true) => {
+                    return InnerAnchor::At {
+                        pos,
+                        complete: pos + h.length + 2 <= buf.len(),
+                    };
+                }
+                Some(false) => {}
+                None if !eof => return InnerAnchor::NeedMore,
+                None => {}
+            },
+        }
+        pos += 1;
+    }
+    InnerAnchor::None
+}
+
+/// Joins the information fields of segmented frames (S bit set on all but the last).
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    buf: Vec<u8>,
+    segments: u32,
+    from: Option<(Address, Address)>,
+}
+
+/// What a frame meant for reassembly.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// An unsegmented frame: its info field is the whole message.
+    Whole,
+    /// Segment `n` (1-based) of a message still incomplete.
+    Partial { n: u32 },
+    /// The last of `n` segments; the joined info field is returned.
+    Last { n: u32, info: Vec<u8> },
+}
+
+impl Reassembler {
+    /// Feeds a frame that passed its checks. A segment from another address pair, or a frame with
+    /// a bad check in the middle of a sequence, starts over (the caller resets on bad frames).
+    pub fn push(&mut self, header: &Header, info: &[u8]) -> Segment {
+        let from = (header.dest, header.src);
+        if self.segments > 0 && self.from != Some(from) {
+            self.reset();
+        }
+        if !header.segmented && self.segments == 0 {
+            return Segment::Whole;
+        }
+        self.from = Some(from);
+        self.buf.extend_from_slice(info);
+        self.segments += 1;
+        if header.segmented {
+            Segment::Partial { n: self.segments }
+        } else {
+            let n = self.segments;
+            let info = std::mem::take(&mut self.buf);
+            self.reset();
+            Segment::Last { n, info }
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.segments = 0;
+        self.from = None;
+    }
+
+    pub fn pending_segments(&self) -> u32 {
+        self.segments
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_is_x25() {
+        assert_eq!(crc16(b"123456789"), 0x906E);
+    }
+
+    #[test]
+    fn encode_then_inspect() {
+        let mut out = Vec::new();
+        encode(&[0x2B], &[0x21], 0x13, &[0xE6, 0xE7, 0x00, 0x0F], false, &mut out).unwrap();
+        let frame = inspect(&out, false);
+        assert!(frame.ok(), "{:?}", frame.checks);
+        let h = frame.header.unwrap();
+        assert_eq!(h.dest.value(), 21);
+        assert_eq!(h.src.value(), 16);
+        assert_eq!(&out[frame.info.clone()], &[0xE6, 0xE7, 0x00, 0x0F]);
+    }
+
+    #[test]
+    fn two_byte_address_value() {
+        let a = Address::from_bytes(&[0x08, 0x83]);
+        assert_eq!(a.value(), (4 << 7) | 65);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for len in 0..20 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 0x7E) as u8).collect();
+            let _ = inspect(&bytes, false);
+            let _ = inspect(&bytes, true);
+        }
+    }
+}

@@ -1,0 +1,614 @@
+//! Turns spans and their decoding into what `kamscope decode` prints: JSON objects (one per span)
+//! and a text form for people. The inspector uses the same reports.
+
+use crate::protocol::axdr::Data;
+use crate::protocol::check::{Check, all_ok};
+use crate::protocol::datetime::DateTime;
+use crate::protocol::decoder::{Decoded, SegmentState};
+use crate::protocol::framer::{Content, Protocol, Span};
+use crate::protocol::han::Field;
+use crate::protocol::{iec61107, kmp, mbus};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+/// One decoded field, in the shape shared by DLMS and IEC 61107.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldReport {
+    /// Six-group dotted OBIS code for DLMS, the id as sent for IEC 61107.
+    pub obis: Option<String>,
+    pub name: String,
+    /// The value as received.
+    pub raw: Value,
+    pub scaler: Option<i8>,
+    /// raw x 10^scaler, when numeric.
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+    /// A reading of non-numeric values (a date-time, flags).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// For values sent without an OBIS code: the code the documented list layout gives them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inferred_obis: Option<String>,
+}
+
+/// Everything `decode` says about one span.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpanReport {
+    pub offset: u64,
+    pub len: usize,
+    pub protocol: &'static str,
+    pub ok: bool,
+    pub kind: Option<String>,
+    pub checks: Vec<Check>,
+    pub hex: String,
+    pub time: Option<String>,
+    pub list: Option<&'static str>,
+    pub meter_id: Option<String>,
+    pub meter_type: Option<String>,
+    pub ident: Option<String>,
+    pub fields: Vec<FieldReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Protocol details: HDLC addresses, clock fields, cipher header, IEC mode, M-Bus header...
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub details: serde_json::Map<String, Value>,
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02X}");
+    }
+    s
+}
+
+fn raw_json(d: &Data) -> Value {
+    match d {
+        Data::Null | Data::DontCare => Value::Null,
+        Data::Boolean(b) => json!(b),
+        Data::Float32(f) => json!(f),
+        Data::Float64(f) => json!(f),
+        Data::DateTime(dt) => json!(hex(&dt.raw)),
+        Data::Date(b) => json!(hex(b)),
+        Data::Time(b) => json!(hex(b)),
+        Data::BitString { bytes, .. } => json!(hex(bytes)),
+        Data::VisibleString(_) | Data::Utf8String(_) | Data::OctetString(_) => match d.as_text() {
+            Some(t) if !matches!(d, Data::OctetString(b) if b.len() == 6 && t.len() != 6) => json!(t),
+            _ => match d {
+                Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => json!(hex(b)),
+                _ => unreachable!(),
+            },
+        },
+        Data::Array(items) | Data::Structure(items) => Value::Array(items.iter().map(raw_json).collect()),
+        other => match other.as_i128() {
+            Some(i) if i >= 0 => json!(i as u64),
+            Some(i) => json!(i as i64),
+            None => Value::Null,
+        },
+    }
+}
+
+fn datetime_text(dt: &DateTime) -> String {
+    let mut s = dt.iso8601().unwrap_or_else(|| format!("unspecified ({})", hex(&dt.raw)));
+    match dt.deviation() {
+        Some(d) => {
+            let _ = write!(s, " deviation {d} min");
+        }
+        None => s.push_str(" (deviation not specified)"),
+    }
+    let flags = dt.status_flags();
+    if !flags.is_empty() {
+        let _ = write!(s, " [{}]", flags.join(", "));
+    }
+    s
+}
+
+fn field_report(f: &Field) -> FieldReport {
+    let text = match &f.value {
+        Data::DateTime(dt) => Some(datetime_text(dt)),
+        _ => None,
+    };
+    FieldReport {
+        obis: f.obis.map(|o| o.to_string()),
+        name: f.name(),
+        raw: raw_json(&f.value),
+        scaler: f.scaler,
+        value: f.scaled(),
+        unit: f.unit.map(str::to_string),
+        text,
+        inferred_obis: if f.obis.is_none() {
+            f.inferred.map(|o| o.to_string())
+        } else {
+            None
+        },
+    }
+}
+
+fn clock_details(dt: &DateTime) -> Value {
+    json!({
+        "raw": hex(&dt.raw),
+        "deviation": dt.deviation(),
+        "status": dt.status().map(|s| format!("0x{s:02X}")),
+        "status_flags": dt.status_flags(),
+        "hundredths": dt.hundredths(),
+    })
+}
+
+fn iec_fields(block: &iec61107::DataBlock) -> Vec<FieldReport> {
+    let mut out = Vec::new();
+    for set in &block.datasets {
+        let base_name = iec61107::register_name(&set.address)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("Register {}", set.address));
+        for (i, v) in set.values.iter().enumerate() {
+            let name = if i == 0 {
+                base_name.clone()
+            } else {
+                format!("{base_name} (value {})", i + 1)
+            };
+            let text = iec61107::is_information_code(&set.address)
+                .then(|| iec61107::information_code_flags(&v.raw))
+                .flatten()
+                .map(|flags| {
+                    if flags.is_empty() {
+                        "no conditions".to_string()
+                    } else {
+                        flags.join(", ")
+                    }
+                });
+            let value = v.number();
+            out.push(FieldReport {
+                obis: Some(set.address.clone()),
+                name,
+                raw: json!(v.raw),
+                scaler: value.map(|_| 0),
+                value,
+                unit: v.unit.clone(),
+                text,
+                inferred_obis: None,
+            });
+        }
+    }
+    out
+}
+
+/// Builds the report of one span.
+pub fn span_report(span: &Span<'_>, decoded: &Decoded) -> SpanReport {
+    let mut checks: Vec<Check> = span.content.checks().to_vec();
+    checks.extend_from_slice(decoded.extra_checks());
+    let mut r = SpanReport {
+        offset: span.offset,
+        len: span.bytes.len(),
+        protocol: span.protocol().name(),
+        ok: all_ok(&checks),
+        kind: None,
+        checks,
+        hex: hex(span.bytes),
+        time: None,
+        list: None,
+        meter_id: None,
+        meter_type: None,
+        ident: None,
+        fields: Vec::new(),
+        error: decoded.error().map(str::to_string),
+        note: None,
+        details: serde_json::Map::new(),
+    };
+    match (&span.content, decoded) {
+        (Content::Hdlc(frame), Decoded::Hdlc(h)) => {
+            r.kind = Some("hdlc-frame".into());
+            if let Some(hd) = &frame.header {
+                r.details.insert(
+                    "hdlc".into(),
+                    json!({
+                        "dest": hd.dest.value(),
+                        "src": hd.src.value(),
+                        "dest_raw": hex(hd.dest.raw()),
+                        "src_raw": hex(hd.src.raw()),
+                        "control": format!("0x{:02X}", hd.control),
+                        "control_name": hd.control_name(),
+                        "length_field": hd.length,
+                        "segmented": hd.segmented,
+                        "shared_start_flag": frame.shared_start_flag,
+                    }),
+                );
+            }
+            match h.segment {
+                SegmentState::Whole => {}
+                SegmentState::Partial(n) => {
+                    r.details.insert("segment".into(), json!({"n": n, "last": false}));
+                }
+                SegmentState::Last(n) => {
+                    r.details.insert("segment".into(), json!({"n": n, "last": true}));
+                }
+            }
+            r.note.clone_from(&h.note);
+            if let Some(glo) = &h.cipher {
+                r.kind = Some("general-glo-ciphering".into());
+                r.details.insert(
+                    "cipher".into(),
+                    json!({
+                        "system_title": hex(&glo.system_title),
+                        "manufacturer": glo.manufacturer(),
+                        "security_control": format!("0x{:02X}", glo.security_control),
+                        "encrypted": glo.encrypted(),
+                        "authenticated": glo.authenticated(),
+                        "invocation_counter": glo.invocation_counter,
+                        "tag": glo.tag.map(|t| hex(&t)),
+                        "decrypted": h.decrypted,
+                    }),
+                );
+            }
+            if let Some(id) = h.invoke_id {
+                r.details.insert("invoke_id".into(), json!(format!("0x{id:08X}")));
+            }
+            if let Some(m) = &h.message {
+                if h.cipher.is_none() {
+                    r.kind = Some("data-notification".into());
+                }
+                r.time = m.time().and_then(DateTime::iso8601);
+                r.list = Some(m.list.name());
+                r.meter_id = m.meter_id();
+                r.meter_type = m.meter_type().map(str::to_string);
+                r.fields = m.fields.iter().map(field_report).collect();
+                r.details.insert("brand".into(), json!(m.brand.name()));
+                r.details.insert("list_version".into(), json!(m.list_version()));
+                r.details
+                    .insert("meter_kind".into(), json!(m.meter_kind.description()));
+                r.details
+                    .insert("header_time_form".into(), json!(m.header_time.form()));
+                if let Some(dt) = m.header_time.datetime() {
+                    r.details.insert("header_time".into(), clock_details(dt));
+                }
+                if let Some(dt) = m.clock() {
+                    r.details.insert("clock".into(), clock_details(dt));
+                }
+                r.details
+                    .insert("null_placeholders".into(), json!(m.null_placeholders));
+                r.details
+                    .insert("current_scaler".into(), json!(m.current_scaler));
+            }
+        }
+        (Content::Iec61107(frame), Decoded::Iec61107(d)) => {
+            r.kind = Some(frame.kind.name().into());
+            if let Some(id) = &d.ident {
+                r.ident = Some(id.ident.clone());
+                r.details.insert(
+                    "identification".into(),
+                    json!({
+                        "manufacturer": id.manufacturer,
+                        "baud_char": id.baud_char.to_string(),
+                        "mode": id.mode.name(),
+                        "baud": id.mode.baud(),
+                        "fast_reaction": id.fast_reaction,
+                    }),
+                );
+            }
+            if frame.kind == iec61107::Kind::Request {
+                let text = String::from_utf8_lossy(span.bytes);
+                let address = text.trim_end().trim_start_matches("/?").trim_end_matches('!');
+                r.details.insert("address".into(), json!(address));
+                r.note = Some("sign-on request (an optical head echoes what the reader sends)".into());
+            }
+            if let Some(block) = &d.block {
+                r.fields = iec_fields(block);
+                r.details.insert("end_marker".into(), json!(block.end_marker));
+                if let Some((at, why)) = &block.broke_at {
+                    r.error = Some(format!("block broke at byte {at}: {why}"));
+                }
+            }
+        }
+        (Content::Kmp(f), _) => {
+            r.kind = Some(format!(
+                "{} {}",
+                match f.variant {
+                    kmp::Variant::AsciiHex => "ascii-hex",
+                    kmp::Variant::Binary => "binary",
+                },
+                f.direction.name()
+            ));
+            let data = f.data();
+            let words: Vec<u32> = if data.len() >= 4 {
+                let skip = data.len() % 4;
+                data[skip..]
+                    .chunks_exact(4)
+                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            r.details.insert(
+                "kmp".into(),
+                json!({
+                    "address": f.address().map(|a| format!("0x{a:02X}")),
+                    "command": f.command().map(|c| format!("0x{c:02X}")),
+                    "data": hex(data),
+                    "u32_words": words,
+                }),
+            );
+        }
+        (Content::Mbus(f), Decoded::Mbus(t)) => {
+            r.kind = Some(match f.kind {
+                mbus::Kind::Short => "short-frame".into(),
+                mbus::Kind::Long => "long-frame".into(),
+            });
+            if let Some(t) = t {
+                let mut m = json!({
+                    "control": format!("0x{:02X}", t.control),
+                    "control_name": mbus::control_name(t.control),
+                    "address": t.address,
+                    "ci": t.ci.map(|c| format!("0x{c:02X}")),
+                });
+                if let Some(h) = &t.header {
+                    m["id"] = json!(h.id);
+                    m["manufacturer"] = json!(h.manufacturer);
+                    m["version"] = json!(h.version);
+                    m["medium"] = json!(format!("0x{:02X}", h.medium));
+                    m["medium_name"] = json!(mbus::medium_name(h.medium));
+                    m["access_no"] = json!(h.access_no);
+                    m["status"] = json!(format!("0x{:02X}", h.status));
+                    m["signature"] = json!(format!("0x{:04X}", h.signature));
+                    r.meter_id = Some(h.id.clone());
+                }
+                if !t.records.is_empty() {
+                    m["records_hex"] = json!(hex(&span.bytes[t.records.clone()]));
+                }
+                r.details.insert("mbus".into(), m);
+            }
+        }
+        _ => {}
+    }
+    r
+}
+
+/// Counts for `decode --summary`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub bytes: u64,
+    pub good: u64,
+    pub bad: u64,
+    pub junk_bytes: u64,
+    pub junk_runs: u64,
+    pub undecoded: u64,
+    /// Frames per protocol: (good, bad), indexed like `Protocol::ALL`.
+    pub per_protocol: [(u64, u64); 5],
+}
+
+impl Summary {
+    pub fn add(&mut self, span: &Span<'_>, decoded: &Decoded) {
+        let len = span.bytes.len() as u64;
+        self.bytes += len;
+        let p = span.protocol();
+        if p == Protocol::Junk {
+            self.junk_bytes += len;
+            self.junk_runs += 1;
+            return;
+        }
+        let ok = all_ok(span.content.checks()) && decoded.extra_checks().iter().all(|c| c.ok);
+        let i = Protocol::ALL.iter().position(|&q| q == p).expect("known protocol");
+        if ok {
+            self.good += 1;
+            self.per_protocol[i].0 += 1;
+            if decoded.error().is_some() {
+                self.undecoded += 1;
+            }
+        } else {
+            self.bad += 1;
+            self.per_protocol[i].1 += 1;
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut protocols = serde_json::Map::new();
+        let mut v = json!({
+            "bytes": self.bytes,
+            "good": self.good,
+            "bad": self.bad,
+            "junk_bytes": self.junk_bytes,
+            "junk_runs": self.junk_runs,
+            "undecoded": self.undecoded,
+        });
+        for (p, (good, bad)) in Protocol::ALL.iter().zip(self.per_protocol) {
+            if *p == Protocol::Junk {
+                continue;
+            }
+            v[p.name()] = json!(good + bad);
+            protocols.insert(p.name().into(), json!({"good": good, "bad": bad}));
+        }
+        v["protocols"] = Value::Object(protocols);
+        v
+    }
+}
+
+/// The text form of a span for people.
+pub fn render_text(r: &SpanReport, out: &mut String) {
+    let verdict = if r.protocol == "junk" {
+        "junk"
+    } else if r.ok {
+        "ok"
+    } else {
+        "BAD"
+    };
+    let _ = write!(
+        out,
+        "@{} · {} bytes · {}",
+        r.offset,
+        r.len,
+        r.protocol.to_uppercase()
+    );
+    if let Some(k) = &r.kind {
+        let _ = write!(out, " {k}");
+    }
+    let _ = writeln!(out, " · {verdict}");
+    if !r.checks.is_empty() {
+        let list: Vec<String> = r.checks.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "  checks   {}", list.join(" · "));
+    }
+    if let Some(h) = r.details.get("hdlc") {
+        let _ = writeln!(
+            out,
+            "  hdlc     dest {} src {} control {} ({}){}",
+            h["dest"],
+            h["src"],
+            h["control"].as_str().unwrap_or(""),
+            h["control_name"].as_str().unwrap_or(""),
+            if h["segmented"] == json!(true) { " segmented" } else { "" }
+        );
+    }
+    if let Some(c) = r.details.get("cipher") {
+        let _ = writeln!(
+            out,
+            "  cipher   system title {} ({}) · security control {} · invocation counter {} · {}",
+            c["system_title"].as_str().unwrap_or(""),
+            c["manufacturer"].as_str().unwrap_or("?"),
+            c["security_control"].as_str().unwrap_or(""),
+            c["invocation_counter"],
+            if c["decrypted"] == json!(true) { "decrypted" } else { "not decrypted" }
+        );
+    }
+    if let Some(i) = r.details.get("identification") {
+        let _ = writeln!(
+            out,
+            "  ident    {} · manufacturer {} · mode {} ({} baud)",
+            r.ident.as_deref().unwrap_or(""),
+            i["manufacturer"].as_str().unwrap_or(""),
+            i["mode"].as_str().unwrap_or(""),
+            i["baud"]
+        );
+    }
+    if let Some(m) = r.details.get("mbus") {
+        let _ = write!(
+            out,
+            "  mbus     {} ({}) address {} CI {}",
+            m["control"].as_str().unwrap_or(""),
+            m["control_name"].as_str().unwrap_or(""),
+            m["address"],
+            m["ci"].as_str().unwrap_or("-")
+        );
+        if m.get("id").is_some() {
+            let _ = write!(
+                out,
+                " · id {} · {} v{} · {} · access {} · status {}",
+                m["id"].as_str().unwrap_or(""),
+                m["manufacturer"].as_str().unwrap_or(""),
+                m["version"],
+                m["medium_name"].as_str().unwrap_or(""),
+                m["access_no"],
+                m["status"].as_str().unwrap_or("")
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(k) = r.details.get("kmp") {
+        let _ = writeln!(
+            out,
+            "  kmp      address {} command {} data {}",
+            k["address"].as_str().unwrap_or("-"),
+            k["command"].as_str().unwrap_or("-"),
+            k["data"].as_str().unwrap_or("")
+        );
+    }
+    if r.list.is_some() || r.time.is_some() {
+        let mut line = String::new();
+        if let Some(b) = r.details.get("brand").and_then(Value::as_str) {
+            let _ = write!(line, "{b} ");
+        }
+        if let Some(l) = r.list {
+            let _ = write!(line, "{l}");
+        }
+        if let Some(t) = r.details.get("header_time").or_else(|| r.details.get("clock")) {
+            let _ = write!(line, " · time {}", r.time.as_deref().unwrap_or("unspecified"));
+            match t["deviation"].as_i64() {
+                Some(d) => {
+                    let _ = write!(line, " deviation {d} min");
+                }
+                None => line.push_str(" (deviation not specified)"),
+            }
+            let _ = write!(line, " · clock status {}", t["status"].as_str().unwrap_or("unspecified"));
+            if let Some(flags) = t["status_flags"].as_array().filter(|f| !f.is_empty()) {
+                let names: Vec<&str> = flags.iter().filter_map(Value::as_str).collect();
+                let _ = write!(line, " ({})", names.join(", "));
+            }
+        }
+        let _ = writeln!(out, "  message  {line}");
+    }
+    if r.meter_id.is_some() || r.meter_type.is_some() {
+        let kind = r
+            .details
+            .get("meter_kind")
+            .and_then(Value::as_str)
+            .filter(|k| *k != "unknown type");
+        let _ = writeln!(
+            out,
+            "  meter    id {} · type {}{}",
+            r.meter_id.as_deref().unwrap_or("-"),
+            r.meter_type.as_deref().unwrap_or("-"),
+            kind.map(|k| format!(" ({k})")).unwrap_or_default()
+        );
+    }
+    if !r.fields.is_empty() {
+        let name_w = r.fields.iter().map(|f| f.name.chars().count()).max().unwrap_or(4).clamp(4, 44);
+        let obis_w = r
+            .fields
+            .iter()
+            .map(|f| f.obis.as_deref().or(f.inferred_obis.as_deref()).map_or(1, str::len))
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(out, "  {:obis_w$}  {:name_w$}  {:>20}  {:>14}  unit", "OBIS", "name", "raw", "value");
+        for f in &r.fields {
+            let raw = match &f.raw {
+                Value::String(s) => s.clone(),
+                Value::Null => "null".into(),
+                other => other.to_string(),
+            };
+            let value = f.value.map(|v| v.to_string()).unwrap_or_default();
+            let code = f
+                .obis
+                .clone()
+                .or_else(|| f.inferred_obis.as_ref().map(|o| format!("({o})")))
+                .unwrap_or_else(|| "-".into());
+            let name: String = f.name.chars().take(name_w).collect();
+            let _ = write!(
+                out,
+                "  {code:obis_w$}  {name:name_w$}  {raw:>20}  {value:>14}  {}",
+                f.unit.as_deref().unwrap_or("")
+            );
+            if let Some(t) = &f.text {
+                let _ = write!(out, "  {t}");
+            }
+            out.push('\n');
+        }
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "  error    {e}");
+    }
+    if let Some(n) = &r.note {
+        let _ = writeln!(out, "  note     {n}");
+    }
+    if !r.ok || r.protocol == "junk" {
+        hexdump(&r.hex, r.offset, out);
+    }
+    out.push('\n');
+}
+
+/// A short hex dump for bad frames and junk (the first 256 bytes).
+fn hexdump(hex: &str, offset: u64, out: &mut String) {
+    const MAX: usize = 256;
+    let bytes = hex.len() / 2;
+    for (row, chunk) in hex.as_bytes().chunks(32).take(MAX / 16).enumerate() {
+        let _ = write!(out, "  {:>8}  ", offset + (row as u64) * 16);
+        for pair in chunk.chunks(2) {
+            out.push(pair[0] as char);
+            out.push(pair[1] as char);
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    if bytes > MAX {
+        let _ = writeln!(out, "  ... {} more bytes", bytes - MAX);
+    }
+}

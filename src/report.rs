@@ -612,3 +612,16 @@ fn hexdump(hex: &str, offset: u64, out: &mut String) {
         let _ = writeln!(out, "  ... {} more bytes", bytes - MAX);
     }
 }
+
+/// Frames and decodes a whole buffer at once (tests, small inputs).
+pub fn decode_all(bytes: &[u8], decoder: &mut crate::protocol::Decoder) -> Vec<SpanReport> {
+    let mut framer = crate::protocol::Framer::default();
+    framer.push(bytes);
+    framer.finish();
+    let mut out = Vec::new();
+    while let Some(span) = framer.next_span() {
+        let decoded = decoder.decode(&span);
+        out.push(span_report(&span, &decoded));
+    }
+    out
+}

@@ -123,11 +123,7 @@ impl Decoder {
                     Segment::Whole => info,
                     Segment::Partial { n } => {
                         out.segment = SegmentState::Partial(n);
-                        if n > 1 {
-                            return Decoded::Hdlc(out);
-                        }
-                        // The first segment carries the LLC header: check it now.
-                        out.llc = Some(llc_check(info));
+                        out.note = Some(format!("segment {n}: waiting for the rest of the message"));
                         return Decoded::Hdlc(out);
                     }
                     Segment::Last { n, info } => {
@@ -136,22 +132,15 @@ impl Decoder {
                         &joined
                     }
                 };
+                // Offsets in errors point into this frame, or into the joined message.
                 let base = if out.segment == SegmentState::Whole {
                     frame.info.start
                 } else {
                     0
                 };
-                let apdu_at = if message.first() == Some(&0xE6) {
-                    if out.segment == SegmentState::Whole {
-                        out.llc = Some(llc_check(message));
-                    }
-                    3
-                } else {
-                    if out.segment == SegmentState::Whole {
-                        out.llc = Some(llc_check(message));
-                    }
-                    0
-                };
+                out.llc = Some(llc_check(message));
+                // Without the LLC header, try the APDU anyway: the check already says it is missing.
+                let apdu_at = if message.first() == Some(&0xE6) { 3 } else { 0 };
                 let apdu = message.get(apdu_at..).unwrap_or(&[]);
                 self.decode_apdu(apdu, base + apdu_at, &mut out);
                 Decoded::Hdlc(out)

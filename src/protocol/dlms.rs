@@ -222,3 +222,21 @@ pub fn decrypt(apdu: &[u8], glo: &GloCiphering, keys: &Keys) -> Result<Vec<u8>, 
         }
     }
 }
+
+/// Appends a DataNotification APDU.
+pub fn encode_data_notification(n: &DataNotification, out: &mut Vec<u8>) {
+    out.push(DATA_NOTIFICATION);
+    out.extend_from_slice(&n.invoke_id.to_be_bytes());
+    match &n.time {
+        HeaderTime::Absent => out.push(0x00),
+        HeaderTime::Octet(dt) => {
+            out.push(0x0C);
+            out.extend_from_slice(&dt.raw);
+        }
+        HeaderTime::Tagged(dt) => {
+            out.extend_from_slice(&[0x09, 0x0C]);
+            out.extend_from_slice(&dt.raw);
+        }
+    }
+    super::axdr::encode(&n.body, out);
+}

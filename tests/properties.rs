@@ -1,0 +1,259 @@
+//! Property tests: encode -> decode round trips, chunking independence, recovery from junk and
+//! damage with exact byte accounting, and no panics on arbitrary bytes.
+
+use kamscope::protocol::datetime::DateTime;
+use kamscope::protocol::han::{KamstrupList, MissingPhases};
+use kamscope::protocol::iec61107::{self, BccRule, Line};
+use kamscope::protocol::{Decoder, Framer, Protocol, hdlc};
+use kamscope::report::{decode_all, span_report};
+use proptest::prelude::*;
+
+fn arb_list() -> impl Strategy<Value = KamstrupList> {
+    (
+        (2000u16..2100, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60, 0u8..6, prop::sample::select(vec![0u8, 0x80, 0x01])),
+        prop::array::uniform4(any::<u32>()),
+        prop::array::uniform3(prop::option::weighted(0.9, 0u32..100_000)),
+        prop::array::uniform3(prop::option::weighted(0.9, 0u16..300)),
+        any::<bool>(),
+        prop::option::of(prop::array::uniform4(any::<u32>())),
+        "[0-9]{16}",
+        prop::sample::select(vec!["6841138BN245101090", "6861111BN242101040", "6851131BN243101040"]),
+    )
+        .prop_map(|((y, mo, d, h, mi, s10, status), power, currents, voltages, nulls, energies, id, ty)| {
+            KamstrupList {
+                meter_id: id,
+                meter_type: ty.to_string(),
+                time: DateTime::new(y, mo, d, h, mi, s10 * 10, status),
+                power,
+                currents,
+                voltages,
+                missing_phases: if nulls { MissingPhases::NullPlaceholders } else { MissingPhases::Omitted },
+                energies,
+            }
+        })
+}
+
+fn encode(list: &KamstrupList) -> Vec<u8> {
+    let mut out = Vec::new();
+    list.encode_frame(&mut out).unwrap();
+    out
+}
+
+/// (offset, len, protocol, ok) of every span, feeding the input in the given chunk sizes.
+fn spans_chunked(input: &[u8], chunks: &[usize]) -> Vec<(u64, usize, Protocol, bool)> {
+    let mut framer = Framer::default();
+    let mut out = Vec::new();
+    let mut rest = input;
+    let mut sizes = chunks.iter().cycle();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap_or(&rest.len())).clamp(1, rest.len());
+        framer.push(&rest[..n]);
+        rest = &rest[n..];
+        while let Some(s) = framer.next_span() {
+            out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+        }
+    }
+    framer.finish();
+    while let Some(s) = framer.next_span() {
+        out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+    }
+    out
+}
+
+fn assert_exact_accounting(spans: &[(u64, usize, Protocol, bool)], len: usize) {
+    let mut at = 0u64;
+    for s in spans {
+        assert_eq!(s.0, at, "spans must be contiguous: {spans:?}");
+        assert!(s.1 > 0);
+        at += s.1 as u64;
+    }
+    assert_eq!(at, len as u64, "every byte in exactly one span");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn han_round_trip(list in arb_list()) {
+        let bytes = encode(&list);
+        let spans = decode_all(&bytes, &mut Decoder::default());
+        prop_assert_eq!(spans.len(), 1);
+        let s = &spans[0];
+        prop_assert!(s.ok, "{:?}", s.checks);
+        prop_assert_eq!(s.meter_id.as_deref(), Some(list.meter_id.as_str()));
+        prop_assert_eq!(s.meter_type.as_deref(), Some(list.meter_type.as_str()));
+        prop_assert_eq!(s.time.clone(), list.time.iso8601());
+        prop_assert_eq!(s.list, Some(if list.energies.is_some() { "list2" } else { "list1" }));
+        let raw = |c: &str| s.fields.iter().find(|f| f.obis.as_deref() == Some(c)).map(|f| f.raw.as_u64().unwrap());
+        for (c, v) in [1, 2, 3, 4].iter().zip(list.power) {
+            prop_assert_eq!(raw(&format!("1.1.{c}.7.0.255")), Some(u64::from(v)));
+        }
+        for (c, v) in [31, 51, 71].iter().zip(list.currents) {
+            prop_assert_eq!(raw(&format!("1.1.{c}.7.0.255")), v.map(u64::from));
+        }
+        for (c, v) in [32, 52, 72].iter().zip(list.voltages) {
+            prop_assert_eq!(raw(&format!("1.1.{c}.7.0.255")), v.map(u64::from));
+        }
+        if let Some(e) = list.energies {
+            for (c, v) in [1, 2, 3, 4].iter().zip(e) {
+                prop_assert_eq!(raw(&format!("1.1.{c}.8.0.255")), Some(u64::from(v)));
+            }
+        }
+        let ct = list.meter_type.starts_with("685");
+        if let Some(f) = s.fields.iter().find(|f| f.obis.as_deref() == Some("1.1.31.7.0.255")) {
+            prop_assert_eq!(f.scaler, Some(if ct { -3 } else { -2 }));
+        }
+    }
+
+    #[test]
+    fn iec_round_trip(
+        lines in prop::collection::vec(("[0-9]{1,2}\\.[0-9]{1,2}(\\.[0-9]{1,2})?", "[0-9]{1,7}([.,][0-9]{1,3})?", prop::option::of("[a-zA-Z]{1,5}")), 1..30),
+        additive in any::<bool>(),
+        ident in "[0-9A-Z-]{1,16}",
+        echo in any::<bool>(),
+    ) {
+        let lines: Vec<Line> = lines.into_iter().map(|(address, value, unit)| Line { address, value, unit }).collect();
+        let rule = if additive { BccRule::Additive } else { BccRule::Xor };
+        let mut bytes = if echo { iec61107::sign_on_request("") } else { Vec::new() };
+        bytes.extend(iec61107::encode_identification("KAM", ' ', &ident));
+        bytes.extend(iec61107::encode_data_block(&lines, rule));
+        let spans = decode_all(&bytes, &mut Decoder::default());
+        prop_assert_eq!(spans.len(), 2 + usize::from(echo));
+        let block = spans.last().unwrap();
+        prop_assert!(block.ok, "{:?}", block.checks);
+        prop_assert_eq!(block.ident.as_deref(), Some(ident.as_str()));
+        let bcc = block.checks.iter().find(|c| c.name == "BCC").unwrap();
+        // When both rules give the same byte the standard one is named.
+        if bcc.rule == Some("additive") { prop_assert!(additive); }
+        prop_assert_eq!(block.fields.len(), lines.len());
+        for (f, l) in block.fields.iter().zip(&lines) {
+            prop_assert_eq!(f.obis.as_deref(), Some(l.address.as_str()));
+            prop_assert_eq!(f.raw.as_str(), Some(l.value.as_str()));
+            prop_assert_eq!(f.unit.clone(), l.unit.clone());
+            prop_assert_eq!(f.value, Some(l.value.replace(',', ".").parse::<f64>().unwrap()));
+        }
+    }
+
+    #[test]
+    fn chunking_does_not_change_spans(
+        lists in prop::collection::vec(arb_list(), 1..5),
+        junk in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 5),
+        chunks in prop::collection::vec(1usize..300, 1..10),
+    ) {
+        let mut stream = Vec::new();
+        for (i, l) in lists.iter().enumerate() {
+            stream.extend(&junk[i % junk.len()]);
+            stream.extend(encode(l));
+        }
+        stream.extend(&junk[4]);
+        let whole = spans_chunked(&stream, &[stream.len()]);
+        let bytewise = spans_chunked(&stream, &[1]);
+        let random = spans_chunked(&stream, &chunks);
+        assert_exact_accounting(&whole, stream.len());
+        prop_assert_eq!(&whole, &bytewise);
+        prop_assert_eq!(&whole, &random);
+    }
+
+    #[test]
+    fn intact_frames_survive_junk_and_damage(
+        lists in prop::collection::vec(arb_list(), 2..7),
+        damage in prop::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<u8>()), 7),
+        junk in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 7),
+        chunks in prop::collection::vec(1usize..500, 1..5),
+    ) {
+        // Build the stream, remembering where each intact frame lands.
+        let mut stream = Vec::new();
+        let mut intact = Vec::new();
+        let mut damaged = Vec::new();
+        for (i, l) in lists.iter().enumerate() {
+            stream.extend(&junk[i]);
+            let mut f = encode(l);
+            let (kind, at, bit) = &damage[i];
+            let at = at.index(f.len());
+            match kind {
+                0 | 1 => {
+                    intact.push((stream.len() as u64, f.len()));
+                }
+                2 => f[at] ^= 1 << (bit % 8),                  // bit flip
+                3 => f.truncate(at.max(1)),                    // cut short
+                _ => { f.drain(at..(at + 1 + usize::from(*bit % 8)).min(f.len())); } // dropped bytes
+            }
+            if *kind >= 2 {
+                damaged.push((stream.len() as u64, f.len()));
+            }
+            stream.extend(f);
+        }
+        let spans = spans_chunked(&stream, &chunks);
+        assert_exact_accounting(&spans, stream.len());
+        for (offset, len) in &intact {
+            prop_assert!(
+                spans.iter().any(|s| s.0 == *offset && s.1 == *len && s.3 && s.2 == Protocol::Hdlc),
+                "intact frame at {} ({} bytes) lost: {:?}", offset, len, spans
+            );
+        }
+        let good = spans.iter().filter(|s| s.3).count();
+        prop_assert_eq!(good, intact.len(), "a damaged frame passed as good: {:?} damaged {:?}", spans, damaged);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let mut decoder = Decoder::default();
+        let mut framer = Framer::default();
+        framer.push(&bytes);
+        framer.finish();
+        let mut total = 0;
+        while let Some(span) = framer.next_span() {
+            total += span.bytes.len();
+            let d = decoder.decode(&span);
+            let _ = span_report(&span, &d);
+        }
+        prop_assert_eq!(total, bytes.len());
+        let _ = iec61107::parse_data_block(&bytes);
+        let _ = iec61107::parse_identification(&bytes);
+        let _ = kamscope::protocol::axdr::decode(&bytes, 0);
+        let _ = kamscope::protocol::dlms::parse_apdu(&bytes, 0);
+        let _ = kamscope::protocol::mbus::parse(&bytes);
+        let _ = hdlc::inspect(&bytes, false);
+        let _ = hdlc::inspect(&bytes, true);
+    }
+
+    /// Random APDUs inside frames with valid checks reach the A-XDR and HAN decoders.
+    #[test]
+    fn random_apdus_in_valid_frames_never_panic(
+        apdu in prop::collection::vec(any::<u8>(), 0..400),
+        prefix in prop::sample::select(vec![vec![], vec![0x0F, 0, 0, 0, 0, 0x0C], vec![0x0F, 0x40, 0, 0, 0, 0x00], vec![0xDB, 0x08]]),
+    ) {
+        let mut info = vec![0xE6, 0xE7, 0x00];
+        info.extend(prefix);
+        info.extend(apdu);
+        let mut frame = Vec::new();
+        hdlc::encode(&[0x2B], &[0x21], 0x13, &info, false, &mut frame).unwrap();
+        let spans = decode_all(&frame, &mut Decoder::default());
+        prop_assert_eq!(spans.len(), 1);
+        prop_assert!(spans[0].checks.iter().all(|c| c.ok));
+    }
+
+    /// Segmented frames are joined into one message.
+    #[test]
+    fn segments_reassemble(list in arb_list(), cut in 1usize..100) {
+        let mut info = vec![0xE6, 0xE7, 0x00];
+        kamscope::protocol::dlms::encode_data_notification(
+            &kamscope::protocol::dlms::DataNotification {
+                invoke_id: 0,
+                time: kamscope::protocol::dlms::HeaderTime::Octet(list.time),
+                body: list.body(),
+            },
+            &mut info,
+        );
+        let cut = cut.min(info.len() - 1);
+        let mut stream = Vec::new();
+        hdlc::encode(&[0x2B], &[0x21], 0x13, &info[..cut], true, &mut stream).unwrap();
+        hdlc::encode(&[0x2B], &[0x21], 0x13, &info[cut..], false, &mut stream).unwrap();
+        let spans = decode_all(&stream, &mut Decoder::default());
+        prop_assert_eq!(spans.len(), 2);
+        prop_assert!(spans[0].fields.is_empty());
+        prop_assert_eq!(&spans[1].details["segment"]["last"], &serde_json::json!(true));
+        prop_assert_eq!(spans[1].meter_id.as_deref(), Some(list.meter_id.as_str()));
+        prop_assert!(spans[0].ok && spans[1].ok);
+    }
+}

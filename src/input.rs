@@ -145,6 +145,9 @@ mod tests {
         assert_eq!(out, vec![0x7E, 0xA0, 0xE2]);
         assert!(matches!(parse_hex("7E A"), Err(InputError::OddHex { .. })));
         let e = parse_hex("7E\nZZ").unwrap_err().to_string();
-        assert_eq!(e, "input: line 2: 'Z' is not a hex digit (use --input raw for binary data)");
+        assert_eq!(
+            e,
+            "input: line 2: 'Z' is not a hex digit (use --input raw for binary data)"
+        );
     }
 }

@@ -153,7 +153,10 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
         (None, Some(_)) => return Err(UserError("--auth-key needs --key".into())),
         (Some(k), ak) => Some(Keys {
             encryption: parse_key("--key", k)?,
-            authentication: ak.as_deref().map(|a| parse_key("--auth-key", a)).transpose()?,
+            authentication: ak
+                .as_deref()
+                .map(|a| parse_key("--auth-key", a))
+                .transpose()?,
         }),
     };
     let scaling = Scaling {
@@ -176,9 +179,13 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
         write_error: None,
     };
     match args.input.as_deref() {
-        None => input::read_chunks("standard input", io::stdin().lock(), forced, |b| sink.push(b))?,
+        None => input::read_chunks("standard input", io::stdin().lock(), forced, |b| {
+            sink.push(b)
+        })?,
         Some(p) if p.as_os_str() == "-" => {
-            input::read_chunks("standard input", io::stdin().lock(), forced, |b| sink.push(b))?
+            input::read_chunks("standard input", io::stdin().lock(), forced, |b| {
+                sink.push(b)
+            })?
         }
         Some(path) => {
             let name = path.display().to_string();

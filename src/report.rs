@@ -76,13 +76,19 @@ fn raw_json(d: &Data) -> Value {
         Data::Time(b) => json!(hex(b)),
         Data::BitString { bytes, .. } => json!(hex(bytes)),
         Data::VisibleString(_) | Data::Utf8String(_) | Data::OctetString(_) => match d.as_text() {
-            Some(t) if !matches!(d, Data::OctetString(b) if b.len() == 6 && t.len() != 6) => json!(t),
+            Some(t) if !matches!(d, Data::OctetString(b) if b.len() == 6 && t.len() != 6) => {
+                json!(t)
+            }
             _ => match d {
-                Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => json!(hex(b)),
+                Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
+                    json!(hex(b))
+                }
                 _ => unreachable!(),
             },
         },
-        Data::Array(items) | Data::Structure(items) => Value::Array(items.iter().map(raw_json).collect()),
+        Data::Array(items) | Data::Structure(items) => {
+            Value::Array(items.iter().map(raw_json).collect())
+        }
         other => match other.as_i128() {
             Some(i) if i >= 0 => json!(i as u64),
             Some(i) => json!(i as i64),
@@ -92,7 +98,9 @@ fn raw_json(d: &Data) -> Value {
 }
 
 fn datetime_text(dt: &DateTime) -> String {
-    let mut s = dt.iso8601().unwrap_or_else(|| format!("unspecified ({})", hex(&dt.raw)));
+    let mut s = dt
+        .iso8601()
+        .unwrap_or_else(|| format!("unspecified ({})", hex(&dt.raw)));
     match dt.deviation() {
         Some(d) => {
             let _ = write!(s, " deviation {d} min");
@@ -219,10 +227,12 @@ pub fn span_report(span: &Span<'_>, decoded: &Decoded) -> SpanReport {
             match h.segment {
                 SegmentState::Whole => {}
                 SegmentState::Partial(n) => {
-                    r.details.insert("segment".into(), json!({"n": n, "last": false}));
+                    r.details
+                        .insert("segment".into(), json!({"n": n, "last": false}));
                 }
                 SegmentState::Last(n) => {
-                    r.details.insert("segment".into(), json!({"n": n, "last": true}));
+                    r.details
+                        .insert("segment".into(), json!({"n": n, "last": true}));
                 }
             }
             r.note.clone_from(&h.note);
@@ -243,7 +253,8 @@ pub fn span_report(span: &Span<'_>, decoded: &Decoded) -> SpanReport {
                 );
             }
             if let Some(id) = h.invoke_id {
-                r.details.insert("invoke_id".into(), json!(format!("0x{id:08X}")));
+                r.details
+                    .insert("invoke_id".into(), json!(format!("0x{id:08X}")));
             }
             if let Some(m) = &h.message {
                 if h.cipher.is_none() {
@@ -255,7 +266,8 @@ pub fn span_report(span: &Span<'_>, decoded: &Decoded) -> SpanReport {
                 r.meter_type = m.meter_type().map(str::to_string);
                 r.fields = m.fields.iter().map(field_report).collect();
                 r.details.insert("brand".into(), json!(m.brand.name()));
-                r.details.insert("list_version".into(), json!(m.list_version()));
+                r.details
+                    .insert("list_version".into(), json!(m.list_version()));
                 r.details
                     .insert("meter_kind".into(), json!(m.meter_kind.description()));
                 r.details
@@ -289,13 +301,18 @@ pub fn span_report(span: &Span<'_>, decoded: &Decoded) -> SpanReport {
             }
             if frame.kind == iec61107::Kind::Request {
                 let text = String::from_utf8_lossy(span.bytes);
-                let address = text.trim_end().trim_start_matches("/?").trim_end_matches('!');
+                let address = text
+                    .trim_end()
+                    .trim_start_matches("/?")
+                    .trim_end_matches('!');
                 r.details.insert("address".into(), json!(address));
-                r.note = Some("sign-on request (an optical head echoes what the reader sends)".into());
+                r.note =
+                    Some("sign-on request (an optical head echoes what the reader sends)".into());
             }
             if let Some(block) = &d.block {
                 r.fields = iec_fields(block);
-                r.details.insert("end_marker".into(), json!(block.end_marker));
+                r.details
+                    .insert("end_marker".into(), json!(block.end_marker));
                 if let Some((at, why)) = &block.broke_at {
                     r.error = Some(format!("block broke at byte {at}: {why}"));
                 }
@@ -388,7 +405,10 @@ impl Summary {
             return;
         }
         let ok = all_ok(span.content.checks()) && decoded.extra_checks().iter().all(|c| c.ok);
-        let i = Protocol::ALL.iter().position(|&q| q == p).expect("known protocol");
+        let i = Protocol::ALL
+            .iter()
+            .position(|&q| q == p)
+            .expect("known protocol");
         if ok {
             self.good += 1;
             self.per_protocol[i].0 += 1;
@@ -455,7 +475,11 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
             h["src"],
             h["control"].as_str().unwrap_or(""),
             h["control_name"].as_str().unwrap_or(""),
-            if h["segmented"] == json!(true) { " segmented" } else { "" }
+            if h["segmented"] == json!(true) {
+                " segmented"
+            } else {
+                ""
+            }
         );
     }
     if let Some(c) = r.details.get("cipher") {
@@ -466,7 +490,11 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
             c["manufacturer"].as_str().unwrap_or("?"),
             c["security_control"].as_str().unwrap_or(""),
             c["invocation_counter"],
-            if c["decrypted"] == json!(true) { "decrypted" } else { "not decrypted" }
+            if c["decrypted"] == json!(true) {
+                "decrypted"
+            } else {
+                "not decrypted"
+            }
         );
     }
     if let Some(i) = r.details.get("identification") {
@@ -519,15 +547,27 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
         if let Some(l) = r.list {
             let _ = write!(line, "{l}");
         }
-        if let Some(t) = r.details.get("header_time").or_else(|| r.details.get("clock")) {
-            let _ = write!(line, " · time {}", r.time.as_deref().unwrap_or("unspecified"));
+        if let Some(t) = r
+            .details
+            .get("header_time")
+            .or_else(|| r.details.get("clock"))
+        {
+            let _ = write!(
+                line,
+                " · time {}",
+                r.time.as_deref().unwrap_or("unspecified")
+            );
             match t["deviation"].as_i64() {
                 Some(d) => {
                     let _ = write!(line, " deviation {d} min");
                 }
                 None => line.push_str(" (deviation not specified)"),
             }
-            let _ = write!(line, " · clock status {}", t["status"].as_str().unwrap_or("unspecified"));
+            let _ = write!(
+                line,
+                " · clock status {}",
+                t["status"].as_str().unwrap_or("unspecified")
+            );
             if let Some(flags) = t["status_flags"].as_array().filter(|f| !f.is_empty()) {
                 let names: Vec<&str> = flags.iter().filter_map(Value::as_str).collect();
                 let _ = write!(line, " ({})", names.join(", "));
@@ -550,15 +590,30 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
         );
     }
     if !r.fields.is_empty() {
-        let name_w = r.fields.iter().map(|f| f.name.chars().count()).max().unwrap_or(4).clamp(4, 44);
+        let name_w = r
+            .fields
+            .iter()
+            .map(|f| f.name.chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 44);
         let obis_w = r
             .fields
             .iter()
-            .map(|f| f.obis.as_deref().or(f.inferred_obis.as_deref()).map_or(1, str::len))
+            .map(|f| {
+                f.obis
+                    .as_deref()
+                    .or(f.inferred_obis.as_deref())
+                    .map_or(1, str::len)
+            })
             .max()
             .unwrap_or(4)
             .max(4);
-        let _ = writeln!(out, "  {:obis_w$}  {:name_w$}  {:>20}  {:>14}  unit", "OBIS", "name", "raw", "value");
+        let _ = writeln!(
+            out,
+            "  {:obis_w$}  {:name_w$}  {:>20}  {:>14}  unit",
+            "OBIS", "name", "raw", "value"
+        );
         for f in &r.fields {
             let raw = match &f.raw {
                 Value::String(s) => s.clone(),

@@ -8,7 +8,9 @@ use kamscope::report::{FieldReport, SpanReport, decode_all};
 use std::path::Path;
 
 fn load(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     if name.ends_with(".hex") {
         parse_hex(std::str::from_utf8(&bytes).unwrap()).unwrap()
@@ -49,18 +51,29 @@ fn value(s: &SpanReport, obis: &str) -> f64 {
 /// Kamstrup list 1 registers: P14, P23, Q12, Q34, IL1-3 (raw), UL1-3.
 #[allow(clippy::too_many_arguments)]
 fn assert_list1(s: &SpanReport, p: [i64; 4], il: [i64; 3], ul: [i64; 3]) {
-    let codes = ["1.1.1.7.0.255", "1.1.2.7.0.255", "1.1.3.7.0.255", "1.1.4.7.0.255"];
+    let codes = [
+        "1.1.1.7.0.255",
+        "1.1.2.7.0.255",
+        "1.1.3.7.0.255",
+        "1.1.4.7.0.255",
+    ];
     for (c, v) in codes.iter().zip(p) {
         if v >= 0 {
             assert_eq!(raw(s, c), v, "{c}");
         }
     }
-    for (c, v) in ["1.1.31.7.0.255", "1.1.51.7.0.255", "1.1.71.7.0.255"].iter().zip(il) {
+    for (c, v) in ["1.1.31.7.0.255", "1.1.51.7.0.255", "1.1.71.7.0.255"]
+        .iter()
+        .zip(il)
+    {
         assert_eq!(raw(s, c), v, "{c}");
         assert_eq!(field(s, c).scaler, Some(-2));
         assert_eq!(field(s, c).unit.as_deref(), Some("A"));
     }
-    for (c, v) in ["1.1.32.7.0.255", "1.1.52.7.0.255", "1.1.72.7.0.255"].iter().zip(ul) {
+    for (c, v) in ["1.1.32.7.0.255", "1.1.52.7.0.255", "1.1.72.7.0.255"]
+        .iter()
+        .zip(ul)
+    {
         assert_eq!(raw(s, c), v, "{c}");
         assert_eq!(value(s, c), v as f64);
     }
@@ -88,8 +101,18 @@ fn doc_example_2_list2() {
     assert_eq!(s.list, Some("list2"));
     assert_eq!(s.fields.len(), 18);
     let rtc = field(&s, "0.1.1.0.0.255");
-    assert!(rtc.text.as_deref().unwrap().starts_with("2017-08-16T16:00:05"));
-    for c in ["1.1.1.8.0.255", "1.1.2.8.0.255", "1.1.3.8.0.255", "1.1.4.8.0.255"] {
+    assert!(
+        rtc.text
+            .as_deref()
+            .unwrap()
+            .starts_with("2017-08-16T16:00:05")
+    );
+    for c in [
+        "1.1.1.8.0.255",
+        "1.1.2.8.0.255",
+        "1.1.3.8.0.255",
+        "1.1.4.8.0.255",
+    ] {
         assert_eq!(raw(&s, c), 0);
         assert_eq!(field(&s, c).scaler, Some(1));
     }
@@ -136,9 +159,16 @@ fn one_phase_null_placeholders() {
     assert_eq!(raw(&s, "1.1.3.7.0.255"), 83);
     assert_eq!(value(&s, "1.1.31.7.0.255"), 2.90);
     assert_eq!(raw(&s, "1.1.32.7.0.255"), 226);
-    assert_eq!(s.details["null_placeholders"], 8, "IL2, IL3, UL2, UL3 pairs as 00 00");
+    assert_eq!(
+        s.details["null_placeholders"], 8,
+        "IL2, IL3, UL2, UL3 pairs as 00 00"
+    );
     assert_eq!(s.details["meter_kind"], "1-phase direct");
-    assert!(s.fields.iter().all(|f| !f.obis.as_deref().unwrap().contains(".51.")));
+    assert!(
+        s.fields
+            .iter()
+            .all(|f| !f.obis.as_deref().unwrap().contains(".51."))
+    );
 
     let s = frame("han/kamstrup-list2-1p-nulls.hex");
     assert_eq!(s.list, Some("list2"));
@@ -172,7 +202,10 @@ fn other_norwegian_swedish_danish_frames() {
     let s = frame("han/kamstrup-no-list1-3p-dst-status.hex");
     assert_eq!(s.time.as_deref(), Some("2021-06-14T17:37:30"));
     assert_eq!(s.details["header_time"]["status"], "0x80");
-    assert_eq!(s.details["header_time"]["status_flags"][0], "daylight saving active");
+    assert_eq!(
+        s.details["header_time"]["status_flags"][0],
+        "daylight saving active"
+    );
     assert_list1(&s, [1202, -1, 32, 223], [142, 415, 73], [236, 237, 240]);
 
     let s = frame("han/kamstrup-no-list1-3p-2018.hex");
@@ -200,7 +233,13 @@ fn norway_list2_exact_hour() {
 
 #[test]
 fn swedish_energy_scaler_override() {
-    let mut decoder = Decoder::new(Scaling { energy_scaler: 0, current_scaler: None }, None);
+    let mut decoder = Decoder::new(
+        Scaling {
+            energy_scaler: 0,
+            current_scaler: None,
+        },
+        None,
+    );
     let spans = decode_all(&load("han/kamstrup-no-list2-3p.hex"), &mut decoder);
     assert_eq!(value(&spans[0], "1.1.1.8.0.255"), 15523251.0);
     assert_eq!(field(&spans[0], "1.1.1.8.0.255").scaler, Some(0));
@@ -217,7 +256,9 @@ fn ct_meter_current_scaler() {
     framer.push(&bytes);
     framer.finish();
     let span = framer.next_span().unwrap();
-    let kamscope::protocol::Content::Hdlc(f) = &span.content else { panic!() };
+    let kamscope::protocol::Content::Hdlc(f) = &span.content else {
+        panic!()
+    };
     let info = span.bytes[f.info.clone()].to_vec();
     let mut rebuilt = Vec::new();
     hdlc::encode(&[0x2B], &[0x21], 0x13, &info, false, &mut rebuilt).unwrap();
@@ -254,7 +295,11 @@ fn danish_encrypted_header_and_decryption() {
     assert_eq!(raw(&s, "1.1.0.0.1.255"), 12343400);
     assert_eq!(raw(&s, "1.1.1.7.0.255"), 1083);
     assert_eq!(
-        [raw(&s, "1.1.32.7.0.255"), raw(&s, "1.1.52.7.0.255"), raw(&s, "1.1.72.7.0.255")],
+        [
+            raw(&s, "1.1.32.7.0.255"),
+            raw(&s, "1.1.52.7.0.255"),
+            raw(&s, "1.1.72.7.0.255")
+        ],
         [222, 221, 227]
     );
 
@@ -279,9 +324,15 @@ fn aidon_frames() {
 
     let s = frame("han/aidon-no-hourly.hex");
     assert_eq!(raw(&s, "1.0.1.7.0.255"), 4027);
-    let u: Vec<f64> = ["1.0.32.7.0.255", "1.0.52.7.0.255", "1.0.72.7.0.255"].iter().map(|c| value(&s, c)).collect();
+    let u: Vec<f64> = ["1.0.32.7.0.255", "1.0.52.7.0.255", "1.0.72.7.0.255"]
+        .iter()
+        .map(|c| value(&s, c))
+        .collect();
     assert_eq!(u, [233.0, 233.4, 231.1]);
-    let i: Vec<f64> = ["1.0.31.7.0.255", "1.0.51.7.0.255", "1.0.71.7.0.255"].iter().map(|c| value(&s, c)).collect();
+    let i: Vec<f64> = ["1.0.31.7.0.255", "1.0.51.7.0.255", "1.0.71.7.0.255"]
+        .iter()
+        .map(|c| value(&s, c))
+        .collect();
     assert_eq!(i, [0.5, 0.3, 16.8]);
     assert_eq!(raw(&s, "1.0.1.8.0.255"), 10955225);
     assert_eq!(value(&s, "1.0.1.8.0.255"), 109552250.0);
@@ -301,9 +352,20 @@ fn kaifa_frames() {
     assert_eq!(s.fields[0].raw, 4117);
 
     let s = frame("han/kaifa-list2-no-obis.hex");
-    assert!(s.fields.iter().all(|f| f.obis.is_none()), "no OBIS codes are sent");
+    assert!(
+        s.fields.iter().all(|f| f.obis.is_none()),
+        "no OBIS codes are sent"
+    );
     let raws: Vec<_> = s.fields.iter().take(4).map(|f| f.raw.clone()).collect();
-    assert_eq!(raws, [serde_json::json!("KFM_001"), serde_json::json!("6970631403275928"), serde_json::json!("MA304H3E"), serde_json::json!(4097)]);
+    assert_eq!(
+        raws,
+        [
+            serde_json::json!("KFM_001"),
+            serde_json::json!("6970631403275928"),
+            serde_json::json!("MA304H3E"),
+            serde_json::json!(4097)
+        ]
+    );
     assert_eq!(s.meter_id.as_deref(), Some("6970631403275928"));
     assert_eq!(s.meter_type.as_deref(), Some("MA304H3E"));
 }
@@ -328,7 +390,10 @@ fn truncated_frame_is_incomplete() {
     let s = &spans[0];
     assert_eq!((s.protocol, s.len, s.ok), ("hdlc", 125, false));
     let len = s.checks.iter().find(|c| c.name == "length").unwrap();
-    assert_eq!((len.expected.to_string(), len.actual.to_string()), ("228".into(), "125".into()));
+    assert_eq!(
+        (len.expected.to_string(), len.actual.to_string()),
+        ("228".into(), "125".into())
+    );
 }
 
 #[test]
@@ -336,7 +401,10 @@ fn junk_after_frame() {
     let spans = decode("han/junk-after-frame.hex");
     assert_eq!(spans.len(), 2);
     assert!(spans[0].ok);
-    assert_eq!((spans[1].protocol, spans[1].offset, spans[1].len), ("junk", 228, 4));
+    assert_eq!(
+        (spans[1].protocol, spans[1].offset, spans[1].len),
+        ("junk", 228, 4)
+    );
     assert_eq!(spans[1].hex, "29121314");
 }
 
@@ -349,10 +417,16 @@ fn iec_351_seed_readout_xor_bcc() {
     assert!(s.ok);
     assert_eq!(s.ident.as_deref(), Some("685351A300100"));
     let bcc = s.checks.iter().find(|c| c.name == "BCC").unwrap();
-    assert_eq!((bcc.ok, bcc.rule, bcc.actual.to_string()), (true, Some("xor"), "0x37".into()));
+    assert_eq!(
+        (bcc.ok, bcc.rule, bcc.actual.to_string()),
+        (true, Some("xor"), "0x37".into())
+    );
     assert_eq!(s.fields.len(), 17);
     let e = field(s, "1.8.0");
-    assert_eq!((e.raw.as_str(), e.value, e.unit.as_deref()), (Some("0012658"), Some(12658.0), Some("kWh")));
+    assert_eq!(
+        (e.raw.as_str(), e.value, e.unit.as_deref()),
+        (Some("0012658"), Some(12658.0), Some("kWh"))
+    );
     assert_eq!(e.name, "Active energy");
     assert_eq!(field(s, "1.6.0").value, Some(23.4));
     assert_eq!(field(s, "0.2.0").value, None);
@@ -367,7 +441,10 @@ fn iec_685_382_additive_bcc() {
     assert!(s.ok);
     assert_eq!(s.ident.as_deref(), Some("685-382-OK-10"));
     let bcc = s.checks.iter().find(|c| c.name == "BCC").unwrap();
-    assert_eq!((bcc.ok, bcc.rule, bcc.actual.to_string()), (true, Some("additive"), "0x6A".into()));
+    assert_eq!(
+        (bcc.ok, bcc.rule, bcc.actual.to_string()),
+        (true, Some("additive"), "0x6A".into())
+    );
     assert_eq!(field(s, "1.20").value, Some(9032.0));
     assert_eq!(field(s, "1.20").name, "Energy register");
     assert_eq!(field(s, "1.6").value, Some(1.5));
@@ -389,7 +466,11 @@ fn iec_bad_bcc_and_cut_off_block() {
     let s = spans.last().unwrap();
     assert_eq!(s.protocol, "iec61107");
     assert!(!s.ok);
-    assert!(s.error.as_deref().unwrap().contains("broke at byte"), "{:?}", s.error);
+    assert!(
+        s.error.as_deref().unwrap().contains("broke at byte"),
+        "{:?}",
+        s.error
+    );
     assert!(s.fields.len() >= 8);
 }
 
@@ -408,7 +489,10 @@ fn iec_echoed_request_before_answer() {
 fn kmp_ascii_hex_frames() {
     let spans = decode("kmp/kmp-685-382-ascii-hex.bin");
     assert_eq!(spans.len(), 8);
-    assert!(spans.iter().all(|s| s.ok && s.protocol == "kmp"), "{spans:#?}");
+    assert!(
+        spans.iter().all(|s| s.ok && s.protocol == "kmp"),
+        "{spans:#?}"
+    );
     let fetch3 = &spans[6];
     assert_eq!(fetch3.kind.as_deref(), Some("ascii-hex response"));
     assert_eq!(fetch3.details["kmp"]["command"], "0x90");
@@ -448,7 +532,10 @@ fn mbus_rsp_ud() {
 #[test]
 fn all_han_fixtures_concatenated_in_one_stream() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/han");
-    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     let mut stream = Vec::new();
     let mut expected_good = 0;
@@ -463,6 +550,14 @@ fn all_han_fixtures_concatenated_in_one_stream() {
     }
     let spans = decode_all(&stream, &mut Decoder::default());
     let good = spans.iter().filter(|s| s.ok).count();
-    assert_eq!(good, expected_good, "{:#?}", spans.iter().map(|s| (s.offset, s.len, s.ok)).collect::<Vec<_>>());
+    assert_eq!(
+        good,
+        expected_good,
+        "{:#?}",
+        spans
+            .iter()
+            .map(|s| (s.offset, s.len, s.ok))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(spans.iter().map(|s| s.len).sum::<usize>(), stream.len());
 }

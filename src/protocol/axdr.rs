@@ -45,7 +45,10 @@ pub enum Data {
     Array(Vec<Data>),
     Structure(Vec<Data>),
     Boolean(bool),
-    BitString { bits: usize, bytes: Bytes },
+    BitString {
+        bits: usize,
+        bytes: Bytes,
+    },
     DoubleLong(i32),
     DoubleLongUnsigned(u32),
     OctetString(Bytes),
@@ -130,9 +133,7 @@ impl Data {
         match self {
             Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
                 let s = std::str::from_utf8(b).ok()?;
-                s.chars()
-                    .all(|c| !c.is_control())
-                    .then(|| s.to_string())
+                s.chars().all(|c| !c.is_control()).then(|| s.to_string())
             }
             _ => None,
         }
@@ -184,19 +185,14 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
-        let b = self
-            .peek()
-            .ok_or_else(|| self.error("data ends early"))?;
+        let b = self.peek().ok_or_else(|| self.error("data ends early"))?;
         self.pos += 1;
         Ok(b)
     }
 
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(self.error(format!(
-                "{n} bytes needed, {} left",
-                self.remaining()
-            )));
+            return Err(self.error(format!("{n} bytes needed, {} left", self.remaining())));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -246,7 +242,11 @@ impl<'a> Reader<'a> {
                     self.pos = at;
                     return Err(self.error(format!(
                         "{} of {count} elements cannot fit in {} bytes",
-                        if t == tag::ARRAY { "array" } else { "structure" },
+                        if t == tag::ARRAY {
+                            "array"
+                        } else {
+                            "structure"
+                        },
                         self.remaining()
                     )));
                 }
@@ -269,7 +269,9 @@ impl<'a> Reader<'a> {
                 }
             }
             tag::DOUBLE_LONG => Data::DoubleLong(i32::from_be_bytes(self.array()?)),
-            tag::DOUBLE_LONG_UNSIGNED => Data::DoubleLongUnsigned(u32::from_be_bytes(self.array()?)),
+            tag::DOUBLE_LONG_UNSIGNED => {
+                Data::DoubleLongUnsigned(u32::from_be_bytes(self.array()?))
+            }
             tag::OCTET_STRING => {
                 let n = self.length()?;
                 Data::OctetString(Bytes::from_slice(self.take(n)?))
@@ -447,15 +449,20 @@ mod tests {
     #[test]
     fn tag_0c_date_time_or_string() {
         let mut dt = vec![0x0C];
-        dt.extend_from_slice(&[0x07, 0xE6, 0x02, 0x05, 0x06, 0x0D, 0x00, 0x19, 0xFF, 0x80, 0x00, 0x00]);
+        dt.extend_from_slice(&[
+            0x07, 0xE6, 0x02, 0x05, 0x06, 0x0D, 0x00, 0x19, 0xFF, 0x80, 0x00, 0x00,
+        ]);
         assert!(matches!(decode(&dt, 0).unwrap(), Data::DateTime(_)));
         let s = [0x0C, 0x03, b'a', b'b', b'c'];
-        assert_eq!(decode(&s, 0).unwrap(), Data::Utf8String(Bytes::from_slice(b"abc")));
+        assert_eq!(
+            decode(&s, 0).unwrap(),
+            Data::Utf8String(Bytes::from_slice(b"abc"))
+        );
     }
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let bytes = vec![0x02, 0x01].repeat(1000);
+        let bytes = [0x02, 0x01].repeat(1000);
         assert!(decode(&bytes, 0).is_err());
     }
 }

@@ -116,11 +116,21 @@ impl DateTime {
     }
 
     /// Builds a date-time with deviation unspecified, as Kamstrup meters send it.
-    pub fn new(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8, status: u8) -> Self {
+    pub fn new(
+        year: u16,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        status: u8,
+    ) -> Self {
         let [y0, y1] = year.to_be_bytes();
         let dow = day_of_week(year, month, day);
         DateTime {
-            raw: [y0, y1, month, day, dow, hour, minute, second, 0xFF, 0x80, 0x00, status],
+            raw: [
+                y0, y1, month, day, dow, hour, minute, second, 0xFF, 0x80, 0x00, status,
+            ],
         }
     }
 }
@@ -140,7 +150,10 @@ mod tests {
 
     #[test]
     fn kamstrup_header_time() {
-        let dt = DateTime::from_slice(&[0x07, 0xE5, 0x06, 0x0E, 0x01, 0x11, 0x25, 0x1E, 0xFF, 0x80, 0x00, 0x80]).unwrap();
+        let dt = DateTime::from_slice(&[
+            0x07, 0xE5, 0x06, 0x0E, 0x01, 0x11, 0x25, 0x1E, 0xFF, 0x80, 0x00, 0x80,
+        ])
+        .unwrap();
         assert_eq!(dt.iso8601().unwrap(), "2021-06-14T17:37:30");
         assert_eq!(dt.deviation(), None);
         assert_eq!(dt.status_flags(), vec!["daylight saving active"]);

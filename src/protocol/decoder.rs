@@ -108,7 +108,8 @@ impl Decoder {
                 let Some(header) = frame.header.filter(|_| frame.ok()) else {
                     if self.reassembler.pending_segments() > 0 {
                         self.reassembler.reset();
-                        out.note = Some("segmented message abandoned: a segment was damaged".into());
+                        out.note =
+                            Some("segmented message abandoned: a segment was damaged".into());
                     }
                     out.error = Some(not_decoded_reason(frame));
                     return Decoded::Hdlc(out);
@@ -123,7 +124,8 @@ impl Decoder {
                     Segment::Whole => info,
                     Segment::Partial { n } => {
                         out.segment = SegmentState::Partial(n);
-                        out.note = Some(format!("segment {n}: waiting for the rest of the message"));
+                        out.note =
+                            Some(format!("segment {n}: waiting for the rest of the message"));
                         return Decoded::Hdlc(out);
                     }
                     Segment::Last { n, info } => {
@@ -179,7 +181,9 @@ impl Decoder {
             Ok(Apdu::GloCiphering(glo)) => {
                 match &self.keys {
                     None => {
-                        out.note = Some("encrypted (general-glo-ciphering): give the keys to decrypt".into());
+                        out.note = Some(
+                            "encrypted (general-glo-ciphering): give the keys to decrypt".into(),
+                        );
                     }
                     Some(keys) => match dlms::decrypt(apdu, &glo, keys) {
                         Err(e) => out.error = Some(e.to_string()),
@@ -212,7 +216,11 @@ fn llc_check(info: &[u8]) -> Check {
     } else {
         LLC_RESPONSE
     };
-    Check::compare("LLC", CheckValue::bytes(&expected), CheckValue::bytes(actual))
+    Check::compare(
+        "LLC",
+        CheckValue::bytes(&expected),
+        CheckValue::bytes(actual),
+    )
 }
 
 fn not_decoded_reason(frame: &super::hdlc::Frame) -> String {

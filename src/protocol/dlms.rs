@@ -98,7 +98,9 @@ pub fn parse_apdu(apdu: &[u8], base: usize) -> Result<Apdu, DecodeError> {
                     r.u8()?;
                     let len = r.u8()?;
                     if len != 12 {
-                        return Err(r.error(format!("header date-time of {len} bytes, expected 12")));
+                        return Err(
+                            r.error(format!("header date-time of {len} bytes, expected 12"))
+                        );
                     }
                     HeaderTime::Tagged(DateTime::from_slice(r.take(12)?).expect("12 bytes"))
                 }
@@ -140,11 +142,8 @@ pub fn parse_apdu(apdu: &[u8], base: usize) -> Result<Apdu, DecodeError> {
                 return Err(r.error("ciphered content too short for its tag"));
             }
             let ct_end = content_end - tag_len;
-            let tag = authenticated.then(|| {
-                apdu[ct_end..content_end]
-                    .try_into()
-                    .expect("12 bytes")
-            });
+            let tag =
+                authenticated.then(|| apdu[ct_end..content_end].try_into().expect("12 bytes"));
             Ok(Apdu::GloCiphering(GloCiphering {
                 system_title,
                 security_control,
@@ -159,7 +158,9 @@ pub fn parse_apdu(apdu: &[u8], base: usize) -> Result<Apdu, DecodeError> {
         }),
         other => Err(DecodeError {
             offset: base,
-            what: format!("APDU tag 0x{other:02X} is not a DataNotification (0x0F) or ciphered (0xDB)"),
+            what: format!(
+                "APDU tag 0x{other:02X} is not a DataNotification (0x0F) or ciphered (0xDB)"
+            ),
         }),
     }
 }
@@ -200,13 +201,21 @@ pub fn decrypt(apdu: &[u8], glo: &GloCiphering, keys: &Keys) -> Result<Vec<u8>, 
     let nonce = aes_gcm::Nonce::<U12>::from(iv);
     match glo.tag {
         Some(tag) => {
-            let ak = keys.authentication.ok_or(DecryptError::NoAuthenticationKey)?;
+            let ak = keys
+                .authentication
+                .ok_or(DecryptError::NoAuthenticationKey)?;
             let mut aad = vec![glo.security_control];
             aad.extend_from_slice(&ak);
             let mut msg = ciphertext.to_vec();
             msg.extend_from_slice(&tag);
             cipher
-                .decrypt(&nonce, Payload { msg: &msg, aad: &aad })
+                .decrypt(
+                    &nonce,
+                    Payload {
+                        msg: &msg,
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| DecryptError::Authentication)
         }
         None => {

@@ -265,7 +265,11 @@ impl Framer {
         let end = claimed_end.min(limit);
         // Positions after the cut were only scanned for the first weak candidate: look again.
         self.scan = end;
-        if self.found.as_ref().is_some_and(|(found_at, ..)| end < *found_at) {
+        if self
+            .found
+            .as_ref()
+            .is_some_and(|(found_at, ..)| end < *found_at)
+        {
             self.found = None;
         }
         let frame = hdlc::inspect(&self.buf[pos..end], false);
@@ -337,33 +341,53 @@ impl Framer {
         let p = self.protocols;
         let b = buf[pos];
         if p.hdlc {
-            if self.after_flag == Some(pos) && b != hdlc::FLAG {
-                if let probe @ (Probe::Frame { .. } | Probe::NeedMore) =
+            // The previous frame's closing flag may also open this one.
+            if self.after_flag == Some(pos)
+                && b != hdlc::FLAG
+                && let probe @ (Probe::Frame { .. } | Probe::NeedMore) =
                     hdlc::probe(buf, pos, true, eof)
-                {
-                    return probe;
-                }
+            {
+                return probe;
             }
             if b == hdlc::FLAG {
                 return hdlc::probe(buf, pos, false, eof);
             }
         }
+        let mut other = Probe::No;
         if p.iec61107 && iec61107::is_start(b) {
-            match iec61107::probe(buf, pos, eof) {
-                Probe::No => {}
-                other => return other,
+            other = iec61107::probe(buf, pos, eof);
+        }
+        if matches!(other, Probe::No) && p.kmp && kmp::is_start(b) {
+            other = kmp::probe(buf, pos, eof);
+        }
+        if matches!(other, Probe::No) && p.mbus && mbus::is_start(b) {
+            other = mbus::probe(buf, pos, eof);
+        }
+        self.cut_at_hdlc(pos, other)
+    }
+
+    /// A bad frame of another protocol ends where a proper HDLC frame starts inside it, so that
+    /// junk which merely resembles a frame start cannot swallow the next HAN frame.
+    fn cut_at_hdlc(&self, pos: usize, probe: Probe) -> Probe {
+        let Probe::Frame { end, frame } = probe else {
+            return probe;
+        };
+        if !self.protocols.hdlc || crate::protocol::check::all_ok(frame.checks()) {
+            return Probe::Frame { end, frame };
+        }
+        match hdlc::first_inner_anchor(&self.buf, pos + 1, end, self.eof) {
+            hdlc::InnerAnchor::None => Probe::Frame { end, frame },
+            hdlc::InnerAnchor::NeedMore => Probe::NeedMore,
+            hdlc::InnerAnchor::At { pos: cut, .. } => {
+                let bytes = &self.buf[pos..cut];
+                let frame = match frame {
+                    Content::Mbus(_) => Content::Mbus(mbus::inspect_long(bytes)),
+                    Content::Iec61107(f) => Content::Iec61107(iec61107::cut_short(f.kind)),
+                    other => other,
+                };
+                Probe::Frame { end: cut, frame }
             }
         }
-        if p.kmp && kmp::is_start(b) {
-            match kmp::probe(buf, pos, eof) {
-                Probe::No => {}
-                other => return other,
-            }
-        }
-        if p.mbus && mbus::is_start(b) {
-            return mbus::probe(buf, pos, eof);
-        }
-        Probe::No
     }
 }
 
@@ -416,7 +440,12 @@ mod tests {
                     (0, a.len(), Protocol::Hdlc, true),
                     (a.len() as u64, 3, Protocol::Junk, false),
                     ((a.len() + 3) as u64, b.len(), Protocol::Hdlc, true),
-                    ((a.len() + 3 + b.len()) as u64, b.len() - 1, Protocol::Hdlc, true),
+                    (
+                        (a.len() + 3 + b.len()) as u64,
+                        b.len() - 1,
+                        Protocol::Hdlc,
+                        true
+                    ),
                 ],
                 "chunk {chunk}"
             );
@@ -433,7 +462,15 @@ mod tests {
         let got = spans(&input, 3);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(!got[0].3);
-        assert_eq!(got[1], ((input.len() - b.len()) as u64, b.len(), Protocol::Hdlc, true));
+        assert_eq!(
+            got[1],
+            (
+                (input.len() - b.len()) as u64,
+                b.len(),
+                Protocol::Hdlc,
+                true
+            )
+        );
     }
 
     #[test]

@@ -186,7 +186,8 @@ impl HanMessage {
     }
 
     pub fn list_version(&self) -> Option<&str> {
-        self.field_where(Obis::is_list_version).and_then(Field::text)
+        self.field_where(Obis::is_list_version)
+            .and_then(Field::text)
     }
 
     /// Meter id (GS1 number on Kamstrup), or the numeric meter number some lists send instead.
@@ -349,7 +350,10 @@ fn collect(data: Data, out: &mut Vec<Field>, nulls: &mut usize) {
     while let Some(item) = it.next() {
         match item {
             Data::OctetString(ref b)
-                if b.len() == 6 && it.peek().is_some_and(|next| !next.is_container() && !is_obis(next)) =>
+                if b.len() == 6
+                    && it
+                        .peek()
+                        .is_some_and(|next| !next.is_container() && !is_obis(next)) =>
             {
                 let obis = Obis::from_slice(b);
                 let value = it.next().expect("peeked");
@@ -442,7 +446,7 @@ impl KamstrupList {
             items.push(Self::obis(c, 7, 0));
             items.push(Data::DoubleLongUnsigned(v));
         }
-        let mut phase = |items: &mut Vec<Data>, c: u8, value: Option<Data>| match value {
+        let phase = |items: &mut Vec<Data>, c: u8, value: Option<Data>| match value {
             Some(v) => {
                 items.push(Self::obis(c, 7, 0));
                 items.push(v);
@@ -505,7 +509,9 @@ mod tests {
             meter_id: "5706567326590407".into(),
             meter_type: "6841138BN245101090".into(),
             time: DateTime {
-                raw: [0x07, 0xE6, 0x01, 0x18, 0x01, 0x12, 0x3A, 0x32, 0xFF, 0x80, 0x00, 0x00],
+                raw: [
+                    0x07, 0xE6, 0x01, 0x18, 0x01, 0x12, 0x3A, 0x32, 0xFF, 0x80, 0x00, 0x00,
+                ],
             },
             power: [826, 0, 104, 176],
             currents: [Some(237), Some(89), Some(75)],

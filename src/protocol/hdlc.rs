@@ -219,7 +219,8 @@ pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
         checks.push(Check::compare(
             "start flag",
             CheckValue::Hex8(FLAG),
-            span.first().map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
+            span.first()
+                .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
         ));
     }
     let body = span.get(body_start..).unwrap_or(&[]);
@@ -253,8 +254,9 @@ pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
         CheckValue::Count(span.len() as u32),
     ));
     let le16 = |at: usize| {
-        body.get(at..at + 2)
-            .map_or(CheckValue::Missing, |b| CheckValue::Hex16(u16::from_le_bytes([b[0], b[1]])))
+        body.get(at..at + 2).map_or(CheckValue::Missing, |b| {
+            CheckValue::Hex16(u16::from_le_bytes([b[0], b[1]]))
+        })
     };
     if h.has_info() {
         checks.push(Check::compare(
@@ -377,15 +379,21 @@ pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe 
     if end <= buf.len() {
         let frame = inspect(&buf[start..end], shared);
         if frame.ok() {
-            return Probe::Frame { end, frame: frame.into() };
+            return Probe::Frame {
+                end,
+                frame: frame.into(),
+            };
         }
-        // Damaged: look for a next frame that starts inside (dropped bytes). A flag in the
-        // closing position is this frame's own closing flag.
-        let search_end = if buf[end - 1] == FLAG { end - 1 } else { end };
-        return match first_inner_anchor(buf, start + 1, search_end, eof) {
+        // Damaged: look for a next frame that starts inside (dropped bytes), up to and including
+        // the closing-flag position: a damaged frame's "closing flag" may be the next one's
+        // opening flag.
+        return match first_inner_anchor(buf, start + 1, end, eof) {
             InnerAnchor::NeedMore => Probe::NeedMore,
             InnerAnchor::At { pos, .. } => cut(buf, start, pos, shared),
-            InnerAnchor::None => Probe::Frame { end, frame: frame.into() },
+            InnerAnchor::None => Probe::Frame {
+                end,
+                frame: frame.into(),
+            },
         };
     }
     // Not complete yet: cut only when the next frame inside has arrived whole.
@@ -403,14 +411,14 @@ fn cut(buf: &[u8], start: usize, end: usize, shared: bool) -> Probe {
     }
 }
 
-enum InnerAnchor {
+pub(crate) enum InnerAnchor {
     None,
     NeedMore,
     At { pos: usize, complete: bool },
 }
 
 /// The first opening flag in `from..to` whose header check passes.
-fn first_inner_anchor(buf: &[u8], from: usize, to: usize, eof: bool) -> InnerAnchor {
+pub(crate) fn first_inner_anchor(buf: &[u8], from: usize, to: usize, eof: bool) -> InnerAnchor {
     let mut pos = from;
     while pos < to {
         let Some(offset) = buf[pos..to].iter().position(|&b| b == FLAG) else {
@@ -508,7 +516,15 @@ mod tests {
     #[test]
     fn encode_then_inspect() {
         let mut out = Vec::new();
-        encode(&[0x2B], &[0x21], 0x13, &[0xE6, 0xE7, 0x00, 0x0F], false, &mut out).unwrap();
+        encode(
+            &[0x2B],
+            &[0x21],
+            0x13,
+            &[0xE6, 0xE7, 0x00, 0x0F],
+            false,
+            &mut out,
+        )
+        .unwrap();
         let frame = inspect(&out, false);
         assert!(frame.ok(), "{:?}", frame.checks);
         let h = frame.header.unwrap();

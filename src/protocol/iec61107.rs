@@ -84,7 +84,11 @@ pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
         SOH => {
             // SOH, command letter, command type digit, then STX data or ETX directly.
             let Some(head) = buf.get(pos + 1..pos + 4) else {
-                return if eof || buf[pos + 1..].iter().any(|&b| !printable(b) && b != STX && b != ETX) {
+                return if eof
+                    || buf[pos + 1..]
+                        .iter()
+                        .any(|&b| !printable(b) && b != STX && b != ETX)
+                {
                     Probe::No
                 } else {
                     Probe::NeedMore
@@ -151,7 +155,7 @@ fn probe_option_select(buf: &[u8], pos: usize, eof: bool) -> Probe {
             Probe::NeedMore
         };
     };
-    if matches!(m[1], b'0'..=b'9')
+    if m[1].is_ascii_digit()
         && m[2].is_ascii_alphanumeric()
         && m[3].is_ascii_digit()
         && m[4] == CR
@@ -186,7 +190,11 @@ fn probe_block(buf: &[u8], pos: usize, covered_from: usize, kind: Kind, eof: boo
             let mut checks = vec![Check::compare(
                 "block end",
                 CheckValue::Text("ETX"),
-                CheckValue::Text(if b == ETX { "ETX" } else { "EOT (partial block)" }),
+                CheckValue::Text(if b == ETX {
+                    "ETX"
+                } else {
+                    "EOT (partial block)"
+                }),
             )];
             checks.push(bcc_check(&buf[covered_from..=i], received));
             return Probe::Frame {
@@ -216,6 +224,21 @@ fn probe_block(buf: &[u8], pos: usize, covered_from: usize, kind: Kind, eof: boo
         };
     }
     Probe::NeedMore
+}
+
+/// The frame of a block cut short by the start of a frame of another protocol.
+pub(crate) fn cut_short(kind: Kind) -> Frame {
+    Frame {
+        kind,
+        checks: vec![
+            Check::failed(
+                "block end",
+                CheckValue::Text("ETX"),
+                CheckValue::Text("cut by an HDLC frame"),
+            ),
+            Check::failed("BCC", CheckValue::Missing, CheckValue::Missing),
+        ],
+    }
 }
 
 fn broken_block(end: usize, kind: Kind, why: &'static str) -> Probe {
@@ -254,10 +277,15 @@ pub fn bcc_check(covered: &[u8], received: u8) -> Check {
     let xor = bcc_xor(covered);
     let additive = bcc_additive(covered);
     if received == xor {
-        Check::compare("BCC", CheckValue::Hex8(xor), CheckValue::Hex8(received)).with_rule(Some("xor"))
+        Check::compare("BCC", CheckValue::Hex8(xor), CheckValue::Hex8(received))
+            .with_rule(Some("xor"))
     } else if received == additive {
-        Check::compare("BCC", CheckValue::Hex8(additive), CheckValue::Hex8(received))
-            .with_rule(Some("additive"))
+        Check::compare(
+            "BCC",
+            CheckValue::Hex8(additive),
+            CheckValue::Hex8(received),
+        )
+        .with_rule(Some("additive"))
     } else {
         Check::failed("BCC", CheckValue::Hex8(xor), CheckValue::Hex8(received))
     }
@@ -312,7 +340,10 @@ pub struct Identification {
 pub fn parse_identification(line: &[u8]) -> Option<Identification> {
     let line = line.strip_suffix(b"\r\n").unwrap_or(line);
     let rest = line.strip_prefix(b"/")?;
-    if rest.len() < 4 || !rest[..3].iter().all(|b| b.is_ascii_alphabetic()) || !rest.iter().all(|&b| printable(b)) {
+    if rest.len() < 4
+        || !rest[..3].iter().all(|b| b.is_ascii_alphabetic())
+        || !rest.iter().all(|&b| printable(b))
+    {
         return None;
     }
     if rest.starts_with(b"?") {
@@ -328,8 +359,12 @@ pub fn parse_identification(line: &[u8]) -> Option<Identification> {
     }
     let mode_c_baud = |c: char| 300u32 << (c as u32 - '0' as u32);
     let mode = match baud_char {
-        '0'..='6' if enhanced => Mode::E { baud: mode_c_baud(baud_char) },
-        '0'..='6' => Mode::C { baud: mode_c_baud(baud_char) },
+        '0'..='6' if enhanced => Mode::E {
+            baud: mode_c_baud(baud_char),
+        },
+        '0'..='6' => Mode::C {
+            baud: mode_c_baud(baud_char),
+        },
         'A'..='F' => Mode::B {
             baud: 600u32 << (baud_char as u32 - 'A' as u32),
         },
@@ -363,7 +398,9 @@ pub fn parse_number(raw: &str) -> Option<f64> {
     let t = raw.trim();
     let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
     if digits.is_empty()
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+        || !digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
         || digits.bytes().filter(|&b| b == b'.' || b == b',').count() > 1
         || !digits.bytes().any(|b| b.is_ascii_digit())
     {
@@ -457,10 +494,10 @@ pub fn parse_data_block(span: &[u8]) -> DataBlock {
                 });
             }
         }
-        if b == CR || b == LF {
-            if let Some(done) = current.take() {
-                block.datasets.push(done);
-            }
+        if (b == CR || b == LF)
+            && let Some(done) = current.take()
+        {
+            block.datasets.push(done);
         }
     }
     if let Some(done) = current.take() {
@@ -530,7 +567,7 @@ pub fn information_code_flags(raw: &str) -> Option<Vec<&'static str>> {
     let mut rest = code;
     let mut flags = Vec::new();
     for name in FLAGS {
-        if rest % 10 != 0 {
+        if !rest.is_multiple_of(10) {
             flags.push(name);
         }
         rest /= 10;
@@ -616,9 +653,19 @@ mod tests {
         assert_eq!(id.ident, "685351A300100");
         let c = parse_identification(b"/LGZ5\\2ZMD3104107.B32").unwrap();
         assert_eq!(c.mode, Mode::E { baud: 9600 });
-        assert_eq!(parse_identification(b"/ISk5MT174-0001").unwrap().mode, Mode::C { baud: 9600 });
-        assert!(parse_identification(b"/ISk5MT174-0001").unwrap().fast_reaction);
-        assert_eq!(parse_identification(b"/ABCC").unwrap().mode, Mode::B { baud: 2400 });
+        assert_eq!(
+            parse_identification(b"/ISk5MT174-0001").unwrap().mode,
+            Mode::C { baud: 9600 }
+        );
+        assert!(
+            parse_identification(b"/ISk5MT174-0001")
+                .unwrap()
+                .fast_reaction
+        );
+        assert_eq!(
+            parse_identification(b"/ABCC").unwrap().mode,
+            Mode::B { baud: 2400 }
+        );
         assert!(parse_identification(b"/?!").is_none());
     }
 
@@ -635,7 +682,10 @@ mod tests {
     fn information_code() {
         assert_eq!(
             information_code_flags("1000010").unwrap(),
-            vec!["EEPROM checksum error", "voltage missing on one or two phases"]
+            vec![
+                "EEPROM checksum error",
+                "voltage missing on one or two phases"
+            ]
         );
         assert!(information_code_flags("0").unwrap().is_empty());
     }
@@ -643,8 +693,16 @@ mod tests {
     #[test]
     fn encode_parse_round_trip() {
         let lines = vec![
-            Line { address: "1.8.0".into(), value: "0012658".into(), unit: Some("kWh".into()) },
-            Line { address: "0.1".into(), value: "0000000".into(), unit: None },
+            Line {
+                address: "1.8.0".into(),
+                value: "0012658".into(),
+                unit: Some("kWh".into()),
+            },
+            Line {
+                address: "0.1".into(),
+                value: "0000000".into(),
+                unit: None,
+            },
         ];
         for rule in [BccRule::Xor, BccRule::Additive] {
             let block = encode_data_block(&lines, rule);
@@ -660,7 +718,8 @@ mod tests {
 
     #[test]
     fn several_values_per_line() {
-        let block = b"\x021.6.0(000023.4*kW)(23-01-15 14:00)\r\nC.1.0(123)2.8.0(5*kWh)!\r\n\x03\x00";
+        let block =
+            b"\x021.6.0(000023.4*kW)(23-01-15 14:00)\r\nC.1.0(123)2.8.0(5*kWh)!\r\n\x03\x00";
         let parsed = parse_data_block(block);
         assert_eq!(parsed.datasets.len(), 3);
         assert_eq!(parsed.datasets[0].values.len(), 2);

@@ -13,6 +13,10 @@ use super::framer::Probe;
 pub const CR: u8 = 0x0D;
 const STUFF: u8 = 0x1B;
 const MAX_FRAME: usize = 512;
+/// Binary frames are short (a few registers); a longer run is not one.
+const MAX_BINARY_FRAME: usize = 128;
+/// Bytes that are always stuffed in binary frames, so never appear bare inside one.
+const SPECIAL: [u8; 5] = [0x06, 0x0D, 0x1B, 0x40, 0x80];
 const XMODEM: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
 
 pub fn is_start(b: u8) -> bool {
@@ -126,7 +130,11 @@ fn ascii_frame(direction: Direction, chars: &[u8]) -> Frame {
     checks.push(Check::compare(
         "hex pairs",
         CheckValue::Text("even"),
-        CheckValue::Text(if chars.len() % 2 == 0 { "even" } else { "odd" }),
+        CheckValue::Text(if chars.len().is_multiple_of(2) {
+            "even"
+        } else {
+            "odd"
+        }),
     ));
     let mut bytes: Vec<u8> = chars
         .chunks_exact(2)
@@ -153,9 +161,12 @@ fn probe_binary(buf: &[u8], pos: usize, eof: bool) -> Probe {
     } else {
         Direction::Response
     };
-    let limit = buf.len().min(pos + MAX_FRAME);
+    let limit = buf.len().min(pos + MAX_BINARY_FRAME);
     let Some(cr) = buf[pos + 1..limit].iter().position(|&b| b == CR) else {
-        return if eof || limit == pos + MAX_FRAME {
+        let bare_special = buf[pos + 1..limit]
+            .iter()
+            .any(|b| matches!(b, 0x06 | 0x40 | 0x80));
+        return if eof || bare_special || limit == pos + MAX_BINARY_FRAME {
             Probe::No
         } else {
             Probe::NeedMore
@@ -195,7 +206,13 @@ fn unstuff(stuffed: &[u8]) -> Option<Vec<u8>> {
     let mut it = stuffed.iter();
     while let Some(&b) = it.next() {
         if b == STUFF {
-            out.push(it.next()? ^ 0xFF);
+            let escaped = it.next()? ^ 0xFF;
+            if !SPECIAL.contains(&escaped) {
+                return None;
+            }
+            out.push(escaped);
+        } else if SPECIAL.contains(&b) {
+            return None;
         } else {
             out.push(b);
         }
@@ -224,7 +241,7 @@ pub fn encode_binary(direction: Direction, logical: &[u8]) -> Vec<u8> {
     }];
     let crc = XMODEM.checksum(logical).to_be_bytes();
     for &b in logical.iter().chain(crc.iter()) {
-        if matches!(b, 0x06 | 0x0D | 0x1B | 0x40 | 0x80) {
+        if SPECIAL.contains(&b) {
             out.extend_from_slice(&[STUFF, b ^ 0xFF]);
         } else {
             out.push(b);
@@ -242,7 +259,10 @@ mod tests {
     fn fixture_lrc() {
         assert_eq!(lrc(&[0xFE, 0x00]), 0x02);
         assert_eq!(lrc(&[0xFE, 0x00, 0x02, 0x01, 0x07, 0x01]), 0xF7);
-        assert_eq!(encode_ascii(Direction::Request, &[0xFE, 0x90]), b"@FE9072\r");
+        assert_eq!(
+            encode_ascii(Direction::Request, &[0xFE, 0x90]),
+            b"@FE9072\r"
+        );
     }
 
     #[test]

@@ -94,7 +94,8 @@ pub fn inspect_long(span: &[u8]) -> Frame {
     checks.push(Check::compare(
         "stop",
         CheckValue::Hex8(STOP),
-        span.get(5 + l).map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
+        span.get(5 + l)
+            .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
     ));
     Frame {
         kind: Kind::Long,
@@ -220,7 +221,13 @@ pub fn encode_long(control: u8, address: u8, ci: u8, data: &[u8]) -> Vec<u8> {
 
 /// Builds a short frame.
 pub fn encode_short(control: u8, address: u8) -> [u8; 5] {
-    [SHORT_START, control, address, control.wrapping_add(address), STOP]
+    [
+        SHORT_START,
+        control,
+        address,
+        control.wrapping_add(address),
+        STOP,
+    ]
 }
 
 #[cfg(test)]

@@ -541,8 +541,11 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
     }
     if r.list.is_some() || r.time.is_some() {
         let mut line = String::new();
-        if let Some(b) = r.details.get("brand").and_then(Value::as_str) {
-            let _ = write!(line, "{b} ");
+        match r.details.get("brand").and_then(Value::as_str) {
+            Some("unknown") | None => line.push_str("DLMS "),
+            Some(b) => {
+                let _ = write!(line, "{b} ");
+            }
         }
         if let Some(l) = r.list {
             let _ = write!(line, "{l}");
@@ -573,6 +576,14 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
                 let _ = write!(line, " ({})", names.join(", "));
             }
         }
+        if let Some(n) = r
+            .details
+            .get("null_placeholders")
+            .and_then(Value::as_u64)
+            .filter(|&n| n > 0)
+        {
+            let _ = write!(line, " · {n} null placeholders (phases not present)");
+        }
         let _ = writeln!(out, "  message  {line}");
     }
     if r.meter_id.is_some() || r.meter_type.is_some() {
@@ -600,11 +611,10 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
         let obis_w = r
             .fields
             .iter()
-            .map(|f| {
-                f.obis
-                    .as_deref()
-                    .or(f.inferred_obis.as_deref())
-                    .map_or(1, str::len)
+            .map(|f| match (&f.obis, &f.inferred_obis) {
+                (Some(o), _) => o.len(),
+                (None, Some(o)) => o.len() + 2,
+                (None, None) => 1,
             })
             .max()
             .unwrap_or(4)

@@ -110,6 +110,8 @@ impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.ok {
             write!(f, "{} ok ({})", self.name, self.actual)?;
+        } else if self.actual == CheckValue::Missing {
+            write!(f, "{} BAD (missing: frame cut short)", self.name)?;
         } else {
             write!(
                 f,

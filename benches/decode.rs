@@ -1,0 +1,89 @@
+//! Full decode (framing, HCS/FCS, A-XDR, HAN mapping) against computing the FCS alone over the
+//! same frames. Run with `cargo bench --bench decode`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kamscope::protocol::han::sample_stream;
+use kamscope::protocol::{Decoded, Decoder, Framer, Protocols, hdlc};
+use std::hint::black_box;
+
+const FRAMES: usize = 10_000;
+
+/// Frame boundaries of the sample stream, so the FCS-only run covers exactly the same bytes.
+fn frame_ranges(stream: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut framer = Framer::new(Protocols::HDLC);
+    framer.push(stream);
+    framer.finish();
+    let mut out = Vec::new();
+    while let Some(span) = framer.next_span() {
+        let start = span.offset as usize;
+        out.push(start..start + span.bytes.len());
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let stream = sample_stream(FRAMES);
+    let ranges = frame_ranges(&stream);
+    assert_eq!(ranges.len(), FRAMES);
+    let mut group = c.benchmark_group("han");
+    group.throughput(Throughput::Elements(FRAMES as u64));
+
+    group.bench_function("fcs_only", |b| {
+        b.iter(|| {
+            let mut acc = 0u16;
+            for r in &ranges {
+                // FCS covers format byte .. end of info: all but the flags and the FCS itself.
+                acc ^= hdlc::crc16(&stream[r.start + 1..r.end - 3]);
+            }
+            black_box(acc)
+        })
+    });
+
+    for (name, protocols) in [
+        ("full_decode", Protocols::HDLC),
+        ("full_decode_all_protocols", Protocols::ALL),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut framer = Framer::new(protocols);
+                let mut decoder = Decoder::default();
+                framer.push(&stream);
+                framer.finish();
+                let mut watts = 0.0;
+                while let Some(span) = framer.next_span() {
+                    if let Decoded::Hdlc(h) = decoder.decode(&span)
+                        && let Some(m) = &h.message
+                    {
+                        watts += m.value(1, 7).unwrap_or(0.0);
+                    }
+                }
+                black_box(watts)
+            })
+        });
+    }
+
+    group.bench_function("full_decode_64k_chunks", |b| {
+        b.iter(|| {
+            let mut framer = Framer::new(Protocols::ALL);
+            let mut decoder = Decoder::default();
+            let mut n = 0usize;
+            for chunk in stream.chunks(64 * 1024) {
+                framer.push(chunk);
+                while let Some(span) = framer.next_span() {
+                    black_box(decoder.decode(&span));
+                    n += 1;
+                }
+            }
+            framer.finish();
+            while let Some(span) = framer.next_span() {
+                black_box(decoder.decode(&span));
+                n += 1;
+            }
+            black_box(n)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,227 @@
+//! The `kamscope decode` command as a user and a script see it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kamscope(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kamscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn json_lines_have_the_documented_keys() {
+    let out = kamscope(
+        &[
+            "decode",
+            "tests/fixtures/han/junk-after-frame.hex",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let spans = json_lines(&out);
+    assert_eq!(spans.len(), 2);
+    let f = &spans[0];
+    for key in [
+        "offset",
+        "len",
+        "protocol",
+        "ok",
+        "checks",
+        "hex",
+        "time",
+        "list",
+        "meter_id",
+        "meter_type",
+        "ident",
+        "fields",
+    ] {
+        assert!(f.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(f["protocol"], "hdlc");
+    assert_eq!(f["ok"], true);
+    assert_eq!(f["time"], "2024-10-30T17:32:00");
+    assert_eq!(f["list"], "list1");
+    let il1 = f["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["obis"] == "1.1.31.7.0.255")
+        .unwrap();
+    assert_eq!(
+        (
+            il1["raw"].as_i64(),
+            il1["scaler"].as_i64(),
+            il1["value"].as_f64(),
+            il1["unit"].as_str()
+        ),
+        (Some(106), Some(-2), Some(1.06), Some("A"))
+    );
+    let names: Vec<_> = f["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    for n in ["HCS", "FCS", "LLC", "length"] {
+        assert!(names.contains(&n.to_string()), "{names:?}");
+    }
+    assert_eq!(spans[1]["protocol"], "junk");
+    assert_eq!(spans[1]["offset"], 228);
+    assert_eq!(spans[1]["hex"], "29121314");
+}
+
+#[test]
+fn bcc_rule_in_json() {
+    let out = kamscope(
+        &[
+            "decode",
+            "tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let spans = json_lines(&out);
+    let bcc = spans[1]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "BCC")
+        .unwrap()
+        .clone();
+    assert_eq!(bcc["rule"], "additive");
+    assert_eq!(spans[1]["ident"], "685-382-OK-10");
+    assert_eq!(spans[1]["fields"][1]["obis"], "1.20");
+}
+
+#[test]
+fn summary_counts() {
+    let mut stream = std::fs::read("tests/fixtures/han/kamstrup-no-list1-3p-2022.hex").unwrap();
+    stream.extend(std::fs::read("tests/fixtures/han/bad-fcs.hex").unwrap());
+    stream.extend(b"\n29 12 13\n");
+    let out = kamscope(&["decode", "--summary"], Some(&stream));
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bytes"], 228 * 2 + 3);
+    assert_eq!(v["good"], 1);
+    assert_eq!(v["bad"], 1);
+    assert_eq!(v["junk_bytes"], 3);
+    assert_eq!(v["hdlc"], 2);
+    assert_eq!(v["protocols"]["hdlc"]["bad"], 1);
+}
+
+#[test]
+fn energy_scaler_option() {
+    let out = kamscope(
+        &[
+            "decode",
+            "tests/fixtures/han/kamstrup-no-list2-3p.hex",
+            "--format",
+            "json",
+            "--energy-scaler",
+            "0",
+        ],
+        None,
+    );
+    let f = &json_lines(&out)[0];
+    let a = f["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["obis"] == "1.1.1.8.0.255")
+        .unwrap()
+        .clone();
+    assert_eq!(a["value"].as_f64(), Some(15523251.0));
+}
+
+#[test]
+fn raw_bytes_on_stdin_and_text_output() {
+    let bytes = std::fs::read("tests/fixtures/iec61107/kamstrup-351-seed-example.bin").unwrap();
+    let out = kamscope(&["decode", "-"], Some(&bytes));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("BCC ok (0x37) [xor]"), "{text}");
+    assert!(text.contains("Active energy, tariff 1"));
+}
+
+#[test]
+fn encrypted_frame_with_keys() {
+    let out = kamscope(
+        &[
+            "decode",
+            "tests/fixtures/han/kamstrup-dk-encrypted-glo.hex",
+            "--format",
+            "json",
+            "--key",
+            "00112233445566778899AABBCCDDEEFF",
+            "--auth-key",
+            "FFEEDDCCBBAA99887766554433221100",
+        ],
+        None,
+    );
+    let f = &json_lines(&out)[0];
+    assert_eq!(f["details"]["cipher"]["decrypted"], true);
+    assert_eq!(f["time"], "2026-03-12T15:24:30");
+}
+
+fn assert_user_error(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"));
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    assert_user_error(
+        &kamscope(&["decode", "no/such/file.hex"], None),
+        "cannot read no/such/file.hex: No such file or directory",
+    );
+    assert_user_error(
+        &kamscope(&["decode"], Some(b"7E A0 E")),
+        "odd number of hex digits",
+    );
+    assert_user_error(&kamscope(&["decode", "tests"], None), "is a directory");
+    assert_user_error(
+        &kamscope(&["decode", "--input", "hex"], Some(b"7E XX")),
+        "not a hex digit",
+    );
+    assert_user_error(
+        &kamscope(&["decode", "--key", "1234"], Some(b"")),
+        "--key must be 32 hex digits",
+    );
+    assert_eq!(
+        kamscope(&["decode", "--format", "yaml"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn empty_input_is_fine() {
+    let out = kamscope(&["decode", "--summary"], Some(b""));
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bytes"], 0);
+}

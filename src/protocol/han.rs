@@ -495,6 +495,31 @@ impl KamstrupList {
     }
 }
 
+/// A stream of `frames` Kamstrup pushes as a meter sends them: list 1 every 10 s with values that
+/// vary from frame to frame, list 2 on the hour. For benchmarks and tests.
+pub fn sample_stream(frames: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frames * 240);
+    let mut energy = 12_345_678u32;
+    for i in 0..frames {
+        let secs = i as u32 * 10;
+        let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+        let wobble = (i as u32).wrapping_mul(2_654_435_761) >> 24;
+        energy = energy.wrapping_add(1 + wobble / 64);
+        let list = KamstrupList {
+            meter_id: "5706567326590407".into(),
+            meter_type: "6841138BN245101090".into(),
+            time: DateTime::new(2024, 5, 1, h as u8, m as u8, s as u8, 0),
+            power: [800 + wobble, 0, 100 + wobble / 4, 170],
+            currents: [Some(237 + wobble), Some(89), Some(75 + wobble / 2)],
+            voltages: [Some(230 + (wobble % 8) as u16), Some(233), Some(236)],
+            missing_phases: MissingPhases::NullPlaceholders,
+            energies: (m == 0 && s == 0).then_some([energy, 0, energy / 9, energy / 7]),
+        };
+        list.encode_frame(&mut out).expect("list fits a frame");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,29 +569,4 @@ mod tests {
         list.encode_frame(&mut out).unwrap();
         assert_eq!(crate::report::hex(&out), crate::report::hex(&real));
     }
-}
-
-/// A stream of `frames` Kamstrup pushes as a meter sends them: list 1 every 10 s with values that
-/// vary from frame to frame, list 2 on the hour. For benchmarks and tests.
-pub fn sample_stream(frames: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(frames * 240);
-    let mut energy = 12_345_678u32;
-    for i in 0..frames {
-        let secs = i as u32 * 10;
-        let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-        let wobble = (i as u32).wrapping_mul(2_654_435_761) >> 24;
-        energy = energy.wrapping_add(1 + wobble / 64);
-        let list = KamstrupList {
-            meter_id: "5706567326590407".into(),
-            meter_type: "6841138BN245101090".into(),
-            time: DateTime::new(2024, 5, 1, h as u8, m as u8, s as u8, 0),
-            power: [800 + wobble, 0, 100 + wobble / 4, 170],
-            currents: [Some(237 + wobble), Some(89), Some(75 + wobble / 2)],
-            voltages: [Some(230 + (wobble % 8) as u16), Some(233), Some(236)],
-            missing_phases: MissingPhases::NullPlaceholders,
-            energies: (m == 0 && s == 0).then_some([energy, 0, energy / 9, energy / 7]),
-        };
-        list.encode_frame(&mut out).expect("list fits a frame");
-    }
-    out
 }

@@ -184,6 +184,21 @@ impl<'a> Reader<'a> {
         self.buf.get(self.pos).copied()
     }
 
+    /// The byte `n` places ahead, without consuming anything.
+    pub fn peek_at(&self, n: usize) -> Option<u8> {
+        self.buf.get(self.pos + n).copied()
+    }
+
+    /// The next `N` bytes, without consuming them.
+    pub fn peek_n<const N: usize>(&self) -> Option<[u8; N]> {
+        self.buf.get(self.pos..self.pos + N)?.try_into().ok()
+    }
+
+    /// Moves back to an earlier position (to point an error at the start of an element).
+    pub fn rewind_to(&mut self, pos: usize) {
+        self.pos = pos.min(self.pos);
+    }
+
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         let b = self.peek().ok_or_else(|| self.error("data ends early"))?;
         self.pos += 1;

@@ -176,7 +176,10 @@ impl Decoder {
             Err(e) => out.error = Some(e.to_string()),
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                out.message = Some(han::map(n, &self.scaling));
+                match han::map(&n, apdu, base, &self.scaling) {
+                    Ok(m) => out.message = Some(m),
+                    Err(e) => out.error = Some(e.to_string()),
+                }
             }
             Ok(Apdu::GloCiphering(glo)) => {
                 match &self.keys {
@@ -191,7 +194,10 @@ impl Decoder {
                             Ok(Apdu::DataNotification(n)) => {
                                 out.decrypted = true;
                                 out.invoke_id = Some(n.invoke_id);
-                                out.message = Some(han::map(n, &self.scaling));
+                                match han::map(&n, &plain, 0, &self.scaling) {
+                                    Ok(m) => out.message = Some(m),
+                                    Err(e) => out.error = Some(format!("decrypted content: {e}")),
+                                }
                             }
                             Ok(Apdu::GloCiphering(_)) => {
                                 out.error = Some("decrypted content is ciphered again".into());

@@ -37,12 +37,31 @@ impl HeaderTime {
     }
 }
 
+/// A DataNotification to encode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataNotification {
     /// long-invoke-id-and-priority.
     pub invoke_id: u32,
     pub time: HeaderTime,
     pub body: Data,
+}
+
+/// A parsed DataNotification: the header, and where its A-XDR body lies. The body is walked by
+/// whoever needs it ([`super::han::map`] straight into fields, [`Notification::body_data`] as a
+/// tree), so no intermediate copy is made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub invoke_id: u32,
+    pub time: HeaderTime,
+    /// The body, as indices into the APDU given to [`parse_apdu`].
+    pub body: Range<usize>,
+}
+
+impl Notification {
+    /// Decodes the body as a `Data` tree. `base` is the APDU's offset, for error messages.
+    pub fn body_data(&self, apdu: &[u8], base: usize) -> Result<Data, DecodeError> {
+        super::axdr::decode(&apdu[self.body.clone()], base + self.body.start)
+    }
 }
 
 /// The clear header of a general-glo-ciphering APDU.
@@ -75,7 +94,7 @@ impl GloCiphering {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Apdu {
-    DataNotification(DataNotification),
+    DataNotification(Notification),
     GloCiphering(GloCiphering),
 }
 
@@ -111,11 +130,13 @@ pub fn parse_apdu(apdu: &[u8], base: usize) -> Result<Apdu, DecodeError> {
                 }
                 None => return Err(r.error("notification ends before its date-time")),
             };
-            let body = r.data()?;
-            Ok(Apdu::DataNotification(DataNotification {
+            if r.remaining() == 0 {
+                return Err(r.error("notification has no body"));
+            }
+            Ok(Apdu::DataNotification(Notification {
                 invoke_id,
                 time,
-                body,
+                body: r.position()..apdu.len(),
             }))
         }
         GENERAL_GLO_CIPHERING => {

@@ -6,9 +6,10 @@
 //! meter type, so they can be overridden. Aidon sends `OBIS, value, {scaler, unit}` per register;
 //! Kaifa sends bare values without OBIS codes. The body is walked by its tags, never by position.
 
-use super::axdr::Data;
+use super::axdr::{Data, DecodeError, MAX_DEPTH, Reader, tag};
 use super::datetime::DateTime;
-use super::dlms::{DataNotification, HeaderTime};
+use super::dlms::{DataNotification, HeaderTime, Notification};
+
 use super::obis::{Obis, unit_symbol};
 
 /// How raw Kamstrup register values are scaled. Both are 10-exponents.
@@ -224,11 +225,22 @@ impl HanMessage {
     }
 }
 
-/// Maps a notification to named fields. Takes the body by value: no values are copied.
-pub fn map(notification: DataNotification, scaling: &Scaling) -> HanMessage {
+/// Maps a notification to named fields, walking its A-XDR body (in `apdu`, which starts at frame
+/// offset `base`) straight into fields.
+pub fn map(
+    notification: &Notification,
+    apdu: &[u8],
+    base: usize,
+    scaling: &Scaling,
+) -> Result<HanMessage, DecodeError> {
     let mut fields = Vec::with_capacity(32);
     let mut nulls = 0;
-    collect(notification.body, &mut fields, &mut nulls);
+    let body = &apdu[notification.body.clone()];
+    let mut r = Reader::new(body, base + notification.body.start);
+    walk(&mut r, &mut fields, &mut nulls, 0)?;
+    if r.remaining() > 0 {
+        return Err(r.error(format!("{} bytes after the body", r.remaining())));
+    }
 
     let version = fields
         .iter()
@@ -309,7 +321,7 @@ pub fn map(notification: DataNotification, scaling: &Scaling) -> HanMessage {
         ListKind::List1
     };
 
-    HanMessage {
+    Ok(HanMessage {
         brand,
         list,
         meter_kind,
@@ -317,60 +329,79 @@ pub fn map(notification: DataNotification, scaling: &Scaling) -> HanMessage {
         fields,
         null_placeholders: nulls,
         current_scaler,
-    }
+    })
 }
 
-fn is_obis(d: &Data) -> bool {
-    matches!(d, Data::OctetString(b) if b.len() == 6)
-}
-
-fn scaler_unit(d: &Data) -> Option<(i8, u8)> {
-    match d {
-        Data::Structure(items) => match items.as_slice() {
-            [Data::Integer(s), Data::Enum(u)] => Some((*s, *u)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn collect(data: Data, out: &mut Vec<Field>, nulls: &mut usize) {
-    let items = match data {
-        Data::Structure(items) | Data::Array(items) => items,
-        Data::Null => {
+/// Walks one element: structures and arrays are entered; `OBIS, value` pairs (with an optional
+/// `{scaler, unit}` structure after them, as Aidon sends) become fields with their code; `00`
+/// null-data are counted as placeholders; any other value becomes a field without code.
+fn walk(
+    r: &mut Reader<'_>,
+    out: &mut Vec<Field>,
+    nulls: &mut usize,
+    depth: usize,
+) -> Result<(), DecodeError> {
+    match r.peek() {
+        Some(tag::STRUCTURE | tag::ARRAY) => {}
+        Some(tag::NULL) => {
+            r.u8()?;
             *nulls += 1;
-            return;
+            return Ok(());
         }
-        other => {
-            out.push(Field::new(None, other));
-            return;
+        _ => {
+            out.push(Field::new(None, r.data()?));
+            return Ok(());
         }
-    };
-    let mut it = items.into_iter().peekable();
-    while let Some(item) = it.next() {
-        match item {
-            Data::OctetString(ref b)
-                if b.len() == 6
-                    && it
-                        .peek()
-                        .is_some_and(|next| !next.is_container() && !is_obis(next)) =>
+    }
+    if depth >= MAX_DEPTH {
+        return Err(r.error("structures nested too deep"));
+    }
+    let at = r.position();
+    r.u8()?;
+    let mut left = r.length()?;
+    if left > r.remaining() {
+        r.rewind_to(at);
+        return Err(r.error(format!(
+            "{left} elements cannot fit in {} bytes",
+            r.remaining()
+        )));
+    }
+    while left > 0 {
+        left -= 1;
+        match r.peek() {
+            Some(tag::STRUCTURE | tag::ARRAY) => walk(r, out, nulls, depth + 1)?,
+            Some(tag::NULL) => {
+                r.u8()?;
+                *nulls += 1;
+            }
+            // `09 06 <obis>` followed by a plain value (not another code, not a structure).
+            Some(tag::OCTET_STRING)
+                if left > 0
+                    && r.peek_at(1) == Some(6)
+                    && r.peek_at(8)
+                        .is_some_and(|t| t != tag::STRUCTURE && t != tag::ARRAY)
+                    && !(r.peek_at(8) == Some(tag::OCTET_STRING) && r.peek_at(9) == Some(6)) =>
             {
-                let obis = Obis::from_slice(b);
-                let value = it.next().expect("peeked");
-                let mut field = Field::new(obis, value);
-                if let Some((scaler, unit)) = it.peek().and_then(scaler_unit) {
-                    it.next();
-                    field.scaler = Some(scaler);
+                r.take(2)?;
+                let obis = Obis::from_slice(r.take(6)?);
+                let mut field = Field::new(obis, r.data()?);
+                left -= 1;
+                if left > 0
+                    && let Some([tag::STRUCTURE, 2, tag::INTEGER, scaler, tag::ENUM, unit]) =
+                        r.peek_n::<6>()
+                {
+                    r.take(6)?;
+                    left -= 1;
+                    field.scaler = Some(scaler as i8);
                     field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
                     field.scaler_in_frame = true;
                 }
                 out.push(field);
             }
-            Data::Null => *nulls += 1,
-            container @ (Data::Structure(_) | Data::Array(_)) => collect(container, out, nulls),
-            other => out.push(Field::new(None, other)),
+            _ => out.push(Field::new(None, r.data()?)),
         }
     }
+    Ok(())
 }
 
 /// Kaifa lists carry no OBIS codes; their documented layouts are known by length.

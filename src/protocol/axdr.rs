@@ -46,7 +46,7 @@ pub enum Data {
     Structure(Vec<Data>),
     Boolean(bool),
     BitString {
-        bits: usize,
+        bits: u32,
         bytes: Bytes,
     },
     DoubleLong(i32),
@@ -279,7 +279,7 @@ impl<'a> Reader<'a> {
             tag::BIT_STRING => {
                 let bits = self.length()?;
                 Data::BitString {
-                    bits,
+                    bits: u32::try_from(bits).map_err(|_| self.error("bit-string too long"))?,
                     bytes: Bytes::from_slice(self.take(bits.div_ceil(8))?),
                 }
             }
@@ -371,7 +371,7 @@ pub fn encode(data: &Data, out: &mut Vec<u8>) {
         Data::Boolean(b) => out.extend_from_slice(&[tag::BOOLEAN, u8::from(*b)]),
         Data::BitString { bits, bytes } => {
             out.push(tag::BIT_STRING);
-            encode_length(*bits, out);
+            encode_length(*bits as usize, out);
             out.extend_from_slice(bytes);
         }
         Data::DoubleLong(v) => {

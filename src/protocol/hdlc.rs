@@ -364,11 +364,17 @@ pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe 
         HeaderParse::Incomplete => return if eof { Probe::No } else { Probe::NeedMore },
         HeaderParse::Header(h) => h,
     };
-    let hcs_ok = match header_check_ok(body, &header) {
-        Some(ok) => ok,
-        None => return if eof { Probe::No } else { Probe::NeedMore },
-    };
     let end = body_start + header.length + 1;
+    // When the whole frame is here, one pass computes every check (the common case).
+    let complete = (end <= buf.len()).then(|| inspect(&buf[start..end], shared));
+    // Without an info field the header check is the FCS: decide the same way complete or not.
+    let hcs_ok = match &complete {
+        Some(frame) if header.has_info() => frame.hcs_ok(),
+        _ => match header_check_ok(body, &header) {
+            Some(ok) => ok,
+            None => return if eof { Probe::No } else { Probe::NeedMore },
+        },
+    };
     if !hcs_ok {
         // A shared flag needs a proper frame behind it; otherwise these are junk bytes.
         if shared {
@@ -376,8 +382,7 @@ pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe 
         }
         return Probe::Weak { end };
     }
-    if end <= buf.len() {
-        let frame = inspect(&buf[start..end], shared);
+    if let Some(frame) = complete {
         if frame.ok() {
             return Probe::Frame {
                 end,

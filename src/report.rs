@@ -465,7 +465,7 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
     let _ = writeln!(out, " · {verdict}");
     if !r.checks.is_empty() {
         let list: Vec<String> = r.checks.iter().map(ToString::to_string).collect();
-        let _ = writeln!(out, "  checks   {}", list.join(" · "));
+        wrapped_line("checks", &list, out);
     }
     if let Some(h) = r.details.get("hdlc") {
         let _ = writeln!(
@@ -483,19 +483,22 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
         );
     }
     if let Some(c) = r.details.get("cipher") {
-        let _ = writeln!(
-            out,
-            "  cipher   system title {} ({}) · security control {} · invocation counter {} · {}",
-            c["system_title"].as_str().unwrap_or(""),
-            c["manufacturer"].as_str().unwrap_or("?"),
-            c["security_control"].as_str().unwrap_or(""),
-            c["invocation_counter"],
+        let text = |k: &str| c[k].as_str().unwrap_or("?").to_string();
+        let parts = vec![
+            format!(
+                "system title {} ({})",
+                text("system_title"),
+                text("manufacturer")
+            ),
+            format!("security control {}", text("security_control")),
+            format!("invocation counter {}", c["invocation_counter"]),
             if c["decrypted"] == json!(true) {
-                "decrypted"
+                "decrypted".into()
             } else {
-                "not decrypted"
-            }
-        );
+                "not decrypted".into()
+            },
+        ];
+        wrapped_line("cipher", &parts, out);
     }
     if let Some(i) = r.details.get("identification") {
         let _ = writeln!(
@@ -508,36 +511,41 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
         );
     }
     if let Some(m) = r.details.get("mbus") {
-        let _ = write!(
-            out,
-            "  mbus     {} ({}) address {} CI {}",
-            m["control"].as_str().unwrap_or(""),
-            m["control_name"].as_str().unwrap_or(""),
+        let text = |k: &str| m[k].as_str().unwrap_or("-").to_string();
+        let mut parts = vec![format!(
+            "{} ({}) address {} CI {}",
+            text("control"),
+            text("control_name"),
             m["address"],
-            m["ci"].as_str().unwrap_or("-")
-        );
+            text("ci")
+        )];
         if m.get("id").is_some() {
-            let _ = write!(
-                out,
-                " · id {} · {} v{} · {} · access {} · status {}",
-                m["id"].as_str().unwrap_or(""),
-                m["manufacturer"].as_str().unwrap_or(""),
+            parts.push(format!("id {}", text("id")));
+            parts.push(format!(
+                "{} v{} · {}",
+                text("manufacturer"),
                 m["version"],
-                m["medium_name"].as_str().unwrap_or(""),
+                text("medium_name")
+            ));
+            parts.push(format!(
+                "access {} · status {}",
                 m["access_no"],
-                m["status"].as_str().unwrap_or("")
-            );
+                text("status")
+            ));
         }
-        out.push('\n');
+        wrapped_line("mbus", &parts, out);
     }
     if let Some(k) = r.details.get("kmp") {
-        let _ = writeln!(
-            out,
-            "  kmp      address {} command {} data {}",
-            k["address"].as_str().unwrap_or("-"),
-            k["command"].as_str().unwrap_or("-"),
-            k["data"].as_str().unwrap_or("")
-        );
+        let mut data = k["data"].as_str().unwrap_or("").to_string();
+        if data.len() > 40 {
+            data = format!("{}... ({} bytes)", &data[..32], data.len() / 2);
+        }
+        let parts = vec![
+            format!("address {}", k["address"].as_str().unwrap_or("-")),
+            format!("command {}", k["command"].as_str().unwrap_or("-")),
+            format!("data {data}"),
+        ];
+        wrapped_line("kmp", &parts, out);
     }
     if r.list.is_some() || r.time.is_some() {
         let mut line = String::new();
@@ -584,7 +592,8 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
         {
             let _ = write!(line, " · {n} null placeholders (phases not present)");
         }
-        let _ = writeln!(out, "  message  {line}");
+        let parts: Vec<String> = line.split(" · ").map(str::to_string).collect();
+        wrapped_line("message", &parts, out);
     }
     if r.meter_id.is_some() || r.meter_type.is_some() {
         let kind = r
@@ -619,33 +628,62 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
             .max()
             .unwrap_or(4)
             .max(4);
-        let _ = writeln!(
-            out,
-            "  {:obis_w$}  {:name_w$}  {:>20}  {:>14}  unit",
+        let rows: Vec<[String; 4]> = r
+            .fields
+            .iter()
+            .map(|f| {
+                let raw = match &f.raw {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "null".into(),
+                    other => other.to_string(),
+                };
+                let code = f
+                    .obis
+                    .clone()
+                    .or_else(|| f.inferred_obis.as_ref().map(|o| format!("({o})")))
+                    .unwrap_or_else(|| "-".into());
+                let name: String = f.name.chars().take(name_w).collect();
+                let value = f.value.map(|v| v.to_string()).unwrap_or_default();
+                [code, name, raw, value]
+            })
+            .collect();
+        // Numbers fill the raw and value columns; a string (no value) spans both.
+        let raw_w = rows
+            .iter()
+            .filter(|r| !r[3].is_empty())
+            .map(|r| r[2].len())
+            .max()
+            .unwrap_or(3)
+            .max(3);
+        let value_w = rows.iter().map(|r| r[3].len()).max().unwrap_or(5).max(5);
+        let both_w = raw_w + 2 + value_w;
+        let header = format!(
+            "  {:obis_w$}  {:name_w$}  {:>raw_w$}  {:>value_w$}  unit",
             "OBIS", "name", "raw", "value"
         );
-        for f in &r.fields {
-            let raw = match &f.raw {
-                Value::String(s) => s.clone(),
-                Value::Null => "null".into(),
-                other => other.to_string(),
+        let _ = writeln!(out, "{}", header.trim_end());
+        for (f, [code, name, raw, value]) in r.fields.iter().zip(rows) {
+            let unit = f.unit.as_deref().unwrap_or("");
+            let row = if value.is_empty() {
+                format!("  {code:obis_w$}  {name:name_w$}  {raw:>both_w$}  {unit}")
+            } else {
+                format!(
+                    "  {code:obis_w$}  {name:name_w$}  {raw:>raw_w$}  {value:>value_w$}  {unit}"
+                )
             };
-            let value = f.value.map(|v| v.to_string()).unwrap_or_default();
-            let code = f
-                .obis
-                .clone()
-                .or_else(|| f.inferred_obis.as_ref().map(|o| format!("({o})")))
-                .unwrap_or_else(|| "-".into());
-            let name: String = f.name.chars().take(name_w).collect();
-            let _ = write!(
-                out,
-                "  {code:obis_w$}  {name:name_w$}  {raw:>20}  {value:>14}  {}",
-                f.unit.as_deref().unwrap_or("")
-            );
+            let _ = writeln!(out, "{}", row.trim_end());
             if let Some(t) = &f.text {
-                let _ = write!(out, "  {t}");
+                let _ = writeln!(out, "  {:obis_w$}  = {t}", "");
             }
-            out.push('\n');
+        }
+        if r.fields
+            .iter()
+            .any(|f| f.obis.is_none() && f.inferred_obis.is_some())
+        {
+            let _ = writeln!(
+                out,
+                "  (codes in brackets: not sent; named by the documented list layout)"
+            );
         }
     }
     if let Some(e) = &r.error {
@@ -660,16 +698,33 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
     out.push('\n');
 }
 
+/// Writes `label` and the items joined by " · ", wrapped to fit 80 columns.
+fn wrapped_line(label: &str, items: &[String], out: &mut String) {
+    const WIDTH: usize = 78;
+    const INDENT: usize = 11;
+    let mut line = format!("  {label:<8} ");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 && line.chars().count() + 3 + item.chars().count() > WIDTH {
+            let _ = writeln!(out, "{}", line.trim_end());
+            line = " ".repeat(INDENT);
+        } else if i > 0 {
+            line.push_str(" · ");
+        }
+        line.push_str(item);
+    }
+    let _ = writeln!(out, "{}", line.trim_end());
+}
+
 /// A short hex dump for bad frames and junk (the first 256 bytes).
 fn hexdump(hex: &str, offset: u64, out: &mut String) {
     const MAX: usize = 256;
     let bytes = hex.len() / 2;
     for (row, chunk) in hex.as_bytes().chunks(32).take(MAX / 16).enumerate() {
-        let _ = write!(out, "  {:>8}  ", offset + (row as u64) * 16);
+        let _ = write!(out, "  {:>8} ", offset + (row as u64) * 16);
         for pair in chunk.chunks(2) {
+            out.push(' ');
             out.push(pair[0] as char);
             out.push(pair[1] as char);
-            out.push(' ');
         }
         out.push('\n');
     }

@@ -135,7 +135,7 @@ impl Field {
     pub fn name(&self) -> String {
         match (self.obis, self.inferred) {
             (Some(o), _) => o.name(),
-            (None, Some(o)) => format!("{} (by position)", o.name()),
+            (None, Some(o)) => o.name(),
             (None, None) => format!("Value ({})", self.value.type_name()),
         }
     }

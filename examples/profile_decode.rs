@@ -31,7 +31,9 @@ fn main() {
                     if let Content::Hdlc(f) = &span.content {
                         let apdu = &span.bytes[f.info.start + 3..f.info.end];
                         if let Ok(dlms::Apdu::DataNotification(n)) = dlms::parse_apdu(apdu, 0) {
-                            black_box(kamscope::protocol::han::map(&n, apdu, 0, &Default::default()).ok());
+                            black_box(
+                                kamscope::protocol::han::map(&n, apdu, 0, &Default::default()).ok(),
+                            );
                         }
                     }
                 }
@@ -50,5 +52,8 @@ fn main() {
         best = best.min(start.elapsed().as_nanos() as f64 / frames as f64);
     }
     let per = best;
-    println!("{stage}: {n} frames, best round {per:.0} ns/frame, {:.2} M frames/s", 1000.0 / per);
+    println!(
+        "{stage}: {n} frames, best round {per:.0} ns/frame, {:.2} M frames/s",
+        1000.0 / per
+    );
 }

@@ -238,13 +238,22 @@ impl<'a> Reader<'a> {
 
     /// Decodes one `Data` element.
     pub fn data(&mut self) -> Result<Data, DecodeError> {
-        self.data_at_depth(0)
+        let mut value = Data::Null;
+        self.data_into(&mut value)?;
+        Ok(value)
     }
 
-    fn data_at_depth(&mut self, depth: usize) -> Result<Data, DecodeError> {
+    /// Decodes one `Data` element into `slot`, where the caller keeps it (a list being built):
+    /// the value is written once, not copied out of a return value.
+    pub fn data_into(&mut self, slot: &mut Data) -> Result<(), DecodeError> {
+        self.data_at_depth(0, slot)
+    }
+
+    #[inline(never)]
+    fn data_at_depth(&mut self, depth: usize, slot: &mut Data) -> Result<(), DecodeError> {
         let at = self.pos;
         let t = self.u8()?;
-        Ok(match t {
+        *slot = match t {
             tag::NULL => Data::Null,
             tag::ARRAY | tag::STRUCTURE => {
                 if depth >= MAX_DEPTH {
@@ -267,7 +276,9 @@ impl<'a> Reader<'a> {
                 }
                 let mut items = Vec::with_capacity(count);
                 for _ in 0..count {
-                    items.push(self.data_at_depth(depth + 1)?);
+                    items.push(Data::Null);
+                    let last = items.last_mut().expect("just pushed");
+                    self.data_at_depth(depth + 1, last)?;
                 }
                 if t == tag::ARRAY {
                     Data::Array(items)
@@ -329,7 +340,8 @@ impl<'a> Reader<'a> {
                 self.pos = at;
                 return Err(self.error(format!("unknown data tag 0x{other:02X}")));
             }
-        })
+        };
+        Ok(())
     }
 }
 

@@ -384,7 +384,9 @@ fn walk(
             {
                 r.take(2)?;
                 let obis = Obis::from_slice(r.take(6)?);
-                let mut field = Field::new(obis, r.data()?);
+                out.push(Field::new(obis, Data::Null));
+                let field = out.last_mut().expect("just pushed");
+                r.data_into(&mut field.value)?;
                 left -= 1;
                 if left > 0
                     && let Some([tag::STRUCTURE, 2, tag::INTEGER, scaler, tag::ENUM, unit]) =
@@ -396,9 +398,11 @@ fn walk(
                     field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
                     field.scaler_in_frame = true;
                 }
-                out.push(field);
             }
-            _ => out.push(Field::new(None, r.data()?)),
+            _ => {
+                out.push(Field::new(None, Data::Null));
+                r.data_into(&mut out.last_mut().expect("just pushed").value)?;
+            }
         }
     }
     Ok(())

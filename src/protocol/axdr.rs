@@ -173,6 +173,12 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    #[cold]
+    fn short_of(&self, n: usize) -> DecodeError {
+        self.error(format!("{n} bytes needed, {} left", self.remaining()))
+    }
+
+    #[cold]
     pub fn error(&self, what: impl Into<String>) -> DecodeError {
         DecodeError {
             offset: self.base + self.pos,
@@ -180,16 +186,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
 
     /// The byte `n` places ahead, without consuming anything.
+    #[inline]
     pub fn peek_at(&self, n: usize) -> Option<u8> {
         self.buf.get(self.pos + n).copied()
     }
 
     /// The next `N` bytes, without consuming them.
+    #[inline]
     pub fn peek_n<const N: usize>(&self) -> Option<[u8; N]> {
         self.buf.get(self.pos..self.pos + N)?.try_into().ok()
     }
@@ -199,26 +208,30 @@ impl<'a> Reader<'a> {
         self.pos = pos.min(self.pos);
     }
 
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         let b = self.peek().ok_or_else(|| self.error("data ends early"))?;
         self.pos += 1;
         Ok(b)
     }
 
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(self.error(format!("{n} bytes needed, {} left", self.remaining())));
+            return Err(self.short_of(n));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         Ok(self.take(N)?.try_into().expect("length checked"))
     }
 
     /// A BER length: one byte below 0x80, or 0x81..0x84 followed by that many bytes.
+    #[inline]
     pub fn length(&mut self) -> Result<usize, DecodeError> {
         let first = self.u8()?;
         if first < 0x80 {

@@ -75,16 +75,10 @@ fn raw_json(d: &Data) -> Value {
         Data::Date(b) => json!(hex(b)),
         Data::Time(b) => json!(hex(b)),
         Data::BitString { bytes, .. } => json!(hex(bytes)),
-        Data::VisibleString(_) | Data::Utf8String(_) | Data::OctetString(_) => match d.as_text() {
-            Some(t) if !matches!(d, Data::OctetString(b) if b.len() == 6 && t.len() != 6) => {
-                json!(t)
-            }
-            _ => match d {
-                Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
-                    json!(hex(b))
-                }
-                _ => unreachable!(),
-            },
+        // Printable strings as text, anything else (binary octet strings) as hex.
+        Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => match d.as_text() {
+            Some(t) => json!(t),
+            None => json!(hex(b)),
         },
         Data::Array(items) | Data::Structure(items) => {
             Value::Array(items.iter().map(raw_json).collect())

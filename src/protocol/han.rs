@@ -422,7 +422,8 @@ fn infer_kaifa_layout(fields: &mut [Field]) {
         13 | 18 => layout.extend([e(31), e(51), e(71), e(32), e(52), e(72)]),
         _ => return,
     }
-    if fields.len() > 13 || fields.len() == 14 {
+    // The hourly lists (14 and 18 values) add the clock and the energy registers.
+    if matches!(fields.len(), 14 | 18) {
         layout.extend([CLOCK, energy(1), energy(2), energy(3), energy(4)]);
     }
     for (f, code) in fields.iter_mut().zip(layout) {

@@ -74,6 +74,15 @@ impl HexDecoder {
     }
 }
 
+/// The OS error without Rust's "(os error 2)" suffix.
+pub fn io_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 /// Decodes a whole hex string (for tests and small inputs).
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, InputError> {
     let mut out = Vec::with_capacity(text.len() / 2);

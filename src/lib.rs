@@ -2,5 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod input;
+pub mod link;
 pub mod protocol;
+pub mod reader;
 pub mod report;

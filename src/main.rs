@@ -190,7 +190,7 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
         Some(path) => {
             let name = path.display().to_string();
             let file = std::fs::File::open(path)
-                .map_err(|e| UserError(format!("cannot read {name}: {}", io_reason(&e))))?;
+                .map_err(|e| UserError(format!("cannot read {name}: {}", input::io_reason(&e))))?;
             if file.metadata().is_ok_and(|m| m.is_dir()) {
                 return Err(UserError(format!("cannot read {name}: it is a directory")));
             }
@@ -215,14 +215,5 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
         Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Some(e) => Err(UserError(format!("cannot write output: {e}"))),
         None => Ok(()),
-    }
-}
-
-/// The OS error without Rust's "(os error 2)" suffix.
-fn io_reason(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }

@@ -1,0 +1,32 @@
+//! Where bytes come from: a serial port, the built-in simulated meter, or a replayed capture.
+//! Each is opened by a [`Connector`] and read as an async byte stream, so the reader task and the
+//! app do not care which one it is.
+
+pub mod capture;
+pub mod replay;
+pub mod serial;
+pub mod sim;
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// An open link: bytes from the meter, and a way to send (the optical readout needs it).
+pub trait LinkIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> LinkIo for T {}
+
+pub type BoxLink = Box<dyn LinkIo>;
+pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = io::Result<BoxLink>> + Send + 'a>>;
+
+/// Opens (and, after a failure, reopens) a link.
+pub trait Connector: Send + 'static {
+    /// What the status bar shows: `/dev/ttyUSB0 2400 8N1`, `demo meter (3-phase)`.
+    fn describe(&self) -> String;
+    /// Opens the link. Called again after the link fails, so a replugged adapter comes back.
+    fn connect(&mut self) -> ConnectFuture<'_>;
+    /// Whether the end of the stream is final (a replay ends; a port is reopened).
+    fn ends(&self) -> bool {
+        false
+    }
+}

@@ -1,6 +1,7 @@
 //! kamscope: a terminal monitor for Kamstrup electricity meters.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod input;
 pub mod link;
 pub mod protocol;

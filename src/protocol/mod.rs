@@ -1,6 +1,7 @@
 //! Sans-IO protocol code: plain functions and state machines over bytes. No I/O, no clock, no
 //! terminal: the TUI, the `decode` command, the simulated meter, tests and benches share it.
 
+pub mod annotate;
 pub mod axdr;
 pub mod check;
 pub mod datetime;

@@ -1,0 +1,341 @@
+//! Application state and its update functions. No I/O here: key presses and reader events go in,
+//! state and [`Effect`]s for the main loop come out, and `ui::draw` renders the state.
+
+pub mod inspector;
+pub mod live;
+
+use crate::protocol::Content;
+use crate::protocol::decoder::Decoded;
+use crate::protocol::han::Scaling;
+use crate::reader::{LinkState, ReaderCommand, ReaderEvent, SpanRecord};
+use chrono::{DateTime, Local, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use inspector::InspectorState;
+use live::LiveState;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Live,
+    Readout,
+    Inspector,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 3] = [Tab::Live, Tab::Readout, Tab::Inspector];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Live => "1 Live",
+            Tab::Readout => "2 Readout",
+            Tab::Inspector => "3 Inspector",
+        }
+    }
+
+    fn next(self) -> Tab {
+        match self {
+            Tab::Live => Tab::Readout,
+            Tab::Readout => Tab::Inspector,
+            Tab::Inspector => Tab::Live,
+        }
+    }
+
+    fn prev(self) -> Tab {
+        self.next().next()
+    }
+}
+
+/// Counters for the status bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub bytes: u64,
+    pub good: u64,
+    pub hcs_bad: u64,
+    pub fcs_bad: u64,
+    pub length_bad: u64,
+    pub other_bad: u64,
+    pub junk_bytes: u64,
+    pub last_byte: Option<DateTime<Utc>>,
+    pub connected_since: Option<DateTime<Utc>>,
+}
+
+impl Stats {
+    fn count(&mut self, s: &SpanRecord) {
+        match &s.content {
+            Content::Junk => self.junk_bytes += s.bytes.len() as u64,
+            _ if s.ok() => self.good += 1,
+            Content::Hdlc(f) if !f.hcs_ok() => self.hcs_bad += 1,
+            Content::Hdlc(f) if !f.length_ok() => self.length_bad += 1,
+            Content::Hdlc(f) if !f.fcs_ok() => self.fcs_bad += 1,
+            _ => self.other_bad += 1,
+        }
+    }
+
+    pub fn bad(&self) -> u64 {
+        self.hcs_bad + self.fcs_bad + self.length_bad + self.other_bad
+    }
+}
+
+/// Work for the main loop.
+#[derive(Debug)]
+pub enum Effect {
+    Reader(ReaderCommand),
+    /// Write `contents` to `path` and report it.
+    Export {
+        path: PathBuf,
+        contents: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub tab: Tab,
+    pub help: bool,
+    pub quit: bool,
+    /// What is being read, with its settings (`/dev/ttyUSB0 2400 8N1`).
+    pub source: String,
+    pub link: LinkState,
+    pub stats: Stats,
+    pub live: LiveState,
+    pub inspector: InspectorState,
+    pub scaling: Scaling,
+    pub recording: Option<PathBuf>,
+    /// One line for the user: an export, an error while recording.
+    pub notice: Option<String>,
+    /// The laptop clock, set by the main loop (fixed in tests).
+    pub now: DateTime<Local>,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+}
+
+impl App {
+    pub fn new(
+        source: String,
+        scaling: Scaling,
+        recording: Option<PathBuf>,
+        now: DateTime<Local>,
+    ) -> Self {
+        App {
+            tab: Tab::Live,
+            help: false,
+            quit: false,
+            source,
+            link: LinkState::Connecting,
+            stats: Stats::default(),
+            live: LiveState::default(),
+            inspector: InspectorState::default(),
+            scaling,
+            recording,
+            notice: None,
+            now,
+            dirty: true,
+        }
+    }
+
+    pub fn on_reader(&mut self, event: ReaderEvent) {
+        self.dirty = true;
+        match event {
+            ReaderEvent::Link(state) => {
+                if state == LinkState::Connected {
+                    self.stats.connected_since = Some(self.now.with_timezone(&Utc));
+                }
+                self.link = state;
+            }
+            ReaderEvent::Bytes { at, count } => {
+                self.stats.bytes += count as u64;
+                self.stats.last_byte = Some(at);
+            }
+            ReaderEvent::Span(span) => {
+                self.stats.count(&span);
+                if let Decoded::Hdlc(h) = &span.decoded
+                    && let Some(m) = &h.message
+                {
+                    self.live.push(m, span.received);
+                }
+                self.inspector.push(*span);
+            }
+            ReaderEvent::RecordError(e) => {
+                self.recording = None;
+                self.notice = Some(e);
+            }
+        }
+    }
+
+    /// The clock moved on (age of the last push, link hints).
+    pub fn tick(&mut self, now: DateTime<Local>) {
+        self.now = now;
+        self.dirty = true;
+    }
+
+    /// What the pattern of received bytes suggests, if anything.
+    pub fn hint(&self) -> Option<String> {
+        let s = &self.stats;
+        let now = self.now.with_timezone(&Utc);
+        match &self.link {
+            LinkState::Waiting { reason } => {
+                return Some(format!("link down ({reason}): retrying every second"));
+            }
+            LinkState::Connected => {}
+            _ => return None,
+        }
+        let connected_for = s.connected_since.map_or(0, |c| (now - c).num_seconds());
+        if s.bytes == 0 && connected_for >= 12 {
+            return Some(
+                "no bytes at all: is HAN enabled by the grid company? check the cable (RJ45 pins 1-2)".into(),
+            );
+        }
+        if s.good == 0 && s.hcs_bad >= 2 {
+            return Some(
+                "frames start but never pass HCS: wrong parity or speed? Kamstrup is 2400 8N1"
+                    .into(),
+            );
+        }
+        if s.good == 0 && s.bytes > 600 && s.bad() == 0 {
+            return Some("bytes but no frames: wrong speed, noise, or not a HAN port".into());
+        }
+        None
+    }
+
+    fn set_scaling(&mut self, scaling: Scaling) -> Vec<Effect> {
+        let old_current = self
+            .scaling
+            .current_scaler
+            .unwrap_or(self.live.current_scaler);
+        let new_current = scaling.current_scaler.unwrap_or(self.live.current_scaler);
+        self.live.rescale(
+            i32::from(new_current) - i32::from(old_current),
+            i32::from(scaling.energy_scaler) - i32::from(self.scaling.energy_scaler),
+        );
+        if let Some(c) = scaling.current_scaler {
+            self.live.current_scaler = c;
+        }
+        self.scaling = scaling;
+        vec![Effect::Reader(ReaderCommand::SetScaling(scaling))]
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind != KeyEventKind::Press {
+            return Vec::new();
+        }
+        self.dirty = true;
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return Vec::new();
+        }
+        if self.help {
+            if matches!(
+                key.code,
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
+            ) {
+                self.help = false;
+            }
+            return Vec::new();
+        }
+        match key.code {
+            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('1') => self.tab = Tab::Live,
+            KeyCode::Char('2') => self.tab = Tab::Readout,
+            KeyCode::Char('3') => self.tab = Tab::Inspector,
+            KeyCode::Tab => self.tab = self.tab.next(),
+            KeyCode::BackTab => self.tab = self.tab.prev(),
+            KeyCode::Esc => self.notice = None,
+            _ => {
+                return match self.tab {
+                    Tab::Live => self.live_key(key.code),
+                    Tab::Inspector => self.inspector_key(key.code),
+                    Tab::Readout => Vec::new(),
+                };
+            }
+        }
+        Vec::new()
+    }
+
+    fn live_key(&mut self, code: KeyCode) -> Vec<Effect> {
+        match code {
+            KeyCode::Char('c') => self.live.chart = self.live.chart.next(),
+            KeyCode::Char('w') => self.live.window = (self.live.window + 1) % live::WINDOWS.len(),
+            KeyCode::Char('e') => {
+                let energy_scaler = if self.scaling.energy_scaler == 1 {
+                    0
+                } else {
+                    1
+                };
+                return self.set_scaling(Scaling {
+                    energy_scaler,
+                    ..self.scaling
+                });
+            }
+            KeyCode::Char('i') => {
+                let current_scaler = match self.scaling.current_scaler {
+                    None => Some(-2),
+                    Some(-2) => Some(-3),
+                    Some(_) => None,
+                };
+                return self.set_scaling(Scaling {
+                    current_scaler,
+                    ..self.scaling
+                });
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn inspector_key(&mut self, code: KeyCode) -> Vec<Effect> {
+        let ins = &mut self.inspector;
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => ins.move_by(-1),
+            KeyCode::Down | KeyCode::Char('j') => ins.move_by(1),
+            KeyCode::PageUp => ins.move_by(-20),
+            KeyCode::PageDown => ins.move_by(20),
+            KeyCode::Home | KeyCode::Char('g') => ins.move_by(isize::MIN / 2),
+            KeyCode::End | KeyCode::Char('G') => {
+                ins.select_last();
+                ins.follow = true;
+            }
+            KeyCode::Char(' ') | KeyCode::Char('p') => {
+                ins.follow = !ins.follow;
+                if ins.follow {
+                    ins.select_last();
+                }
+            }
+            KeyCode::Char('b') => ins.toggle_filter(),
+            KeyCode::Char(']') | KeyCode::Char('J') => {
+                ins.detail_scroll = ins.detail_scroll.saturating_add(3)
+            }
+            KeyCode::Char('[') | KeyCode::Char('K') => {
+                ins.detail_scroll = ins.detail_scroll.saturating_sub(3)
+            }
+            KeyCode::Char('x') => {
+                if let Some(span) = ins.selected_span() {
+                    let report = crate::report::span_report(
+                        &crate::protocol::Span {
+                            offset: span.offset,
+                            bytes: &span.bytes,
+                            content: span.content.clone(),
+                        },
+                        &span.decoded,
+                    );
+                    let mut contents = serde_json::to_string_pretty(&report).unwrap_or_default();
+                    contents.push('\n');
+                    let path = PathBuf::from(format!(
+                        "kamscope-frame-{}-{}.json",
+                        span.received.with_timezone(&Local).format("%Y%m%d-%H%M%S"),
+                        span.offset
+                    ));
+                    return vec![Effect::Export { path, contents }];
+                }
+                self.notice = Some("nothing selected to export".into());
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A click on the tab bar row selects the tab under the cursor.
+    pub fn on_tab_click(&mut self, tab: Tab) {
+        self.tab = tab;
+        self.dirty = true;
+    }
+}

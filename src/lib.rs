@@ -7,3 +7,5 @@ pub mod link;
 pub mod protocol;
 pub mod reader;
 pub mod report;
+pub mod tui;
+pub mod ui;

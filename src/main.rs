@@ -3,9 +3,15 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use kamscope::input::{self, InputKind};
+use kamscope::link::Connector;
+use kamscope::link::capture::Recorder;
+use kamscope::link::replay::{ReplayConnector, ReplaySource};
+use kamscope::link::serial::{Parity, SerialConnector, SerialSettings, list_ports};
+use kamscope::link::sim::{MeterProfile, SimConnector};
 use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Framer, Protocols};
+use kamscope::reader::ReaderConfig;
 use kamscope::report::{Summary, render_text, span_report};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -16,17 +22,77 @@ use std::process::ExitCode;
     name = "kamscope",
     version,
     about = "Terminal monitor for Kamstrup electricity meters: HAN push, IEC 61107 readout, frame inspector",
-    arg_required_else_help = true
+    after_help = "Examples:\n  kamscope --demo                      the app on the built-in simulated meter\n  kamscope --port /dev/ttyUSB0         the app on a HAN adapter (2400 8N1)\n  kamscope --replay capture.jsonl      play a recording\n  kamscope decode capture.hex          decode a capture without the app\n  kamscope ports                       list serial ports"
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Decode a capture (hex text or raw bytes): every frame, every check, every field.
+    /// Decode a capture (hex text, raw bytes or a kamscope recording): every frame, every check,
+    /// every field.
     Decode(DecodeArgs),
+    /// List serial ports with their USB ids, manufacturer, product and serial number.
+    Ports {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Serial port of the HAN adapter (HAN preset 2400 8N1).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["demo", "replay"])]
+    port: Option<String>,
+    /// Run on the built-in simulated meter.
+    #[arg(long, conflicts_with = "replay")]
+    demo: bool,
+    /// Simulated meter: 3-phase direct, 1-phase direct, or 3-phase CT meter.
+    #[arg(long, value_enum, default_value_t = MeterProfile::ThreePhase)]
+    meter: MeterProfile,
+    /// Let the simulated meter inject junk, bit errors, cut-off frames and a lost phase.
+    #[arg(long)]
+    faults: bool,
+    /// Play a recording (or a raw or hex capture).
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Time factor for --demo and --replay (10 = ten times faster).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    speed: f64,
+    /// Record every received and sent chunk to FILE (JSON Lines, appended, flushed per chunk).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Serial speed (default 2400).
+    #[arg(long)]
+    baud: Option<u32>,
+    /// Serial parity (default none; Aidon and Kaifa use even).
+    #[arg(long, value_enum)]
+    parity: Option<Parity>,
+    /// Data bits (default 8).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(5..=8))]
+    data_bits: Option<u8>,
+    /// Stop bits (default 1).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    stop_bits: Option<u8>,
+    /// 10-exponent for energy registers: 1 = raw x 10 Wh (Norway), 0 = plain Wh (Sweden).
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
+    energy_scaler: i8,
+    /// 10-exponent for currents; default by meter type: -2, or -3 on CT meters (685-...).
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
+    current_scaler: Option<i8>,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 && v <= 100_000.0 {
+        Ok(v)
+    } else {
+        Err("must be above 0 and at most 100000".into())
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -83,7 +149,9 @@ impl<E: std::fmt::Display> From<E> for UserError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Decode(args) => decode(args),
+        Some(Command::Decode(args)) => decode(args),
+        Some(Command::Ports { format }) => ports(format),
+        None => run_app(cli.run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,6 +160,93 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn ports(format: Format) -> Result<(), UserError> {
+    let ports = list_ports().map_err(UserError)?;
+    match format {
+        Format::Json => {
+            for p in &ports {
+                println!("{}", serde_json::to_string(p).expect("plain data"));
+            }
+        }
+        Format::Text => {
+            if ports.is_empty() {
+                println!(
+                    "no serial ports found: plug in the USB adapter (the demo needs none: kamscope --demo)"
+                );
+            }
+            for p in &ports {
+                let mut line = format!("{:<16} {:<9}", p.path, p.kind);
+                if let Some(id) = &p.usb_id {
+                    line.push_str(&format!(" {id}"));
+                }
+                for part in [&p.manufacturer, &p.product].into_iter().flatten() {
+                    line.push_str(&format!("  {part}"));
+                }
+                if let Some(sn) = &p.serial_number {
+                    line.push_str(&format!("  serial {sn}"));
+                }
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_app(args: RunArgs) -> Result<(), UserError> {
+    let connector: Box<dyn Connector> = if let Some(path) = &args.replay {
+        let source = ReplaySource::load(path).map_err(UserError)?;
+        Box::new(ReplayConnector::new(path.clone(), source, args.speed))
+    } else if let Some(port) = &args.port {
+        let d = SerialSettings::HAN;
+        Box::new(SerialConnector {
+            path: port.clone(),
+            settings: SerialSettings {
+                baud: args.baud.unwrap_or(d.baud),
+                data_bits: args.data_bits.unwrap_or(d.data_bits),
+                parity: args.parity.unwrap_or(d.parity),
+                stop_bits: args.stop_bits.unwrap_or(d.stop_bits),
+            },
+        })
+    } else if args.demo {
+        Box::new(SimConnector::new(args.meter, args.faults, args.speed))
+    } else {
+        let ports = list_ports().unwrap_or_default();
+        let mut msg = String::from(
+            "no source given: use --demo (simulated meter), --port PATH or --replay FILE",
+        );
+        if !ports.is_empty() {
+            let names: Vec<&str> = ports.iter().map(|p| p.path.as_str()).collect();
+            msg.push_str(&format!("; serial ports here: {}", names.join(", ")));
+        }
+        return Err(UserError(msg));
+    };
+    let recorder = match &args.record {
+        Some(path) => Some(Recorder::create(path).map_err(|e| {
+            UserError(format!(
+                "cannot record to {}: {}",
+                path.display(),
+                input::io_reason(&e)
+            ))
+        })?),
+        None => None,
+    };
+    let cfg = ReaderConfig {
+        scaling: Scaling {
+            energy_scaler: args.energy_scaler,
+            current_scaler: args.current_scaler,
+        },
+        recorder,
+        ..ReaderConfig::default()
+    };
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(UserError(
+            "the app needs a terminal; for scripts use `kamscope decode`".into(),
+        ));
+    }
+    color_eyre::install().map_err(|e| UserError(e.to_string()))?;
+    kamscope::tui::run(connector, cfg, args.record.clone()).map_err(|e| UserError(format!("{e:#}")))
 }
 
 fn parse_key(what: &str, hex: &str) -> Result<[u8; 16], UserError> {

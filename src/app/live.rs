@@ -115,7 +115,7 @@ impl Default for LiveState {
             null_placeholders: 0,
             current_scaler: -2,
             chart: ChartKind::Power,
-            window: 1,
+            window: 0,
         }
     }
 }
@@ -375,7 +375,7 @@ pub fn diagnostics(live: &LiveState, now: DateTime<Local>) -> Vec<Diagnostic> {
             }
         }
     }
-    out.sort_by(|a, b| b.level.cmp(&a.level));
+    out.sort_by_key(|d| std::cmp::Reverse(d.level));
     out
 }
 

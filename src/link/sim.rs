@@ -140,25 +140,30 @@ impl SimMeter {
         load = load.max(40.0);
         let net = load - solar;
         let (p_import, p_export) = if net >= 0.0 { (net, 0.0) } else { (0.0, -net) };
-        let q = load * 0.18 * (1.0 + 0.1 * self.rng.normal());
+        // Reactive load: a power factor of about 0.98.
+        let q = load * 0.18 * (1.0 + 0.05 * self.rng.normal());
         let phases = if self.profile == MeterProfile::OnePhase {
             1
         } else {
             3
         };
-        let split = [0.42, 0.33, 0.25];
+        // Per-phase shares of the load, normalised so the phases add up to the total.
+        let mut shares = [1.0, 0.0, 0.0];
+        if phases == 3 {
+            shares =
+                [0.42, 0.33, 0.25].map(|s: f64| (s * (1.0 + 0.15 * self.rng.normal())).max(0.02));
+            let sum: f64 = shares.iter().sum();
+            shares = shares.map(|s| s / sum);
+        }
+        // Apparent power per phase from the active and reactive load.
+        let apparent = (load * load + q * q).sqrt();
         let mut voltage = [0.0; 3];
         let mut current = [0.0; 3];
         for i in 0..phases {
-            let share = if phases == 1 {
-                1.0
-            } else {
-                split[i] * (1.0 + 0.15 * self.rng.normal())
-            };
-            let p_phase = (load * share).max(5.0);
-            let u = 232.0 - p_phase / 900.0 + 1.2 * self.rng.normal();
+            let s_phase = apparent * shares[i];
+            let u = 232.0 - s_phase / 900.0 + 1.2 * self.rng.normal();
             voltage[i] = u;
-            current[i] = p_phase / u / 0.97;
+            current[i] = s_phase / u;
         }
         if self.faults && phases == 3 && t < self.phase_lost_until {
             voltage[1] = 0.0;
@@ -276,9 +281,9 @@ pub const HAN_BYTES_PER_SECOND: f64 = 240.0;
 
 impl Connector for SimConnector {
     fn describe(&self) -> String {
-        let mut s = format!("demo meter ({})", self.profile.name());
+        let mut s = format!("demo {}", self.profile.name());
         if self.faults {
-            s.push_str(" with faults");
+            s.push_str(" +faults");
         }
         if self.speed != 1.0 {
             s.push_str(&format!(" x{}", self.speed));

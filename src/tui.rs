@@ -1,0 +1,111 @@
+//! The interactive app: terminal setup and restore, and the event loop that feeds reader events,
+//! keys, mouse clicks and the clock into the app state and draws it when something changed.
+
+use crate::app::{App, Effect};
+use crate::link::Connector;
+use crate::protocol::han::Scaling;
+use crate::reader::{self, ReaderCommand, ReaderConfig};
+use crate::ui::{self, Theme};
+use chrono::Local;
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseButton, MouseEventKind,
+};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Runs the TUI until the user quits. The terminal is restored on exit, error or panic.
+pub fn run(
+    connector: Box<dyn Connector>,
+    cfg: ReaderConfig,
+    recording: Option<PathBuf>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut terminal = ratatui::init();
+        let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+        let result = event_loop(&mut terminal, connector, cfg, recording).await;
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+        result
+    })
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    connector: Box<dyn Connector>,
+    cfg: ReaderConfig,
+    recording: Option<PathBuf>,
+) -> Result<()> {
+    let theme = Theme::from_env();
+    let scaling: Scaling = cfg.scaling;
+    let mut app = App::new(connector.describe(), scaling, recording, Local::now());
+    let (mut events, commands) = reader::spawn(connector, cfg);
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reader_done = false;
+    loop {
+        if app.dirty {
+            terminal.draw(|f| ui::draw(f, &app, &theme))?;
+            app.dirty = false;
+        }
+        if app.quit {
+            break;
+        }
+        let mut effects = Vec::new();
+        tokio::select! {
+            ev = events.recv(), if !reader_done => match ev {
+                Some(e) => {
+                    app.on_reader(e);
+                    // Take everything already waiting before drawing again.
+                    while let Ok(e) = events.try_recv() {
+                        app.on_reader(e);
+                    }
+                }
+                None => reader_done = true,
+            },
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(key))) => effects = app.on_key(key),
+                Some(Ok(Event::Mouse(m))) if m.kind == MouseEventKind::Down(MouseButton::Left) && m.row == 0 => {
+                    if let Some((tab, ..)) = ui::tab_hits(terminal.get_frame().area())
+                        .into_iter()
+                        .find(|(_, from, to)| (*from..*to).contains(&m.column))
+                    {
+                        app.on_tab_click(tab);
+                    }
+                }
+                Some(Ok(Event::Resize(..))) => app.dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).wrap_err("terminal input failed"),
+                None => break,
+            },
+            _ = tick.tick() => app.tick(Local::now()),
+        }
+        for effect in effects {
+            match effect {
+                Effect::Reader(cmd) => {
+                    let _ = commands.send(cmd).await;
+                }
+                Effect::Export { path, contents } => {
+                    app.notice = Some(match std::fs::write(&path, contents) {
+                        Ok(()) => format!("frame exported to {}", path.display()),
+                        Err(e) => format!(
+                            "cannot write {}: {}",
+                            path.display(),
+                            crate::input::io_reason(&e)
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    let _ = commands.send(ReaderCommand::Stop).await;
+    Ok(())
+}

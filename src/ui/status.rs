@@ -1,0 +1,107 @@
+//! The status bar: source and settings, link state, counters, recording, and a hint when the
+//! pattern of bytes says what is wrong.
+
+use crate::app::{App, Tab};
+use crate::reader::LinkState;
+use crate::ui::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// The link state in words, with its style.
+pub fn link_text(app: &App, theme: &Theme) -> (String, ratatui::style::Style) {
+    match &app.link {
+        LinkState::Connecting => ("connecting".into(), theme.warn()),
+        LinkState::Connected if app.stats.bytes == 0 => {
+            ("connected, no data yet".into(), theme.warn())
+        }
+        LinkState::Connected => ("connected".into(), theme.ok()),
+        LinkState::Waiting { .. } => ("waiting for device".into(), theme.bad()),
+        LinkState::Ended => ("replay finished".into(), theme.info()),
+    }
+}
+
+/// Below this width the counters get a row of their own.
+const WIDE: u16 = 110;
+
+/// Rows the status bar needs at this terminal width.
+pub fn height(width: u16) -> u16 {
+    if width >= WIDE { 2 } else { 3 }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let s = &app.stats;
+    let (link, link_style) = link_text(app, theme);
+    let sep = || Span::styled(" │ ", theme.dim());
+    let mut source = vec![
+        Span::styled(format!(" {}", app.source), theme.value()),
+        sep(),
+        Span::styled(link, link_style),
+        sep(),
+        Span::raw(format!("{} B", s.bytes)),
+    ];
+    let mut first = vec![
+        Span::raw(" "),
+        Span::styled(
+            format!("{} ok", s.good),
+            if s.good > 0 { theme.ok() } else { theme.dim() },
+        ),
+    ];
+    for (n, what) in [
+        (s.hcs_bad, "HCS"),
+        (s.fcs_bad, "FCS"),
+        (s.length_bad, "len"),
+        (s.other_bad, "other"),
+    ] {
+        if n > 0 || what != "other" {
+            first.push(Span::raw(" "));
+            first.push(Span::styled(
+                format!("{n} {what}✗"),
+                if n > 0 { theme.bad() } else { theme.dim() },
+            ));
+        }
+    }
+    first.push(sep());
+    first.push(Span::styled(
+        format!("{} junk", s.junk_bytes),
+        if s.junk_bytes > 0 {
+            theme.warn()
+        } else {
+            theme.dim()
+        },
+    ));
+    if let Some(rec) = &app.recording {
+        first.push(sep());
+        first.push(Span::styled(
+            format!("● REC {}", rec.display()),
+            theme.bad(),
+        ));
+    }
+    let rows = if area.height >= 3 {
+        vec![Line::from(source)]
+    } else {
+        source.push(sep());
+        source.extend(first.drain(1..));
+        first.clear();
+        vec![Line::from(source)]
+    };
+    let second = if let Some(n) = &app.notice {
+        Line::from(Span::styled(format!(" {n}"), theme.warn()))
+    } else if let Some(h) = app.hint() {
+        Line::from(Span::styled(format!(" ⚠ {h}"), theme.bad()))
+    } else {
+        let keys = match app.tab {
+            Tab::Live => "c chart  w window  e energy scaler  i current scaler",
+            Tab::Inspector => "↑↓ select  space pause  b bad only  x export  [ ] scroll",
+            Tab::Readout => "",
+        };
+        Line::from(Span::styled(format!(" {keys}"), theme.dim()))
+    };
+    let mut lines = rows;
+    if !first.is_empty() {
+        lines.push(Line::from(first));
+    }
+    lines.push(second);
+    frame.render_widget(Paragraph::new(lines), area);
+}

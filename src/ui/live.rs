@@ -273,6 +273,9 @@ fn draw_energy(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
+/// A chart line: name, style, points (seconds before now, value).
+type Series = (String, Style, Vec<(f64, f64)>);
+
 fn series(
     history: &[&Reading],
     now: f64,

@@ -45,7 +45,14 @@ async fn event_loop(
 ) -> Result<()> {
     let theme = Theme::from_env();
     let scaling: Scaling = cfg.scaling;
-    let mut app = App::new(connector.describe(), scaling, recording, Local::now());
+    let std_offset = crate::app::live::standard_offset_seconds(Local::now());
+    let mut app = App::new(
+        connector.describe(),
+        scaling,
+        recording,
+        Local::now().fixed_offset(),
+        std_offset,
+    );
     let (mut events, commands) = reader::spawn(connector, cfg);
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -86,7 +93,7 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e).wrap_err("terminal input failed"),
                 None => break,
             },
-            _ = tick.tick() => app.tick(Local::now()),
+            _ = tick.tick() => app.tick(Local::now().fixed_offset()),
         }
         for effect in effects {
             match effect {

@@ -3,7 +3,7 @@
 
 use crate::protocol::datetime::DateTime as CosemDateTime;
 use crate::protocol::han::{Brand, HanMessage, ListKind, MeterKind};
-use chrono::{DateTime, Local, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, Offset, TimeZone, Utc};
 use std::collections::VecDeque;
 
 /// One list 1 (or list 2) push, scaled.
@@ -242,7 +242,7 @@ fn diag(level: Level, text: impl Into<String>) -> Diagnostic {
 pub const NOMINAL_V: f64 = 230.0;
 
 /// The local UTC offset without daylight saving (the meter's clock ignores DST).
-fn standard_offset_seconds(now: DateTime<Local>) -> i32 {
+pub fn standard_offset_seconds(now: DateTime<Local>) -> i32 {
     let year = chrono::Datelike::year(&now);
     let jan = Local.with_ymd_and_hms(year, 1, 1, 12, 0, 0).single();
     let jul = Local.with_ymd_and_hms(year, 7, 1, 12, 0, 0).single();
@@ -254,7 +254,13 @@ fn standard_offset_seconds(now: DateTime<Local>) -> i32 {
 }
 
 /// Verdicts about the installation from the latest values, worst first.
-pub fn diagnostics(live: &LiveState, now: DateTime<Local>) -> Vec<Diagnostic> {
+/// `std_offset` is the local UTC offset without daylight saving, in seconds (the meter's clock
+/// runs on standard time).
+pub fn diagnostics(
+    live: &LiveState,
+    now: DateTime<FixedOffset>,
+    std_offset: i32,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(r) = live.latest else {
         return vec![diag(
@@ -362,8 +368,7 @@ pub fn diagnostics(live: &LiveState, now: DateTime<Local>) -> Vec<Diagnostic> {
             ));
         }
         if let Some(meter) = r.meter_time {
-            let received_local = r.received.with_timezone(&Local);
-            let std_offset = standard_offset_seconds(received_local);
+            let received_local = r.received.with_timezone(now.offset());
             let utc_from_meter = meter - chrono::Duration::seconds(std_offset.into());
             let skew = (utc_from_meter - r.received.naive_utc()).num_seconds();
             let local_skew = (meter - received_local.naive_local()).num_seconds();

@@ -8,7 +8,7 @@ use crate::protocol::Content;
 use crate::protocol::decoder::Decoded;
 use crate::protocol::han::Scaling;
 use crate::reader::{LinkState, ReaderCommand, ReaderEvent, SpanRecord};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use inspector::InspectorState;
 use live::LiveState;
@@ -102,8 +102,10 @@ pub struct App {
     pub recording: Option<PathBuf>,
     /// One line for the user: an export, an error while recording.
     pub notice: Option<String>,
-    /// The laptop clock, set by the main loop (fixed in tests).
-    pub now: DateTime<Local>,
+    /// The laptop clock with its UTC offset, set by the main loop (fixed in tests).
+    pub now: DateTime<FixedOffset>,
+    /// The local UTC offset without daylight saving, in seconds (meters keep standard time).
+    pub std_offset: i32,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -113,7 +115,8 @@ impl App {
         source: String,
         scaling: Scaling,
         recording: Option<PathBuf>,
-        now: DateTime<Local>,
+        now: DateTime<FixedOffset>,
+        std_offset: i32,
     ) -> Self {
         App {
             tab: Tab::Live,
@@ -128,6 +131,7 @@ impl App {
             recording,
             notice: None,
             now,
+            std_offset,
             dirty: true,
         }
     }
@@ -162,7 +166,7 @@ impl App {
     }
 
     /// The clock moved on (age of the last push, link hints).
-    pub fn tick(&mut self, now: DateTime<Local>) {
+    pub fn tick(&mut self, now: DateTime<FixedOffset>) {
         self.now = now;
         self.dirty = true;
     }
@@ -321,7 +325,9 @@ impl App {
                     contents.push('\n');
                     let path = PathBuf::from(format!(
                         "kamscope-frame-{}-{}.json",
-                        span.received.with_timezone(&Local).format("%Y%m%d-%H%M%S"),
+                        span.received
+                            .with_timezone(self.now.offset())
+                            .format("%Y%m%d-%H%M%S"),
                         span.offset
                     ));
                     return vec![Effect::Export { path, contents }];

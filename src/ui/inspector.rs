@@ -6,7 +6,6 @@ use crate::protocol::{Protocol, Span, annotate};
 use crate::reader::SpanRecord;
 use crate::report::span_report;
 use crate::ui::{Theme, hexdump};
-use chrono::Local;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span as TextSpan};
@@ -54,7 +53,9 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             };
             let text = format!(
                 "{} {:<8} {:>5} {}",
-                s.received.with_timezone(&Local).format("%H:%M:%S"),
+                s.received
+                    .with_timezone(app.now.offset())
+                    .format("%H:%M:%S"),
                 s.content.protocol().name(),
                 s.bytes.len(),
                 v
@@ -196,7 +197,9 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let title = format!(
         " Frame · {} ",
-        s.received.with_timezone(&Local).format("%H:%M:%S%.3f")
+        s.received
+            .with_timezone(app.now.offset())
+            .format("%H:%M:%S%.3f")
     );
     frame.render_widget(
         Paragraph::new(lines)

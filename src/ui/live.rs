@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::app::live::{ChartKind, Level, Reading, WINDOWS, diagnostics, human_seconds};
 use crate::ui::Theme;
-use chrono::{Local, Utc};
+use chrono::Utc;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -229,7 +229,7 @@ fn draw_energy(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let at = e.meter_time.map_or_else(
                 || {
                     e.received
-                        .with_timezone(&Local)
+                        .with_timezone(app.now.offset())
                         .format("%H:%M:%S")
                         .to_string()
                 },
@@ -377,7 +377,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_diagnostics(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let lines: Vec<Line> = diagnostics(&app.live, app.now)
+    let lines: Vec<Line> = diagnostics(&app.live, app.now, app.std_offset)
         .into_iter()
         .map(|d| {
             let (mark, style) = match d.level {

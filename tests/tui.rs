@@ -1,0 +1,307 @@
+//! Screens from scripted state with a fixed clock: insta snapshots at 80x24 and 120x40, colours
+//! of verdicts, and a whole-app run with keys.
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kamscope::app::{App, Effect, Tab};
+use kamscope::input::parse_hex;
+use kamscope::protocol::han::Scaling;
+use kamscope::protocol::{Decoder, Framer, Protocols};
+use kamscope::reader::{LinkState, ReaderEvent, SpanRecord};
+use kamscope::ui::{self, Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/han")
+        .join(name);
+    parse_hex(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Norway in winter: UTC+1, standard time.
+fn oslo() -> FixedOffset {
+    FixedOffset::east_opt(3600).unwrap()
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// Frames the bytes and hands the spans to the app as if they arrived at `at`.
+fn feed(app: &mut App, bytes: &[u8], at: DateTime<Utc>, offset: &mut u64) {
+    let mut framer = Framer::new(Protocols::HDLC);
+    let mut decoder = Decoder::default();
+    framer.push(bytes);
+    framer.finish();
+    app.on_reader(ReaderEvent::Bytes {
+        at,
+        count: bytes.len(),
+    });
+    while let Some(span) = framer.next_span() {
+        let decoded = decoder.decode(&span);
+        app.on_reader(ReaderEvent::Span(Box::new(SpanRecord {
+            received: at,
+            offset: *offset + span.offset,
+            bytes: span.bytes.to_vec(),
+            content: span.content.clone(),
+            decoded,
+        })));
+    }
+    *offset += bytes.len() as u64;
+}
+
+/// A session: list 2 an hour ago, a frame with a bad FCS, junk, then a good list 1 3 s ago.
+fn scripted_app() -> App {
+    let now = oslo().with_ymd_and_hms(2024, 10, 30, 17, 32, 3).unwrap();
+    let mut app = App::new(
+        "/dev/ttyUSB0 2400 8N1".into(),
+        Scaling::default(),
+        None,
+        now,
+        3600,
+    );
+    app.on_reader(ReaderEvent::Link(LinkState::Connected));
+    let mut offset = 0;
+    feed(
+        &mut app,
+        &fixture("kamstrup-no-list2-3p.hex"),
+        utc("2024-10-30T15:32:00Z"),
+        &mut offset,
+    );
+    feed(
+        &mut app,
+        &fixture("bad-fcs.hex"),
+        utc("2024-10-30T16:31:40Z"),
+        &mut offset,
+    );
+    feed(
+        &mut app,
+        &[0x29, 0x12, 0x13, 0x14],
+        utc("2024-10-30T16:31:41Z"),
+        &mut offset,
+    );
+    feed(
+        &mut app,
+        &fixture("kamstrup-no-list1-3p-2022.hex"),
+        utc("2024-10-30T16:31:50Z"),
+        &mut offset,
+    );
+    feed(
+        &mut app,
+        &fixture("kamstrup-no-list1-3p-2024.hex"),
+        utc("2024-10-30T16:32:00Z"),
+        &mut offset,
+    );
+    app
+}
+
+fn render(app: &App, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app, &theme)).unwrap();
+    t
+}
+
+fn text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+const COLOR: Theme = Theme { color: true };
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+#[test]
+fn live_tab_snapshots() {
+    let app = scripted_app();
+    insta::assert_snapshot!("live_80x24", text(&render(&app, 80, 24, COLOR)));
+    insta::assert_snapshot!("live_120x40", text(&render(&app, 120, 40, COLOR)));
+}
+
+#[test]
+fn inspector_tab_snapshots() {
+    let mut app = scripted_app();
+    app.on_key(key(KeyCode::Char('3')));
+    insta::assert_snapshot!("inspector_80x24", text(&render(&app, 80, 24, COLOR)));
+    // The bad frame selected.
+    app.on_key(key(KeyCode::Char('b')));
+    app.on_key(key(KeyCode::Char('g')));
+    insta::assert_snapshot!("inspector_bad_120x40", text(&render(&app, 120, 40, COLOR)));
+}
+
+#[test]
+fn readout_and_help_snapshots() {
+    let mut app = scripted_app();
+    app.on_key(key(KeyCode::Char('2')));
+    insta::assert_snapshot!("readout_80x24", text(&render(&app, 80, 24, COLOR)));
+    app.on_key(key(KeyCode::Char('?')));
+    insta::assert_snapshot!("help_80x24", text(&render(&app, 80, 24, COLOR)));
+}
+
+#[test]
+fn verdict_colours() {
+    let mut app = scripted_app();
+    app.on_key(key(KeyCode::Char('3')));
+    let t = render(&app, 120, 40, COLOR);
+    let buf = t.backend().buffer();
+    let screen = text(&t);
+    let find = |needle: &str| {
+        screen.lines().enumerate().find_map(|(y, l)| {
+            l.find(needle)
+                .map(|x| (l[..x].chars().count() as u16, y as u16))
+        })
+    };
+    let (x, y) = find("BAD").expect("a bad frame in the list");
+    assert_eq!(buf[(x, y)].fg, Color::Red, "bad frames are red");
+    let (x, y) = find("hdlc       228 ok").expect("a good frame in the list");
+    assert_eq!(buf[(x + 14, y)].fg, Color::Green, "good frames are green");
+    let (x, y) = find("junk").expect("junk in the list");
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+
+    app.on_key(key(KeyCode::Char('1')));
+    let t = render(&app, 120, 40, COLOR);
+    let screen = text(&t);
+    let y = screen
+        .lines()
+        .position(|l| l.contains("✔ all three phases"))
+        .expect("diagnostic") as u16;
+    let x = screen
+        .lines()
+        .nth(y as usize)
+        .unwrap()
+        .chars()
+        .position(|c| c == '✔')
+        .unwrap() as u16;
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Green);
+}
+
+#[test]
+fn no_color_uses_no_colours() {
+    let app = scripted_app();
+    let t = render(&app, 120, 40, Theme { color: false });
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert!(
+            matches!(cell.fg, Color::Reset),
+            "colour {:?} with NO_COLOR",
+            cell.fg
+        );
+    }
+}
+
+#[test]
+fn whole_app_keys_and_state() {
+    let mut app = scripted_app();
+    assert_eq!(app.tab, Tab::Live);
+    assert_eq!(app.stats.good, 3);
+    assert_eq!(app.stats.fcs_bad, 1);
+    assert_eq!(app.stats.junk_bytes, 4);
+    assert_eq!(app.live.pushes, 3);
+    assert!(app.live.energies.is_some());
+    let screen = text(&render(&app, 120, 40, COLOR));
+    assert!(
+        screen.contains("5706567277656672"),
+        "meter id of the latest push"
+    );
+    assert!(screen.contains("3-phase direct"));
+    assert!(screen.contains("1 ok") || screen.contains("3 ok"));
+
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Readout);
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Inspector);
+    assert_eq!(app.inspector.visible_len(), 5);
+    app.on_key(key(KeyCode::Char('b')));
+    assert_eq!(app.inspector.visible_len(), 2, "bad frame and junk");
+    app.on_key(key(KeyCode::Up));
+    assert!(!app.inspector.follow, "moving up pauses");
+    let effects = app.on_key(key(KeyCode::Char('x')));
+    match effects.as_slice() {
+        [Effect::Export { path, contents }] => {
+            assert!(path.to_string_lossy().starts_with("kamscope-frame-"));
+            let v: serde_json::Value = serde_json::from_str(contents).unwrap();
+            assert_eq!(v["protocol"], "hdlc");
+            assert_eq!(v["ok"], false);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Scaling: Swedish energy registers rescale what is on screen.
+    app.on_key(key(KeyCode::Char('1')));
+    let before = app.live.energies.as_ref().unwrap().registers[0].unwrap().0;
+    let effects = app.on_key(key(KeyCode::Char('e')));
+    assert_eq!(effects.len(), 1);
+    let after = app.live.energies.as_ref().unwrap().registers[0].unwrap().0;
+    assert_eq!(after * 10.0, before);
+
+    // Clicking the tab bar.
+    let hits = ui::tab_hits(ratatui::layout::Rect::new(0, 0, 80, 1));
+    assert_eq!(hits.len(), 3);
+    app.on_tab_click(hits[2].0);
+    assert_eq!(app.tab, Tab::Inspector);
+
+    app.on_key(key(KeyCode::Char('?')));
+    assert!(text(&render(&app, 80, 24, COLOR)).contains("Keys"));
+    app.on_key(key(KeyCode::Esc));
+    assert!(!app.help);
+    app.on_key(key(KeyCode::Char('q')));
+    assert!(app.quit);
+}
+
+#[test]
+fn overdue_push_and_link_hints() {
+    let mut app = scripted_app();
+    app.tick(app.now + chrono::Duration::seconds(40));
+    let screen = text(&render(&app, 120, 40, COLOR));
+    assert!(screen.contains("no push for 43 s"), "{screen}");
+
+    let now = oslo().with_ymd_and_hms(2024, 10, 30, 17, 0, 0).unwrap();
+    let mut quiet = App::new(
+        "/dev/ttyUSB0 2400 8N1".into(),
+        Scaling::default(),
+        None,
+        now,
+        3600,
+    );
+    quiet.on_reader(ReaderEvent::Link(LinkState::Connected));
+    quiet.tick(now + chrono::Duration::seconds(15));
+    assert!(quiet.hint().unwrap().contains("no bytes at all"));
+    let screen = text(&render(&quiet, 80, 24, COLOR));
+    assert!(screen.contains("no data yet"));
+
+    let mut wrong_parity = App::new(
+        "/dev/ttyUSB0 2400 8N1".into(),
+        Scaling::default(),
+        None,
+        now,
+        3600,
+    );
+    wrong_parity.on_reader(ReaderEvent::Link(LinkState::Connected));
+    let mut garbled = fixture("kamstrup-no-list1-3p-2022.hex");
+    garbled[4] ^= 0x80;
+    let mut twice = garbled.clone();
+    twice.extend(&garbled);
+    let mut offset = 0;
+    feed(
+        &mut wrong_parity,
+        &twice,
+        utc("2024-10-30T16:00:01Z"),
+        &mut offset,
+    );
+    assert!(
+        wrong_parity.hint().unwrap().contains("wrong parity"),
+        "{:?}",
+        wrong_parity.stats
+    );
+}

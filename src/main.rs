@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use kamscope::input::{self, InputKind};
 use kamscope::link::Connector;
+use kamscope::link::capture;
 use kamscope::link::capture::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
 use kamscope::link::serial::{Parity, SerialConnector, SerialSettings, list_ports};
@@ -13,7 +14,7 @@ use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Framer, Protocols};
 use kamscope::reader::ReaderConfig;
 use kamscope::report::{Summary, render_text, span_report};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -105,10 +106,13 @@ enum Format {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum InputArg {
-    /// Hex text if the input is only hex digits and white space, raw bytes otherwise.
+    /// A kamscope recording if it starts with one, hex text if only hex digits and white
+    /// space, raw bytes otherwise.
     Auto,
     Hex,
     Raw,
+    /// A kamscope recording (JSON Lines); received chunks are decoded.
+    Capture,
 }
 
 #[derive(clap::Args)]
@@ -319,7 +323,7 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
         current_scaler: args.current_scaler,
     };
     let forced = match args.input_kind {
-        InputArg::Auto => None,
+        InputArg::Auto | InputArg::Capture => None,
         InputArg::Hex => Some(InputKind::Hex),
         InputArg::Raw => Some(InputKind::Raw),
     };
@@ -333,15 +337,9 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
         text: String::new(),
         write_error: None,
     };
-    match args.input.as_deref() {
-        None => input::read_chunks("standard input", io::stdin().lock(), forced, |b| {
-            sink.push(b)
-        })?,
-        Some(p) if p.as_os_str() == "-" => {
-            input::read_chunks("standard input", io::stdin().lock(), forced, |b| {
-                sink.push(b)
-            })?
-        }
+    let (name, source): (String, Box<dyn Read>) = match args.input.as_deref() {
+        None => ("standard input".into(), Box::new(io::stdin().lock())),
+        Some(p) if p.as_os_str() == "-" => ("standard input".into(), Box::new(io::stdin().lock())),
         Some(path) => {
             let name = path.display().to_string();
             let file = std::fs::File::open(path)
@@ -349,9 +347,37 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
             if file.metadata().is_ok_and(|m| m.is_dir()) {
                 return Err(UserError(format!("cannot read {name}: it is a directory")));
             }
-            input::read_chunks(&name, file, forced, |b| sink.push(b))?
+            (name, Box::new(file))
         }
     };
+    let mut reader = io::BufReader::with_capacity(64 * 1024, source);
+    let capture = match args.input_kind {
+        InputArg::Capture => true,
+        InputArg::Auto => {
+            let head = reader
+                .fill_buf()
+                .map_err(|e| UserError(format!("cannot read {name}: {}", input::io_reason(&e))))?;
+            capture::looks_like_capture(head)
+        }
+        _ => false,
+    };
+    if capture {
+        for (i, line) in reader.lines().enumerate() {
+            let line = line
+                .map_err(|e| UserError(format!("cannot read {name}: {}", input::io_reason(&e))))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let chunk = capture::Chunk::from_json_line(&line).map_err(|e| {
+                UserError(format!("{name} line {}: not a capture line: {e}", i + 1))
+            })?;
+            if chunk.dir == capture::Direction::Rx {
+                sink.push(&chunk.bytes);
+            }
+        }
+    } else {
+        input::read_chunks(&name, reader, forced, |b| sink.push(b))?;
+    }
     sink.framer.finish();
     sink.drain();
     if let Some(summary) = &sink.summary {

@@ -225,3 +225,40 @@ fn empty_input_is_fine() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["bytes"], 0);
 }
+
+#[test]
+fn decodes_a_recording() {
+    let frame =
+        std::fs::read_to_string("tests/fixtures/han/kamstrup-no-list1-3p-2022.hex").unwrap();
+    let hex: String = frame.split_whitespace().collect();
+    let (a, b) = hex.split_at(100);
+    let capture = format!(
+        "{{\"t\":\"2024-05-01T10:00:00.000Z\",\"dir\":\"tx\",\"hex\":\"2F3F210D0A\"}}\n\
+         {{\"t\":\"2024-05-01T10:00:00.100Z\",\"dir\":\"rx\",\"hex\":\"{a}\"}}\n\
+         {{\"t\":\"2024-05-01T10:00:00.300Z\",\"dir\":\"rx\",\"hex\":\"{b}\"}}\n"
+    );
+    let out = kamscope(&["decode", "--format", "json"], Some(capture.as_bytes()));
+    assert!(out.status.success(), "{out:?}");
+    let spans = json_lines(&out);
+    assert_eq!(spans.len(), 1, "tx chunks are not decoded as received data");
+    assert_eq!(spans[0]["ok"], true);
+    assert_eq!(spans[0]["meter_id"], "5706567326590407");
+    assert_user_error(
+        &kamscope(&["decode", "--input", "capture"], Some(b"{\"t\":1}\n")),
+        "line 1: not a capture line",
+    );
+}
+
+#[test]
+fn the_app_without_a_terminal_says_so() {
+    assert_user_error(&kamscope(&["--demo"], None), "needs a terminal");
+    assert_user_error(
+        &kamscope(&["--replay", "no/such.jsonl"], None),
+        "cannot read no/such.jsonl",
+    );
+    assert_user_error(&kamscope(&[], None), "no source given");
+    assert_eq!(
+        kamscope(&["--demo", "--speed", "0"], None).status.code(),
+        Some(2)
+    );
+}

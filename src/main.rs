@@ -42,6 +42,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run the simulated meter on a pseudo-terminal and print its path, to test the serial path
+    /// end to end (`kamscope --port <path>` in another terminal).
+    Sim {
+        /// Use a pseudo-terminal (the only place the simulator can run on its own).
+        #[arg(long, required = true)]
+        pty: bool,
+        #[arg(long, value_enum, default_value_t = MeterProfile::ThreePhase)]
+        meter: MeterProfile,
+        #[arg(long)]
+        faults: bool,
+        #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+        speed: f64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -155,6 +168,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Decode(args)) => decode(args),
         Some(Command::Ports { format }) => ports(format),
+        Some(Command::Sim {
+            pty: _,
+            meter,
+            faults,
+            speed,
+        }) => sim_pty(meter, faults, speed),
         None => run_app(cli.run),
     };
     match result {
@@ -164,6 +183,30 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn sim_pty(meter: MeterProfile, faults: bool, speed: f64) -> Result<(), UserError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        let sim = kamscope::link::pty::SimPty::open(meter, faults, speed, seed)
+            .map_err(|e| UserError(format!("cannot open a pseudo-terminal: {e}")))?;
+        println!("{}", sim.path.display());
+        eprintln!(
+            "simulated {} meter on {}: run `kamscope --port {}`; Ctrl-C stops it",
+            meter.name(),
+            sim.path.display(),
+            sim.path.display()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        drop(sim);
+        Ok(())
+    })
 }
 
 fn ports(format: Format) -> Result<(), UserError> {

@@ -21,6 +21,9 @@ pub struct SpanRecord {
     pub bytes: Vec<u8>,
     pub content: Content,
     pub decoded: Decoded,
+    /// The decoded message was dropped to save memory (the app keeps its values); decode the
+    /// bytes again to show it.
+    pub compact: bool,
 }
 
 impl SpanRecord {
@@ -122,6 +125,7 @@ impl Reader {
                 bytes: span.bytes.to_vec(),
                 content: span.content,
                 decoded,
+                compact: false,
             });
         }
         for s in out {

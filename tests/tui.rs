@@ -47,6 +47,7 @@ fn feed(app: &mut App, bytes: &[u8], at: DateTime<Utc>, offset: &mut u64) {
             bytes: span.bytes.to_vec(),
             content: span.content.clone(),
             decoded,
+            compact: false,
         })));
     }
     *offset += bytes.len() as u64;

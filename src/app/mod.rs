@@ -99,6 +99,8 @@ pub struct App {
     pub live: LiveState,
     pub inspector: InspectorState,
     pub scaling: Scaling,
+    /// Keys for encrypted frames, to decode logged frames again.
+    pub keys: Option<crate::protocol::dlms::Keys>,
     pub recording: Option<PathBuf>,
     /// One line for the user: an export, an error while recording.
     pub notice: Option<String>,
@@ -128,6 +130,7 @@ impl App {
             live: LiveState::default(),
             inspector: InspectorState::default(),
             scaling,
+            keys: None,
             recording,
             notice: None,
             now,
@@ -149,12 +152,18 @@ impl App {
                 self.stats.bytes += count as u64;
                 self.stats.last_byte = Some(at);
             }
-            ReaderEvent::Span(span) => {
+            ReaderEvent::Span(mut span) => {
                 self.stats.count(&span);
-                if let Decoded::Hdlc(h) = &span.decoded
+                if let Decoded::Hdlc(h) = &mut span.decoded
                     && let Some(m) = &h.message
                 {
                     self.live.push(m, span.received);
+                    // The log keeps the frame, not its decoded fields: a day of pushes then fits
+                    // in a few megabytes. Segmented messages cannot be decoded again alone.
+                    if h.segment == crate::protocol::decoder::SegmentState::Whole {
+                        h.message = None;
+                        span.compact = true;
+                    }
                 }
                 self.inspector.push(*span);
             }
@@ -313,14 +322,7 @@ impl App {
             }
             KeyCode::Char('x') => {
                 if let Some(span) = ins.selected_span() {
-                    let report = crate::report::span_report(
-                        &crate::protocol::Span {
-                            offset: span.offset,
-                            bytes: &span.bytes,
-                            content: span.content.clone(),
-                        },
-                        &span.decoded,
-                    );
+                    let report = span_report_of(span, self.scaling, self.keys.clone());
                     let mut contents = serde_json::to_string_pretty(&report).unwrap_or_default();
                     contents.push('\n');
                     let path = PathBuf::from(format!(
@@ -339,9 +341,32 @@ impl App {
         Vec::new()
     }
 
+    /// The report of a logged span, decoding a compacted frame again.
+    pub fn report_of(&self, span: &SpanRecord) -> crate::report::SpanReport {
+        span_report_of(span, self.scaling, self.keys.clone())
+    }
+
     /// A click on the tab bar row selects the tab under the cursor.
     pub fn on_tab_click(&mut self, tab: Tab) {
         self.tab = tab;
         self.dirty = true;
+    }
+}
+
+fn span_report_of(
+    span: &SpanRecord,
+    scaling: Scaling,
+    keys: Option<crate::protocol::dlms::Keys>,
+) -> crate::report::SpanReport {
+    let view = crate::protocol::Span {
+        offset: span.offset,
+        bytes: &span.bytes,
+        content: span.content.clone(),
+    };
+    if span.compact {
+        let decoded = crate::protocol::Decoder::new(scaling, keys).decode(&view);
+        crate::report::span_report(&view, &decoded)
+    } else {
+        crate::report::span_report(&view, &span.decoded)
     }
 }

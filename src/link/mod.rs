@@ -3,6 +3,7 @@
 //! app do not care which one it is.
 
 pub mod capture;
+pub mod pty;
 pub mod replay;
 pub mod serial;
 pub mod sim;

@@ -343,7 +343,12 @@ fn local_time(t: i64) -> NaiveDateTime {
         .unwrap_or_default()
 }
 
-async fn run_meter(mut meter: SimMeter, speed: f64, mut io: tokio::io::DuplexStream) {
+/// Runs the meter on the simulated clock, writing its pushes to `io` until the reader goes away.
+pub(crate) async fn run_meter(
+    mut meter: SimMeter,
+    speed: f64,
+    mut io: impl tokio::io::AsyncWrite + Unpin,
+) {
     let clock = SimClock::new(speed);
     // Start at the next whole second.
     let mut t = clock.now_ms().div_euclid(1000) + 1;
@@ -353,7 +358,7 @@ async fn run_meter(mut meter: SimMeter, speed: f64, mut io: tokio::io::DuplexStr
             // Pace like the line: 240 bytes/s, sent in 24-byte pieces.
             let piece_time = Duration::from_secs_f64(24.0 / HAN_BYTES_PER_SECOND / speed);
             for piece in bytes.chunks(24) {
-                if io.write_all(piece).await.is_err() {
+                if io.write_all(piece).await.is_err() || io.flush().await.is_err() {
                     return; // the reader went away
                 }
                 if speed <= 50.0 {

@@ -2,9 +2,8 @@
 //! its check verdicts (expected against received), annotated hex dump and decoded fields.
 
 use crate::app::App;
-use crate::protocol::{Protocol, Span, annotate};
+use crate::protocol::{Protocol, annotate};
 use crate::reader::SpanRecord;
-use crate::report::span_report;
 use crate::ui::{Theme, hexdump};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -106,12 +105,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         return;
     };
-    let span = Span {
-        offset: s.offset,
-        bytes: &s.bytes,
-        content: s.content.clone(),
-    };
-    let report = span_report(&span, &s.decoded);
+    let report = app.report_of(s);
     let mut lines: Vec<Line> = Vec::new();
     let verdict_style = if report.ok {
         theme.ok()

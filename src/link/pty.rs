@@ -1,0 +1,45 @@
+//! The simulated meter on a pseudo-terminal: `kamscope sim --pty` prints a path that the app (or
+//! any serial tool) opens like a USB adapter, so the real serial code path runs end to end.
+
+use super::sim::{MeterProfile, SimMeter, run_meter};
+use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use tokio::task::JoinHandle;
+
+/// A running simulated meter behind a pseudo-terminal. Dropping it ends the meter and closes the
+/// terminal, as if the adapter were unplugged.
+pub struct SimPty {
+    /// The terminal to open (`/dev/pts/5`).
+    pub path: PathBuf,
+    /// Held open so the terminal does not hang up while no reader has it open.
+    _slave: OwnedFd,
+    task: JoinHandle<()>,
+}
+
+impl SimPty {
+    /// Opens a pseudo-terminal and starts the meter on it (on the current tokio runtime).
+    pub fn open(profile: MeterProfile, faults: bool, speed: f64, seed: u64) -> io::Result<SimPty> {
+        let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
+        // Raw mode from the start: nothing echoed or translated before a reader sets its own.
+        let mut tio = tcgetattr(&pty.slave).map_err(io::Error::from)?;
+        cfmakeraw(&mut tio);
+        tcsetattr(&pty.slave, SetArg::TCSANOW, &tio).map_err(io::Error::from)?;
+        let path = nix::unistd::ttyname(&pty.slave).map_err(io::Error::from)?;
+        let master = tokio::fs::File::from_std(std::fs::File::from(pty.master));
+        let meter = SimMeter::new(profile, faults, seed);
+        let task = tokio::spawn(run_meter(meter, speed.max(0.01), master));
+        Ok(SimPty {
+            path,
+            _slave: pty.slave,
+            task,
+        })
+    }
+}
+
+impl Drop for SimPty {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

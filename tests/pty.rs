@@ -1,0 +1,89 @@
+//! End to end over a pseudo-terminal: the simulated meter on one side, the real tokio-serial
+//! reader on the other. The "adapter" is unplugged (terminal closed, device gone) and plugged in
+//! again, and the reader recovers by itself.
+
+use kamscope::link::pty::SimPty;
+use kamscope::link::serial::{SerialConnector, SerialSettings};
+use kamscope::link::sim::MeterProfile;
+use kamscope::protocol::Decoded;
+use kamscope::reader::{self, LinkState, ReaderConfig, ReaderEvent};
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc::Receiver;
+
+/// Waits for `n` good decoded pushes; returns the meter ids seen.
+async fn good_pushes(events: &mut Receiver<ReaderEvent>, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while ids.len() < n {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ReaderEvent::Span(s))) => {
+                if let Decoded::Hdlc(h) = &s.decoded
+                    && let Some(m) = &h.message
+                    && s.ok()
+                {
+                    ids.push(m.meter_id().unwrap_or_default());
+                }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no pushes: {other:?} after {} good", ids.len()),
+        }
+    }
+    ids
+}
+
+async fn wait_for(
+    events: &mut Receiver<ReaderEvent>,
+    want: impl Fn(&LinkState) -> bool,
+) -> LinkState {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ReaderEvent::Link(l))) if want(&l) => return l,
+            Ok(Some(_)) => {}
+            other => panic!("link state never came: {other:?}"),
+        }
+    }
+}
+
+fn plug(sim: &SimPty, link: &Path) {
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(&sim.path, link).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_reader_decodes_the_simulator_and_survives_unplugging() {
+    let dir = std::env::temp_dir().join(format!("kamscope-pty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("ttyHAN");
+
+    let sim = SimPty::open(MeterProfile::ThreePhase, false, 100.0, 1).unwrap();
+    plug(&sim, &link);
+    let connector = SerialConnector {
+        path: link.display().to_string(),
+        settings: SerialSettings::HAN,
+    };
+    let cfg = ReaderConfig {
+        retry: Duration::from_millis(100),
+        ..ReaderConfig::default()
+    };
+    let (mut events, _commands) = reader::spawn(Box::new(connector), cfg);
+    wait_for(&mut events, |l| *l == LinkState::Connected).await;
+    let ids = good_pushes(&mut events, 3).await;
+    assert!(ids.iter().all(|id| id == "5706567000000042"), "{ids:?}");
+
+    // Unplug: the terminal closes and the device node disappears.
+    drop(sim);
+    std::fs::remove_file(&link).unwrap();
+    let state = wait_for(&mut events, |l| matches!(l, LinkState::Waiting { .. })).await;
+    println!("after unplug: {state:?}");
+
+    // Plug in again: a new terminal behind the same name.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sim = SimPty::open(MeterProfile::OnePhase, false, 100.0, 2).unwrap();
+    plug(&sim, &link);
+    wait_for(&mut events, |l| *l == LinkState::Connected).await;
+    good_pushes(&mut events, 3).await;
+    drop(sim);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -166,7 +166,18 @@ fn draw_phases(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled(format!("{:>9}", num(s, 0, "VA")), theme.dim()),
         ]));
     }
-    let title = format!(" Phases (gauge to {scale:.0} A) ");
+    let unit = match app.live.current_scaler {
+        -3 => "0.001 A",
+        -2 => "0.01 A",
+        -1 => "0.1 A",
+        _ => "A",
+    };
+    let how = if app.scaling.current_scaler.is_some() {
+        "set"
+    } else {
+        "auto"
+    };
+    let title = format!(" Phases · I x{unit} {how} · bar {scale:.0} A ");
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(title)),
         area,
@@ -214,11 +225,20 @@ fn draw_power(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
+/// The energy scaling in words.
+fn energy_unit(app: &App) -> String {
+    match app.scaling.energy_scaler {
+        0 => "raw x 1 Wh (SE)".into(),
+        1 => "raw x 10 Wh (NO)".into(),
+        n => format!("raw x 10^{n} Wh"),
+    }
+}
+
 fn draw_energy(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let wide = area.width >= 110;
     let (title, line) = match &app.live.energies {
         None => (
-            " Energy registers ".to_string(),
+            format!(" Energy registers · {} ", energy_unit(app)),
             Line::from(Span::styled(
                 "come with the hourly list 2 (at xx:00:05)",
                 theme.dim(),
@@ -260,7 +280,8 @@ fn draw_energy(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             (
                 format!(
-                    " Energy registers · list 2 at {at}, {} ago ",
+                    " Energy · {} · list 2 at {at}, {} ago ",
+                    energy_unit(app),
                     human_seconds(age).trim_start_matches('+')
                 ),
                 Line::from(spans),

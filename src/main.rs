@@ -131,7 +131,26 @@ enum InputArg {
 #[derive(clap::Args)]
 struct DecodeArgs {
     /// File to decode; `-` or nothing reads standard input.
+    #[arg(conflicts_with = "port")]
     input: Option<PathBuf>,
+    /// Read a live serial port instead of a file, printing spans as they arrive.
+    #[arg(long, value_name = "PATH")]
+    port: Option<String>,
+    /// With --port: serial speed (default 2400).
+    #[arg(long, requires = "port")]
+    baud: Option<u32>,
+    /// With --port: parity (default none).
+    #[arg(long, value_enum, requires = "port")]
+    parity: Option<Parity>,
+    /// With --port: data bits (default 8).
+    #[arg(long, requires = "port", value_parser = clap::value_parser!(u8).range(5..=8))]
+    data_bits: Option<u8>,
+    /// With --port: stop bits (default 1).
+    #[arg(long, requires = "port", value_parser = clap::value_parser!(u8).range(1..=2))]
+    stop_bits: Option<u8>,
+    /// With --port: stop after this many frames (junk runs not counted).
+    #[arg(long, requires = "port")]
+    count: Option<u64>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Print only counts, as one JSON object.
@@ -349,8 +368,8 @@ impl<W: Write> DecodeSink<W> {
     }
 }
 
-fn decode(args: DecodeArgs) -> Result<(), UserError> {
-    let keys = match (&args.key, &args.auth_key) {
+fn keys_of(args: &DecodeArgs) -> Result<Option<Keys>, UserError> {
+    Ok(match (&args.key, &args.auth_key) {
         (None, None) => None,
         (None, Some(_)) => return Err(UserError("--auth-key needs --key".into())),
         (Some(k), ak) => Some(Keys {
@@ -360,7 +379,99 @@ fn decode(args: DecodeArgs) -> Result<(), UserError> {
                 .map(|a| parse_key("--auth-key", a))
                 .transpose()?,
         }),
+    })
+}
+
+/// `decode --port`: spans from a live port as they arrive, until --count frames or Ctrl-C.
+fn decode_port(args: DecodeArgs, path: String) -> Result<(), UserError> {
+    use kamscope::reader::{LinkState, ReaderEvent};
+    let d = SerialSettings::HAN;
+    let settings = SerialSettings {
+        baud: args.baud.unwrap_or(d.baud),
+        data_bits: args.data_bits.unwrap_or(d.data_bits),
+        parity: args.parity.unwrap_or(d.parity),
+        stop_bits: args.stop_bits.unwrap_or(d.stop_bits),
     };
+    let cfg = ReaderConfig {
+        protocols: Protocols::ALL,
+        scaling: Scaling {
+            energy_scaler: args.energy_scaler,
+            current_scaler: args.current_scaler,
+        },
+        keys: keys_of(&args)?,
+        ..ReaderConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let connector = SerialConnector { path, settings };
+        eprintln!("kamscope: reading {}", connector.describe());
+        let (mut events, _commands) = kamscope::reader::spawn(Box::new(connector), cfg);
+        let mut summary = args.summary.then(Summary::default);
+        let mut frames = 0u64;
+        let stdout = io::stdout();
+        let mut text = String::new();
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = tokio::signal::ctrl_c() => None,
+            };
+            let Some(event) = event else { break };
+            match event {
+                ReaderEvent::Link(LinkState::Waiting { reason }) => {
+                    eprintln!("kamscope: waiting for the port ({reason})");
+                }
+                ReaderEvent::Link(LinkState::Connected) => eprintln!("kamscope: connected"),
+                ReaderEvent::Span(s) => {
+                    let span = kamscope::protocol::Span {
+                        offset: s.offset,
+                        bytes: &s.bytes,
+                        content: s.content.clone(),
+                    };
+                    if let Some(sum) = &mut summary {
+                        sum.add(&span, &s.decoded);
+                    } else {
+                        let report = span_report(&span, &s.decoded);
+                        let mut out = stdout.lock();
+                        let written = match args.format {
+                            Format::Json => serde_json::to_writer(&mut out, &report)
+                                .map_err(io::Error::from)
+                                .and_then(|()| out.write_all(b"\n")),
+                            Format::Text => {
+                                text.clear();
+                                render_text(&report, &mut text);
+                                out.write_all(text.as_bytes())
+                            }
+                        };
+                        if written.and_then(|()| out.flush()).is_err() {
+                            return Ok(()); // the reader of our output went away
+                        }
+                    }
+                    if span.protocol() != kamscope::protocol::Protocol::Junk {
+                        frames += 1;
+                        if args.count.is_some_and(|n| frames >= n) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(sum) = summary {
+            println!("{}", sum.to_json());
+        }
+        Ok(())
+    })
+}
+
+fn decode(args: DecodeArgs) -> Result<(), UserError> {
+    if let Some(port) = args.port.clone() {
+        return decode_port(args, port);
+    }
+    let keys = keys_of(&args)?;
     let scaling = Scaling {
         energy_scaler: args.energy_scaler,
         current_scaler: args.current_scaler,

@@ -262,3 +262,45 @@ fn the_app_without_a_terminal_says_so() {
         Some(2)
     );
 }
+
+#[test]
+fn decode_a_live_port_from_the_simulator_on_a_pty() {
+    use std::io::BufRead;
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_kamscope"))
+        .args(["sim", "--pty", "--speed", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut path = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut path)
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kamscope"))
+        .args([
+            "decode",
+            "--port",
+            path.trim(),
+            "--count",
+            "3",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    sim.kill().ok();
+    sim.wait().ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spans = json_lines(&out);
+    assert_eq!(spans.len(), 3);
+    assert!(
+        spans
+            .iter()
+            .all(|s| s["ok"] == true && s["meter_id"] == "5706567000000042"),
+        "{spans:?}"
+    );
+}

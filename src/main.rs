@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand, ValueEnum};
+use kamscope::app::picker::Choice;
+use kamscope::config;
 use kamscope::input::{self, InputKind};
 use kamscope::link::Connector;
 use kamscope::link::capture;
@@ -92,9 +94,9 @@ struct RunArgs {
     /// Stop bits (default 1).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     stop_bits: Option<u8>,
-    /// 10-exponent for energy registers: 1 = raw x 10 Wh (Norway), 0 = plain Wh (Sweden).
-    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
-    energy_scaler: i8,
+    /// 10-exponent for energy registers: 1 = raw x 10 Wh (Norway, default), 0 = Wh (Sweden).
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
+    energy_scaler: Option<i8>,
     /// 10-exponent for currents; default by meter type: -2, or -3 on CT meters (685-...).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
     current_scaler: Option<i8>,
@@ -261,13 +263,53 @@ fn ports(format: Format) -> Result<(), UserError> {
 }
 
 fn run_app(args: RunArgs) -> Result<(), UserError> {
+    let config_path = config::path();
+    let mut config = match &config_path {
+        Some(p) => config::load(p).map_err(UserError)?,
+        None => config::Config::default(),
+    };
+    let is_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut notice = None;
+    // The source: command line, else the port picker (which remembers the choice).
+    let mut port = args.port.clone();
+    let mut demo = args.demo;
+    if args.replay.is_none() && port.is_none() && !demo {
+        if !is_terminal {
+            return Err(UserError(
+                "no source given: use --demo (simulated meter), --port PATH or --replay FILE"
+                    .into(),
+            ));
+        }
+        color_eyre::install().map_err(|e| UserError(e.to_string()))?;
+        let last = config
+            .last_source
+            .clone()
+            .or_else(|| config.han.port.clone());
+        match kamscope::tui::pick_source(last).map_err(|e| UserError(format!("{e:#}")))? {
+            None => return Ok(()),
+            Some(choice) => {
+                config.last_source = Some(choice.config_value());
+                if let Some(p) = &config_path
+                    && let Err(e) = config::save(p, &config)
+                {
+                    notice = Some(e);
+                }
+                match choice {
+                    Choice::Demo => demo = true,
+                    Choice::Port(p) => port = Some(p),
+                }
+            }
+        }
+    } else if is_terminal {
+        color_eyre::install().map_err(|e| UserError(e.to_string()))?;
+    }
     let connector: Box<dyn Connector> = if let Some(path) = &args.replay {
         let source = ReplaySource::load(path).map_err(UserError)?;
         Box::new(ReplayConnector::new(path.clone(), source, args.speed))
-    } else if let Some(port) = &args.port {
-        let d = SerialSettings::HAN;
+    } else if let Some(port) = port {
+        let d = config.han.settings(SerialSettings::HAN);
         Box::new(SerialConnector {
-            path: port.clone(),
+            path: port,
             settings: SerialSettings {
                 baud: args.baud.unwrap_or(d.baud),
                 data_bits: args.data_bits.unwrap_or(d.data_bits),
@@ -275,19 +317,15 @@ fn run_app(args: RunArgs) -> Result<(), UserError> {
                 stop_bits: args.stop_bits.unwrap_or(d.stop_bits),
             },
         })
-    } else if args.demo {
-        Box::new(SimConnector::new(args.meter, args.faults, args.speed))
     } else {
-        let ports = list_ports().unwrap_or_default();
-        let mut msg = String::from(
-            "no source given: use --demo (simulated meter), --port PATH or --replay FILE",
-        );
-        if !ports.is_empty() {
-            let names: Vec<&str> = ports.iter().map(|p| p.path.as_str()).collect();
-            msg.push_str(&format!("; serial ports here: {}", names.join(", ")));
-        }
-        return Err(UserError(msg));
+        debug_assert!(demo);
+        Box::new(SimConnector::new(args.meter, args.faults, args.speed))
     };
+    if !is_terminal {
+        return Err(UserError(
+            "the app needs a terminal; for scripts use `kamscope decode`".into(),
+        ));
+    }
     let recorder = match &args.record {
         Some(path) => Some(Recorder::create(path).map_err(|e| {
             UserError(format!(
@@ -300,19 +338,21 @@ fn run_app(args: RunArgs) -> Result<(), UserError> {
     };
     let cfg = ReaderConfig {
         scaling: Scaling {
-            energy_scaler: args.energy_scaler,
-            current_scaler: args.current_scaler,
+            energy_scaler: args
+                .energy_scaler
+                .or(config.scaling.energy_scaler)
+                .unwrap_or(1),
+            current_scaler: args.current_scaler.or(config.scaling.current_scaler),
         },
         recorder,
         ..ReaderConfig::default()
     };
-    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        return Err(UserError(
-            "the app needs a terminal; for scripts use `kamscope decode`".into(),
-        ));
-    }
-    color_eyre::install().map_err(|e| UserError(e.to_string()))?;
-    kamscope::tui::run(connector, cfg, args.record.clone()).map_err(|e| UserError(format!("{e:#}")))
+    let options = kamscope::tui::Options {
+        recording: args.record.clone(),
+        chart_window: config.chart_window(),
+        notice,
+    };
+    kamscope::tui::run(connector, cfg, options).map_err(|e| UserError(format!("{e:#}")))
 }
 
 fn parse_key(what: &str, hex: &str) -> Result<[u8; 16], UserError> {

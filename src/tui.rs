@@ -1,8 +1,10 @@
 //! The interactive app: terminal setup and restore, and the event loop that feeds reader events,
 //! keys, mouse clicks and the clock into the app state and draws it when something changed.
 
+use crate::app::picker::{Choice, Picker, PickerAction};
 use crate::app::{App, Effect};
 use crate::link::Connector;
+use crate::link::serial::list_ports;
 use crate::protocol::han::Scaling;
 use crate::reader::{self, ReaderCommand, ReaderConfig};
 use crate::ui::{self, Theme};
@@ -16,12 +18,44 @@ use ratatui::DefaultTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Start-up choices for the app beside the reader's.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub recording: Option<PathBuf>,
+    /// Index into `app::live::WINDOWS`.
+    pub chart_window: Option<usize>,
+    /// A first message for the status line.
+    pub notice: Option<String>,
+}
+
+/// The port picker, before the app: `None` when the user quits. Rescans every second so an
+/// adapter plugged in now shows up.
+pub fn pick_source(last: Option<String>) -> Result<Option<Choice>> {
+    let theme = Theme::from_env();
+    let mut terminal = ratatui::init();
+    let mut picker = Picker::new(list_ports(), last);
+    let result = (|| -> Result<Option<Choice>> {
+        loop {
+            terminal.draw(|f| ui::picker::draw(f, &picker, &theme))?;
+            if crossterm::event::poll(Duration::from_secs(1))? {
+                if let Event::Key(key) = crossterm::event::read()? {
+                    match picker.on_key(key) {
+                        PickerAction::Choose(c) => return Ok(Some(c)),
+                        PickerAction::Quit => return Ok(None),
+                        PickerAction::None => {}
+                    }
+                }
+            } else {
+                picker.set_ports(list_ports());
+            }
+        }
+    })();
+    ratatui::restore();
+    result
+}
+
 /// Runs the TUI until the user quits. The terminal is restored on exit, error or panic.
-pub fn run(
-    connector: Box<dyn Connector>,
-    cfg: ReaderConfig,
-    recording: Option<PathBuf>,
-) -> Result<()> {
+pub fn run(connector: Box<dyn Connector>, cfg: ReaderConfig, options: Options) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -30,7 +64,7 @@ pub fn run(
     runtime.block_on(async move {
         let mut terminal = ratatui::init();
         let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-        let result = event_loop(&mut terminal, connector, cfg, recording).await;
+        let result = event_loop(&mut terminal, connector, cfg, options).await;
         let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
         result
@@ -41,7 +75,7 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     connector: Box<dyn Connector>,
     cfg: ReaderConfig,
-    recording: Option<PathBuf>,
+    options: Options,
 ) -> Result<()> {
     let theme = Theme::from_env();
     let scaling: Scaling = cfg.scaling;
@@ -49,10 +83,15 @@ async fn event_loop(
     let mut app = App::new(
         connector.describe(),
         scaling,
-        recording,
+        options.recording,
         Local::now().fixed_offset(),
         std_offset,
     );
+    app.keys = cfg.keys.clone();
+    app.notice = options.notice;
+    if let Some(w) = options.chart_window {
+        app.live.window = w;
+    }
     let (mut events, commands) = reader::spawn(connector, cfg);
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -306,3 +306,21 @@ fn overdue_push_and_link_hints() {
         wrong_parity.stats
     );
 }
+
+#[test]
+fn port_picker_snapshot() {
+    use kamscope::app::picker::Picker;
+    use kamscope::link::serial::PortInfo;
+    let ports = vec![PortInfo {
+        path: "/dev/ttyUSB0".into(),
+        usb_id: Some("0403:6001".into()),
+        manufacturer: Some("FTDI".into()),
+        product: Some("FT232R USB UART".into()),
+        serial_number: Some("A50285BI".into()),
+        kind: "usb",
+    }];
+    let picker = Picker::new(Ok(ports), Some("demo".into()));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| ui::picker::draw(f, &picker, &COLOR)).unwrap();
+    insta::assert_snapshot!("picker_80x24", text(&t));
+}

@@ -3,6 +3,7 @@
 
 pub mod inspector;
 pub mod live;
+pub mod picker;
 
 use crate::protocol::Content;
 use crate::protocol::decoder::Decoded;

@@ -4,6 +4,7 @@ pub mod help;
 pub mod hexdump;
 pub mod inspector;
 pub mod live;
+pub mod picker;
 pub mod readout;
 pub mod status;
 pub mod theme;

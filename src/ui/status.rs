@@ -12,6 +12,9 @@ use ratatui::widgets::Paragraph;
 /// The link state in words, with its style.
 pub fn link_text(app: &App, theme: &Theme) -> (String, ratatui::style::Style) {
     match &app.link {
+        LinkState::Connecting if app.stats.connected_since.is_some() => {
+            ("reconnecting".into(), theme.warn())
+        }
         LinkState::Connecting => ("connecting".into(), theme.warn()),
         LinkState::Connected if app.stats.bytes == 0 => {
             ("connected, no data yet".into(), theme.warn())

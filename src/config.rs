@@ -173,8 +173,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kamscope-config-{}", std::process::id()));
         let path = dir.join("config.toml");
         assert_eq!(load(&path).unwrap(), Config::default());
-        let mut c = Config::default();
-        c.last_source = Some("demo".into());
+        let mut c = Config {
+            last_source: Some("demo".into()),
+            ..Config::default()
+        };
         c.han.parity = Some(Parity::Even);
         c.chart.window = Some("6h".into());
         save(&path, &c).unwrap();

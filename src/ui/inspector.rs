@@ -189,6 +189,12 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             lines.push(Line::from(spans));
         }
     }
+    // Never scroll past the end (wrapped lines make the text a little longer than counted).
+    let visible_rows = area.height.saturating_sub(2) as usize;
+    let scroll = app
+        .inspector
+        .detail_scroll
+        .min(lines.len().saturating_sub(visible_rows / 2) as u16);
     let title = format!(
         " Frame · {} ",
         s.received
@@ -198,7 +204,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.inspector.detail_scroll, 0))
+            .scroll((scroll, 0))
             .block(Block::bordered().title(title)),
         area,
     );

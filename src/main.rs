@@ -245,17 +245,7 @@ fn ports(format: Format) -> Result<(), UserError> {
                 );
             }
             for p in &ports {
-                let mut line = format!("{:<16} {:<9}", p.path, p.kind);
-                if let Some(id) = &p.usb_id {
-                    line.push_str(&format!(" {id}"));
-                }
-                for part in [&p.manufacturer, &p.product].into_iter().flatten() {
-                    line.push_str(&format!("  {part}"));
-                }
-                if let Some(sn) = &p.serial_number {
-                    line.push_str(&format!("  serial {sn}"));
-                }
-                println!("{line}");
+                println!("{:<16} {:<9} {}", p.path, p.kind, p.identity());
             }
         }
     }

@@ -32,6 +32,25 @@ pub struct FieldReport {
     pub inferred_obis: Option<String>,
 }
 
+impl FieldReport {
+    /// The raw value as text: strings as they are, numbers as numbers.
+    pub fn raw_text(&self) -> String {
+        match &self.raw {
+            Value::String(s) => s.clone(),
+            Value::Null => "null".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The OBIS code (or id) as sent, an inferred code in brackets, or `-`.
+    pub fn code_text(&self) -> String {
+        self.obis
+            .clone()
+            .or_else(|| self.inferred_obis.as_ref().map(|o| format!("({o})")))
+            .unwrap_or_else(|| "-".into())
+    }
+}
+
 /// Everything `decode` says about one span.
 #[derive(Debug, Clone, Serialize)]
 pub struct SpanReport {
@@ -626,19 +645,9 @@ pub fn render_text(r: &SpanReport, out: &mut String) {
             .fields
             .iter()
             .map(|f| {
-                let raw = match &f.raw {
-                    Value::String(s) => s.clone(),
-                    Value::Null => "null".into(),
-                    other => other.to_string(),
-                };
-                let code = f
-                    .obis
-                    .clone()
-                    .or_else(|| f.inferred_obis.as_ref().map(|o| format!("({o})")))
-                    .unwrap_or_else(|| "-".into());
                 let name: String = f.name.chars().take(name_w).collect();
                 let value = f.value.map(|v| v.to_string()).unwrap_or_default();
-                [code, name, raw, value]
+                [f.code_text(), name, f.raw_text(), value]
             })
             .collect();
         // Numbers fill the raw and value columns; a string (no value) spans both.

@@ -99,6 +99,18 @@ pub struct PortInfo {
     pub kind: &'static str,
 }
 
+impl PortInfo {
+    /// What identifies the adapter: `0403:6001  FTDI  FT232R USB UART  serial A50285BI`.
+    pub fn identity(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.usb_id.clone());
+        parts.extend(self.manufacturer.clone());
+        parts.extend(self.product.clone());
+        parts.extend(self.serial_number.as_ref().map(|s| format!("serial {s}")));
+        parts.join("  ")
+    }
+}
+
 /// Every serial port the system knows, USB adapters with their ids.
 pub fn list_ports() -> Result<Vec<PortInfo>, String> {
     let ports =

@@ -163,19 +163,10 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.title(),
         )));
         for f in &report.fields {
-            let raw = match &f.raw {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let code = f
-                .obis
-                .clone()
-                .or_else(|| f.inferred_obis.as_ref().map(|o| format!("({o})")))
-                .unwrap_or_else(|| "-".into());
             let mut spans = vec![
-                TextSpan::styled(format!("  {code:<16} "), theme.dim()),
+                TextSpan::styled(format!("  {:<16} ", f.code_text()), theme.dim()),
                 TextSpan::raw(format!("{} ", f.name)),
-                TextSpan::styled(raw, theme.dim()),
+                TextSpan::styled(f.raw_text(), theme.dim()),
             ];
             if let Some(v) = f.value {
                 spans.push(TextSpan::styled(

@@ -36,16 +36,7 @@ pub fn draw(frame: &mut Frame, picker: &Picker, theme: &Theme) {
         lines.push(Line::from(""));
     }
     for (i, p) in picker.ports.iter().enumerate() {
-        let mut text = format!("{:<16} {:<6}", p.path, p.kind);
-        if let Some(id) = &p.usb_id {
-            text.push_str(&format!(" {id}"));
-        }
-        for part in [&p.manufacturer, &p.product].into_iter().flatten() {
-            text.push_str(&format!("  {part}"));
-        }
-        if let Some(sn) = &p.serial_number {
-            text.push_str(&format!("  serial {sn}"));
-        }
+        let mut text = format!("{:<16} {:<6} {}", p.path, p.kind, p.identity());
         if picker.last.as_deref() == Some(p.path.as_str()) {
             text.push_str("  (last used)");
         }

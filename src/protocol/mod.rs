@@ -14,6 +14,7 @@ pub mod iec61107;
 pub mod kmp;
 pub mod mbus;
 pub mod obis;
+pub mod readout;
 
 pub use check::{Check, CheckValue};
 pub use decoder::{Decoded, Decoder};

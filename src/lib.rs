@@ -7,6 +7,7 @@ pub mod input;
 pub mod link;
 pub mod protocol;
 pub mod reader;
+pub mod readout;
 pub mod report;
 pub mod tui;
 pub mod ui;

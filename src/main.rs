@@ -317,13 +317,16 @@ fn run_app(args: RunArgs) -> Result<(), UserError> {
         ));
     }
     let recorder = match &args.record {
-        Some(path) => Some(Recorder::create(path).map_err(|e| {
-            UserError(format!(
-                "cannot record to {}: {}",
-                path.display(),
-                input::io_reason(&e)
-            ))
-        })?),
+        Some(path) => {
+            let recorder = Recorder::create(path).map_err(|e| {
+                UserError(format!(
+                    "cannot record to {}: {}",
+                    path.display(),
+                    input::io_reason(&e)
+                ))
+            })?;
+            Some(std::sync::Arc::new(std::sync::Mutex::new(recorder)))
+        }
         None => None,
     };
     let cfg = ReaderConfig {

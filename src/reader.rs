@@ -2,7 +2,7 @@
 //! sends spans to the app over a bounded channel. The link is reopened when it fails, so an
 //! unplugged adapter comes back by itself.
 
-use crate::link::capture::{Chunk, Direction, Recorder};
+use crate::link::capture::{Chunk, Direction, SharedRecorder};
 use crate::link::{BoxLink, Connector};
 use crate::protocol::dlms::Keys;
 use crate::protocol::han::Scaling;
@@ -21,6 +21,8 @@ pub struct SpanRecord {
     pub bytes: Vec<u8>,
     pub content: Content,
     pub decoded: Decoded,
+    /// Received from the meter, or sent by us (optical readout requests).
+    pub dir: Direction,
     /// The decoded message was dropped to save memory (the app keeps its values); decode the
     /// bytes again to show it.
     pub compact: bool,
@@ -71,7 +73,7 @@ pub struct ReaderConfig {
     pub protocols: Protocols,
     pub scaling: Scaling,
     pub keys: Option<Keys>,
-    pub recorder: Option<Recorder>,
+    pub recorder: Option<SharedRecorder>,
     /// A partial frame is flushed (as truncated) after this much silence.
     pub idle_flush: Duration,
     /// Pause before reopening a failed link.
@@ -94,7 +96,7 @@ impl Default for ReaderConfig {
 struct Reader {
     framer: Framer,
     decoder: Decoder,
-    recorder: Option<Recorder>,
+    recorder: Option<SharedRecorder>,
     events: mpsc::Sender<ReaderEvent>,
 }
 
@@ -105,10 +107,9 @@ impl Reader {
     }
 
     async fn record(&mut self, chunk: Chunk) -> bool {
-        if let Some(rec) = &mut self.recorder
-            && let Err(e) = rec.write(&chunk)
+        if let Some(rec) = &self.recorder
+            && let Err(msg) = record_chunk(rec, &chunk)
         {
-            let msg = format!("recording to {} failed: {e}", rec.path().display());
             self.recorder = None;
             return self.send(ReaderEvent::RecordError(msg)).await;
         }
@@ -125,6 +126,7 @@ impl Reader {
                 bytes: span.bytes.to_vec(),
                 content: span.content,
                 decoded,
+                dir: Direction::Rx,
                 compact: false,
             });
         }
@@ -184,6 +186,15 @@ impl Reader {
             }
         }
     }
+}
+
+/// Writes a chunk to a shared recording; the error names the file.
+pub fn record_chunk(rec: &SharedRecorder, chunk: &Chunk) -> Result<(), String> {
+    let mut r = rec
+        .lock()
+        .map_err(|_| "recording stopped after an earlier failure".to_string())?;
+    r.write(chunk)
+        .map_err(|e| format!("recording to {} failed: {e}", r.path().display()))
 }
 
 /// Runs until the app goes away, a replay ends, or `Stop` is received.

@@ -40,7 +40,9 @@ async fn demo_meter_record_then_replay_gives_the_same_spans() {
     let _ = std::fs::remove_file(&path);
 
     let cfg = ReaderConfig {
-        recorder: Some(Recorder::create(&path).unwrap()),
+        recorder: Some(std::sync::Arc::new(std::sync::Mutex::new(
+            Recorder::create(&path).unwrap(),
+        ))),
         ..ReaderConfig::default()
     };
     let (mut events, commands) = reader::spawn(

@@ -47,6 +47,7 @@ fn feed(app: &mut App, bytes: &[u8], at: DateTime<Utc>, offset: &mut u64) {
             bytes: span.bytes.to_vec(),
             content: span.content.clone(),
             decoded,
+            dir: kamscope::link::capture::Direction::Rx,
             compact: false,
         })));
     }

@@ -55,6 +55,9 @@ impl Chunk {
     }
 }
 
+/// One recording written by several tasks (the HAN reader and the optical readout).
+pub type SharedRecorder = std::sync::Arc<std::sync::Mutex<Recorder>>;
+
 /// Appends chunks to a capture file, flushing each.
 #[derive(Debug)]
 pub struct Recorder {

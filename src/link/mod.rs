@@ -21,6 +21,33 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> LinkIo for T {}
 pub type BoxLink = Box<dyn LinkIo>;
 pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = io::Result<BoxLink>> + Send + 'a>>;
 
+/// A link whose speed can change (the optical head: mode B and C meters switch speed).
+pub trait OpticalLink: LinkIo {
+    fn set_baud(&mut self, baud: u32) -> io::Result<()>;
+}
+
+impl OpticalLink for tokio::io::DuplexStream {
+    /// An in-process link has no speed.
+    fn set_baud(&mut self, _baud: u32) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl OpticalLink for tokio_serial::SerialStream {
+    fn set_baud(&mut self, baud: u32) -> io::Result<()> {
+        tokio_serial::SerialPort::set_baud_rate(self, baud).map_err(io::Error::from)
+    }
+}
+
+pub type BoxOptical = Box<dyn OpticalLink>;
+pub type OpenOpticalFuture<'a> = Pin<Box<dyn Future<Output = io::Result<BoxOptical>> + Send + 'a>>;
+
+/// Opens the optical head's port for one readout.
+pub trait OpticalConnector: Send + Sync + 'static {
+    fn describe(&self) -> String;
+    fn open(&self) -> OpenOpticalFuture<'_>;
+}
+
 /// Opens (and, after a failure, reopens) a link.
 pub trait Connector: Send + 'static {
     /// What the status bar shows: `/dev/ttyUSB0 2400 8N1`, `demo meter (3-phase)`.

@@ -55,14 +55,10 @@ pub struct SerialConnector {
     pub settings: SerialSettings,
 }
 
-impl Connector for SerialConnector {
-    fn describe(&self) -> String {
-        format!("{} {}", self.path, self.settings)
-    }
-
-    fn connect(&mut self) -> ConnectFuture<'_> {
+impl SerialConnector {
+    fn builder(&self) -> tokio_serial::SerialPortBuilder {
         let s = self.settings;
-        let builder = tokio_serial::new(&self.path, s.baud)
+        tokio_serial::new(&self.path, s.baud)
             .data_bits(match s.data_bits {
                 5 => tokio_serial::DataBits::Five,
                 6 => tokio_serial::DataBits::Six,
@@ -79,7 +75,31 @@ impl Connector for SerialConnector {
             } else {
                 tokio_serial::StopBits::One
             })
-            .flow_control(tokio_serial::FlowControl::None);
+            .flow_control(tokio_serial::FlowControl::None)
+    }
+}
+
+impl super::OpticalConnector for SerialConnector {
+    fn describe(&self) -> String {
+        format!("{} {}", self.path, self.settings)
+    }
+
+    fn open(&self) -> super::OpenOpticalFuture<'_> {
+        let builder = self.builder();
+        Box::pin(async move {
+            let port = tokio_serial::SerialStream::open(&builder).map_err(std::io::Error::from)?;
+            Ok(Box::new(port) as super::BoxOptical)
+        })
+    }
+}
+
+impl Connector for SerialConnector {
+    fn describe(&self) -> String {
+        format!("{} {}", self.path, self.settings)
+    }
+
+    fn connect(&mut self) -> ConnectFuture<'_> {
+        let builder = self.builder();
         Box::pin(async move {
             let port = tokio_serial::SerialStream::open(&builder).map_err(std::io::Error::from)?;
             Ok(Box::new(port) as BoxLink)

@@ -196,6 +196,18 @@ pub struct OpticalSimConnector {
     pub speed: f64,
 }
 
+impl super::OpticalConnector for OpticalSimConnector {
+    fn describe(&self) -> String {
+        Connector::describe(self)
+    }
+
+    fn open(&self) -> super::OpenOpticalFuture<'_> {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        tokio::spawn(run_optical(self.sim.clone(), self.speed, theirs));
+        Box::pin(async move { Ok(Box::new(ours) as super::BoxOptical) })
+    }
+}
+
 impl Connector for OpticalSimConnector {
     fn describe(&self) -> String {
         format!(

@@ -24,6 +24,12 @@ impl Protocols {
         kmp: true,
         mbus: true,
     };
+    pub const NONE: Protocols = Protocols {
+        hdlc: false,
+        iec61107: false,
+        kmp: false,
+        mbus: false,
+    };
     pub const HDLC: Protocols = Protocols {
         hdlc: true,
         iec61107: false,

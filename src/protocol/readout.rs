@@ -73,6 +73,10 @@ pub enum Verdict {
     Garbled {
         reason: String,
     },
+    /// The port could not be opened or failed.
+    PortError {
+        reason: String,
+    },
     Cancelled,
 }
 
@@ -100,6 +104,7 @@ impl Verdict {
                 "no answer after {attempts} attempts: check the head's position, the port, and wake the meter (press its button)"
             ),
             Verdict::Garbled { reason } => format!("unreadable answer: {reason} (wrong speed or parity? the head needs 300 7E1)"),
+            Verdict::PortError { reason } => format!("optical port: {reason}"),
             Verdict::Cancelled => "cancelled".into(),
         }
     }
@@ -310,6 +315,24 @@ impl ReadoutSession {
     fn enter_data(&mut self, now: u64) {
         self.phase = Phase::Data;
         self.data_started = Some(now);
+    }
+
+    /// The port closed or failed: the readout ends with what arrived.
+    pub fn on_link_lost(&mut self, reason: &str) {
+        if self.done().is_some() {
+            return;
+        }
+        let (received, _) = self.progress();
+        self.phase = Phase::Done(if self.phase == Phase::Data && received > 0 {
+            Verdict::Incomplete {
+                received,
+                reason: format!("the port closed ({reason})"),
+            }
+        } else {
+            Verdict::PortError {
+                reason: reason.to_string(),
+            }
+        });
     }
 
     /// Time has passed: handles the timeouts.

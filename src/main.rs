@@ -11,6 +11,7 @@ use kamscope::link::capture::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
 use kamscope::link::serial::{Parity, SerialConnector, SerialSettings, list_ports};
 use kamscope::link::sim::{MeterProfile, SimConnector};
+use kamscope::link::sim_optical::{IecMeter, OpticalFault};
 use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Framer, Protocols};
@@ -44,6 +45,21 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Read the meter's registers through an optical head (IEC 61107, 300 baud 7E1). Exit code 0
+    /// for a complete readout with a good BCC, 1 when it came but failed a check, 2 for no readout.
+    Read {
+        /// Serial port of the optical head.
+        #[arg(long, value_name = "PATH")]
+        port: String,
+        /// Device address for the sign-on request (`/?ADDRESS!`).
+        #[arg(long, default_value = "")]
+        address: String,
+        /// Stay at 300 baud even if the meter offers more.
+        #[arg(long)]
+        no_baud_switch: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run the simulated meter on a pseudo-terminal and print its path, to test the serial path
     /// end to end (`kamscope --port <path>` in another terminal).
     Sim {
@@ -56,6 +72,16 @@ enum Command {
         faults: bool,
         #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
         speed: f64,
+        /// Play the optical port of this meter instead of the HAN port (`kamscope read` or the
+        /// Readout tab on the other side).
+        #[arg(long, value_enum)]
+        iec_meter: Option<IecMeter>,
+        /// With --iec-meter: echo the request like a real optical head.
+        #[arg(long, requires = "iec_meter")]
+        echo: bool,
+        /// With --iec-meter: misbehave on purpose.
+        #[arg(long, value_enum, requires = "iec_meter", default_value_t = OpticalFault::None)]
+        iec_fault: OpticalFault,
     },
 }
 
@@ -175,6 +201,19 @@ struct DecodeArgs {
     auth_key: Option<String>,
 }
 
+/// Writes to standard output. When the reader has gone away (`| head`) the output simply ends:
+/// that is not an error, and never a panic.
+fn out(text: &str) {
+    let mut stdout = io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
 /// A user error: one sentence, exit code 2.
 struct UserError(String);
 
@@ -189,12 +228,26 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Decode(args)) => decode(args),
         Some(Command::Ports { format }) => ports(format),
+        Some(Command::Read {
+            port,
+            address,
+            no_baud_switch,
+            format,
+        }) => read(port, address, no_baud_switch, format),
         Some(Command::Sim {
             pty: _,
             meter,
             faults,
             speed,
-        }) => sim_pty(meter, faults, speed),
+            iec_meter,
+            echo,
+            iec_fault,
+        }) => sim_pty(
+            meter,
+            faults,
+            speed,
+            iec_meter.map(|m| (m, echo, iec_fault)),
+        ),
         None => run_app(cli.run),
     };
     match result {
@@ -206,7 +259,83 @@ fn main() -> ExitCode {
     }
 }
 
-fn sim_pty(meter: MeterProfile, faults: bool, speed: f64) -> Result<(), UserError> {
+/// `kamscope read`: exit 0 complete and BCC good, 1 came but failed a check, 2 no readout.
+fn read(
+    port: String,
+    address: String,
+    no_baud_switch: bool,
+    format: Format,
+) -> Result<(), UserError> {
+    use kamscope::protocol::readout::{ReadoutOptions, Verdict};
+    use kamscope::readout::ReadoutEvent;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
+    let connector = std::sync::Arc::new(SerialConnector {
+        path: port,
+        settings: SerialSettings::OPTICAL,
+    });
+    let options = ReadoutOptions {
+        address,
+        no_baud_switch,
+        ..ReadoutOptions::default()
+    };
+    let result = runtime.block_on(async move {
+        let (mut events, cancel) = kamscope::readout::spawn(connector, options, None);
+        let mut phase = "";
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = tokio::signal::ctrl_c() => {
+                    let _ = cancel.send(()).await;
+                    continue;
+                }
+            };
+            match event {
+                Some(ReadoutEvent::Status(s)) if s.phase != phase && s.phase != "done" => {
+                    phase = s.phase;
+                    eprintln!("kamscope: {} on {}", s.phase, s.port);
+                }
+                Some(ReadoutEvent::Done(r)) => return Some(*r),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    });
+    let Some(result) = result else {
+        return Err(UserError("the readout task ended without a result".into()));
+    };
+    let report = kamscope::report::readout_report(&result);
+    match format {
+        Format::Json => out(&format!(
+            "{}\n",
+            serde_json::to_string(&report).expect("plain data")
+        )),
+        // Without a readout there is nothing for standard output: the verdict goes to stderr.
+        Format::Text if result.ident.is_some() => {
+            let mut text = format!("verdict  {}\n", result.verdict.describe());
+            render_text(&report, &mut text);
+            out(&text);
+        }
+        Format::Text => {}
+    }
+    match result.verdict {
+        Verdict::Complete { .. } => Ok(()),
+        Verdict::BadBcc { .. } | Verdict::Incomplete { .. } | Verdict::Garbled { .. } => {
+            std::process::exit(1)
+        }
+        other => Err(UserError(other.describe())),
+    }
+}
+
+fn sim_pty(
+    meter: MeterProfile,
+    faults: bool,
+    speed: f64,
+    optical: Option<(IecMeter, bool, OpticalFault)>,
+) -> Result<(), UserError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -215,15 +344,38 @@ fn sim_pty(meter: MeterProfile, faults: bool, speed: f64) -> Result<(), UserErro
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
-        let sim = kamscope::link::pty::SimPty::open(meter, faults, speed, seed)
-            .map_err(|e| UserError(format!("cannot open a pseudo-terminal: {e}")))?;
-        println!("{}", sim.path.display());
-        eprintln!(
-            "simulated {} meter on {}: run `kamscope --port {}`; Ctrl-C stops it",
-            meter.name(),
-            sim.path.display(),
-            sim.path.display()
-        );
+        let pty_error =
+            |e: std::io::Error| UserError(format!("cannot open a pseudo-terminal: {e}"));
+        let sim = match optical {
+            None => {
+                kamscope::link::pty::SimPty::open(meter, faults, speed, seed).map_err(pty_error)?
+            }
+            Some((iec, echo, fault)) => {
+                let energy = std::sync::Arc::new(std::sync::Mutex::new([
+                    12_345_678.0,
+                    234_567.0,
+                    1_234_567.0,
+                    345_678.0,
+                ]));
+                let optical =
+                    kamscope::link::sim_optical::SimOptical::new(iec, echo, fault, energy);
+                kamscope::link::pty::SimPty::open_optical(optical, speed).map_err(pty_error)?
+            }
+        };
+        out(&format!("{}\n", sim.path.display()));
+        match optical {
+            None => eprintln!(
+                "simulated {} meter (HAN port) on {}: run `kamscope --port {}`; Ctrl-C stops it",
+                meter.name(),
+                sim.path.display(),
+                sim.path.display()
+            ),
+            Some(_) => eprintln!(
+                "simulated optical port on {}: run `kamscope read --port {}`; Ctrl-C stops it",
+                sim.path.display(),
+                sim.path.display()
+            ),
+        }
         let _ = tokio::signal::ctrl_c().await;
         drop(sim);
         Ok(())
@@ -235,17 +387,21 @@ fn ports(format: Format) -> Result<(), UserError> {
     match format {
         Format::Json => {
             for p in &ports {
-                println!("{}", serde_json::to_string(p).expect("plain data"));
+                out(&format!(
+                    "{}\n",
+                    serde_json::to_string(p).expect("plain data")
+                ));
             }
         }
         Format::Text => {
             if ports.is_empty() {
-                println!(
+                out(&format!(
+                    "{}\n",
                     "no serial ports found: plug in the USB adapter (the demo needs none: kamscope --demo)"
-                );
+                ));
             }
             for p in &ports {
-                println!("{:<16} {:<9} {}", p.path, p.kind, p.identity());
+                out(&format!("{:<16} {:<9} {}\n", p.path, p.kind, p.identity()));
             }
         }
     }
@@ -494,7 +650,7 @@ fn decode_port(args: DecodeArgs, path: String) -> Result<(), UserError> {
             }
         }
         if let Some(sum) = summary {
-            println!("{}", sum.to_json());
+            out(&format!("{}\n", sum.to_json()));
         }
         Ok(())
     })

@@ -158,7 +158,8 @@ fn clock_details(dt: &DateTime) -> Value {
     })
 }
 
-fn iec_fields(block: &iec61107::DataBlock) -> Vec<FieldReport> {
+/// The fields of an IEC 61107 data block, named.
+pub fn iec_fields(block: &iec61107::DataBlock) -> Vec<FieldReport> {
     let mut out = Vec::new();
     for set in &block.datasets {
         let base_name = iec61107::register_name(&set.address)
@@ -747,4 +748,77 @@ pub fn decode_all(bytes: &[u8], decoder: &mut crate::protocol::Decoder) -> Vec<S
         out.push(span_report(&span, &decoded));
     }
     out
+}
+
+/// A short name for a readout verdict, for scripts.
+pub fn verdict_kind(v: &crate::protocol::readout::Verdict) -> &'static str {
+    use crate::protocol::readout::Verdict;
+    match v {
+        Verdict::Complete { .. } => "complete",
+        Verdict::BadBcc { .. } => "bcc-bad",
+        Verdict::Incomplete { .. } => "incomplete",
+        Verdict::EchoOnly => "echo-only",
+        Verdict::NoAnswer { .. } => "no-answer",
+        Verdict::Garbled { .. } => "garbled",
+        Verdict::PortError { .. } => "port-error",
+        Verdict::Cancelled => "cancelled",
+    }
+}
+
+/// A finished readout in the shape of `decode`'s spans: `ident`, `fields`, `checks` (the BCC and
+/// its rule), plus the verdict.
+pub fn readout_report(r: &crate::readout::ReadoutResult) -> SpanReport {
+    use crate::protocol::readout::Verdict;
+    let checks = match &r.verdict {
+        Verdict::Complete { bcc } | Verdict::BadBcc { bcc } => vec![*bcc],
+        _ => Vec::new(),
+    };
+    let mut details = serde_json::Map::new();
+    details.insert("port".into(), json!(r.port));
+    details.insert("verdict".into(), json!(verdict_kind(&r.verdict)));
+    details.insert("verdict_text".into(), json!(r.verdict.describe()));
+    details.insert("duration_ms".into(), json!(r.duration_ms));
+    details.insert("baud".into(), json!(r.baud));
+    details.insert("echo".into(), json!(r.echo_seen));
+    details.insert(
+        "started".into(),
+        json!(
+            r.started
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
+    );
+    if let Some(id) = &r.ident {
+        details.insert(
+            "identification".into(),
+            json!({
+                "manufacturer": id.manufacturer,
+                "baud_char": id.baud_char.to_string(),
+                "mode": id.mode.name(),
+                "baud": id.mode.baud(),
+                "fast_reaction": id.fast_reaction,
+            }),
+        );
+    }
+    SpanReport {
+        offset: 0,
+        len: r.raw_block.len(),
+        protocol: "iec61107",
+        ok: r.verdict.ok(),
+        kind: Some("readout".into()),
+        checks,
+        hex: hex(&r.raw_block),
+        time: None,
+        list: None,
+        meter_id: None,
+        meter_type: None,
+        ident: r.ident.as_ref().map(|i| i.ident.clone()),
+        fields: iec_fields(&r.block),
+        error: r
+            .block
+            .broke_at
+            .as_ref()
+            .map(|(at, why)| format!("block broke at byte {at}: {why}")),
+        note: None,
+        details,
+    }
 }

@@ -304,3 +304,82 @@ fn decode_a_live_port_from_the_simulator_on_a_pty() {
         "{spans:?}"
     );
 }
+
+/// Starts `kamscope sim --pty` with the given options and returns it and its terminal's path.
+fn optical_sim(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_kamscope"))
+        .args(["sim", "--pty", "--speed", "20"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut path = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut path)
+        .unwrap();
+    (sim, path.trim().to_string())
+}
+
+fn read_port(path: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kamscope"))
+        .args(["read", "--port", path, "--format", "json"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn read_through_a_pty_for_both_meters_and_every_fault() {
+    let cases: &[(&[&str], Option<i32>, &str)] = &[
+        (&["--iec-meter", "351", "--echo"], Some(0), "complete"),
+        (&["--iec-meter", "685-382"], Some(0), "complete"),
+        (
+            &["--iec-meter", "351", "--echo", "--iec-fault", "cut-off"],
+            Some(1),
+            "incomplete",
+        ),
+        (
+            &["--iec-meter", "351", "--iec-fault", "bad-bcc"],
+            Some(1),
+            "bcc-bad",
+        ),
+        (
+            &["--iec-meter", "685-382", "--iec-fault", "no-answer"],
+            Some(2),
+            "no-answer",
+        ),
+        (
+            &["--iec-meter", "351", "--echo", "--iec-fault", "no-answer"],
+            Some(2),
+            "echo-only",
+        ),
+    ];
+    for (args, code, verdict) in cases {
+        let (mut sim, path) = optical_sim(args);
+        let out = read_port(&path);
+        sim.kill().ok();
+        sim.wait().ok();
+        assert_eq!(
+            out.status.code(),
+            *code,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_eq!(v["details"]["verdict"], *verdict, "{args:?}");
+        if *code == Some(0) {
+            assert_eq!(v["ok"], true);
+            let rule = if args.contains(&"685-382") {
+                "additive"
+            } else {
+                "xor"
+            };
+            assert_eq!(v["checks"][0]["rule"], rule);
+            assert!(v["ident"].as_str().unwrap().starts_with("685"));
+            assert!(v["fields"].as_array().unwrap().len() >= 8);
+            assert!(v["fields"][1]["obis"].is_string() && v["fields"][1]["name"].is_string());
+        }
+    }
+}

@@ -38,6 +38,28 @@ impl SimPty {
     }
 }
 
+impl SimPty {
+    /// A pseudo-terminal playing the meter's optical port: silent until a sign-on request.
+    pub fn open_optical(sim: super::sim_optical::SimOptical, speed: f64) -> io::Result<SimPty> {
+        let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
+        let mut tio = tcgetattr(&pty.slave).map_err(io::Error::from)?;
+        cfmakeraw(&mut tio);
+        tcsetattr(&pty.slave, SetArg::TCSANOW, &tio).map_err(io::Error::from)?;
+        let path = nix::unistd::ttyname(&pty.slave).map_err(io::Error::from)?;
+        let master = tokio::fs::File::from_std(std::fs::File::from(pty.master));
+        let task = tokio::spawn(super::sim_optical::run_optical(
+            sim,
+            speed.max(0.01),
+            master,
+        ));
+        Ok(SimPty {
+            path,
+            _slave: pty.slave,
+            task,
+        })
+    }
+}
+
 impl Drop for SimPty {
     fn drop(&mut self) {
         self.task.abort();

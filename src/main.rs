@@ -105,6 +105,24 @@ struct RunArgs {
     /// Time factor for --demo and --replay (10 = ten times faster).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     speed: f64,
+    /// Serial port of the optical head, for the Readout tab (IEC 61107, 300 7E1).
+    #[arg(long, value_name = "PATH")]
+    optical: Option<String>,
+    /// Device address for the optical sign-on request (`/?ADDRESS!`).
+    #[arg(long, default_value = "")]
+    address: String,
+    /// Keep optical readouts at 300 baud even if the meter offers more.
+    #[arg(long)]
+    no_baud_switch: bool,
+    /// With --demo: which meter answers on the simulated optical port.
+    #[arg(long, value_enum, default_value_t = IecMeter::Combi351)]
+    iec_meter: IecMeter,
+    /// With --demo: the simulated optical head echoes the request.
+    #[arg(long)]
+    iec_echo: bool,
+    /// With --demo: the simulated optical port misbehaves on purpose.
+    #[arg(long, value_enum, default_value_t = OpticalFault::None)]
+    iec_fault: OpticalFault,
     /// Record every received and sent chunk to FILE (JSON Lines, appended, flushed per chunk).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
@@ -449,6 +467,13 @@ fn run_app(args: RunArgs) -> Result<(), UserError> {
     } else if is_terminal {
         color_eyre::install().map_err(|e| UserError(e.to_string()))?;
     }
+    let demo_energy: kamscope::link::sim_optical::SharedEnergy =
+        std::sync::Arc::new(std::sync::Mutex::new([
+            12_345_678.0,
+            234_567.0,
+            1_234_567.0,
+            345_678.0,
+        ]));
     let connector: Box<dyn Connector> = if let Some(path) = &args.replay {
         let source = ReplaySource::load(path).map_err(UserError)?;
         Box::new(ReplayConnector::new(path.clone(), source, args.speed))
@@ -465,7 +490,34 @@ fn run_app(args: RunArgs) -> Result<(), UserError> {
         })
     } else {
         debug_assert!(demo);
-        Box::new(SimConnector::new(args.meter, args.faults, args.speed))
+        let mut sim = SimConnector::new(args.meter, args.faults, args.speed);
+        sim.energy = Some(demo_energy.clone());
+        Box::new(sim)
+    };
+    // The optical head: a real port, or in the demo the simulated meter's optical side.
+    let optical_port = |path: String| -> std::sync::Arc<dyn kamscope::link::OpticalConnector> {
+        std::sync::Arc::new(SerialConnector {
+            path,
+            settings: config.optical.settings(SerialSettings::OPTICAL),
+        })
+    };
+    let optical = match &args.optical {
+        Some(path) => Some(optical_port(path.clone())),
+        None if demo && args.replay.is_none() => {
+            let sim = kamscope::link::sim_optical::SimOptical::new(
+                args.iec_meter,
+                args.iec_echo,
+                args.iec_fault,
+                demo_energy,
+            );
+            Some(
+                std::sync::Arc::new(kamscope::link::sim_optical::OpticalSimConnector {
+                    sim,
+                    speed: args.speed,
+                }) as std::sync::Arc<dyn kamscope::link::OpticalConnector>,
+            )
+        }
+        None => config.optical.port.clone().map(optical_port),
     };
     if !is_terminal {
         return Err(UserError(
@@ -493,10 +545,17 @@ fn run_app(args: RunArgs) -> Result<(), UserError> {
                 .unwrap_or(1),
             current_scaler: args.current_scaler.or(config.scaling.current_scaler),
         },
-        recorder,
+        recorder: recorder.clone(),
         ..ReaderConfig::default()
     };
     let options = kamscope::tui::Options {
+        optical,
+        readout_options: kamscope::protocol::readout::ReadoutOptions {
+            address: args.address.clone(),
+            no_baud_switch: args.no_baud_switch,
+            ..Default::default()
+        },
+        recorder,
         recording: args.record.clone(),
         chart_window: config.chart_window(),
         notice,

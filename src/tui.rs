@@ -4,9 +4,13 @@
 use crate::app::picker::{Choice, Picker, PickerAction};
 use crate::app::{App, Effect};
 use crate::link::Connector;
+use crate::link::OpticalConnector;
+use crate::link::capture::SharedRecorder;
 use crate::link::serial::list_ports;
 use crate::protocol::han::Scaling;
+use crate::protocol::readout::ReadoutOptions;
 use crate::reader::{self, ReaderCommand, ReaderConfig};
+use crate::readout::ReadoutEvent;
 use crate::ui::{self, Theme};
 use chrono::Local;
 use color_eyre::eyre::{Result, WrapErr};
@@ -16,11 +20,18 @@ use crossterm::event::{
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Start-up choices for the app beside the reader's.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Options {
+    /// The optical head's port, for the Readout tab.
+    pub optical: Option<Arc<dyn OpticalConnector>>,
+    pub readout_options: ReadoutOptions,
+    /// The recording shared with the HAN reader (the readout records its bytes too).
+    pub recorder: Option<SharedRecorder>,
     pub recording: Option<PathBuf>,
     /// Index into `app::live::WINDOWS`.
     pub chart_window: Option<usize>,
@@ -88,6 +99,8 @@ async fn event_loop(
         std_offset,
     );
     app.keys = cfg.keys.clone();
+    app.readout.port = options.optical.as_ref().map(|c| c.describe());
+    let mut readout: Option<(mpsc::Receiver<ReadoutEvent>, mpsc::Sender<()>)> = None;
     app.notice = options.notice;
     if let Some(w) = options.chart_window {
         app.live.window = w;
@@ -97,6 +110,7 @@ async fn event_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reader_done = false;
+    let mut readout_done = false;
     loop {
         if app.dirty {
             terminal.draw(|f| ui::draw(f, &app, &theme))?;
@@ -133,11 +147,33 @@ async fn event_loop(
                 None => break,
             },
             _ = tick.tick() => app.tick(Local::now().fixed_offset()),
+            ev = next_readout_event(&mut readout), if readout.is_some() => match ev {
+                Some(e) => app.on_readout(e),
+                None => readout_done = true,
+            },
+        }
+        if readout_done {
+            readout = None;
+            readout_done = false;
         }
         for effect in effects {
             match effect {
                 Effect::Reader(cmd) => {
                     let _ = commands.send(cmd).await;
+                }
+                Effect::StartReadout => {
+                    if let Some(optical) = &options.optical {
+                        readout = Some(crate::readout::spawn(
+                            optical.clone(),
+                            options.readout_options.clone(),
+                            options.recorder.clone(),
+                        ));
+                    }
+                }
+                Effect::CancelReadout => {
+                    if let Some((_, cancel)) = &readout {
+                        let _ = cancel.try_send(());
+                    }
                 }
                 Effect::Export { path, contents } => {
                     app.notice = Some(match std::fs::write(&path, contents) {
@@ -154,4 +190,14 @@ async fn event_loop(
     }
     let _ = commands.send(ReaderCommand::Stop).await;
     Ok(())
+}
+
+/// The next event of the readout in progress (never called without one).
+async fn next_readout_event(
+    readout: &mut Option<(mpsc::Receiver<ReadoutEvent>, mpsc::Sender<()>)>,
+) -> Option<ReadoutEvent> {
+    match readout {
+        Some((events, _)) => events.recv().await,
+        None => std::future::pending().await,
+    }
 }

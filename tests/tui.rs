@@ -325,3 +325,128 @@ fn port_picker_snapshot() {
     t.draw(|f| ui::picker::draw(f, &picker, &COLOR)).unwrap();
     insta::assert_snapshot!("picker_80x24", text(&t));
 }
+
+mod readout_tab {
+    use super::*;
+    use kamscope::protocol::iec61107::{parse_data_block, parse_identification};
+    use kamscope::protocol::readout::Verdict;
+    use kamscope::readout::{ReadoutEvent, ReadoutResult, ReadoutStatus};
+
+    fn readout_351(verdict_of: impl Fn(&[u8]) -> Verdict, cut: Option<usize>) -> ReadoutResult {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/iec61107/kamstrup-351-seed-example.bin"
+        ))
+        .unwrap();
+        let mut block = bytes[20..].to_vec();
+        if let Some(n) = cut {
+            block.truncate(n);
+        }
+        ReadoutResult {
+            port: "/dev/ttyUSB1 300 7E1".into(),
+            started: utc("2024-10-30T16:30:00Z"),
+            duration_ms: 11_900,
+            ident: parse_identification(&bytes[..20]),
+            verdict: verdict_of(&block),
+            block: parse_data_block(&block),
+            raw_block: block,
+            baud: 300,
+            echo_seen: true,
+        }
+    }
+
+    fn complete(block: &[u8]) -> Verdict {
+        let n = block.len();
+        Verdict::Complete {
+            bcc: kamscope::protocol::iec61107::bcc_check(&block[1..n - 1], block[n - 1]),
+        }
+    }
+
+    fn app_on_readout() -> App {
+        let mut app = scripted_app();
+        app.readout.port = Some("/dev/ttyUSB1 300 7E1".into());
+        app.on_key(key(KeyCode::Char('2')));
+        app
+    }
+
+    #[test]
+    fn idle_in_progress_done_failed() {
+        let mut app = scripted_app();
+        app.on_key(key(KeyCode::Char('2')));
+        insta::assert_snapshot!("readout_no_head_80x24", text(&render(&app, 80, 24, COLOR)));
+
+        let mut app = app_on_readout();
+        insta::assert_snapshot!("readout_idle_80x24", text(&render(&app, 80, 24, COLOR)));
+
+        let effects = app.on_key(key(KeyCode::Char('r')));
+        assert!(matches!(effects.as_slice(), [Effect::StartReadout]));
+        app.on_readout(ReadoutEvent::Status(ReadoutStatus {
+            port: "/dev/ttyUSB1 300 7E1".into(),
+            phase: "reading the data block",
+            attempt: 1,
+            ident: parse_identification(b"/KAM 685351A300100\r\n"),
+            echo_seen: true,
+            baud: 300,
+            bytes: 120,
+            lines: 6,
+            elapsed_ms: 4200,
+            eta_ms: Some(7700),
+        }));
+        insta::assert_snapshot!("readout_progress_80x24", text(&render(&app, 80, 24, COLOR)));
+        let effects = app.on_key(key(KeyCode::Esc));
+        assert!(matches!(effects.as_slice(), [Effect::CancelReadout]));
+
+        app.on_readout(ReadoutEvent::Done(Box::new(readout_351(complete, None))));
+        assert!(app.readout.running.is_none());
+        let screen = text(&render(&app, 120, 40, COLOR));
+        insta::assert_snapshot!("readout_done_120x40", screen);
+        assert!(screen.contains("complete, BCC good (xor rule)"));
+        assert!(screen.contains("Last month reactive peak power"));
+
+        app.on_readout(ReadoutEvent::Done(Box::new(readout_351(
+            |_| Verdict::Incomplete {
+                received: 130,
+                reason: "the meter stopped inside line 7: \"1.8.4(0008\"".into(),
+            },
+            Some(130),
+        ))));
+        insta::assert_snapshot!("readout_failed_80x24", text(&render(&app, 80, 24, COLOR)));
+        app.on_key(key(KeyCode::Left));
+        app.on_key(key(KeyCode::Right));
+        app.on_key(key(KeyCode::Char('c')));
+        let screen = text(&render(&app, 120, 40, COLOR));
+        assert!(screen.contains("before"), "{screen}");
+
+        let effects = app.on_key(key(KeyCode::Char('s')));
+        match effects.as_slice() {
+            [Effect::Export { path, contents }] => {
+                assert!(path.to_string_lossy().ends_with(".csv"));
+                assert!(contents.contains("id,name,raw,value,unit"));
+                assert!(contents.contains("1.8.0,Active energy,0012658,12658,kWh"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let effects = app.on_key(key(KeyCode::Char('j')));
+        assert!(
+            matches!(effects.as_slice(), [Effect::Export { path, .. }] if path.to_string_lossy().ends_with(".json"))
+        );
+    }
+
+    #[test]
+    fn verdict_colour_and_han_comparison() {
+        let mut app = app_on_readout();
+        app.on_readout(ReadoutEvent::Done(Box::new(readout_351(complete, None))));
+        let t = render(&app, 120, 40, COLOR);
+        let screen = text(&t);
+        let (y, line) = screen
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("complete, BCC good"))
+            .unwrap();
+        let x = line.find("complete").unwrap() as u16;
+        assert_eq!(t.backend().buffer()[(x, y as u16)].fg, Color::Green);
+        // The HAN list 2 of the scripted session says A+ = 155232.51 kWh; the 351 says 12658 kWh.
+        assert!(screen.contains("HAN A+ 155232.51 kWh"), "{screen}");
+        assert!(screen.contains("differ by"));
+    }
+}

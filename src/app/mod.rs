@@ -4,6 +4,7 @@
 pub mod inspector;
 pub mod live;
 pub mod picker;
+pub mod readout;
 
 use crate::protocol::Content;
 use crate::protocol::decoder::Decoded;
@@ -86,6 +87,9 @@ pub enum Effect {
         path: PathBuf,
         contents: String,
     },
+    /// Start an optical readout.
+    StartReadout,
+    CancelReadout,
 }
 
 #[derive(Debug)]
@@ -99,6 +103,7 @@ pub struct App {
     pub stats: Stats,
     pub live: LiveState,
     pub inspector: InspectorState,
+    pub readout: readout::ReadoutTab,
     pub scaling: Scaling,
     /// Keys for encrypted frames, to decode logged frames again.
     pub keys: Option<crate::protocol::dlms::Keys>,
@@ -130,6 +135,7 @@ impl App {
             stats: Stats::default(),
             live: LiveState::default(),
             inspector: InspectorState::default(),
+            readout: readout::ReadoutTab::default(),
             scaling,
             keys: None,
             recording,
@@ -171,6 +177,23 @@ impl App {
             ReaderEvent::RecordError(e) => {
                 self.recording = None;
                 self.notice = Some(e);
+            }
+        }
+    }
+
+    pub fn on_readout(&mut self, event: crate::readout::ReadoutEvent) {
+        use crate::readout::ReadoutEvent;
+        self.dirty = true;
+        match event {
+            ReadoutEvent::Status(s) => self.readout.running = Some(s),
+            ReadoutEvent::Span(s) => self.inspector.push(*s),
+            ReadoutEvent::RecordError(e) => {
+                self.recording = None;
+                self.notice = Some(e);
+            }
+            ReadoutEvent::Done(r) => {
+                self.notice = Some(format!("readout: {}", r.verdict.describe()));
+                self.readout.finish(*r);
             }
         }
     }
@@ -253,12 +276,15 @@ impl App {
             KeyCode::Char('3') => self.tab = Tab::Inspector,
             KeyCode::Tab => self.tab = self.tab.next(),
             KeyCode::BackTab => self.tab = self.tab.prev(),
+            KeyCode::Esc if self.tab == Tab::Readout && self.readout.running.is_some() => {
+                return vec![Effect::CancelReadout];
+            }
             KeyCode::Esc => self.notice = None,
             _ => {
                 return match self.tab {
                     Tab::Live => self.live_key(key.code),
                     Tab::Inspector => self.inspector_key(key.code),
-                    Tab::Readout => Vec::new(),
+                    Tab::Readout => self.readout_key(key.code),
                 };
             }
         }
@@ -290,6 +316,55 @@ impl App {
                     current_scaler,
                     ..self.scaling
                 });
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn readout_key(&mut self, code: KeyCode) -> Vec<Effect> {
+        let tab = &mut self.readout;
+        match code {
+            KeyCode::Char('r') | KeyCode::Enter => {
+                if tab.port.is_none() {
+                    self.notice = Some(
+                        "no optical head: start kamscope with --optical PATH (or --demo)".into(),
+                    );
+                } else if tab.running.is_none() {
+                    tab.running = Some(crate::readout::ReadoutStatus {
+                        port: tab.port.clone().unwrap_or_default(),
+                        phase: "starting",
+                        attempt: 0,
+                        ident: None,
+                        echo_seen: false,
+                        baud: 300,
+                        bytes: 0,
+                        lines: 0,
+                        elapsed_ms: 0,
+                        eta_ms: None,
+                    });
+                    return vec![Effect::StartReadout];
+                }
+            }
+            KeyCode::Left | KeyCode::Char('h') => tab.select_by(-1),
+            KeyCode::Right | KeyCode::Char('l') => tab.select_by(1),
+            KeyCode::Char('c') => tab.compare = !tab.compare,
+            KeyCode::Down => tab.scroll = tab.scroll.saturating_add(1),
+            KeyCode::Up => tab.scroll = tab.scroll.saturating_sub(1),
+            KeyCode::PageDown => tab.scroll = tab.scroll.saturating_add(10),
+            KeyCode::PageUp => tab.scroll = tab.scroll.saturating_sub(10),
+            KeyCode::Char('s') | KeyCode::Char('j') => {
+                let Some(r) = tab.shown() else {
+                    self.notice = Some("no readout to export yet: press r".into());
+                    return Vec::new();
+                };
+                let (ext, contents) = if code == KeyCode::Char('s') {
+                    ("csv", readout::to_csv(r))
+                } else {
+                    ("json", readout::to_json(r))
+                };
+                let path = PathBuf::from(readout::export_name(r, ext, self.now.offset()));
+                return vec![Effect::Export { path, contents }];
             }
             _ => {}
         }

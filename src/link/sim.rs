@@ -87,6 +87,8 @@ pub struct SimMeter {
     /// A14, A23, R12, R34 in Wh / varh.
     energy: [f64; 4],
     last_t: Option<i64>,
+    /// Where the optical side of the same meter reads the registers.
+    pub shared_energy: Option<super::sim_optical::SharedEnergy>,
     /// Phase L2 is lost until this time (a fault).
     phase_lost_until: i64,
     pub last_fault: Fault,
@@ -109,6 +111,7 @@ impl SimMeter {
             rng: Rng(seed | 1),
             energy: [12_345_678.0, 234_567.0, 1_234_567.0, 345_678.0],
             last_t: None,
+            shared_energy: None,
             phase_lost_until: i64::MIN,
             last_fault: Fault::None,
         }
@@ -196,6 +199,11 @@ impl SimMeter {
             self.energy[3] += v.power[2] * 0.05 * hours;
         }
         self.last_t = Some(t);
+        if let Some(shared) = &self.shared_energy
+            && let Ok(mut e) = shared.lock()
+        {
+            *e = self.energy;
+        }
         let phases = if self.profile == MeterProfile::OnePhase {
             1
         } else {
@@ -264,6 +272,8 @@ pub struct SimConnector {
     pub profile: MeterProfile,
     pub faults: bool,
     pub speed: f64,
+    /// Shared with the simulated optical port, so both sides show the same registers.
+    pub energy: Option<super::sim_optical::SharedEnergy>,
 }
 
 impl SimConnector {
@@ -272,6 +282,7 @@ impl SimConnector {
             profile,
             faults,
             speed: speed.max(0.01),
+            energy: None,
         }
     }
 }
@@ -293,7 +304,8 @@ impl Connector for SimConnector {
 
     fn connect(&mut self) -> ConnectFuture<'_> {
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        let meter = SimMeter::new(self.profile, self.faults, seed_from_clock());
+        let mut meter = SimMeter::new(self.profile, self.faults, seed_from_clock());
+        meter.shared_energy = self.energy.clone();
         let speed = self.speed;
         tokio::spawn(run_meter(meter, speed, theirs));
         Box::pin(async move { Ok(Box::new(ours) as BoxLink) })

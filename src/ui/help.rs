@@ -10,25 +10,37 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 const KEYS: &[(&str, &str)] = &[
     ("", "Everywhere"),
     ("1 2 3, Tab", "Live, Readout, Inspector (or click a tab)"),
-    ("?", "this help (Esc closes)"),
-    ("Esc", "dismiss a message"),
+    ("?", "this help; Esc closes it or dismisses a message"),
     ("q, Ctrl-C", "quit"),
     ("", "Live"),
-    ("c", "chart: power / voltage / current"),
-    ("w", "chart window: 5 min / 1 h / 6 h / 24 h"),
+    (
+        "c  w",
+        "chart: power / voltage / current; window 5 min to 24 h",
+    ),
     ("e", "energy scaler: x10 Wh (Norway) / Wh (Sweden)"),
     ("i", "current scaler: by type / 0.01 A / 0.001 A"),
+    ("", "Readout"),
+    (
+        "r, Enter",
+        "read the meter through the optical head (Esc cancels)",
+    ),
+    (
+        "← →  c",
+        "earlier / later readout; compare with the one before",
+    ),
+    ("↑ ↓  s  j", "scroll registers; export CSV / JSON"),
     ("", "Inspector"),
     ("↑ ↓ j k", "select a span (pauses following)"),
     ("PgUp PgDn g G", "page, first, last (G follows again)"),
-    ("space", "pause / follow new frames"),
-    ("b", "bad frames and junk only"),
-    ("[ ]", "scroll the frame detail"),
-    ("x", "export the selected frame to a JSON file"),
+    ("space  b", "pause / follow; bad frames and junk only"),
+    (
+        "[ ]  x",
+        "scroll the frame detail; export the frame as JSON",
+    ),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
-    let width = 66.min(area.width);
+    let width = 72.min(area.width);
     let height = (KEYS.len() as u16 + 2).min(area.height);
     let x = area.x + (area.width - width) / 2;
     let y = area.y + (area.height - height) / 2;

@@ -97,7 +97,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let keys = match app.tab {
             Tab::Live => "c chart  w window  e energy scaler  i current scaler",
             Tab::Inspector => "↑↓ select  space pause  b bad only  x export  [ ] scroll",
-            Tab::Readout => "",
+            Tab::Readout => "r read  Esc cancel  ← → readouts  c compare  ↑↓ scroll  s CSV  j JSON",
         };
         Line::from(Span::styled(format!(" {keys}"), theme.dim()))
     };

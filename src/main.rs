@@ -59,6 +59,18 @@ enum Command {
         no_baud_switch: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Serial speed of the sign-on (default 300).
+        #[arg(long)]
+        baud: Option<u32>,
+        /// Parity (default even).
+        #[arg(long, value_enum)]
+        parity: Option<Parity>,
+        /// Data bits (default 7).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(5..=8))]
+        data_bits: Option<u8>,
+        /// Stop bits (default 1).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+        stop_bits: Option<u8>,
     },
     /// Run the simulated meter on a pseudo-terminal and print its path, to test the serial path
     /// end to end (`kamscope --port <path>` in another terminal).
@@ -251,7 +263,20 @@ fn main() -> ExitCode {
             address,
             no_baud_switch,
             format,
-        }) => read(port, address, no_baud_switch, format),
+            baud,
+            parity,
+            data_bits,
+            stop_bits,
+        }) => {
+            let d = SerialSettings::OPTICAL;
+            let settings = SerialSettings {
+                baud: baud.unwrap_or(d.baud),
+                data_bits: data_bits.unwrap_or(d.data_bits),
+                parity: parity.unwrap_or(d.parity),
+                stop_bits: stop_bits.unwrap_or(d.stop_bits),
+            };
+            read(port, settings, address, no_baud_switch, format)
+        }
         Some(Command::Sim {
             pty: _,
             meter,
@@ -280,6 +305,7 @@ fn main() -> ExitCode {
 /// `kamscope read`: exit 0 complete and BCC good, 1 came but failed a check, 2 no readout.
 fn read(
     port: String,
+    settings: SerialSettings,
     address: String,
     no_baud_switch: bool,
     format: Format,
@@ -293,7 +319,7 @@ fn read(
         .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
     let connector = std::sync::Arc::new(SerialConnector {
         path: port,
-        settings: SerialSettings::OPTICAL,
+        settings,
     });
     let options = ReadoutOptions {
         address,

@@ -50,8 +50,14 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 "junk" => theme.warn(),
                 _ => theme.bad(),
             };
+            // Sent spans (optical requests) are marked; everything else was received.
+            let sent = if s.dir == crate::link::capture::Direction::Tx {
+                " sent"
+            } else {
+                ""
+            };
             let text = format!(
-                "{} {:<8} {:>5} {}",
+                "{} {:<8} {:>5} {}{sent}",
                 s.received
                     .with_timezone(app.now.offset())
                     .format("%H:%M:%S"),

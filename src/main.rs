@@ -59,18 +59,8 @@ enum Command {
         no_baud_switch: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Serial speed of the sign-on (default 300).
-        #[arg(long)]
-        baud: Option<u32>,
-        /// Parity (default even).
-        #[arg(long, value_enum)]
-        parity: Option<Parity>,
-        /// Data bits (default 7).
-        #[arg(long, value_parser = clap::value_parser!(u8).range(5..=8))]
-        data_bits: Option<u8>,
-        /// Stop bits (default 1).
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
-        stop_bits: Option<u8>,
+        #[command(flatten)]
+        serial: SerialArgs,
     },
     /// Run the simulated meter on a pseudo-terminal and print its path, to test the serial path
     /// end to end (`kamscope --port <path>` in another terminal).
@@ -95,6 +85,34 @@ enum Command {
         #[arg(long, value_enum, requires = "iec_meter", default_value_t = OpticalFault::None)]
         iec_fault: OpticalFault,
     },
+}
+
+/// Serial line settings over a preset (HAN 2400 8N1, optical head 300 7E1).
+#[derive(clap::Args)]
+struct SerialArgs {
+    /// Serial speed (presets: 2400 for HAN, 300 for the optical head).
+    #[arg(long)]
+    baud: Option<u32>,
+    /// Parity (presets: none for Kamstrup HAN, even for the optical head; Aidon/Kaifa use even).
+    #[arg(long, value_enum)]
+    parity: Option<Parity>,
+    /// Data bits (presets: 8 for HAN, 7 for the optical head).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(5..=8))]
+    data_bits: Option<u8>,
+    /// Stop bits (preset 1).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    stop_bits: Option<u8>,
+}
+
+impl SerialArgs {
+    fn over(&self, preset: SerialSettings) -> SerialSettings {
+        SerialSettings {
+            baud: self.baud.unwrap_or(preset.baud),
+            data_bits: self.data_bits.unwrap_or(preset.data_bits),
+            parity: self.parity.unwrap_or(preset.parity),
+            stop_bits: self.stop_bits.unwrap_or(preset.stop_bits),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -138,18 +156,8 @@ struct RunArgs {
     /// Record every received and sent chunk to FILE (JSON Lines, appended, flushed per chunk).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
-    /// Serial speed (default 2400).
-    #[arg(long)]
-    baud: Option<u32>,
-    /// Serial parity (default none; Aidon and Kaifa use even).
-    #[arg(long, value_enum)]
-    parity: Option<Parity>,
-    /// Data bits (default 8).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(5..=8))]
-    data_bits: Option<u8>,
-    /// Stop bits (default 1).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
-    stop_bits: Option<u8>,
+    #[command(flatten)]
+    serial: SerialArgs,
     /// 10-exponent for energy registers: 1 = raw x 10 Wh (Norway, default), 0 = Wh (Sweden).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
     energy_scaler: Option<i8>,
@@ -194,18 +202,8 @@ struct DecodeArgs {
     /// Read a live serial port instead of a file, printing spans as they arrive.
     #[arg(long, value_name = "PATH")]
     port: Option<String>,
-    /// With --port: serial speed (default 2400).
-    #[arg(long, requires = "port")]
-    baud: Option<u32>,
-    /// With --port: parity (default none).
-    #[arg(long, value_enum, requires = "port")]
-    parity: Option<Parity>,
-    /// With --port: data bits (default 8).
-    #[arg(long, requires = "port", value_parser = clap::value_parser!(u8).range(5..=8))]
-    data_bits: Option<u8>,
-    /// With --port: stop bits (default 1).
-    #[arg(long, requires = "port", value_parser = clap::value_parser!(u8).range(1..=2))]
-    stop_bits: Option<u8>,
+    #[command(flatten)]
+    serial: SerialArgs,
     /// With --port: stop after this many frames (junk runs not counted).
     #[arg(long, requires = "port")]
     count: Option<u64>,
@@ -263,20 +261,14 @@ fn main() -> ExitCode {
             address,
             no_baud_switch,
             format,
-            baud,
-            parity,
-            data_bits,
-            stop_bits,
-        }) => {
-            let d = SerialSettings::OPTICAL;
-            let settings = SerialSettings {
-                baud: baud.unwrap_or(d.baud),
-                data_bits: data_bits.unwrap_or(d.data_bits),
-                parity: parity.unwrap_or(d.parity),
-                stop_bits: stop_bits.unwrap_or(d.stop_bits),
-            };
-            read(port, settings, address, no_baud_switch, format)
-        }
+            serial,
+        }) => read(
+            port,
+            serial.over(SerialSettings::OPTICAL),
+            address,
+            no_baud_switch,
+            format,
+        ),
         Some(Command::Sim {
             pty: _,
             meter,
@@ -507,12 +499,7 @@ fn run_app(args: RunArgs) -> Result<(), UserError> {
         let d = config.han.settings(SerialSettings::HAN);
         Box::new(SerialConnector {
             path: port,
-            settings: SerialSettings {
-                baud: args.baud.unwrap_or(d.baud),
-                data_bits: args.data_bits.unwrap_or(d.data_bits),
-                parity: args.parity.unwrap_or(d.parity),
-                stop_bits: args.stop_bits.unwrap_or(d.stop_bits),
-            },
+            settings: args.serial.over(d),
         })
     } else {
         debug_assert!(demo);
@@ -659,13 +646,7 @@ fn keys_of(args: &DecodeArgs) -> Result<Option<Keys>, UserError> {
 /// `decode --port`: spans from a live port as they arrive, until --count frames or Ctrl-C.
 fn decode_port(args: DecodeArgs, path: String) -> Result<(), UserError> {
     use kamscope::reader::{LinkState, ReaderEvent};
-    let d = SerialSettings::HAN;
-    let settings = SerialSettings {
-        baud: args.baud.unwrap_or(d.baud),
-        data_bits: args.data_bits.unwrap_or(d.data_bits),
-        parity: args.parity.unwrap_or(d.parity),
-        stop_bits: args.stop_bits.unwrap_or(d.stop_bits),
-    };
+    let settings = args.serial.over(SerialSettings::HAN);
     let cfg = ReaderConfig {
         protocols: Protocols::ALL,
         scaling: Scaling {

@@ -72,7 +72,6 @@ struct Task {
     decoder: Decoder,
     recorder: Option<SharedRecorder>,
     events: mpsc::Sender<ReadoutEvent>,
-    offsets: [u64; 2],
 }
 
 impl Task {
@@ -104,12 +103,18 @@ impl Task {
         if flush {
             self.framers[i].finish();
         }
+        self.drain(dir, at).await;
+    }
+
+    /// Sends the spans framed so far in one direction to the inspector.
+    async fn drain(&mut self, dir: Direction, at: DateTime<Utc>) {
+        let i = usize::from(dir == Direction::Tx);
         let mut spans = Vec::new();
         while let Some(span) = self.framers[i].next_span() {
             let decoded = self.decoder.decode(&span);
             spans.push(SpanRecord {
                 received: at,
-                offset: self.offsets[i] + span.offset,
+                offset: span.offset,
                 bytes: span.bytes.to_vec(),
                 content: span.content,
                 decoded,
@@ -182,7 +187,6 @@ pub async fn run(
         decoder: Decoder::default(),
         recorder,
         events,
-        offsets: [0, 0],
     };
     let mut link = match connector.open().await {
         Ok(l) => l,
@@ -252,25 +256,9 @@ pub async fn run(
 async fn finish(mut task: Task) {
     // Whatever arrived is framed and shown, complete or not.
     let at = Utc::now();
-    for i in 0..2 {
+    for (i, dir) in [Direction::Rx, Direction::Tx].into_iter().enumerate() {
         task.framers[i].finish();
-        let dir = if i == 0 { Direction::Rx } else { Direction::Tx };
-        let mut spans = Vec::new();
-        while let Some(span) = task.framers[i].next_span() {
-            let decoded = task.decoder.decode(&span);
-            spans.push(SpanRecord {
-                received: at,
-                offset: task.offsets[i] + span.offset,
-                bytes: span.bytes.to_vec(),
-                content: span.content,
-                decoded,
-                dir,
-                compact: false,
-            });
-        }
-        for s in spans {
-            task.emit(ReadoutEvent::Span(Box::new(s))).await;
-        }
+        task.drain(dir, at).await;
     }
     task.emit(ReadoutEvent::Status(task.status())).await;
     let raw_block = task.session.block().to_vec();

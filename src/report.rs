@@ -148,6 +148,16 @@ fn field_report(f: &Field) -> FieldReport {
     }
 }
 
+fn identification_json(id: &iec61107::Identification) -> Value {
+    json!({
+        "manufacturer": id.manufacturer,
+        "baud_char": id.baud_char.to_string(),
+        "mode": id.mode.name(),
+        "baud": id.mode.baud(),
+        "fast_reaction": id.fast_reaction,
+    })
+}
+
 fn clock_details(dt: &DateTime) -> Value {
     json!({
         "raw": hex(&dt.raw),
@@ -302,16 +312,8 @@ pub fn span_report(span: &Span<'_>, decoded: &Decoded) -> SpanReport {
             r.kind = Some(frame.kind.name().into());
             if let Some(id) = &d.ident {
                 r.ident = Some(id.ident.clone());
-                r.details.insert(
-                    "identification".into(),
-                    json!({
-                        "manufacturer": id.manufacturer,
-                        "baud_char": id.baud_char.to_string(),
-                        "mode": id.mode.name(),
-                        "baud": id.mode.baud(),
-                        "fast_reaction": id.fast_reaction,
-                    }),
-                );
+                r.details
+                    .insert("identification".into(), identification_json(id));
             }
             if frame.kind == iec61107::Kind::Request {
                 let text = String::from_utf8_lossy(span.bytes);
@@ -788,16 +790,7 @@ pub fn readout_report(r: &crate::readout::ReadoutResult) -> SpanReport {
         ),
     );
     if let Some(id) = &r.ident {
-        details.insert(
-            "identification".into(),
-            json!({
-                "manufacturer": id.manufacturer,
-                "baud_char": id.baud_char.to_string(),
-                "mode": id.mode.name(),
-                "baud": id.mode.baud(),
-                "fast_reaction": id.fast_reaction,
-            }),
-        );
+        details.insert("identification".into(), identification_json(id));
     }
     SpanReport {
         offset: 0,

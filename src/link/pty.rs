@@ -18,35 +18,34 @@ pub struct SimPty {
     task: JoinHandle<()>,
 }
 
+/// A pseudo-terminal in raw mode (nothing echoed or translated before a reader sets its own
+/// mode): its path, the slave end to hold open, and the master end to talk through.
+fn open_raw() -> io::Result<(PathBuf, OwnedFd, tokio::fs::File)> {
+    let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
+    let mut tio = tcgetattr(&pty.slave).map_err(io::Error::from)?;
+    cfmakeraw(&mut tio);
+    tcsetattr(&pty.slave, SetArg::TCSANOW, &tio).map_err(io::Error::from)?;
+    let path = nix::unistd::ttyname(&pty.slave).map_err(io::Error::from)?;
+    let master = tokio::fs::File::from_std(std::fs::File::from(pty.master));
+    Ok((path, pty.slave, master))
+}
+
 impl SimPty {
-    /// Opens a pseudo-terminal and starts the meter on it (on the current tokio runtime).
+    /// Opens a pseudo-terminal and starts the meter's HAN port on it (on the current runtime).
     pub fn open(profile: MeterProfile, faults: bool, speed: f64, seed: u64) -> io::Result<SimPty> {
-        let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
-        // Raw mode from the start: nothing echoed or translated before a reader sets its own.
-        let mut tio = tcgetattr(&pty.slave).map_err(io::Error::from)?;
-        cfmakeraw(&mut tio);
-        tcsetattr(&pty.slave, SetArg::TCSANOW, &tio).map_err(io::Error::from)?;
-        let path = nix::unistd::ttyname(&pty.slave).map_err(io::Error::from)?;
-        let master = tokio::fs::File::from_std(std::fs::File::from(pty.master));
+        let (path, slave, master) = open_raw()?;
         let meter = SimMeter::new(profile, faults, seed);
         let task = tokio::spawn(run_meter(meter, speed.max(0.01), master));
         Ok(SimPty {
             path,
-            _slave: pty.slave,
+            _slave: slave,
             task,
         })
     }
-}
 
-impl SimPty {
     /// A pseudo-terminal playing the meter's optical port: silent until a sign-on request.
     pub fn open_optical(sim: super::sim_optical::SimOptical, speed: f64) -> io::Result<SimPty> {
-        let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
-        let mut tio = tcgetattr(&pty.slave).map_err(io::Error::from)?;
-        cfmakeraw(&mut tio);
-        tcsetattr(&pty.slave, SetArg::TCSANOW, &tio).map_err(io::Error::from)?;
-        let path = nix::unistd::ttyname(&pty.slave).map_err(io::Error::from)?;
-        let master = tokio::fs::File::from_std(std::fs::File::from(pty.master));
+        let (path, slave, master) = open_raw()?;
         let task = tokio::spawn(super::sim_optical::run_optical(
             sim,
             speed.max(0.01),
@@ -54,7 +53,7 @@ impl SimPty {
         ));
         Ok(SimPty {
             path,
-            _slave: pty.slave,
+            _slave: slave,
             task,
         })
     }

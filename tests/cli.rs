@@ -265,17 +265,7 @@ fn the_app_without_a_terminal_says_so() {
 
 #[test]
 fn decode_a_live_port_from_the_simulator_on_a_pty() {
-    use std::io::BufRead;
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_kamscope"))
-        .args(["sim", "--pty", "--speed", "100"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut path = String::new();
-    std::io::BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut path)
-        .unwrap();
+    let (mut sim, path) = sim_pty(&["--speed", "100"]);
     let out = Command::new(env!("CARGO_BIN_EXE_kamscope"))
         .args([
             "decode",
@@ -306,10 +296,10 @@ fn decode_a_live_port_from_the_simulator_on_a_pty() {
 }
 
 /// Starts `kamscope sim --pty` with the given options and returns it and its terminal's path.
-fn optical_sim(args: &[&str]) -> (std::process::Child, String) {
+fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut sim = Command::new(env!("CARGO_BIN_EXE_kamscope"))
-        .args(["sim", "--pty", "--speed", "20"])
+        .args(["sim", "--pty"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -356,7 +346,7 @@ fn read_through_a_pty_for_both_meters_and_every_fault() {
         ),
     ];
     for (args, code, verdict) in cases {
-        let (mut sim, path) = optical_sim(args);
+        let (mut sim, path) = sim_pty(&[&["--speed", "20"], *args].concat());
         let out = read_port(&path);
         sim.kill().ok();
         sim.wait().ok();

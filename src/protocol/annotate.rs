@@ -211,39 +211,26 @@ fn info_regions(bytes: &[u8], info: Range<usize>, r: &mut Regions) {
     let apdu = &data[at..];
     let abase = base + at;
     match apdu.first() {
-        Some(&0x0F) if apdu.len() >= 6 => {
+        Some(&0x0F) => {
             r.add(abase..abase + 1, RegionKind::ApduHeader, "DataNotification");
             r.add(
-                abase + 1..abase + 5,
+                abase + 1..(abase + 5).min(base + data.len()),
                 RegionKind::ApduHeader,
                 "invoke id and priority",
             );
-            let mut p = 5;
-            match apdu[5] {
-                0x00 => {
-                    r.add(abase + 5..abase + 6, RegionKind::DateTime, "no date-time");
-                    p = 6;
-                }
-                0x0C if apdu.len() >= 18 => {
-                    r.add(
-                        abase + 5..abase + 18,
-                        RegionKind::DateTime,
-                        "date-time (0C + 12 bytes)",
-                    );
-                    p = 18;
-                }
-                0x09 if apdu.len() >= 19 => {
-                    r.add(
-                        abase + 5..abase + 19,
-                        RegionKind::DateTime,
-                        "date-time (09 0C + 12 bytes)",
-                    );
-                    p = 19;
-                }
-                _ => {}
+            // The parser knows the three header date-time forms; the body starts after it.
+            if let Ok(super::dlms::Apdu::DataNotification(n)) = super::dlms::parse_apdu(apdu, 0) {
+                r.add(
+                    abase + 5..abase + n.body.start,
+                    RegionKind::DateTime,
+                    match n.time {
+                        super::dlms::HeaderTime::Absent => "no date-time".to_string(),
+                        t => format!("date-time ({})", t.form()),
+                    },
+                );
+                let mut reader = Reader::new(&apdu[n.body.clone()], 0);
+                body_regions(&mut reader, abase + n.body.start, r, 0);
             }
-            let mut reader = Reader::new(&apdu[p..], 0);
-            body_regions(&mut reader, abase + p, r, 0);
         }
         Some(&0xDB) if apdu.len() >= 11 => {
             r.add(

@@ -43,18 +43,6 @@ impl ReplaySource {
         }
         Ok(ReplaySource::Bytes(data))
     }
-
-    /// Received bytes in order.
-    pub fn rx_bytes(&self) -> Vec<u8> {
-        match self {
-            ReplaySource::Bytes(b) => b.clone(),
-            ReplaySource::Capture(chunks) => chunks
-                .iter()
-                .filter(|c| c.dir == Direction::Rx)
-                .flat_map(|c| c.bytes.iter().copied())
-                .collect(),
-        }
-    }
 }
 
 pub struct ReplayConnector {

@@ -138,10 +138,6 @@ impl Data {
             _ => None,
         }
     }
-
-    pub fn is_container(&self) -> bool {
-        matches!(self, Data::Array(_) | Data::Structure(_))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

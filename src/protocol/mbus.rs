@@ -240,6 +240,17 @@ mod tests {
     }
 
     #[test]
+    fn long_frame_round_trip() {
+        let real = crate::input::parse_hex(include_str!(
+            "../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
+        ))
+        .unwrap();
+        let rebuilt = encode_long(real[4], real[5], real[6], &real[7..real.len() - 2]);
+        assert_eq!(rebuilt, real);
+        assert!(inspect_long(&rebuilt).checks.iter().all(|c| c.ok));
+    }
+
+    #[test]
     fn short_frame() {
         let f = encode_short(0x5B, 0x01);
         assert!(matches!(probe(&f, 0, true), Probe::Frame { end: 5, .. }));

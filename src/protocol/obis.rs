@@ -33,11 +33,6 @@ impl Obis {
         (self.0[0], self.0[2], self.0[3], self.0[4])
     }
 
-    /// Electricity quantities: C group of an instantaneous value (D = 7).
-    pub fn is_instantaneous(&self, c: u8) -> bool {
-        self.a() == 1 && self.c() == c && self.d() == 7
-    }
-
     /// A cumulative energy register (electricity, D = 8).
     pub fn is_energy(&self) -> bool {
         self.a() == 1 && self.d() == 8 && (1..=10).contains(&self.c())

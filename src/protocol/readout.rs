@@ -7,7 +7,7 @@
 //! `ACK 0 Z 0` CR LF, a pause, then the new speed (or `ACK 0 0 0` to stay at 300 baud).
 
 use super::check::Check;
-use super::iec61107::{self, ACK, EOT, ETX, Identification, Mode, STX};
+use super::iec61107::{self, EOT, ETX, Identification, Mode, STX};
 
 /// Timing and choices for a session, in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -417,14 +417,10 @@ impl ReadoutSession {
     }
 }
 
-/// Mode C: the acknowledgement the reader sends, for tests and the simulator.
-pub fn is_ack(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&ACK)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::iec61107::ACK;
 
     fn readout_351() -> Vec<u8> {
         std::fs::read(concat!(

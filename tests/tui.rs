@@ -167,8 +167,8 @@ fn verdict_colours() {
     };
     let (x, y) = find("BAD").expect("a bad frame in the list");
     assert_eq!(buf[(x, y)].fg, Color::Red, "bad frames are red");
-    let (x, y) = find("hdlc       228 ok").expect("a good frame in the list");
-    assert_eq!(buf[(x + 14, y)].fg, Color::Green, "good frames are green");
+    let (x, y) = find("hdlc      228 ok").expect("a good frame in the list");
+    assert_eq!(buf[(x + 13, y)].fg, Color::Green, "good frames are green");
     let (x, y) = find("junk").expect("junk in the list");
     assert_eq!(buf[(x, y)].fg, Color::Yellow);
 

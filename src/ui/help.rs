@@ -30,7 +30,10 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("↑ ↓  s  j", "scroll registers; export CSV / JSON"),
     ("", "Inspector"),
-    ("↑ ↓ j k", "select a span (pauses following)"),
+    (
+        "↑ ↓ j k",
+        "select a span (pauses following); tx = sent by us",
+    ),
     ("PgUp PgDn g G", "page, first, last (G follows again)"),
     ("space  b", "pause / follow; bad frames and junk only"),
     (

@@ -52,12 +52,12 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             };
             // Sent spans (optical requests) are marked; everything else was received.
             let sent = if s.dir == crate::link::capture::Direction::Tx {
-                " sent"
+                " tx"
             } else {
                 ""
             };
             let text = format!(
-                "{} {:<8} {:>5} {}{sent}",
+                "{} {:<8} {:>4} {}{sent}",
                 s.received
                     .with_timezone(app.now.offset())
                     .format("%H:%M:%S"),

@@ -1,12 +1,13 @@
 //! Measures how long after a frame's closing flag arrives the screen shows it: bytes go through
-//! the real reader task (framer, decoder, channel) into the app, which is then drawn.
+//! the real HAN reader task (framer, decoder, channel) into the app, which is then drawn.
 //! `cargo run --release --example latency`
 use chrono::Local;
 use kamscope::app::App;
 use kamscope::link::{BoxLink, ConnectFuture, Connector};
 use kamscope::protocol::han::{Scaling, sample_stream};
-use kamscope::reader::{self, ReaderConfig, ReaderEvent};
+use kamscope::task::han::{self, HanConfig};
 use kamscope::ui::{self, Theme};
+use kamscope::wire::HanEvent;
 use ratatui::{Terminal, backend::TestBackend};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -30,8 +31,7 @@ impl Connector for Pipe {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
-    let (mut events, _commands) =
-        reader::spawn(Box::new(Pipe(Some(theirs))), ReaderConfig::default());
+    let (mut events, _commands) = han::spawn(Box::new(Pipe(Some(theirs))), HanConfig::default());
     let mut writer = ours;
     let now = Local::now().fixed_offset();
     let mut app = App::new("pipe".into(), Scaling::default(), None, now, 3600);
@@ -59,13 +59,13 @@ async fn main() {
         let last_byte = Instant::now();
         loop {
             match events.recv().await.expect("reader alive") {
-                ReaderEvent::Span(s) => {
-                    app.on_reader(ReaderEvent::Span(s));
+                HanEvent::Span(s) => {
+                    app.on_han(HanEvent::Span(s));
                     terminal.draw(|f| ui::draw(f, &app, &theme)).unwrap();
                     latencies.push(last_byte.elapsed());
                     break;
                 }
-                other => app.on_reader(other),
+                other => app.on_han(other),
             }
         }
     }

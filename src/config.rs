@@ -17,7 +17,7 @@
 //! window = "1h"                  # 5min | 1h | 6h | 24h
 //! ```
 
-use crate::link::serial::{Parity, SerialSettings};
+use crate::wire::line::{Parity, SerialSettings};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -106,6 +106,11 @@ impl Config {
     }
 }
 
+/// A config that cannot be read or written: one sentence naming the file (and the line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
 /// Where the config lives.
 pub fn path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("KAMSCOPE_CONFIG") {
@@ -116,16 +121,16 @@ pub fn path() -> Option<PathBuf> {
 
 /// Reads the config; a missing file is an empty config. Errors are one line naming the file and
 /// the line.
-pub fn load(path: &Path) -> Result<Config, String> {
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
         Err(e) => {
-            return Err(format!(
+            return Err(ConfigError(format!(
                 "cannot read config {}: {}",
                 path.display(),
-                crate::input::io_reason(&e)
-            ));
+                crate::link::io_reason(&e)
+            )));
         }
     };
     let config: Config = toml::from_str(&text).map_err(|e| {
@@ -133,30 +138,30 @@ pub fn load(path: &Path) -> Result<Config, String> {
             .span()
             .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let msg = e.message().trim().replace('\n', " ");
-        match line {
+        ConfigError(match line {
             Some(l) => format!("config {} line {l}: {msg}", path.display()),
             None => format!("config {}: {msg}", path.display()),
-        }
+        })
     })?;
     config
         .validate()
-        .map_err(|e| format!("config {}: {e}", path.display()))?;
+        .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))?;
     Ok(config)
 }
 
 /// Writes the config (creating its directory).
-pub fn save(path: &Path, config: &Config) -> Result<(), String> {
+pub fn save(path: &Path, config: &Config) -> Result<(), ConfigError> {
     let fail = |e: std::io::Error| {
-        format!(
+        ConfigError(format!(
             "cannot write config {}: {}",
             path.display(),
-            crate::input::io_reason(&e)
-        )
+            crate::link::io_reason(&e)
+        ))
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    let body = toml::to_string(config).map_err(|e| e.to_string())?;
+    let body = toml::to_string(config).map_err(|e| ConfigError(e.to_string()))?;
     std::fs::write(
         path,
         format!("# kamscope configuration (see README)\n{body}"),
@@ -184,13 +189,18 @@ mod tests {
         assert_eq!(load(&path).unwrap().chart_window(), Some(2));
 
         std::fs::write(&path, "[han]\nport = \"/dev/x\"\nbaud = \"fast\"\n").unwrap();
-        let e = load(&path).unwrap_err();
+        let e = load(&path).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("config.toml"), "{e}");
         assert!(!e.contains('\n'));
         std::fs::write(&path, "[han]\nspeed = 2400\n").unwrap();
-        assert!(load(&path).unwrap_err().contains("line 2"));
+        assert!(load(&path).unwrap_err().to_string().contains("line 2"));
         std::fs::write(&path, "[chart]\nwindow = \"2h\"\n").unwrap();
-        assert!(load(&path).unwrap_err().contains("window must be one of"));
+        assert!(
+            load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("window must be one of")
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,55 +1,103 @@
-//! The interactive app: terminal setup and restore, and the event loop that feeds reader events,
+//! The interactive app: terminal setup and restore, and the event loop that feeds task events,
 //! keys, mouse clicks and the clock into the app state and draws it when something changed.
+//!
+//! The loop ([`run_loop`]) is generic over the ratatui backend, the source of terminal events and
+//! the [`Environment`] (clock, file writes), so a whole-app test types keys, feeds frames and
+//! reads the screen without a terminal.
 
 use crate::app::picker::{Choice, Picker, PickerAction};
 use crate::app::{App, Effect};
-use crate::link::Connector;
-use crate::link::OpticalConnector;
-use crate::link::capture::SharedRecorder;
 use crate::link::serial::list_ports;
-use crate::protocol::han::Scaling;
-use crate::protocol::readout::ReadoutOptions;
-use crate::reader::{self, ReaderCommand, ReaderConfig};
-use crate::readout::ReadoutEvent;
+use crate::link::{OpticalConnector, io_reason};
+use crate::protocol::iec_session::ReadoutOptions;
 use crate::ui::{self, Theme};
-use chrono::Local;
-use color_eyre::eyre::{Result, WrapErr};
+use crate::wire::{HanCommand, HanEvent, OpticalEvent, SharedRecorder};
+use chrono::{DateTime, FixedOffset, Local};
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseButton, MouseEventKind,
 };
-use futures_util::StreamExt;
-use ratatui::DefaultTerminal;
-use std::path::PathBuf;
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Start-up choices for the app beside the reader's.
+/// Why the app stopped other than by the user quitting.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("cannot draw on the terminal: {0}")]
+    Draw(String),
+    #[error("terminal input failed: {0}")]
+    Input(io::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+    #[error("cannot set up the terminal: {0}")]
+    Terminal(io::Error),
+}
+
+/// What the event loop needs from the world besides the terminal and the tasks.
+pub trait Environment {
+    /// The laptop clock with its UTC offset.
+    fn now(&self) -> DateTime<FixedOffset>;
+    /// Writes an export: a new file, never an existing one and never through a link.
+    fn write_new_file(&mut self, path: &Path, contents: &str) -> io::Result<()>;
+}
+
+/// The real clock and file system.
+pub struct RealEnvironment;
+
+impl Environment for RealEnvironment {
+    fn now(&self) -> DateTime<FixedOffset> {
+        Local::now().fixed_offset()
+    }
+
+    fn write_new_file(&mut self, path: &Path, contents: &str) -> io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    }
+}
+
+/// The optical head, for readouts started from the Readout tab.
 #[derive(Default)]
-pub struct Options {
-    /// The optical head's port, for the Readout tab.
-    pub optical: Option<Arc<dyn OpticalConnector>>,
-    pub readout_options: ReadoutOptions,
+pub struct Optical {
+    pub connector: Option<Arc<dyn OpticalConnector>>,
+    pub options: ReadoutOptions,
     /// The recording shared with the HAN reader (the readout records its bytes too).
     pub recorder: Option<SharedRecorder>,
-    pub recording: Option<PathBuf>,
-    /// Index into `app::live::WINDOWS`.
-    pub chart_window: Option<usize>,
-    /// A first message for the status line.
-    pub notice: Option<String>,
 }
+
+/// The HAN reader task as the loop sees it.
+pub struct HanTask {
+    pub events: mpsc::Receiver<HanEvent>,
+    pub commands: mpsc::Sender<HanCommand>,
+}
+
+/// A readout in progress: its events and the way to cancel it.
+type Readout = (mpsc::Receiver<OpticalEvent>, mpsc::Sender<()>);
 
 /// The port picker, before the app: `None` when the user quits. Rescans every second so an
 /// adapter plugged in now shows up.
-pub fn pick_source(last: Option<String>) -> Result<Option<Choice>> {
+pub fn pick_source(last: Option<String>) -> Result<Option<Choice>, TuiError> {
     let theme = Theme::from_env();
     let mut terminal = ratatui::init();
-    let mut picker = Picker::new(list_ports(), last);
-    let result = (|| -> Result<Option<Choice>> {
+    let ports = || list_ports().map_err(|e| e.to_string());
+    let mut picker = Picker::new(ports(), last);
+    let result = (|| -> Result<Option<Choice>, TuiError> {
         loop {
-            terminal.draw(|f| ui::picker::draw(f, &picker, &theme))?;
-            if crossterm::event::poll(Duration::from_secs(1))? {
-                if let Event::Key(key) = crossterm::event::read()? {
+            terminal
+                .draw(|f| ui::picker::draw(f, &picker, &theme))
+                .map_err(|e| TuiError::Draw(e.to_string()))?;
+            if crossterm::event::poll(Duration::from_secs(1)).map_err(TuiError::Input)? {
+                if let Event::Key(key) = crossterm::event::read().map_err(TuiError::Input)? {
                     match picker.on_key(key) {
                         PickerAction::Choose(c) => return Ok(Some(c)),
                         PickerAction::Quit => return Ok(None),
@@ -57,7 +105,7 @@ pub fn pick_source(last: Option<String>) -> Result<Option<Choice>> {
                     }
                 }
             } else {
-                picker.set_ports(list_ports());
+                picker.set_ports(ports());
             }
         }
     })();
@@ -65,76 +113,119 @@ pub fn pick_source(last: Option<String>) -> Result<Option<Choice>> {
     result
 }
 
-/// Runs the TUI until the user quits. The terminal is restored on exit, error or panic.
-pub fn run(connector: Box<dyn Connector>, cfg: ReaderConfig, options: Options) -> Result<()> {
+/// Puts the terminal back as the shell expects it: raw mode off, main screen, no mouse capture,
+/// cursor shown. Safe to call more than once.
+pub fn restore_terminal() {
+    let _ = crossterm::execute!(io::stdout(), DisableMouseCapture, crossterm::cursor::Show);
+    ratatui::restore();
+}
+
+/// SIGTERM or SIGHUP (the terminal closed, `kill`): the app ends as if the user quit.
+async fn termination() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(mut term), Ok(mut hup)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: quitting"),
+                _ = hup.recv() => tracing::info!("SIGHUP: quitting"),
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// Runs the TUI on a terminal until the user quits or a signal ends it. The terminal is restored
+/// on exit, error, panic, SIGTERM and SIGHUP.
+pub fn run(
+    app: App,
+    spawn_han: impl FnOnce() -> HanTask,
+    optical: Optical,
+) -> Result<(), TuiError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .wrap_err("cannot start the async runtime")?;
+        .map_err(TuiError::Runtime)?;
     runtime.block_on(async move {
-        let mut terminal = ratatui::init();
-        let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-        let result = event_loop(&mut terminal, connector, cfg, options).await;
-        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
-        ratatui::restore();
+        let mut terminal = ratatui::try_init().map_err(TuiError::Terminal)?;
+        // ratatui's own hook restores raw mode and the screen; the mouse and cursor too.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        let _ = crossterm::execute!(io::stdout(), EnableMouseCapture);
+        let mut app = app;
+        let han = spawn_han();
+        let result = run_loop(
+            &mut terminal,
+            &mut app,
+            EventStream::new(),
+            han,
+            optical,
+            &mut RealEnvironment,
+            termination(),
+        )
+        .await;
+        restore_terminal();
         result
     })
 }
 
-async fn event_loop(
-    terminal: &mut DefaultTerminal,
-    connector: Box<dyn Connector>,
-    cfg: ReaderConfig,
-    options: Options,
-) -> Result<()> {
+/// The event loop: draws when something changed, then waits for the next task event, key,
+/// mouse click, tick or `shutdown`. Ends when the user quits, the input ends or `shutdown`
+/// completes; the HAN task is told to stop.
+pub async fn run_loop<B, S, E>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut input: S,
+    mut han: HanTask,
+    optical: Optical,
+    env: &mut E,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), TuiError>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<Event>> + Unpin,
+    E: Environment,
+{
     let theme = Theme::from_env();
-    let scaling: Scaling = cfg.scaling;
-    let std_offset = crate::app::live::standard_offset_seconds(Local::now());
-    let mut app = App::new(
-        connector.describe(),
-        scaling,
-        options.recording,
-        Local::now().fixed_offset(),
-        std_offset,
-    );
-    app.keys = cfg.keys.clone();
-    app.readout.port = options.optical.as_ref().map(|c| c.describe());
-    let mut readout: Option<(mpsc::Receiver<ReadoutEvent>, mpsc::Sender<()>)> = None;
-    app.notice = options.notice;
-    if let Some(w) = options.chart_window {
-        app.live.window = w;
-    }
-    let (mut events, commands) = reader::spawn(connector, cfg);
-    let mut input = EventStream::new();
+    let mut readout: Option<Readout> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut reader_done = false;
-    let mut readout_done = false;
+    let mut han_done = false;
+    tokio::pin!(shutdown);
     loop {
         if app.dirty {
-            terminal.draw(|f| ui::draw(f, &app, &theme))?;
+            terminal
+                .draw(|f| ui::draw(f, app, &theme))
+                .map_err(|e| TuiError::Draw(e.to_string()))?;
             app.dirty = false;
         }
         if app.quit {
             break;
         }
         let mut effects = Vec::new();
+        let mut readout_ended = false;
         tokio::select! {
-            ev = events.recv(), if !reader_done => match ev {
+            ev = han.events.recv(), if !han_done => match ev {
                 Some(e) => {
-                    app.on_reader(e);
+                    app.on_han(e);
                     // Take everything already waiting before drawing again.
-                    while let Ok(e) = events.try_recv() {
-                        app.on_reader(e);
+                    while let Ok(e) = han.events.try_recv() {
+                        app.on_han(e);
                     }
                 }
-                None => reader_done = true,
+                None => han_done = true,
             },
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(key))) => effects = app.on_key(key),
                 Some(Ok(Event::Mouse(m))) if m.kind == MouseEventKind::Down(MouseButton::Left) && m.row == 0 => {
-                    if let Some((tab, ..)) = ui::tab_hits(terminal.get_frame().area())
+                    let width = terminal.size().map_or(80, |s| s.width);
+                    if let Some((tab, ..)) = ui::tab_hits(ratatui::layout::Rect::new(0, 0, width, 1))
                         .into_iter()
                         .find(|(_, from, to)| (*from..*to).contains(&m.column))
                     {
@@ -143,59 +234,81 @@ async fn event_loop(
                 }
                 Some(Ok(Event::Resize(..))) => app.dirty = true,
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e).wrap_err("terminal input failed"),
+                Some(Err(e)) => return Err(TuiError::Input(e)),
                 None => break,
             },
-            _ = tick.tick() => app.tick(Local::now().fixed_offset()),
+            _ = tick.tick() => app.tick(env.now()),
             ev = next_readout_event(&mut readout), if readout.is_some() => match ev {
-                Some(e) => app.on_readout(e),
-                None => readout_done = true,
+                Some(e) => app.on_optical(e),
+                None => readout_ended = true,
             },
+            () = &mut shutdown => break,
         }
-        if readout_done {
+        if readout_ended {
             readout = None;
-            readout_done = false;
         }
         for effect in effects {
-            match effect {
-                Effect::Reader(cmd) => {
-                    let _ = commands.send(cmd).await;
-                }
-                Effect::StartReadout => {
-                    if let Some(optical) = &options.optical {
-                        readout = Some(crate::readout::spawn(
-                            optical.clone(),
-                            options.readout_options.clone(),
-                            options.recorder.clone(),
-                        ));
-                    }
-                }
-                Effect::CancelReadout => {
-                    if let Some((_, cancel)) = &readout {
-                        let _ = cancel.try_send(());
-                    }
-                }
-                Effect::Export { path, contents } => {
-                    app.notice = Some(match std::fs::write(&path, contents) {
-                        Ok(()) => format!("frame exported to {}", path.display()),
-                        Err(e) => format!(
-                            "cannot write {}: {}",
-                            path.display(),
-                            crate::input::io_reason(&e)
-                        ),
-                    });
-                }
-            }
+            apply(effect, app, &han, &optical, &mut readout, env).await;
         }
     }
-    let _ = commands.send(ReaderCommand::Stop).await;
+    let _ = han.commands.send(HanCommand::Stop).await;
+    if let Some((_, cancel)) = &readout {
+        let _ = cancel.try_send(());
+    }
     Ok(())
 }
 
+/// Carries out one effect the app asked for.
+async fn apply<E: Environment>(
+    effect: Effect,
+    app: &mut App,
+    han: &HanTask,
+    optical: &Optical,
+    readout: &mut Option<Readout>,
+    env: &mut E,
+) {
+    match effect {
+        Effect::Han(cmd) => {
+            let _ = han.commands.send(cmd).await;
+        }
+        Effect::StartReadout => {
+            if let Some(connector) = &optical.connector {
+                *readout = Some(crate::task::optical::spawn(
+                    connector.clone(),
+                    optical.options.clone(),
+                    optical.recorder.clone(),
+                ));
+            }
+        }
+        Effect::CancelReadout => {
+            if let Some((_, cancel)) = readout {
+                let _ = cancel.try_send(());
+            }
+        }
+        Effect::Export {
+            path,
+            what,
+            contents,
+        } => {
+            app.notice = Some(match env.write_new_file(&path, &contents) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "{what} exported");
+                    format!("{what} exported to {}", full_path(&path).display())
+                }
+                Err(e) => format!("cannot write {}: {}", path.display(), io_reason(&e)),
+            });
+            app.dirty = true;
+        }
+    }
+}
+
+/// The path as the user can find it again: absolute.
+fn full_path(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// The next event of the readout in progress (never called without one).
-async fn next_readout_event(
-    readout: &mut Option<(mpsc::Receiver<ReadoutEvent>, mpsc::Sender<()>)>,
-) -> Option<ReadoutEvent> {
+async fn next_readout_event(readout: &mut Option<Readout>) -> Option<OpticalEvent> {
     match readout {
         Some((events, _)) => events.recv().await,
         None => std::future::pending().await,

@@ -1,11 +1,14 @@
 //! Property tests: encode -> decode round trips, chunking independence, recovery from junk and
 //! damage with exact byte accounting, and no panics on arbitrary bytes.
 
+use kamscope::protocol::check::all_ok;
 use kamscope::protocol::datetime::DateTime;
 use kamscope::protocol::han::{KamstrupList, MissingPhases};
 use kamscope::protocol::iec61107::{self, BccRule, Line};
+use kamscope::protocol::region;
 use kamscope::protocol::{Decoder, Framer, Protocol, hdlc};
-use kamscope::report::{decode_all, span_report};
+use kamscope::wire::SpanDetail;
+use kamscope::wire::detail::{RawValue, decode_all};
 use proptest::prelude::*;
 
 fn arb_list() -> impl Strategy<Value = KamstrupList> {
@@ -77,12 +80,22 @@ fn spans_chunked(input: &[u8], chunks: &[usize]) -> Vec<(u64, usize, Protocol, b
         framer.push(&rest[..n]);
         rest = &rest[n..];
         while let Some(s) = framer.next_span() {
-            out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+            out.push((
+                s.offset,
+                s.bytes.len(),
+                s.protocol(),
+                all_ok(s.content.checks()),
+            ));
         }
     }
     framer.finish();
     while let Some(s) = framer.next_span() {
-        out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+        out.push((
+            s.offset,
+            s.bytes.len(),
+            s.protocol(),
+            all_ok(s.content.checks()),
+        ));
     }
     out
 }
@@ -111,7 +124,7 @@ proptest! {
         prop_assert_eq!(s.meter_type.as_deref(), Some(list.meter_type.as_str()));
         prop_assert_eq!(s.time.clone(), list.time.iso8601());
         prop_assert_eq!(s.list, Some(if list.energies.is_some() { "list2" } else { "list1" }));
-        let raw = |c: &str| s.fields.iter().find(|f| f.obis.as_deref() == Some(c)).map(|f| f.raw.as_u64().unwrap());
+        let raw = |c: &str| s.fields.iter().find(|f| f.obis.as_deref() == Some(c)).map(|f| match f.raw { RawValue::UInt(u) => u, ref other => panic!("{other:?}") });
         for (c, v) in [1, 2, 3, 4].iter().zip(list.power) {
             prop_assert_eq!(raw(&format!("1.1.{c}.7.0.255")), Some(u64::from(v)));
         }
@@ -155,7 +168,7 @@ proptest! {
         prop_assert_eq!(block.fields.len(), lines.len());
         for (f, l) in block.fields.iter().zip(&lines) {
             prop_assert_eq!(f.obis.as_deref(), Some(l.address.as_str()));
-            prop_assert_eq!(f.raw.as_str(), Some(l.value.as_str()));
+            prop_assert_eq!(&f.raw, &RawValue::Text(l.value.clone()));
             prop_assert_eq!(f.unit.clone(), l.unit.clone());
             prop_assert_eq!(f.value, Some(l.value.replace(',', ".").parse::<f64>().unwrap()));
         }
@@ -234,7 +247,11 @@ proptest! {
         while let Some(span) = framer.next_span() {
             total += span.bytes.len();
             let d = decoder.decode(&span);
-            let _ = span_report(&span, &d);
+            let _ = SpanDetail::of(&span, &d);
+            let regions = region::of_span(span.bytes, &span.content, &d);
+            // Every byte belongs to exactly one region, and none lies outside the span.
+            prop_assert_eq!(regions.iter().map(|r| r.range.len()).sum::<usize>(), span.bytes.len());
+            prop_assert!(regions.windows(2).all(|w| w[0].range.end == w[1].range.start));
         }
         prop_assert_eq!(total, bytes.len());
         let _ = iec61107::parse_data_block(&bytes);
@@ -281,7 +298,8 @@ proptest! {
         let spans = decode_all(&stream, &mut Decoder::default());
         prop_assert_eq!(spans.len(), 2);
         prop_assert!(spans[0].fields.is_empty());
-        prop_assert_eq!(&spans[1].details["segment"]["last"], &serde_json::json!(true));
+        let segment = spans[1].hdlc().and_then(|h| h.segment.as_ref()).map(|s| s.last);
+        prop_assert_eq!(segment, Some(true));
         prop_assert_eq!(spans[1].meter_id.as_deref(), Some(list.meter_id.as_str()));
         prop_assert!(spans[0].ok && spans[1].ok);
     }

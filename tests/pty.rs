@@ -3,21 +3,23 @@
 //! again, and the reader recovers by itself.
 
 use kamscope::link::pty::SimPty;
-use kamscope::link::serial::{SerialConnector, SerialSettings};
+use kamscope::link::serial::SerialConnector;
 use kamscope::link::sim::MeterProfile;
 use kamscope::protocol::Decoded;
-use kamscope::reader::{self, LinkState, ReaderConfig, ReaderEvent};
+use kamscope::task::han::{self, HanConfig};
+use kamscope::wire::line::SerialSettings;
+use kamscope::wire::{HanEvent, LinkState};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
 
 /// Waits for `n` good decoded pushes; returns the meter ids seen.
-async fn good_pushes(events: &mut Receiver<ReaderEvent>, n: usize) -> Vec<String> {
+async fn good_pushes(events: &mut Receiver<HanEvent>, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while ids.len() < n {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ReaderEvent::Span(s))) => {
+            Ok(Some(HanEvent::Span(s))) => {
                 if let Decoded::Hdlc(h) = &s.decoded
                     && let Some(m) = &h.message
                     && s.ok()
@@ -32,14 +34,11 @@ async fn good_pushes(events: &mut Receiver<ReaderEvent>, n: usize) -> Vec<String
     ids
 }
 
-async fn wait_for(
-    events: &mut Receiver<ReaderEvent>,
-    want: impl Fn(&LinkState) -> bool,
-) -> LinkState {
+async fn wait_for(events: &mut Receiver<HanEvent>, want: impl Fn(&LinkState) -> bool) -> LinkState {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ReaderEvent::Link(l))) if want(&l) => return l,
+            Ok(Some(HanEvent::Link(l))) if want(&l) => return l,
             Ok(Some(_)) => {}
             other => panic!("link state never came: {other:?}"),
         }
@@ -63,11 +62,11 @@ async fn serial_reader_decodes_the_simulator_and_survives_unplugging() {
         path: link.display().to_string(),
         settings: SerialSettings::HAN,
     };
-    let cfg = ReaderConfig {
+    let cfg = HanConfig {
         retry: Duration::from_millis(100),
-        ..ReaderConfig::default()
+        ..HanConfig::default()
     };
-    let (mut events, _commands) = reader::spawn(Box::new(connector), cfg);
+    let (mut events, _commands) = han::spawn(Box::new(connector), cfg);
     wait_for(&mut events, |l| *l == LinkState::Connected).await;
     let ids = good_pushes(&mut events, 3).await;
     assert!(ids.iter().all(|id| id == "5706567000000042"), "{ids:?}");

@@ -1,13 +1,14 @@
 //! The reader task against the simulated meter, record then replay.
 
-use kamscope::link::capture::{self, Recorder};
+use kamscope::link::record::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
 use kamscope::link::sim::{MeterProfile, SimConnector};
-use kamscope::reader::{self, LinkState, ReaderCommand, ReaderConfig, ReaderEvent, SpanRecord};
+use kamscope::task::han::{self, HanConfig};
+use kamscope::wire::{HanCommand, HanEvent, LinkState, SpanRecord};
 use std::time::Duration;
 
 async fn collect_spans(
-    events: &mut tokio::sync::mpsc::Receiver<ReaderEvent>,
+    events: &mut tokio::sync::mpsc::Receiver<HanEvent>,
     want: usize,
     limit: Duration,
 ) -> (Vec<SpanRecord>, Vec<LinkState>) {
@@ -16,16 +17,16 @@ async fn collect_spans(
     let deadline = tokio::time::Instant::now() + limit;
     while spans.len() < want {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ReaderEvent::Span(s))) => spans.push(*s),
-            Ok(Some(ReaderEvent::Link(l))) => {
+            Ok(Some(HanEvent::Span(s))) => spans.push(*s),
+            Ok(Some(HanEvent::Link(l))) => {
                 let ended = l == LinkState::Ended;
                 states.push(l);
                 if ended {
                     break;
                 }
             }
-            Ok(Some(ReaderEvent::RecordError(e))) => panic!("{e}"),
-            Ok(Some(ReaderEvent::Bytes { .. })) => {}
+            Ok(Some(HanEvent::RecordError(e))) => panic!("{e}"),
+            Ok(Some(HanEvent::Bytes { .. })) => {}
             Ok(None) | Err(_) => break,
         }
     }
@@ -39,18 +40,18 @@ async fn demo_meter_record_then_replay_gives_the_same_spans() {
     let path = dir.join("capture.jsonl");
     let _ = std::fs::remove_file(&path);
 
-    let cfg = ReaderConfig {
+    let cfg = HanConfig {
         recorder: Some(std::sync::Arc::new(std::sync::Mutex::new(
             Recorder::create(&path).unwrap(),
         ))),
-        ..ReaderConfig::default()
+        ..HanConfig::default()
     };
-    let (mut events, commands) = reader::spawn(
+    let (mut events, commands) = han::spawn(
         Box::new(SimConnector::new(MeterProfile::ThreePhase, true, 200.0)),
         cfg,
     );
     let (live, states) = collect_spans(&mut events, 12, Duration::from_secs(20)).await;
-    commands.send(ReaderCommand::Stop).await.unwrap();
+    commands.send(HanCommand::Stop).await.unwrap();
     assert!(states.contains(&LinkState::Connected));
     assert!(live.len() >= 12, "{} spans", live.len());
     assert!(live.iter().filter(|s| s.ok()).count() >= 6);
@@ -58,17 +59,16 @@ async fn demo_meter_record_then_replay_gives_the_same_spans() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut all_live = live;
     while let Ok(e) = events.try_recv() {
-        if let ReaderEvent::Span(s) = e {
+        if let HanEvent::Span(s) = e {
             all_live.push(*s);
         }
     }
 
-    let chunks = capture::read_capture(&path).unwrap();
-    assert!(!chunks.is_empty());
     let source = ReplaySource::load(&path).unwrap();
-    let (mut events, _c) = reader::spawn(
+    assert!(matches!(&source, ReplaySource::Capture(chunks) if !chunks.is_empty()));
+    let (mut events, _c) = han::spawn(
         Box::new(ReplayConnector::new(path.clone(), source, 1000.0)),
-        ReaderConfig::default(),
+        HanConfig::default(),
     );
     let (replayed, states) = collect_spans(&mut events, usize::MAX, Duration::from_secs(20)).await;
     assert_eq!(states.last(), Some(&LinkState::Ended));

@@ -1,9 +1,9 @@
 //! The readout task against the simulated optical port.
 
-use kamscope::link::capture::Direction;
 use kamscope::link::sim_optical::{IecMeter, OpticalFault, OpticalSimConnector, SimOptical};
-use kamscope::protocol::readout::{ReadoutOptions, Verdict};
-use kamscope::readout::{self, ReadoutEvent, ReadoutResult};
+use kamscope::protocol::iec_session::{ReadoutOptions, Verdict};
+use kamscope::task::optical;
+use kamscope::wire::{Direction, OpticalEvent, ReadoutResult};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,15 +18,15 @@ async fn read(meter: IecMeter, echo: bool, fault: OpticalFault) -> (ReadoutResul
         char_timeout: 400,
         ..ReadoutOptions::default()
     };
-    let (mut events, _cancel) = readout::spawn(Arc::new(connector), options, None);
+    let (mut events, _cancel) = optical::spawn(Arc::new(connector), options, None);
     let mut dirs = Vec::new();
     loop {
         match tokio::time::timeout(Duration::from_secs(20), events.recv())
             .await
             .unwrap()
         {
-            Some(ReadoutEvent::Done(r)) => return (*r, dirs),
-            Some(ReadoutEvent::Span(s)) => dirs.push(s.dir),
+            Some(OpticalEvent::Done(r)) => return (*r, dirs),
+            Some(OpticalEvent::Span(s)) => dirs.push(s.dir),
             Some(_) => {}
             None => panic!("readout task ended without a result"),
         }

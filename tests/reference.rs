@@ -102,7 +102,10 @@ fn decode_output_matches_the_references() {
         }
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
-    assert!(bless || compared >= 60, "only {compared} references compared");
+    assert!(
+        bless || compared >= 60,
+        "only {compared} references compared"
+    );
 }
 
 #[test]

@@ -4,11 +4,11 @@
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kamscope::app::{App, Effect, Tab};
-use kamscope::input::parse_hex;
 use kamscope::protocol::han::Scaling;
-use kamscope::protocol::{Decoder, Framer, Protocols};
-use kamscope::reader::{LinkState, ReaderEvent, SpanRecord};
+use kamscope::protocol::{Decoder, Protocols};
 use kamscope::ui::{self, Theme};
+use kamscope::wire::hex::parse as parse_hex;
+use kamscope::wire::{Chunk, Direction, HanEvent, Link, LinkState, Pipeline};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -29,27 +29,24 @@ fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-/// Frames the bytes and hands the spans to the app as if they arrived at `at`.
+/// Runs the bytes through the pipeline and hands the spans to the app as if they arrived at `at`.
 fn feed(app: &mut App, bytes: &[u8], at: DateTime<Utc>, offset: &mut u64) {
-    let mut framer = Framer::new(Protocols::HDLC);
-    let mut decoder = Decoder::default();
-    framer.push(bytes);
-    framer.finish();
-    app.on_reader(ReaderEvent::Bytes {
+    let mut pipeline = Pipeline::new(Link::Han, Protocols::HDLC, Decoder::default(), None);
+    let chunk = Chunk {
+        t: at,
+        link: Link::Han,
+        dir: Direction::Rx,
+        bytes: bytes.to_vec(),
+    };
+    let (mut spans, _) = pipeline.records_of(&chunk);
+    spans.extend(pipeline.flush_records(at));
+    app.on_han(HanEvent::Bytes {
         at,
         count: bytes.len(),
     });
-    while let Some(span) = framer.next_span() {
-        let decoded = decoder.decode(&span);
-        app.on_reader(ReaderEvent::Span(Box::new(SpanRecord {
-            received: at,
-            offset: *offset + span.offset,
-            bytes: span.bytes.to_vec(),
-            content: span.content.clone(),
-            decoded,
-            dir: kamscope::link::capture::Direction::Rx,
-            compact: false,
-        })));
+    for mut span in spans {
+        span.offset += *offset;
+        app.on_han(HanEvent::Span(Box::new(span)));
     }
     *offset += bytes.len() as u64;
 }
@@ -64,7 +61,7 @@ fn scripted_app() -> App {
         now,
         3600,
     );
-    app.on_reader(ReaderEvent::Link(LinkState::Connected));
+    app.on_han(HanEvent::Link(LinkState::Connected));
     let mut offset = 0;
     feed(
         &mut app,
@@ -231,7 +228,7 @@ fn whole_app_keys_and_state() {
     assert!(!app.inspector.follow, "moving up pauses");
     let effects = app.on_key(key(KeyCode::Char('x')));
     match effects.as_slice() {
-        [Effect::Export { path, contents }] => {
+        [Effect::Export { path, contents, .. }] => {
             assert!(path.to_string_lossy().starts_with("kamscope-frame-"));
             let v: serde_json::Value = serde_json::from_str(contents).unwrap();
             assert_eq!(v["protocol"], "hdlc");
@@ -276,7 +273,7 @@ fn overdue_push_and_link_hints() {
         now,
         3600,
     );
-    quiet.on_reader(ReaderEvent::Link(LinkState::Connected));
+    quiet.on_han(HanEvent::Link(LinkState::Connected));
     quiet.tick(now + chrono::Duration::seconds(15));
     assert!(quiet.hint().unwrap().contains("no bytes at all"));
     let screen = text(&render(&quiet, 80, 24, COLOR));
@@ -289,7 +286,7 @@ fn overdue_push_and_link_hints() {
         now,
         3600,
     );
-    wrong_parity.on_reader(ReaderEvent::Link(LinkState::Connected));
+    wrong_parity.on_han(HanEvent::Link(LinkState::Connected));
     let mut garbled = fixture("kamstrup-no-list1-3p-2022.hex");
     garbled[4] ^= 0x80;
     let mut twice = garbled.clone();
@@ -311,7 +308,7 @@ fn overdue_push_and_link_hints() {
 #[test]
 fn port_picker_snapshot() {
     use kamscope::app::picker::Picker;
-    use kamscope::link::serial::PortInfo;
+    use kamscope::wire::line::PortInfo;
     let ports = vec![PortInfo {
         path: "/dev/ttyUSB0".into(),
         usb_id: Some("0403:6001".into()),
@@ -328,9 +325,9 @@ fn port_picker_snapshot() {
 
 mod readout_tab {
     use super::*;
+    use kamscope::protocol::iec_session::Verdict;
     use kamscope::protocol::iec61107::{parse_data_block, parse_identification};
-    use kamscope::protocol::readout::Verdict;
-    use kamscope::readout::{ReadoutEvent, ReadoutResult, ReadoutStatus};
+    use kamscope::wire::{OpticalEvent, ReadoutPhase, ReadoutResult, ReadoutStatus};
 
     fn readout_351(verdict_of: impl Fn(&[u8]) -> Verdict, cut: Option<usize>) -> ReadoutResult {
         let bytes = std::fs::read(concat!(
@@ -380,9 +377,9 @@ mod readout_tab {
 
         let effects = app.on_key(key(KeyCode::Char('r')));
         assert!(matches!(effects.as_slice(), [Effect::StartReadout]));
-        app.on_readout(ReadoutEvent::Status(ReadoutStatus {
+        app.on_optical(OpticalEvent::Status(ReadoutStatus {
             port: "/dev/ttyUSB1 300 7E1".into(),
-            phase: "reading the data block",
+            phase: ReadoutPhase::ReadingData,
             attempt: 1,
             ident: parse_identification(b"/KAM 685351A300100\r\n"),
             echo_seen: true,
@@ -396,14 +393,14 @@ mod readout_tab {
         let effects = app.on_key(key(KeyCode::Esc));
         assert!(matches!(effects.as_slice(), [Effect::CancelReadout]));
 
-        app.on_readout(ReadoutEvent::Done(Box::new(readout_351(complete, None))));
+        app.on_optical(OpticalEvent::Done(Box::new(readout_351(complete, None))));
         assert!(app.readout.running.is_none());
         let screen = text(&render(&app, 120, 40, COLOR));
         insta::assert_snapshot!("readout_done_120x40", screen);
         assert!(screen.contains("complete, BCC good (xor rule)"));
         assert!(screen.contains("Last month reactive peak power"));
 
-        app.on_readout(ReadoutEvent::Done(Box::new(readout_351(
+        app.on_optical(OpticalEvent::Done(Box::new(readout_351(
             |_| Verdict::Incomplete {
                 received: 130,
                 reason: "the meter stopped inside line 7: \"1.8.4(0008\"".into(),
@@ -419,7 +416,7 @@ mod readout_tab {
 
         let effects = app.on_key(key(KeyCode::Char('s')));
         match effects.as_slice() {
-            [Effect::Export { path, contents }] => {
+            [Effect::Export { path, contents, .. }] => {
                 assert!(path.to_string_lossy().ends_with(".csv"));
                 assert!(contents.contains("id,name,raw,value,unit"));
                 assert!(contents.contains("1.8.0,Active energy,0012658,12658,kWh"));
@@ -435,7 +432,7 @@ mod readout_tab {
     #[test]
     fn verdict_colour_and_han_comparison() {
         let mut app = app_on_readout();
-        app.on_readout(ReadoutEvent::Done(Box::new(readout_351(complete, None))));
+        app.on_optical(OpticalEvent::Done(Box::new(readout_351(complete, None))));
         let t = render(&app, 120, 40, COLOR);
         let screen = text(&t);
         let (y, line) = screen

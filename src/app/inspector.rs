@@ -1,11 +1,26 @@
-//! The frame log: every span that came down the wire, newest last, with selection, follow mode
-//! and a bad-frames-only filter.
+//! The frame log: every span that came down the wire, newest last, with selection, follow mode, a
+//! bad-frames-only filter, and the description of the selected span (computed once, when the
+//! selection changes, not on every redraw).
 
-use crate::reader::SpanRecord;
+use crate::protocol::dlms::Keys;
+use crate::protocol::han::Scaling;
+use crate::protocol::region::{self, Region};
+use crate::protocol::{Decoded, Decoder};
+use crate::wire::{SpanDetail, SpanRecord};
 use std::collections::VecDeque;
 
 /// Spans kept in memory; older ones leave the view (a recording keeps everything).
 pub const MAX_SPANS: usize = 20_000;
+
+/// What the detail pane shows of the selected span.
+#[derive(Debug, Clone)]
+pub struct SelectedDetail {
+    /// The span's number in this session (spans evicted before it count).
+    pub id: u64,
+    pub detail: SpanDetail,
+    /// Every byte's region, from the parsers.
+    pub regions: Vec<Region>,
+}
 
 #[derive(Debug, Clone)]
 pub struct InspectorState {
@@ -19,6 +34,8 @@ pub struct InspectorState {
     pub bad_only: bool,
     /// Scroll of the detail pane (lines).
     pub detail_scroll: u16,
+    /// The selected span, described (see [`InspectorState::refresh`]).
+    pub detail: Option<SelectedDetail>,
 }
 
 impl Default for InspectorState {
@@ -30,12 +47,35 @@ impl Default for InspectorState {
             follow: true,
             bad_only: false,
             detail_scroll: 0,
+            detail: None,
         }
     }
 }
 
+/// A logged span's description and byte map. A compacted frame (its decoded message dropped to
+/// save memory) is decoded again with the scaling and keys in use.
+pub fn describe(
+    span: &SpanRecord,
+    scaling: Scaling,
+    keys: Option<Keys>,
+) -> (SpanDetail, Vec<Region>) {
+    let view = span.span();
+    let decoded: Decoded = if span.compact {
+        Decoder::new(scaling, keys).decode(&view)
+    } else {
+        span.decoded.clone()
+    };
+    let regions = region::of_span(&span.bytes, &span.content, &decoded);
+    (SpanDetail::of(&view, &decoded), regions)
+}
+
 impl InspectorState {
+    /// Adds a span. The span before it gives up its decoded message (the app keeps its values),
+    /// so a day of pushes fits in a few megabytes.
     pub fn push(&mut self, span: SpanRecord) {
+        if let Some(last) = self.spans.back_mut() {
+            last.compact();
+        }
         if self.spans.len() == MAX_SPANS {
             self.spans.pop_front();
             self.evicted += 1;
@@ -71,9 +111,35 @@ impl InspectorState {
         }
     }
 
+    fn selected_index(&self) -> Option<usize> {
+        if self.bad_only {
+            self.visible().get(self.selected).copied()
+        } else {
+            (self.selected < self.spans.len()).then_some(self.selected)
+        }
+    }
+
     pub fn selected_span(&self) -> Option<&SpanRecord> {
-        let vis = self.visible();
-        vis.get(self.selected).map(|&i| &self.spans[i])
+        self.selected_index().map(|i| &self.spans[i])
+    }
+
+    /// Describes the selected span if the selection changed since the last call (or `force`,
+    /// when the scaling or keys changed).
+    pub fn refresh(&mut self, scaling: Scaling, keys: Option<&Keys>, force: bool) {
+        let Some(i) = self.selected_index() else {
+            self.detail = None;
+            return;
+        };
+        let id = self.evicted + i as u64;
+        if !force && self.detail.as_ref().is_some_and(|d| d.id == id) {
+            return;
+        }
+        let (detail, regions) = describe(&self.spans[i], scaling, keys.cloned());
+        self.detail = Some(SelectedDetail {
+            id,
+            detail,
+            regions,
+        });
     }
 
     pub fn select_last(&mut self) {

@@ -9,7 +9,7 @@ pub mod readout;
 use crate::protocol::Content;
 use crate::protocol::decoder::Decoded;
 use crate::protocol::han::Scaling;
-use crate::reader::{LinkState, ReaderCommand, ReaderEvent, SpanRecord};
+use crate::wire::{HanCommand, HanEvent, LinkState, OpticalEvent, SpanRecord};
 use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use inspector::InspectorState;
@@ -81,10 +81,11 @@ impl Stats {
 /// Work for the main loop.
 #[derive(Debug)]
 pub enum Effect {
-    Reader(ReaderCommand),
-    /// Write `contents` to `path` and report it.
+    Han(HanCommand),
+    /// Write `contents` to a new file at `path` and report it ("frame exported to ...").
     Export {
         path: PathBuf,
+        what: &'static str,
         contents: String,
     },
     /// Start an optical readout.
@@ -146,52 +147,49 @@ impl App {
         }
     }
 
-    pub fn on_reader(&mut self, event: ReaderEvent) {
+    pub fn on_han(&mut self, event: HanEvent) {
         self.dirty = true;
         match event {
-            ReaderEvent::Link(state) => {
+            HanEvent::Link(state) => {
                 if state == LinkState::Connected {
                     self.stats.connected_since = Some(self.now.with_timezone(&Utc));
                 }
                 self.link = state;
             }
-            ReaderEvent::Bytes { at, count } => {
+            HanEvent::Bytes { at, count } => {
                 self.stats.bytes += count as u64;
                 self.stats.last_byte = Some(at);
             }
-            ReaderEvent::Span(mut span) => {
+            HanEvent::Span(span) => {
                 self.stats.count(&span);
-                if let Decoded::Hdlc(h) = &mut span.decoded
+                if let Decoded::Hdlc(h) = &span.decoded
                     && let Some(m) = &h.message
                 {
                     self.live.push(m, span.received);
-                    // The log keeps the frame, not its decoded fields: a day of pushes then fits
-                    // in a few megabytes. Segmented messages cannot be decoded again alone.
-                    if h.segment == crate::protocol::decoder::SegmentState::Whole {
-                        h.message = None;
-                        span.compact = true;
-                    }
                 }
                 self.inspector.push(*span);
+                self.refresh_detail(false);
             }
-            ReaderEvent::RecordError(e) => {
+            HanEvent::RecordError(e) => {
                 self.recording = None;
                 self.notice = Some(e);
             }
         }
     }
 
-    pub fn on_readout(&mut self, event: crate::readout::ReadoutEvent) {
-        use crate::readout::ReadoutEvent;
+    pub fn on_optical(&mut self, event: OpticalEvent) {
         self.dirty = true;
         match event {
-            ReadoutEvent::Status(s) => self.readout.running = Some(s),
-            ReadoutEvent::Span(s) => self.inspector.push(*s),
-            ReadoutEvent::RecordError(e) => {
+            OpticalEvent::Status(s) => self.readout.running = Some(s),
+            OpticalEvent::Span(s) => {
+                self.inspector.push(*s);
+                self.refresh_detail(false);
+            }
+            OpticalEvent::RecordError(e) => {
                 self.recording = None;
                 self.notice = Some(e);
             }
-            ReadoutEvent::Done(r) => {
+            OpticalEvent::Done(r) => {
                 self.notice = Some(format!("readout: {}", r.verdict.describe()));
                 self.readout.finish(*r);
             }
@@ -247,10 +245,17 @@ impl App {
             self.live.current_scaler = c;
         }
         self.scaling = scaling;
-        vec![Effect::Reader(ReaderCommand::SetScaling(scaling))]
+        self.refresh_detail(true);
+        vec![Effect::Han(HanCommand::SetScaling(scaling))]
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let effects = self.dispatch_key(key);
+        self.refresh_detail(false);
+        effects
+    }
+
+    fn dispatch_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
@@ -331,18 +336,9 @@ impl App {
                         "no optical head: start kamscope with --optical PATH (or --demo)".into(),
                     );
                 } else if tab.running.is_none() {
-                    tab.running = Some(crate::readout::ReadoutStatus {
-                        port: tab.port.clone().unwrap_or_default(),
-                        phase: "starting",
-                        attempt: 0,
-                        ident: None,
-                        echo_seen: false,
-                        baud: 300,
-                        bytes: 0,
-                        lines: 0,
-                        elapsed_ms: 0,
-                        eta_ms: None,
-                    });
+                    tab.running = Some(crate::wire::ReadoutStatus::starting(
+                        tab.port.clone().unwrap_or_default(),
+                    ));
                     return vec![Effect::StartReadout];
                 }
             }
@@ -364,7 +360,11 @@ impl App {
                     ("json", readout::to_json(r))
                 };
                 let path = PathBuf::from(readout::export_name(r, ext, self.now.offset()));
-                return vec![Effect::Export { path, contents }];
+                return vec![Effect::Export {
+                    path,
+                    what: "readout",
+                    contents,
+                }];
             }
             _ => {}
         }
@@ -397,9 +397,9 @@ impl App {
                 ins.detail_scroll = ins.detail_scroll.saturating_sub(3)
             }
             KeyCode::Char('x') => {
-                if let Some(span) = ins.selected_span() {
-                    let report = span_report_of(span, self.scaling, self.keys.clone());
-                    let mut contents = serde_json::to_string_pretty(&report).unwrap_or_default();
+                if let (Some(span), Some(shown)) = (ins.selected_span(), &ins.detail) {
+                    let mut contents =
+                        serde_json::to_string_pretty(&shown.detail).unwrap_or_default();
                     contents.push('\n');
                     let path = PathBuf::from(format!(
                         "kamscope-frame-{}-{}.json",
@@ -408,7 +408,11 @@ impl App {
                             .format("%Y%m%d-%H%M%S"),
                         span.offset
                     ));
-                    return vec![Effect::Export { path, contents }];
+                    return vec![Effect::Export {
+                        path,
+                        what: "frame",
+                        contents,
+                    }];
                 }
                 self.notice = Some("nothing selected to export".into());
             }
@@ -417,32 +421,16 @@ impl App {
         Vec::new()
     }
 
-    /// The report of a logged span, decoding a compacted frame again.
-    pub fn report_of(&self, span: &SpanRecord) -> crate::report::SpanReport {
-        span_report_of(span, self.scaling, self.keys.clone())
+    /// Describes the selected span in the Inspector if the selection changed (or `force`: the
+    /// scaling changed).
+    fn refresh_detail(&mut self, force: bool) {
+        self.inspector
+            .refresh(self.scaling, self.keys.as_ref(), force);
     }
 
     /// A click on the tab bar row selects the tab under the cursor.
     pub fn on_tab_click(&mut self, tab: Tab) {
         self.tab = tab;
         self.dirty = true;
-    }
-}
-
-fn span_report_of(
-    span: &SpanRecord,
-    scaling: Scaling,
-    keys: Option<crate::protocol::dlms::Keys>,
-) -> crate::report::SpanReport {
-    let view = crate::protocol::Span {
-        offset: span.offset,
-        bytes: &span.bytes,
-        content: span.content.clone(),
-    };
-    if span.compact {
-        let decoded = crate::protocol::Decoder::new(scaling, keys).decode(&view);
-        crate::report::span_report(&view, &decoded)
-    } else {
-        crate::report::span_report(&view, &span.decoded)
     }
 }

@@ -1,7 +1,7 @@
 //! The port picker shown when kamscope starts without a source: every serial port with its USB
 //! id, maker, product and serial number, and the demo meter.
 
-use crate::link::serial::PortInfo;
+use crate::wire::line::PortInfo;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// What the user picked.

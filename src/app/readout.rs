@@ -1,8 +1,8 @@
 //! The Readout tab's state: the readout in progress, the readouts taken in this run (so two can
 //! be compared), and their exports.
 
-use crate::readout::{ReadoutResult, ReadoutStatus};
-use crate::report::{FieldReport, iec_fields, readout_report};
+use crate::wire::detail::{FieldDetail, iec_fields};
+use crate::wire::{ReadoutResult, ReadoutStatus, SpanDetail};
 
 #[derive(Debug, Clone, Default)]
 pub struct ReadoutTab {
@@ -48,7 +48,7 @@ impl ReadoutTab {
 }
 
 /// The fields of a readout, named as in `decode`.
-pub fn fields(r: &ReadoutResult) -> Vec<FieldReport> {
+pub fn fields(r: &ReadoutResult) -> Vec<FieldDetail> {
     iec_fields(&r.block)
 }
 
@@ -83,7 +83,7 @@ pub fn to_csv(r: &ReadoutResult) -> String {
 
 /// A readout as JSON, in `kamscope read`'s shape.
 pub fn to_json(r: &ReadoutResult) -> String {
-    let mut s = serde_json::to_string_pretty(&readout_report(r)).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&SpanDetail::of_readout(r)).unwrap_or_default();
     s.push('\n');
     s
 }

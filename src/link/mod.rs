@@ -2,8 +2,8 @@
 //! Each is opened by a [`Connector`] and read as an async byte stream, so the reader task and the
 //! app do not care which one it is.
 
-pub mod capture;
 pub mod pty;
+pub mod record;
 pub mod replay;
 pub mod serial;
 pub mod sim;
@@ -57,5 +57,14 @@ pub trait Connector: Send + 'static {
     /// Whether the end of the stream is final (a replay ends; a port is reopened).
     fn ends(&self) -> bool {
         false
+    }
+}
+
+/// The OS error without Rust's "(os error 2)" suffix, for one-sentence messages.
+pub fn io_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }

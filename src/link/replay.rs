@@ -1,10 +1,12 @@
 //! Plays a recorded capture (or a raw or hex file) through the same pipeline as a live port,
 //! with the capture's own pacing (or faster).
 
-use super::capture::{self, Chunk, Direction};
 use super::sim::HAN_BYTES_PER_SECOND;
-use super::{BoxLink, ConnectFuture, Connector};
-use crate::input;
+use super::{BoxLink, ConnectFuture, Connector, io_reason};
+use crate::wire::capture::{self, CaptureError};
+use crate::wire::hex::{self, HexError};
+use crate::wire::{Chunk, Direction, Link};
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -18,31 +20,63 @@ pub enum ReplaySource {
     Bytes(Vec<u8>),
 }
 
+/// Why a file cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} line {line}: not a capture line: {source}")]
+    Line {
+        path: String,
+        line: usize,
+        source: CaptureError,
+    },
+    #[error("{0}")]
+    Hex(#[from] HexError),
+}
+
 impl ReplaySource {
     /// Loads a file, telling capture, hex text and raw bytes apart.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let data = std::fs::read(path).map_err(|e| {
-            format!(
-                "cannot read {}: {}",
-                path.display(),
-                crate::input::io_reason(&e)
-            )
-        })?;
+    pub fn load(path: &Path) -> Result<Self, ReplayError> {
+        let read_error = |e: io::Error| ReplayError::Read {
+            path: path.display().to_string(),
+            reason: io_reason(&e),
+        };
+        let data = std::fs::read(path).map_err(read_error)?;
         if capture::looks_like_capture(&data) {
-            return capture::read_capture(path).map(ReplaySource::Capture);
+            return read_capture(path, &data).map(ReplaySource::Capture);
         }
-        if input::looks_like_hex(&data) {
-            let text = String::from_utf8_lossy(&data);
+        if hex::looks_like_hex(&data) {
             let mut bytes = Vec::new();
-            let mut dec = input::HexDecoder::default();
+            let mut dec = hex::HexDecoder::default();
             let name = path.display().to_string();
-            dec.feed(&name, text.as_bytes(), &mut bytes)
-                .map_err(|e| e.to_string())?;
-            dec.finish(&name).map_err(|e| e.to_string())?;
+            dec.feed(&name, &data, &mut bytes)?;
+            dec.finish(&name)?;
             return Ok(ReplaySource::Bytes(bytes));
         }
         Ok(ReplaySource::Bytes(data))
     }
+}
+
+/// Every chunk of a capture. Errors name the line.
+fn read_capture(path: &Path, data: &[u8]) -> Result<Vec<Chunk>, ReplayError> {
+    let mut out = Vec::new();
+    for (i, line) in data.lines().enumerate() {
+        let line = line.map_err(|e| ReplayError::Read {
+            path: path.display().to_string(),
+            reason: io_reason(&e),
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let chunk = Chunk::from_json_line(&line).map_err(|source| ReplayError::Line {
+            path: path.display().to_string(),
+            line: i + 1,
+            source,
+        })?;
+        out.push(chunk);
+    }
+    Ok(out)
 }
 
 pub struct ReplayConnector {
@@ -99,7 +133,12 @@ async fn play(source: ReplaySource, speed: f64, mut io: tokio::io::DuplexStream)
             let Some(first) = chunks.first().map(|c| c.t) else {
                 return;
             };
-            for c in chunks.iter().filter(|c| c.dir == Direction::Rx) {
+            // The HAN line's received bytes: an optical readout in the same recording is its
+            // own line, not part of the HAN stream.
+            for c in chunks
+                .iter()
+                .filter(|c| c.dir == Direction::Rx && c.link == Link::Han)
+            {
                 let offset = (c.t - first).num_milliseconds().max(0) as f64 / speed;
                 tokio::time::sleep_until(start + Duration::from_micros((offset * 1000.0) as u64))
                     .await;

@@ -2,53 +2,7 @@
 //! head runs 300 7E1.
 
 use super::{BoxLink, ConnectFuture, Connector};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Parity {
-    None,
-    Even,
-    Odd,
-}
-
-/// Line settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SerialSettings {
-    pub baud: u32,
-    pub data_bits: u8,
-    pub parity: Parity,
-    pub stop_bits: u8,
-}
-
-impl SerialSettings {
-    /// Kamstrup HAN-NVE: 2400 baud 8N1.
-    pub const HAN: SerialSettings = SerialSettings {
-        baud: 2400,
-        data_bits: 8,
-        parity: Parity::None,
-        stop_bits: 1,
-    };
-    /// IEC 61107 optical head, mode A: 300 baud 7E1.
-    pub const OPTICAL: SerialSettings = SerialSettings {
-        baud: 300,
-        data_bits: 7,
-        parity: Parity::Even,
-        stop_bits: 1,
-    };
-}
-
-impl fmt::Display for SerialSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = match self.parity {
-            Parity::None => 'N',
-            Parity::Even => 'E',
-            Parity::Odd => 'O',
-        };
-        write!(f, "{} {}{}{}", self.baud, self.data_bits, p, self.stop_bits)
-    }
-}
+use crate::wire::line::{Parity, PortInfo, SerialSettings};
 
 pub struct SerialConnector {
     pub path: String,
@@ -107,34 +61,14 @@ impl Connector for SerialConnector {
     }
 }
 
-/// A serial port as the port picker shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PortInfo {
-    pub path: String,
-    /// `0403:6001` for USB adapters.
-    pub usb_id: Option<String>,
-    pub manufacturer: Option<String>,
-    pub product: Option<String>,
-    pub serial_number: Option<String>,
-    pub kind: &'static str,
-}
-
-impl PortInfo {
-    /// What identifies the adapter: `0403:6001  FTDI  FT232R USB UART  serial A50285BI`.
-    pub fn identity(&self) -> String {
-        let mut parts: Vec<String> = Vec::new();
-        parts.extend(self.usb_id.clone());
-        parts.extend(self.manufacturer.clone());
-        parts.extend(self.product.clone());
-        parts.extend(self.serial_number.as_ref().map(|s| format!("serial {s}")));
-        parts.join("  ")
-    }
-}
+/// The system could not list its serial ports.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot list serial ports: {0}")]
+pub struct ListPortsError(String);
 
 /// Every serial port the system knows, USB adapters with their ids.
-pub fn list_ports() -> Result<Vec<PortInfo>, String> {
-    let ports =
-        tokio_serial::available_ports().map_err(|e| format!("cannot list serial ports: {e}"))?;
+pub fn list_ports() -> Result<Vec<PortInfo>, ListPortsError> {
+    let ports = tokio_serial::available_ports().map_err(|e| ListPortsError(e.to_string()))?;
     let mut out: Vec<PortInfo> = ports
         .into_iter()
         .map(|p| match p.port_type {

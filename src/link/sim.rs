@@ -10,6 +10,18 @@ use chrono::{Datelike, NaiveDateTime, Timelike};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
+/// The demo meter's energy registers when it starts: A+, A-, R+, R- in Wh and varh.
+pub const START_ENERGY: [f64; 4] = [12_345_678.0, 234_567.0, 1_234_567.0, 345_678.0];
+
+/// Energy counters of one simulated meter, shared by its HAN side (which counts them up) and its
+/// optical side (which reads them out), so both show the same registers.
+pub type SharedEnergy = std::sync::Arc<std::sync::Mutex<[f64; 4]>>;
+
+/// The registers of a demo meter that has just started.
+pub fn demo_energy() -> SharedEnergy {
+    std::sync::Arc::new(std::sync::Mutex::new(START_ENERGY))
+}
+
 /// Which meter the simulator plays.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
@@ -88,7 +100,7 @@ pub struct SimMeter {
     energy: [f64; 4],
     last_t: Option<i64>,
     /// Where the optical side of the same meter reads the registers.
-    pub shared_energy: Option<super::sim_optical::SharedEnergy>,
+    pub shared_energy: Option<SharedEnergy>,
     /// Phase L2 is lost until this time (a fault).
     phase_lost_until: i64,
     pub last_fault: Fault,
@@ -109,7 +121,7 @@ impl SimMeter {
             profile,
             faults,
             rng: Rng(seed | 1),
-            energy: [12_345_678.0, 234_567.0, 1_234_567.0, 345_678.0],
+            energy: START_ENERGY,
             last_t: None,
             shared_energy: None,
             phase_lost_until: i64::MIN,
@@ -273,7 +285,7 @@ pub struct SimConnector {
     pub faults: bool,
     pub speed: f64,
     /// Shared with the simulated optical port, so both sides show the same registers.
-    pub energy: Option<super::sim_optical::SharedEnergy>,
+    pub energy: Option<SharedEnergy>,
 }
 
 impl SimConnector {
@@ -391,7 +403,7 @@ pub(crate) async fn run_meter(
 mod tests {
     use super::*;
     use crate::protocol::Decoder;
-    use crate::report::decode_all;
+    use crate::wire::detail::{Details, decode_all};
 
     fn at(h: u32, m: u32, s: u32) -> NaiveDateTime {
         chrono::NaiveDate::from_ymd_opt(2024, 5, 1)
@@ -421,13 +433,19 @@ mod tests {
             &m.push_at(10, at(19, 0, 10)).unwrap(),
             &mut Decoder::default(),
         );
-        assert_eq!(s[0].details["null_placeholders"], 8);
+        let Some(Details::Hdlc(h)) = &s[0].details else {
+            panic!("HDLC details")
+        };
+        assert_eq!(h.null_placeholders, Some(8));
         let mut m = SimMeter::new(MeterProfile::Ct, false, 7);
         let s = decode_all(
             &m.push_at(10, at(19, 0, 10)).unwrap(),
             &mut Decoder::default(),
         );
-        assert_eq!(s[0].details["current_scaler"], -3);
+        let Some(Details::Hdlc(h)) = &s[0].details else {
+            panic!("HDLC details")
+        };
+        assert_eq!(h.current_scaler, Some(-3));
     }
 
     #[test]

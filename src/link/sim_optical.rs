@@ -5,7 +5,7 @@
 
 use super::{BoxLink, ConnectFuture, Connector};
 use crate::protocol::iec61107::{self, BccRule, Line};
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -33,9 +33,7 @@ pub enum OpticalFault {
     BadBcc,
 }
 
-/// Energy counters shared with the HAN side of the same simulated meter, in Wh and varh:
-/// A+, A-, R+, R-.
-pub type SharedEnergy = Arc<Mutex<[f64; 4]>>;
+pub use super::sim::{SharedEnergy, demo_energy};
 
 #[derive(Debug, Clone)]
 pub struct SimOptical {
@@ -230,10 +228,15 @@ impl Connector for OpticalSimConnector {
 mod tests {
     use super::*;
     use crate::protocol::Decoder;
-    use crate::report::decode_all;
+    use crate::wire::detail::decode_all;
 
     fn energy() -> SharedEnergy {
-        Arc::new(Mutex::new([123_456_789.0, 0.0, 4_567_000.0, 0.0]))
+        std::sync::Arc::new(std::sync::Mutex::new([
+            123_456_789.0,
+            0.0,
+            4_567_000.0,
+            0.0,
+        ]))
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::datetime::DateTime;
 use smallvec::SmallVec;
+use std::ops::Range;
 
 /// Short byte strings stay inline: OBIS codes, meter ids and type strings need no allocation.
 pub type Bytes = SmallVec<[u8; 24]>;
@@ -148,6 +149,17 @@ pub struct DecodeError {
     pub what: String,
 }
 
+/// Told about every element as the decoder walks it, with its byte range in the frame (the
+/// inspector's byte map). `()` ignores them: the decode path pays nothing.
+pub trait ElementSink {
+    /// A structure or array header (tag and length), before its elements.
+    fn container(&mut self, _range: Range<usize>, _array: bool, _count: usize) {}
+    /// A complete value.
+    fn value(&mut self, _range: Range<usize>, _data: &Data) {}
+}
+
+impl ElementSink for () {}
+
 /// A cursor over an APDU with error offsets relative to the enclosing frame.
 pub struct Reader<'a> {
     buf: &'a [u8],
@@ -255,11 +267,24 @@ impl<'a> Reader<'a> {
     /// Decodes one `Data` element into `slot`, where the caller keeps it (a list being built):
     /// the value is written once, not copied out of a return value.
     pub fn data_into(&mut self, slot: &mut Data) -> Result<(), DecodeError> {
-        self.data_at_depth(0, slot)
+        self.data_at_depth(0, slot, &mut ())
+    }
+
+    /// Decodes one `Data` element, telling `sink` where each element lies. The walk ends at the
+    /// first element that does not decode (the error names its byte).
+    pub fn data_walk(&mut self, sink: &mut impl ElementSink) -> Result<Data, DecodeError> {
+        let mut value = Data::Null;
+        self.data_at_depth(0, &mut value, sink)?;
+        Ok(value)
     }
 
     #[inline(never)]
-    fn data_at_depth(&mut self, depth: usize, slot: &mut Data) -> Result<(), DecodeError> {
+    fn data_at_depth<S: ElementSink>(
+        &mut self,
+        depth: usize,
+        slot: &mut Data,
+        sink: &mut S,
+    ) -> Result<(), DecodeError> {
         let at = self.pos;
         let t = self.u8()?;
         *slot = match t {
@@ -283,11 +308,12 @@ impl<'a> Reader<'a> {
                         self.remaining()
                     )));
                 }
+                sink.container(self.base + at..self.base + self.pos, t == tag::ARRAY, count);
                 let mut items = Vec::with_capacity(count);
                 for _ in 0..count {
                     items.push(Data::Null);
                     let last = items.last_mut().expect("just pushed");
-                    self.data_at_depth(depth + 1, last)?;
+                    self.data_at_depth(depth + 1, last, sink)?;
                 }
                 if t == tag::ARRAY {
                     Data::Array(items)
@@ -350,6 +376,9 @@ impl<'a> Reader<'a> {
                 return Err(self.error(format!("unknown data tag 0x{other:02X}")));
             }
         };
+        if !matches!(t, tag::ARRAY | tag::STRUCTURE) {
+            sink.value(self.base + at..self.base + self.pos, slot);
+        }
         Ok(())
     }
 }

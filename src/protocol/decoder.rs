@@ -29,11 +29,65 @@ impl Decoded {
     }
 
     /// Why the frame's content could not be decoded, if it could not.
-    pub fn error(&self) -> Option<&str> {
+    pub fn error(&self) -> Option<&SpanError> {
         match self {
-            Decoded::Hdlc(h) => h.error.as_deref(),
+            Decoded::Hdlc(h) => h.error.as_ref(),
             _ => None,
         }
+    }
+}
+
+/// Whether a span passed every check: the framer's (flags, length, HCS, FCS, BCC, LRC, CS) and the
+/// decoder's (the LLC header). Junk never does. The one definition of a good frame.
+pub fn span_ok(content: &Content, decoded: &Decoded) -> bool {
+    super::check::all_ok(content.checks()) && decoded.extra_checks().iter().all(|c| c.ok)
+}
+
+/// Why a frame's content could not be decoded: one sentence, and the byte of the span where it
+/// failed when that byte is in the span (not in a joined or decrypted message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanError {
+    pub message: String,
+    pub at: Option<usize>,
+}
+
+impl SpanError {
+    fn new(message: impl Into<String>) -> Self {
+        SpanError {
+            message: message.into(),
+            at: None,
+        }
+    }
+
+    /// An error of the A-XDR or DLMS parser; `in_span` says whether its offset is a span offset.
+    fn parse(e: &super::axdr::DecodeError, in_span: bool) -> Self {
+        SpanError {
+            message: e.to_string(),
+            at: in_span.then_some(e.offset),
+        }
+    }
+}
+
+impl SpanError {
+    /// An error at a known byte of the span.
+    pub fn at(message: impl Into<String>, at: usize) -> Self {
+        SpanError {
+            message: message.into(),
+            at: Some(at),
+        }
+    }
+}
+
+/// In JSON an error is its sentence.
+impl serde::Serialize for SpanError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.message)
+    }
+}
+
+impl std::fmt::Display for SpanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
@@ -57,7 +111,7 @@ pub struct HdlcDecoded {
     /// The ciphered content was decrypted and authenticated with the given keys.
     pub decrypted: bool,
     pub message: Option<HanMessage>,
-    pub error: Option<String>,
+    pub error: Option<SpanError>,
     /// Something worth knowing that is not an error (encrypted without key, segment pending).
     pub note: Option<String>,
 }
@@ -105,13 +159,13 @@ impl Decoder {
                     error: None,
                     note: None,
                 };
-                let Some(header) = frame.header.filter(|_| frame.ok()) else {
+                let Some(header) = frame.header.filter(|_| frame.intact()) else {
                     if self.reassembler.pending_segments() > 0 {
                         self.reassembler.reset();
                         out.note =
                             Some("segmented message abandoned: a segment was damaged".into());
                     }
-                    out.error = Some(not_decoded_reason(frame));
+                    out.error = Some(SpanError::new(not_decoded_reason(frame)));
                     return Decoded::Hdlc(out);
                 };
                 let info = &span.bytes[frame.info.clone()];
@@ -144,7 +198,8 @@ impl Decoder {
                 // Without the LLC header, try the APDU anyway: the check already says it is missing.
                 let apdu_at = if message.first() == Some(&0xE6) { 3 } else { 0 };
                 let apdu = message.get(apdu_at..).unwrap_or(&[]);
-                self.decode_apdu(apdu, base + apdu_at, &mut out);
+                let in_span = out.segment == SegmentState::Whole;
+                self.decode_apdu(apdu, base + apdu_at, in_span, &mut out);
                 Decoded::Hdlc(out)
             }
             Content::Iec61107(frame) => {
@@ -171,14 +226,14 @@ impl Decoder {
         }
     }
 
-    fn decode_apdu(&self, apdu: &[u8], base: usize, out: &mut HdlcDecoded) {
+    fn decode_apdu(&self, apdu: &[u8], base: usize, in_span: bool, out: &mut HdlcDecoded) {
         match dlms::parse_apdu(apdu, base) {
-            Err(e) => out.error = Some(e.to_string()),
+            Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
                 match han::map(&n, apdu, base, &self.scaling) {
                     Ok(m) => out.message = Some(m),
-                    Err(e) => out.error = Some(e.to_string()),
+                    Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
                 }
             }
             Ok(Apdu::GloCiphering(glo)) => {
@@ -189,22 +244,26 @@ impl Decoder {
                         );
                     }
                     Some(keys) => match dlms::decrypt(apdu, &glo, keys) {
-                        Err(e) => out.error = Some(e.to_string()),
+                        Err(e) => out.error = Some(SpanError::new(e.to_string())),
                         Ok(plain) => match dlms::parse_apdu(&plain, 0) {
                             Ok(Apdu::DataNotification(n)) => {
                                 out.decrypted = true;
                                 out.invoke_id = Some(n.invoke_id);
                                 match han::map(&n, &plain, 0, &self.scaling) {
                                     Ok(m) => out.message = Some(m),
-                                    Err(e) => out.error = Some(format!("decrypted content: {e}")),
+                                    Err(e) => {
+                                        out.error =
+                                            Some(SpanError::new(format!("decrypted content: {e}")));
+                                    }
                                 }
                             }
                             Ok(Apdu::GloCiphering(_)) => {
-                                out.error = Some("decrypted content is ciphered again".into());
+                                out.error =
+                                    Some(SpanError::new("decrypted content is ciphered again"));
                             }
                             Err(e) => {
                                 out.decrypted = true;
-                                out.error = Some(format!("decrypted content: {e}"));
+                                out.error = Some(SpanError::new(format!("decrypted content: {e}")));
                             }
                         },
                     },

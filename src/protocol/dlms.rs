@@ -186,6 +186,70 @@ pub fn parse_apdu(apdu: &[u8], base: usize) -> Result<Apdu, DecodeError> {
     }
 }
 
+/// The byte map of an APDU starting at frame offset `base`: the header parts [`parse_apdu`] read,
+/// then the body as the A-XDR decoder walks it (or the parts of a ciphered envelope). The error
+/// is where the walk stopped.
+pub fn apdu_regions(
+    apdu: &[u8],
+    base: usize,
+    r: &mut super::region::Regions,
+) -> Result<(), DecodeError> {
+    use super::region::RegionKind;
+    match parse_apdu(apdu, base)? {
+        Apdu::DataNotification(n) => {
+            r.add(base..base + 1, RegionKind::ApduHeader, "DataNotification");
+            r.add(
+                base + 1..base + 5,
+                RegionKind::ApduHeader,
+                "invoke id and priority",
+            );
+            r.add(
+                base + 5..base + n.body.start,
+                RegionKind::DateTime,
+                match n.time {
+                    HeaderTime::Absent => "no date-time".to_string(),
+                    t => format!("date-time ({})", t.form()),
+                },
+            );
+            let mut reader = Reader::new(&apdu[n.body.clone()], base + n.body.start);
+            reader.data_walk(r)?;
+            if reader.remaining() > 0 {
+                return Err(reader.error(format!("{} bytes after the body", reader.remaining())));
+            }
+            Ok(())
+        }
+        Apdu::GloCiphering(glo) => {
+            let sc = glo.ciphertext.start - 5;
+            r.add(base..base + 1, RegionKind::Cipher, "general-glo-ciphering");
+            r.add(base + 1..base + 10, RegionKind::Cipher, "system title");
+            r.add(base + 10..base + sc, RegionKind::Cipher, "length");
+            r.add(
+                base + sc..base + sc + 1,
+                RegionKind::Cipher,
+                "security control",
+            );
+            r.add(
+                base + sc + 1..base + glo.ciphertext.start,
+                RegionKind::Cipher,
+                "invocation counter",
+            );
+            r.add(
+                base + glo.ciphertext.start..base + glo.ciphertext.end,
+                RegionKind::Cipher,
+                "ciphertext",
+            );
+            if glo.tag.is_some() {
+                r.add(
+                    base + glo.ciphertext.end..base + glo.ciphertext.end + 12,
+                    RegionKind::Check,
+                    "authentication tag",
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Keys for general-glo-ciphering (AES-128-GCM).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {

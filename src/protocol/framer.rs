@@ -5,8 +5,8 @@
 //! The result does not depend on how the input was chunked: a frame or junk run is only emitted
 //! once the bytes that decide its extent are there (or at [`Framer::finish`]).
 
+use super::check::Check;
 use super::{hdlc, iec61107, kmp, mbus};
-use crate::protocol::check::Check;
 
 /// Which protocols the framer hunts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,11 +152,6 @@ pub struct Span<'a> {
 impl Span<'_> {
     pub fn protocol(&self) -> Protocol {
         self.content.protocol()
-    }
-
-    /// True for a frame whose every check passed; junk is never ok.
-    pub fn ok(&self) -> bool {
-        crate::protocol::check::all_ok(self.content.checks())
     }
 }
 
@@ -378,7 +373,7 @@ impl Framer {
         let Probe::Frame { end, frame } = probe else {
             return probe;
         };
-        if !self.protocols.hdlc || crate::protocol::check::all_ok(frame.checks()) {
+        if !self.protocols.hdlc || super::check::all_ok(frame.checks()) {
             return Probe::Frame { end, frame };
         }
         match hdlc::first_inner_anchor(&self.buf, pos + 1, end, self.eof) {
@@ -413,12 +408,22 @@ mod tests {
         for c in input.chunks(chunk.max(1)) {
             framer.push(c);
             while let Some(s) = framer.next_span() {
-                out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+                out.push((
+                    s.offset,
+                    s.bytes.len(),
+                    s.protocol(),
+                    super::super::check::all_ok(s.content.checks()),
+                ));
             }
         }
         framer.finish();
         while let Some(s) = framer.next_span() {
-            out.push((s.offset, s.bytes.len(), s.protocol(), s.ok()));
+            out.push((
+                s.offset,
+                s.bytes.len(),
+                s.protocol(),
+                super::super::check::all_ok(s.content.checks()),
+            ));
         }
         out
     }

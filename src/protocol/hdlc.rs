@@ -189,12 +189,61 @@ pub struct Frame {
 }
 
 impl Frame {
-    pub fn ok(&self) -> bool {
+    pub fn intact(&self) -> bool {
         self.checks.iter().all(|c| c.ok)
     }
 
     fn check_named(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The byte map of the frame's own parts: flags, header fields, HCS, FCS. The information
+    /// field is mapped by whoever parses it (`region::of_span`).
+    pub fn regions(&self, r: &mut super::region::Regions) {
+        use super::region::RegionKind;
+        let body = usize::from(!self.shared_start_flag);
+        if !self.shared_start_flag {
+            r.add(0..1, RegionKind::Flag, "flag");
+        }
+        let Some(h) = self.header else {
+            return;
+        };
+        r.add(
+            body..body + 2,
+            RegionKind::Header,
+            format!(
+                "format A, length {}{}",
+                h.length,
+                if h.segmented { ", segmented" } else { "" }
+            ),
+        );
+        let mut at = body + 2;
+        let dest = at..at + usize::from(h.dest.len);
+        r.add(
+            dest.clone(),
+            RegionKind::Header,
+            format!("destination address {}", h.dest.value()),
+        );
+        at = dest.end;
+        let src = at..at + usize::from(h.src.len);
+        r.add(
+            src.clone(),
+            RegionKind::Header,
+            format!("source address {}", h.src.value()),
+        );
+        at = src.end;
+        r.add(
+            at..at + 1,
+            RegionKind::Header,
+            format!("control 0x{:02X} ({})", h.control, h.control_name()),
+        );
+        at += 1;
+        if h.has_info() {
+            r.add(at..at + 2, RegionKind::Check, "HCS");
+        }
+        let fcs_at = body + h.length - 2;
+        r.add(fcs_at..fcs_at + 2, RegionKind::Check, "FCS");
+        r.add(fcs_at + 2..fcs_at + 3, RegionKind::Flag, "flag");
     }
 
     pub fn hcs_ok(&self) -> bool {
@@ -383,7 +432,7 @@ pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe 
         return Probe::Weak { end };
     }
     if let Some(frame) = complete {
-        if frame.ok() {
+        if frame.intact() {
             return Probe::Frame {
                 end,
                 frame: frame.into(),
@@ -531,7 +580,7 @@ mod tests {
         )
         .unwrap();
         let frame = inspect(&out, false);
-        assert!(frame.ok(), "{:?}", frame.checks);
+        assert!(frame.intact(), "{:?}", frame.checks);
         let h = frame.header.unwrap();
         assert_eq!(h.dest.value(), 21);
         assert_eq!(h.src.value(), 16);

@@ -415,8 +415,9 @@ pub struct DataSet {
     /// The id as sent (`1.8.0`, `1.20`, `1.6*1`); empty for a value without an address.
     pub address: String,
     pub values: Vec<Value>,
-    /// Offset of the data set in the span.
+    /// Where the data set lies in the span: from its address to its last value's `)`.
     pub offset: usize,
+    pub end: usize,
 }
 
 /// A parsed data block.
@@ -471,9 +472,11 @@ pub fn parse_data_block(span: &[u8]) -> DataBlock {
                     address: String::new(),
                     values: Vec::new(),
                     offset: start + i,
+                    end: start + i,
                 });
                 set.values.push(Value { raw, unit });
                 i += close + 1;
+                set.end = start + i;
             }
             _ => {
                 if let Some(done) = current.take() {
@@ -491,6 +494,7 @@ pub fn parse_data_block(span: &[u8]) -> DataBlock {
                     address: String::from_utf8_lossy(&text[from..i]).trim().to_string(),
                     values: Vec::new(),
                     offset: start + from,
+                    end: start + i,
                 });
             }
         }
@@ -507,6 +511,50 @@ pub fn parse_data_block(span: &[u8]) -> DataBlock {
         block.broke_at = Some((span.len(), "cut off before ETX".into()));
     }
     block
+}
+
+/// The byte map of an IEC 61107 span: the control characters, each data set as the block parser
+/// found it, where parsing broke, ETX and BCC.
+pub fn regions(bytes: &[u8], frame: &Frame, r: &mut super::region::Regions) {
+    use super::region::RegionKind;
+    match frame.kind {
+        Kind::DataBlock | Kind::Command => {
+            let Some(&first) = bytes.first() else {
+                return;
+            };
+            r.add(
+                0..1,
+                RegionKind::Flag,
+                if first == SOH { "SOH" } else { "STX" },
+            );
+            let block = parse_data_block(bytes);
+            for set in &block.datasets {
+                let text = String::from_utf8_lossy(&bytes[set.offset..set.end]);
+                r.add(set.offset..set.end, RegionKind::Text, text);
+            }
+            let end = bytes.iter().position(|&b| b == ETX || b == EOT);
+            let text_end = end.unwrap_or(bytes.len());
+            for (i, &b) in bytes.iter().enumerate().take(text_end).skip(1) {
+                match b {
+                    CR => r.add(i..i + 1, RegionKind::Flag, "CR"),
+                    LF => r.add(i..i + 1, RegionKind::Flag, "LF"),
+                    b'!' => r.add(i..i + 1, RegionKind::Flag, "end of data (!)"),
+                    _ => {}
+                }
+            }
+            // A block cut off before ETX breaks after its last byte: nothing to mark there.
+            if let Some((at, why)) = &block.broke_at
+                && *at < text_end
+            {
+                r.error_at(*at, why);
+            }
+            if let Some(e) = end {
+                r.add(e..e + 1, RegionKind::Flag, "ETX");
+                r.add(e + 1..e + 2, RegionKind::Check, "BCC");
+            }
+        }
+        kind => r.add(0..bytes.len(), RegionKind::Text, kind.name()),
+    }
 }
 
 /// The register name for an id: Kamstrup 351 Combi (seed 000) and 685-382 short ids (seed 004),

@@ -68,6 +68,32 @@ impl Frame {
     pub fn data(&self) -> &[u8] {
         self.logical.get(2..).unwrap_or(&[])
     }
+
+    /// The byte map of the frame as it lies on the wire (`bytes`: the whole span).
+    pub fn regions(&self, bytes: &[u8], r: &mut super::region::Regions) {
+        use super::region::RegionKind;
+        r.add(
+            0..1,
+            RegionKind::Flag,
+            format!("start ({})", self.direction.name()),
+        );
+        let body_end = bytes.len().saturating_sub(1);
+        match self.variant {
+            Variant::AsciiHex => {
+                let lrc_at = body_end.saturating_sub(2).max(1);
+                r.add(1..3.min(lrc_at), RegionKind::Header, "address");
+                r.add(3.min(lrc_at)..5.min(lrc_at), RegionKind::Header, "command");
+                r.add(5.min(lrc_at)..lrc_at, RegionKind::Value, "data (hex pairs)");
+                r.add(lrc_at..body_end, RegionKind::Check, "LRC");
+            }
+            Variant::Binary => r.add(
+                1..body_end,
+                RegionKind::Value,
+                "address, command, data, CRC (stuffed)",
+            ),
+        }
+        r.add(body_end..bytes.len(), RegionKind::Flag, "CR");
+    }
 }
 
 /// LRC of the ASCII-hex variant: the byte that makes the sum of all logical bytes zero.
@@ -273,7 +299,7 @@ mod tests {
             panic!("not recognised");
         };
         assert_eq!(end, wire.len());
-        let crate::protocol::framer::Content::Kmp(f) = frame else {
+        let super::super::framer::Content::Kmp(f) = frame else {
             panic!()
         };
         assert_eq!(f.logical, logical);

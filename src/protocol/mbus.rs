@@ -26,6 +26,39 @@ pub struct Frame {
     pub checks: Vec<Check>,
 }
 
+impl Frame {
+    /// The byte map of the frame (`bytes`: the whole span).
+    pub fn regions(&self, bytes: &[u8], r: &mut super::region::Regions) {
+        use super::region::RegionKind;
+        match self.kind {
+            Kind::Short => {
+                r.add(0..1, RegionKind::Flag, "start 10");
+                r.add(1..3, RegionKind::Header, "C, A");
+                r.add(3..4, RegionKind::Check, "CS");
+                r.add(4..5, RegionKind::Flag, "stop 16");
+            }
+            Kind::Long => {
+                let n = bytes.len();
+                r.add(0..4, RegionKind::Flag, "start 68 L L 68");
+                r.add(4..7, RegionKind::Header, "C, A, CI");
+                let user_end = (4 + usize::from(bytes.get(1).copied().unwrap_or(0))).min(n);
+                let mut at = 7.min(user_end);
+                if bytes.get(6) == Some(&0x72) && user_end >= 19 {
+                    r.add(
+                        7..19,
+                        RegionKind::Header,
+                        "fixed header: id, manufacturer, version, medium, access, status, signature",
+                    );
+                    at = 19;
+                }
+                r.add(at..user_end, RegionKind::Value, "data records");
+                r.add(user_end..user_end + 1, RegionKind::Check, "CS");
+                r.add(user_end + 1..n, RegionKind::Flag, "stop 16");
+            }
+        }
+    }
+}
+
 fn checksum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |acc, b| acc.wrapping_add(*b))
 }
@@ -241,10 +274,9 @@ mod tests {
 
     #[test]
     fn long_frame_round_trip() {
-        let real = crate::input::parse_hex(include_str!(
+        let real = super::super::hex_bytes(include_str!(
             "../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
-        ))
-        .unwrap();
+        ));
         let rebuilt = encode_long(real[4], real[5], real[6], &real[7..real.len() - 2]);
         assert_eq!(rebuilt, real);
         assert!(inspect_long(&rebuilt).checks.iter().all(|c| c.ok));

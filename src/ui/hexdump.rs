@@ -1,6 +1,6 @@
 //! Hex dump with every byte coloured by the region it belongs to, and the region legend.
 
-use crate::protocol::annotate::Region;
+use crate::protocol::region::Region;
 use crate::ui::Theme;
 use ratatui::text::{Line, Span};
 

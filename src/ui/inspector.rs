@@ -2,9 +2,9 @@
 //! its check verdicts (expected against received), annotated hex dump and decoded fields.
 
 use crate::app::App;
-use crate::protocol::{Protocol, annotate};
-use crate::reader::SpanRecord;
+use crate::protocol::Protocol;
 use crate::ui::{Theme, hexdump};
+use crate::wire::{Direction, SpanRecord};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span as TextSpan};
@@ -51,11 +51,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 _ => theme.bad(),
             };
             // Sent spans (optical requests) are marked; everything else was received.
-            let sent = if s.dir == crate::link::capture::Direction::Tx {
-                " tx"
-            } else {
-                ""
-            };
+            let sent = if s.dir == Direction::Tx { " tx" } else { "" };
             let text = format!(
                 "{} {:<8} {:>4} {}{sent}",
                 s.received
@@ -104,14 +100,14 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let Some(s) = app.inspector.selected_span() else {
+    let (Some(s), Some(shown)) = (app.inspector.selected_span(), &app.inspector.detail) else {
         frame.render_widget(
             Paragraph::new("select a span on the left").block(Block::bordered().title(" Frame ")),
             area,
         );
         return;
     };
-    let report = app.report_of(s);
+    let report = &shown.detail;
     let mut lines: Vec<Line> = Vec::new();
     let verdict_style = if report.ok {
         theme.ok()
@@ -158,10 +154,9 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(Line::from(""));
     let inner_w = area.width.saturating_sub(2) as usize;
     let per_row = if inner_w >= 5 + 16 * 3 { 16 } else { 8 };
-    let regions = annotate::regions(&s.bytes, &s.content);
-    lines.extend(hexdump::dump(&s.bytes, &regions, per_row, theme));
+    lines.extend(hexdump::dump(&s.bytes, &shown.regions, per_row, theme));
     lines.push(Line::from(""));
-    lines.extend(hexdump::legend(&regions, theme));
+    lines.extend(hexdump::legend(&shown.regions, theme));
     if !report.fields.is_empty() {
         lines.push(Line::from(""));
         lines.push(Line::from(TextSpan::styled(

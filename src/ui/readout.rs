@@ -3,9 +3,9 @@
 
 use crate::app::App;
 use crate::app::readout::fields;
-use crate::protocol::readout::Verdict;
-use crate::report::FieldReport;
+use crate::protocol::iec_session::Verdict;
 use crate::ui::Theme;
+use crate::wire::FieldDetail;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -175,7 +175,7 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn value_text(f: &FieldReport) -> String {
+fn value_text(f: &FieldDetail) -> String {
     f.raw_text()
 }
 

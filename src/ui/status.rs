@@ -2,8 +2,8 @@
 //! pattern of bytes says what is wrong.
 
 use crate::app::{App, Tab};
-use crate::reader::LinkState;
 use crate::ui::Theme;
+use crate::wire::LinkState;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

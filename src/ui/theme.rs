@@ -1,6 +1,6 @@
 //! Colours, or none: with NO_COLOR set, verdicts are shown by weight and reverse video instead.
 
-use crate::protocol::annotate::RegionKind;
+use crate::protocol::region::RegionKind;
 use ratatui::style::{Color, Modifier, Style};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +75,15 @@ impl Theme {
                 RegionKind::Check | RegionKind::Flag => Style::new().add_modifier(Modifier::BOLD),
                 RegionKind::Obis => Style::new().add_modifier(Modifier::UNDERLINED),
                 RegionKind::Unparsed | RegionKind::Junk => Style::new().add_modifier(Modifier::DIM),
+                RegionKind::Error => Style::new().add_modifier(Modifier::REVERSED),
                 _ => Style::new(),
             };
         }
+        if kind == RegionKind::Error {
+            return Style::new().fg(Color::White).bg(Color::Red);
+        }
         Style::new().fg(match kind {
+            RegionKind::Error => Color::Red,
             RegionKind::Flag => Color::Magenta,
             RegionKind::Header => Color::Blue,
             RegionKind::Check => Color::Yellow,

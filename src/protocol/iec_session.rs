@@ -127,24 +127,24 @@ pub enum Phase {
     Done(Verdict),
 }
 
-/// A readout in progress.
+/// A readout in progress. Its state is private and moves only through its methods, so no order of
+/// calls (a second `start`, a tick far in the future) can break it.
 #[derive(Debug, Clone)]
 pub struct ReadoutSession {
-    pub options: ReadoutOptions,
-    pub phase: Phase,
+    options: ReadoutOptions,
+    phase: Phase,
     request: Vec<u8>,
     /// Bytes since the request (echo, identification, data).
     rx: Vec<u8>,
     /// Where the identification line ends in `rx`.
     ident_end: Option<usize>,
-    pub ident: Option<Identification>,
+    ident: Option<Identification>,
     /// Speed of the data block.
-    pub baud: u32,
-    pub started: u64,
-    pub data_started: Option<u64>,
-    pub last_rx: u64,
+    baud: u32,
+    data_started: Option<u64>,
+    last_rx: u64,
     /// Whether our request came back (an optical head echoes).
-    pub echo_seen: bool,
+    echo_seen: bool,
 }
 
 impl ReadoutSession {
@@ -162,20 +162,54 @@ impl ReadoutSession {
             ident_end: None,
             ident: None,
             baud: 300,
-            started: now,
             data_started: None,
             last_rx: now,
             echo_seen: false,
         }
     }
 
+    /// Sends the sign-on request. Only the first call does anything.
     pub fn start(&mut self, now: u64) -> Vec<Action> {
+        if !matches!(self.phase, Phase::SignOn { attempt: 0, .. }) {
+            return Vec::new();
+        }
+        self.last_rx = now;
         self.phase = Phase::SignOn {
             attempt: 1,
             since: now,
         };
         self.rx.clear();
         vec![Action::Send(self.request.clone())]
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    pub fn options(&self) -> &ReadoutOptions {
+        &self.options
+    }
+
+    /// The meter's identification, once it came.
+    pub fn ident(&self) -> Option<&Identification> {
+        self.ident.as_ref()
+    }
+
+    /// Speed of the data block.
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    /// Whether our request came back (an optical head echoes).
+    pub fn echo_seen(&self) -> bool {
+        self.echo_seen
+    }
+
+    /// The port could not be opened, written or set: the readout ends with that reason.
+    pub fn on_port_error(&mut self, reason: String) {
+        if self.done().is_none() {
+            self.phase = Phase::Done(Verdict::PortError { reason });
+        }
     }
 
     pub fn done(&self) -> Option<&Verdict> {
@@ -208,9 +242,9 @@ impl ReadoutSession {
     /// When [`on_tick`](Self::on_tick) must be called next.
     pub fn deadline(&self) -> Option<u64> {
         match &self.phase {
-            Phase::SignOn { since, .. } => Some(since + self.options.answer_timeout),
+            Phase::SignOn { since, .. } => Some(since.saturating_add(self.options.answer_timeout)),
             Phase::Switching { at, .. } => Some(*at),
-            Phase::Data => Some(self.last_rx + self.options.char_timeout),
+            Phase::Data => Some(self.last_rx.saturating_add(self.options.char_timeout)),
             Phase::Done(_) => None,
         }
     }
@@ -288,7 +322,7 @@ impl ReadoutSession {
                         self.enter_data(now);
                     } else {
                         self.phase = Phase::Switching {
-                            at: now + self.options.switch_delay,
+                            at: now.saturating_add(self.options.switch_delay),
                             baud: target,
                         };
                     }
@@ -413,14 +447,14 @@ impl ReadoutSession {
             return None;
         }
         let per_line = (now.saturating_sub(started)) / lines as u64;
-        Some(per_line * (expected - lines) as u64)
+        Some(per_line.saturating_mul((expected - lines) as u64))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::iec61107::ACK;
     use super::*;
-    use crate::protocol::iec61107::ACK;
 
     fn readout_351() -> Vec<u8> {
         std::fs::read(concat!(
@@ -428,6 +462,32 @@ mod tests {
             "/tests/fixtures/iec61107/kamstrup-351-seed-example.bin"
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn no_call_order_breaks_the_session() {
+        let mut s = ReadoutSession::new(ReadoutOptions::default(), 0);
+        assert_eq!(s.start(0).len(), 1);
+        assert!(s.start(5).is_empty(), "a second start sends nothing");
+        assert!(s.on_tick(u64::MAX).len() <= 1);
+        let mut s = ReadoutSession::new(
+            ReadoutOptions {
+                answer_timeout: u64::MAX,
+                char_timeout: u64::MAX,
+                switch_delay: u64::MAX,
+                ..ReadoutOptions::default()
+            },
+            u64::MAX - 1,
+        );
+        s.start(u64::MAX);
+        assert_eq!(s.deadline(), Some(u64::MAX));
+        s.on_bytes(b"/KAM5 685351A300100\r\n\x02", u64::MAX);
+        let _ = s.eta(u64::MAX, Some(17));
+        s.on_tick(u64::MAX);
+        s.on_link_lost("gone");
+        s.on_port_error("gone".into());
+        s.cancel();
+        assert!(s.done().is_some());
     }
 
     #[test]

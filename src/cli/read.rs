@@ -1,0 +1,88 @@
+//! `kamscope read`: an optical readout without the app. Exit code 0 for a complete readout with a
+//! good BCC, 1 when it came but failed a check, 2 for no readout (with the reason on stderr).
+
+use super::{Format, SerialArgs, UserError, out, runtime};
+use kamscope::link::serial::SerialConnector;
+use kamscope::protocol::iec_session::{ReadoutOptions, Verdict};
+use kamscope::task::optical;
+use kamscope::wire::line::SerialSettings;
+use kamscope::wire::{OpticalEvent, ReadoutPhase, SpanDetail};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct ReadArgs {
+    /// Serial port of the optical head.
+    #[arg(long, value_name = "PATH")]
+    port: String,
+    /// Device address for the sign-on request (`/?ADDRESS!`).
+    #[arg(long, default_value = "")]
+    address: String,
+    /// Stay at 300 baud even if the meter offers more.
+    #[arg(long)]
+    no_baud_switch: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    serial: SerialArgs,
+}
+
+pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
+    let connector = Arc::new(SerialConnector {
+        path: args.port,
+        settings: args.serial.over(SerialSettings::OPTICAL),
+    });
+    let options = ReadoutOptions {
+        address: args.address,
+        no_baud_switch: args.no_baud_switch,
+        ..ReadoutOptions::default()
+    };
+    let result = runtime()?.block_on(async move {
+        let (mut events, cancel) = optical::spawn(connector, options, None);
+        let mut phase = ReadoutPhase::Starting;
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = tokio::signal::ctrl_c() => {
+                    let _ = cancel.send(()).await;
+                    continue;
+                }
+            };
+            match event {
+                Some(OpticalEvent::Status(s))
+                    if s.phase != phase && s.phase != ReadoutPhase::Done =>
+                {
+                    phase = s.phase;
+                    eprintln!("kamscope: {} on {}", s.phase, s.port);
+                }
+                Some(OpticalEvent::Done(r)) => return Some(*r),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    });
+    let Some(result) = result else {
+        return Err(UserError("the readout task ended without a result".into()));
+    };
+    let detail = SpanDetail::of_readout(&result);
+    match args.format {
+        Format::Json => out(&format!(
+            "{}\n",
+            serde_json::to_string(&detail).expect("plain data")
+        )),
+        // Without a readout there is nothing for standard output: the verdict goes to stderr.
+        Format::Text if result.ident.is_some() => {
+            let mut text = format!("verdict  {}\n", result.verdict.describe());
+            kamscope::wire::text::render(&detail, &mut text);
+            out(&text);
+        }
+        Format::Text => {}
+    }
+    match result.verdict {
+        Verdict::Complete { .. } => Ok(ExitCode::SUCCESS),
+        Verdict::BadBcc { .. } | Verdict::Incomplete { .. } | Verdict::Garbled { .. } => {
+            Ok(ExitCode::from(1))
+        }
+        other => Err(UserError(other.describe())),
+    }
+}

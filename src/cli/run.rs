@@ -1,0 +1,225 @@
+//! `kamscope [--port PATH | --demo | --replay FILE]`: the app. Chooses the source (command line,
+//! else the port picker), opens the recording, starts the HAN reader and the TUI.
+
+use super::{SerialArgs, UserError, parse_speed};
+use kamscope::app::App;
+use kamscope::app::picker::Choice;
+use kamscope::config;
+use kamscope::link::record::Recorder;
+use kamscope::link::replay::{ReplayConnector, ReplaySource};
+use kamscope::link::serial::SerialConnector;
+use kamscope::link::sim::{MeterProfile, SimConnector, demo_energy};
+use kamscope::link::sim_optical::{IecMeter, OpticalFault, OpticalSimConnector, SimOptical};
+use kamscope::link::{Connector, OpticalConnector, io_reason};
+use kamscope::protocol::han::Scaling;
+use kamscope::protocol::iec_session::ReadoutOptions;
+use kamscope::task::han::{self, HanConfig};
+use kamscope::tui::{self, HanTask, Optical};
+use kamscope::wire::SharedRecorder;
+use kamscope::wire::line::SerialSettings;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Serial port of the HAN adapter (HAN preset 2400 8N1).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["demo", "replay"])]
+    port: Option<String>,
+    /// Run on the built-in simulated meter.
+    #[arg(long, conflicts_with = "replay")]
+    demo: bool,
+    /// Simulated meter: 3-phase direct, 1-phase direct, or 3-phase CT meter.
+    #[arg(long, value_enum, default_value_t = MeterProfile::ThreePhase)]
+    meter: MeterProfile,
+    /// Let the simulated meter inject junk, bit errors, cut-off frames and a lost phase.
+    #[arg(long)]
+    faults: bool,
+    /// Play a recording (or a raw or hex capture).
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Time factor for --demo and --replay (10 = ten times faster).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    speed: f64,
+    /// Serial port of the optical head, for the Readout tab (IEC 61107, 300 7E1).
+    #[arg(long, value_name = "PATH")]
+    optical: Option<String>,
+    /// Device address for the optical sign-on request (`/?ADDRESS!`).
+    #[arg(long, default_value = "")]
+    address: String,
+    /// Keep optical readouts at 300 baud even if the meter offers more.
+    #[arg(long)]
+    no_baud_switch: bool,
+    /// With --demo: which meter answers on the simulated optical port.
+    #[arg(long, value_enum, default_value_t = IecMeter::Combi351)]
+    iec_meter: IecMeter,
+    /// With --demo: the simulated optical head echoes the request.
+    #[arg(long)]
+    iec_echo: bool,
+    /// With --demo: the simulated optical port misbehaves on purpose.
+    #[arg(long, value_enum, default_value_t = OpticalFault::None)]
+    iec_fault: OpticalFault,
+    /// Record every received and sent chunk to FILE (JSON Lines, appended, flushed per chunk).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    #[command(flatten)]
+    serial: SerialArgs,
+    /// 10-exponent for energy registers: 1 = raw x 10 Wh (Norway, default), 0 = Wh (Sweden).
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
+    energy_scaler: Option<i8>,
+    /// 10-exponent for currents; default by meter type: -2, or -3 on CT meters (685-...).
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
+    current_scaler: Option<i8>,
+}
+
+/// Where the HAN bytes come from.
+enum Source {
+    Port(String),
+    Demo,
+    Replay(PathBuf),
+}
+
+/// The source from the command line, else from the port picker (which remembers the choice in
+/// the config). `None` when the user quit the picker.
+fn choose_source(
+    args: &RunArgs,
+    config: &mut config::Config,
+    notice: &mut Option<String>,
+) -> Result<Option<Source>, UserError> {
+    if let Some(path) = &args.replay {
+        return Ok(Some(Source::Replay(path.clone())));
+    }
+    if let Some(port) = &args.port {
+        return Ok(Some(Source::Port(port.clone())));
+    }
+    if args.demo {
+        return Ok(Some(Source::Demo));
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(UserError(
+            "no source given: use --demo (simulated meter), --port PATH or --replay FILE".into(),
+        ));
+    }
+    let last = config
+        .last_source
+        .clone()
+        .or_else(|| config.han.port.clone());
+    let Some(choice) = tui::pick_source(last)? else {
+        return Ok(None);
+    };
+    config.last_source = Some(choice.config_value());
+    if let Some(p) = config::path()
+        && let Err(e) = config::save(&p, config)
+    {
+        *notice = Some(e.to_string());
+    }
+    Ok(Some(match choice {
+        Choice::Demo => Source::Demo,
+        Choice::Port(p) => Source::Port(p),
+    }))
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
+    let mut config = match config::path() {
+        Some(p) => config::load(&p)?,
+        None => config::Config::default(),
+    };
+    let mut notice = None;
+    let Some(source) = choose_source(&args, &mut config, &mut notice)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    // The demo meter's HAN and optical sides count the same energy registers.
+    let energy = demo_energy();
+    let connector: Box<dyn Connector> = match &source {
+        Source::Replay(path) => {
+            let replay = ReplaySource::load(path)?;
+            Box::new(ReplayConnector::new(path.clone(), replay, args.speed))
+        }
+        Source::Port(port) => Box::new(SerialConnector {
+            path: port.clone(),
+            settings: args.serial.over(config.han.settings(SerialSettings::HAN)),
+        }),
+        Source::Demo => {
+            let mut sim = SimConnector::new(args.meter, args.faults, args.speed);
+            sim.energy = Some(energy.clone());
+            Box::new(sim)
+        }
+    };
+    // The optical head: a real port, or in the demo the simulated meter's optical side.
+    let optical_port = |path: String| -> Arc<dyn OpticalConnector> {
+        Arc::new(SerialConnector {
+            path,
+            settings: config.optical.settings(SerialSettings::OPTICAL),
+        })
+    };
+    let optical: Option<Arc<dyn OpticalConnector>> = match (&args.optical, &source) {
+        (Some(path), _) => Some(optical_port(path.clone())),
+        (None, Source::Demo) => Some(Arc::new(OpticalSimConnector {
+            sim: SimOptical::new(args.iec_meter, args.iec_echo, args.iec_fault, energy),
+            speed: args.speed,
+        })),
+        (None, _) => config.optical.port.clone().map(optical_port),
+    };
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(UserError(
+            "the app needs a terminal; for scripts use `kamscope decode`".into(),
+        ));
+    }
+    let recorder: Option<SharedRecorder> = match &args.record {
+        Some(path) => {
+            let recorder = Recorder::create(path).map_err(|e| {
+                UserError(format!(
+                    "cannot record to {}: {}",
+                    path.display(),
+                    io_reason(&e)
+                ))
+            })?;
+            tracing::info!(path = %path.display(), "recording");
+            Some(Arc::new(Mutex::new(recorder)))
+        }
+        None => None,
+    };
+    let scaling = Scaling {
+        energy_scaler: args
+            .energy_scaler
+            .or(config.scaling.energy_scaler)
+            .unwrap_or(1),
+        current_scaler: args.current_scaler.or(config.scaling.current_scaler),
+    };
+    let now = chrono::Local::now();
+    let mut app = App::new(
+        connector.describe(),
+        scaling,
+        args.record.clone(),
+        now.fixed_offset(),
+        kamscope::app::live::standard_offset_seconds(now),
+    );
+    app.readout.port = optical.as_ref().map(|c| c.describe());
+    app.notice = notice;
+    if let Some(w) = config.chart_window() {
+        app.live.window = w;
+    }
+    tracing::info!(source = %connector.describe(), "kamscope started");
+    let han_config = HanConfig {
+        scaling,
+        recorder: recorder.clone(),
+        ..HanConfig::default()
+    };
+    let spawn_han = move || {
+        let (events, commands) = han::spawn(connector, han_config);
+        HanTask { events, commands }
+    };
+    let optical = Optical {
+        connector: optical,
+        options: ReadoutOptions {
+            address: args.address.clone(),
+            no_baud_switch: args.no_baud_switch,
+            ..ReadoutOptions::default()
+        },
+        recorder,
+    };
+    color_eyre::install()?;
+    tui::run(app, spawn_han, optical)?;
+    tracing::info!("kamscope stopped");
+    Ok(ExitCode::SUCCESS)
+}

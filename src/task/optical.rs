@@ -1,0 +1,217 @@
+//! The optical readout task: opens the optical head's port, runs a [`ReadoutSession`] over it,
+//! sends every byte both ways through the optical line's pipeline (recording, framing for the
+//! inspector), and reports progress and the verdict. Used by the Readout tab and `kamscope read`.
+
+use crate::link::{OpticalConnector, io_reason};
+use crate::protocol::iec_session::{Action, Phase, ReadoutOptions, ReadoutSession, Verdict};
+use crate::protocol::iec61107::{Identification, parse_data_block};
+use crate::protocol::{Decoder, Protocols};
+use crate::wire::{
+    Chunk, Direction, Link, OpticalEvent, Pipeline, ReadoutPhase, ReadoutResult, ReadoutStatus,
+    SharedRecorder,
+};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Lines the known meters send, for the time estimate.
+pub fn expected_lines(ident: &Identification) -> Option<usize> {
+    match ident.ident.as_str() {
+        i if i.starts_with("685351") => Some(17),
+        i if i.starts_with("685-382") => Some(8),
+        _ => None,
+    }
+}
+
+struct Task {
+    port: String,
+    started_at: Instant,
+    started: DateTime<Utc>,
+    session: ReadoutSession,
+    pipeline: Pipeline,
+    events: mpsc::Sender<OpticalEvent>,
+}
+
+impl Task {
+    fn now(&self) -> u64 {
+        self.started_at.elapsed().as_millis() as u64
+    }
+
+    async fn emit(&self, e: OpticalEvent) {
+        let _ = self.events.send(e).await;
+    }
+
+    /// Bytes sent or received: recorded, framed for the inspector.
+    async fn bytes(&mut self, dir: Direction, bytes: &[u8]) {
+        let chunk = Chunk {
+            t: Utc::now(),
+            link: Link::Optical,
+            dir,
+            bytes: bytes.to_vec(),
+        };
+        let (spans, recorded) = self.pipeline.records_of(&chunk);
+        if let Err(e) = recorded {
+            tracing::error!("{e}");
+            self.emit(OpticalEvent::RecordError(e)).await;
+        }
+        for s in spans {
+            self.emit(OpticalEvent::Span(Box::new(s))).await;
+        }
+    }
+
+    fn status(&self) -> ReadoutStatus {
+        let (bytes, lines) = self.session.progress();
+        let now = self.now();
+        let ident = self.session.ident().cloned();
+        ReadoutStatus {
+            port: self.port.clone(),
+            phase: match self.session.phase() {
+                Phase::SignOn { .. } => ReadoutPhase::WaitingForIdentification,
+                Phase::Switching { .. } => ReadoutPhase::SwitchingSpeed,
+                Phase::Data if bytes == 0 => ReadoutPhase::WaitingForData,
+                Phase::Data => ReadoutPhase::ReadingData,
+                Phase::Done(_) => ReadoutPhase::Done,
+            },
+            attempt: match self.session.phase() {
+                Phase::SignOn { attempt, .. } => *attempt,
+                _ => 0,
+            },
+            eta_ms: ident
+                .as_ref()
+                .and_then(expected_lines)
+                .and_then(|n| self.session.eta(now, Some(n))),
+            ident,
+            echo_seen: self.session.echo_seen(),
+            baud: self.session.baud(),
+            bytes,
+            lines,
+            elapsed_ms: now,
+        }
+    }
+}
+
+/// Runs one readout. `cancel` ends it early (the port is closed cleanly).
+pub async fn run(
+    connector: Arc<dyn OpticalConnector>,
+    options: ReadoutOptions,
+    recorder: Option<SharedRecorder>,
+    events: mpsc::Sender<OpticalEvent>,
+    mut cancel: mpsc::Receiver<()>,
+) {
+    let port = connector.describe();
+    tracing::info!(%port, "optical readout started");
+    let started_at = Instant::now();
+    let mut task = Task {
+        port: port.clone(),
+        started_at,
+        started: Utc::now(),
+        session: ReadoutSession::new(options, 0),
+        pipeline: Pipeline::new(
+            Link::Optical,
+            Protocols {
+                iec61107: true,
+                ..Protocols::NONE
+            },
+            Decoder::default(),
+            recorder,
+        ),
+        events,
+    };
+    let mut link = match connector.open().await {
+        Ok(l) => l,
+        Err(e) => {
+            task.session.on_port_error(io_reason(&e));
+            finish(task).await;
+            return;
+        }
+    };
+    let mut actions = task.session.start(0);
+    let mut buf = [0u8; 512];
+    loop {
+        for action in actions.drain(..) {
+            match action {
+                Action::Send(bytes) => {
+                    if let Err(e) = link.write_all(&bytes).await {
+                        task.session.on_port_error(io_reason(&e));
+                    }
+                    task.bytes(Direction::Tx, &bytes).await;
+                }
+                Action::SetBaud(baud) => {
+                    tracing::info!(baud, "optical readout switches speed");
+                    if let Err(e) = link.set_baud(baud) {
+                        task.session.on_port_error(format!(
+                            "cannot switch to {baud} baud: {}",
+                            io_reason(&e)
+                        ));
+                    }
+                }
+            }
+        }
+        let status = task.status();
+        tracing::debug!(phase = %status.phase, bytes = status.bytes, "optical readout");
+        task.emit(OpticalEvent::Status(status)).await;
+        let Some(deadline) = task.session.deadline() else {
+            break;
+        };
+        let wake = started_at + std::time::Duration::from_millis(deadline);
+        tokio::select! {
+            r = link.read(&mut buf) => match r {
+                Ok(0) => task.session.on_link_lost("end of stream"),
+                Err(e) => task.session.on_link_lost(&io_reason(&e)),
+                Ok(n) => {
+                    let bytes = buf[..n].to_vec();
+                    let now = task.now();
+                    task.bytes(Direction::Rx, &bytes).await;
+                    actions = task.session.on_bytes(&bytes, now);
+                }
+            },
+            () = tokio::time::sleep_until(wake) => {
+                let now = task.now();
+                actions = task.session.on_tick(now);
+            }
+            _ = cancel.recv() => {
+                task.session.cancel();
+                actions = Vec::new();
+            }
+        }
+    }
+    let _ = link.shutdown().await;
+    drop(link);
+    finish(task).await;
+}
+
+async fn finish(mut task: Task) {
+    // Whatever arrived is framed and shown, complete or not.
+    for s in task.pipeline.flush_records(Utc::now()) {
+        task.emit(OpticalEvent::Span(Box::new(s))).await;
+    }
+    task.emit(OpticalEvent::Status(task.status())).await;
+    let raw_block = task.session.block().to_vec();
+    let result = ReadoutResult {
+        port: task.port.clone(),
+        started: task.started,
+        duration_ms: task.now(),
+        ident: task.session.ident().cloned(),
+        block: parse_data_block(&raw_block),
+        raw_block,
+        verdict: task.session.done().cloned().unwrap_or(Verdict::Cancelled),
+        baud: task.session.baud(),
+        echo_seen: task.session.echo_seen(),
+    };
+    tracing::info!(port = %result.port, verdict = %result.verdict.describe(), "optical readout finished");
+    task.emit(OpticalEvent::Done(Box::new(result))).await;
+}
+
+/// Starts a readout on the current runtime; drop or send on the returned sender to cancel.
+pub fn spawn(
+    connector: Arc<dyn OpticalConnector>,
+    options: ReadoutOptions,
+    recorder: Option<SharedRecorder>,
+) -> (mpsc::Receiver<OpticalEvent>, mpsc::Sender<()>) {
+    let (etx, erx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(1);
+    tokio::spawn(run(connector, options, recorder, etx, crx));
+    (erx, ctx)
+}

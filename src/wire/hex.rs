@@ -1,0 +1,106 @@
+//! Hex text: how bytes are written in recordings, JSON output and hex captures, and a streaming
+//! decoder for hex input whose digits may be split across chunks.
+
+use std::fmt::Write;
+
+/// Upper-case hex pairs without separators: `7EA0`.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02X}");
+    }
+    s
+}
+
+/// Hex text is only hex digits and white space.
+pub fn looks_like_hex(sample: &[u8]) -> bool {
+    sample
+        .iter()
+        .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HexError {
+    #[error("{name}: line {line}: '{ch}' is not a hex digit (use --input raw for binary data)")]
+    NotHex { name: String, line: usize, ch: char },
+    #[error("{name}: odd number of hex digits: the last byte is incomplete")]
+    OddHex { name: String },
+}
+
+/// Streaming hex decoder: white space and line breaks mean nothing.
+#[derive(Debug, Default)]
+pub struct HexDecoder {
+    pending: Option<u8>,
+    line: usize,
+}
+
+impl HexDecoder {
+    /// Decodes `text` into `out`; `name` names the input in errors.
+    pub fn feed(&mut self, name: &str, text: &[u8], out: &mut Vec<u8>) -> Result<(), HexError> {
+        for &c in text {
+            let v = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                b'\n' => {
+                    self.line += 1;
+                    continue;
+                }
+                c if c.is_ascii_whitespace() => continue,
+                other => {
+                    return Err(HexError::NotHex {
+                        name: name.to_string(),
+                        line: self.line + 1,
+                        ch: char::from(other),
+                    });
+                }
+            };
+            match self.pending.take() {
+                Some(hi) => out.push((hi << 4) | v),
+                None => self.pending = Some(v),
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the input: an odd digit left over is an error.
+    pub fn finish(&self, name: &str) -> Result<(), HexError> {
+        match self.pending {
+            Some(_) => Err(HexError::OddHex {
+                name: name.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Decodes a whole hex string (recordings, keys, tests).
+pub fn parse(text: &str) -> Result<Vec<u8>, HexError> {
+    let mut out = Vec::with_capacity(text.len() / 2);
+    let mut dec = HexDecoder::default();
+    dec.feed("input", text.as_bytes(), &mut out)?;
+    dec.finish("input")?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_split_across_chunks_and_errors() {
+        let mut out = Vec::new();
+        let mut d = HexDecoder::default();
+        d.feed("x", b"7E A", &mut out).unwrap();
+        d.feed("x", b"0 e2\n", &mut out).unwrap();
+        d.finish("x").unwrap();
+        assert_eq!(out, vec![0x7E, 0xA0, 0xE2]);
+        assert_eq!(encode(&out), "7EA0E2");
+        assert!(matches!(parse("7E A"), Err(HexError::OddHex { .. })));
+        let e = parse("7E\nZZ").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "input: line 2: 'Z' is not a hex digit (use --input raw for binary data)"
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! The one way bytes become spans: chunk -> recorder -> framer -> decoder -> span records. The HAN
+//! reader task, the optical readout task, `decode` (file and port) and the tests all use it, so a
+//! live session, a replay and the decode of its recording give the same spans.
+//!
+//! Sans-IO: the recorder is whatever implements [`ChunkSink`] (a file, in `link::record`), and the
+//! time of each chunk is passed in.
+
+use super::{Chunk, Direction, Link, SpanRecord};
+use crate::protocol::{Decoded, Decoder, Framer, Protocols, Span};
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, Mutex};
+
+/// Where chunks are recorded. Errors are one sentence naming the file.
+pub trait ChunkSink: Send {
+    fn record(&mut self, chunk: &Chunk) -> Result<(), String>;
+}
+
+/// One recording written by several tasks (the HAN reader and the optical readout).
+pub type SharedRecorder = Arc<Mutex<dyn ChunkSink>>;
+
+/// A span fresh from the framer and decoder, borrowing its bytes from the framer. Turn it into a
+/// [`SpanRecord`] to keep it.
+#[derive(Debug)]
+pub struct SpanView<'a> {
+    pub link: Link,
+    pub dir: Direction,
+    pub received: DateTime<Utc>,
+    pub span: Span<'a>,
+    pub decoded: Decoded,
+}
+
+impl SpanView<'_> {
+    pub fn ok(&self) -> bool {
+        crate::protocol::decoder::span_ok(&self.span.content, &self.decoded)
+    }
+
+    pub fn into_record(self) -> SpanRecord {
+        SpanRecord {
+            link: self.link,
+            dir: self.dir,
+            received: self.received,
+            offset: self.span.offset,
+            bytes: self.span.bytes.to_vec(),
+            content: self.span.content,
+            decoded: self.decoded,
+            compact: false,
+        }
+    }
+}
+
+/// The pipeline of one link: a framer per direction (what we send is framed apart from what the
+/// meter answers) and one decoder, which keeps the context across both (an identification belongs
+/// to the request before it).
+pub struct Pipeline {
+    link: Link,
+    framers: [Framer; 2],
+    decoder: Decoder,
+    recorder: Option<SharedRecorder>,
+}
+
+fn index(dir: Direction) -> usize {
+    match dir {
+        Direction::Rx => 0,
+        Direction::Tx => 1,
+    }
+}
+
+impl Pipeline {
+    pub fn new(
+        link: Link,
+        protocols: Protocols,
+        decoder: Decoder,
+        recorder: Option<SharedRecorder>,
+    ) -> Self {
+        Pipeline {
+            link,
+            framers: [Framer::new(protocols), Framer::new(protocols)],
+            decoder,
+            recorder,
+        }
+    }
+
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+
+    /// Whether a recording is still being written.
+    pub fn recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// Received bytes not yet part of a span (a frame still arriving).
+    pub fn pending(&self) -> usize {
+        self.framers[index(Direction::Rx)].pending()
+    }
+
+    /// Records a chunk, then frames and decodes it: `visit` gets every span it completes. A chunk
+    /// we sent is a whole request, so it is framed at once. A failed recording is reported once
+    /// (as the error) and recording stops; the spans are framed all the same.
+    pub fn on_chunk(
+        &mut self,
+        chunk: &Chunk,
+        visit: impl FnMut(SpanView<'_>),
+    ) -> Result<(), String> {
+        let recorded = self.record(chunk);
+        self.push(chunk.dir, chunk.t, &chunk.bytes, visit);
+        recorded
+    }
+
+    fn record(&mut self, chunk: &Chunk) -> Result<(), String> {
+        let Some(rec) = &self.recorder else {
+            return Ok(());
+        };
+        let result = match rec.lock() {
+            Ok(mut r) => r.record(chunk),
+            Err(_) => Err("recording stopped after an earlier failure".into()),
+        };
+        if result.is_err() {
+            self.recorder = None;
+        }
+        result
+    }
+
+    /// Frames and decodes bytes without recording them (decoding a file).
+    pub fn push(
+        &mut self,
+        dir: Direction,
+        at: DateTime<Utc>,
+        bytes: &[u8],
+        visit: impl FnMut(SpanView<'_>),
+    ) {
+        let i = index(dir);
+        self.framers[i].push(bytes);
+        if dir == Direction::Tx {
+            self.framers[i].finish();
+        }
+        self.drain(dir, at, visit);
+    }
+
+    /// The line went quiet, or the input ended: what is pending in either direction is emitted
+    /// as it stands (a cut-off frame, junk).
+    pub fn flush(&mut self, at: DateTime<Utc>, mut visit: impl FnMut(SpanView<'_>)) {
+        for dir in [Direction::Rx, Direction::Tx] {
+            self.framers[index(dir)].finish();
+            self.drain(dir, at, &mut visit);
+        }
+    }
+
+    fn drain(&mut self, dir: Direction, at: DateTime<Utc>, mut visit: impl FnMut(SpanView<'_>)) {
+        let framer = &mut self.framers[index(dir)];
+        while let Some(span) = framer.next_span() {
+            let decoded = self.decoder.decode(&span);
+            visit(SpanView {
+                link: self.link,
+                dir,
+                received: at,
+                span,
+                decoded,
+            });
+        }
+    }
+
+    /// Convenience for owners that keep every span: the spans of one chunk, owned.
+    pub fn records_of(&mut self, chunk: &Chunk) -> (Vec<SpanRecord>, Result<(), String>) {
+        let mut out = Vec::new();
+        let recorded = self.on_chunk(chunk, |v| out.push(v.into_record()));
+        (out, recorded)
+    }
+
+    /// [`flush`](Self::flush), owned.
+    pub fn flush_records(&mut self, at: DateTime<Utc>) -> Vec<SpanRecord> {
+        let mut out = Vec::new();
+        self.flush(at, |v| out.push(v.into_record()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Failing;
+    impl ChunkSink for Failing {
+        fn record(&mut self, _: &Chunk) -> Result<(), String> {
+            Err("disk full".into())
+        }
+    }
+
+    #[test]
+    fn a_failed_recording_is_reported_once_and_spans_still_come() {
+        let rec: SharedRecorder = Arc::new(Mutex::new(Failing));
+        let mut p = Pipeline::new(Link::Han, Protocols::HDLC, Decoder::default(), Some(rec));
+        let frame = crate::protocol::han::sample_stream(1);
+        let chunk = Chunk {
+            t: Utc::now(),
+            link: Link::Han,
+            dir: Direction::Rx,
+            bytes: frame.clone(),
+        };
+        let (spans, recorded) = p.records_of(&chunk);
+        assert_eq!(recorded, Err("disk full".into()));
+        assert!(!p.recording());
+        assert_eq!(spans.len(), 1);
+        assert!(spans[0].ok());
+        let (_, again) = p.records_of(&chunk);
+        assert_eq!(again, Ok(()));
+    }
+}

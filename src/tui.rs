@@ -144,11 +144,7 @@ pub fn run(
     spawn_han: impl FnOnce() -> HanTask,
     optical: Optical,
 ) -> Result<(), TuiError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(TuiError::Runtime)?;
+    let runtime = crate::task::runtime().map_err(TuiError::Runtime)?;
     runtime.block_on(async move {
         let mut terminal = ratatui::try_init().map_err(TuiError::Terminal)?;
         // ratatui's own hook restores raw mode and the screen; the mouse and cursor too.

@@ -172,7 +172,7 @@ impl App {
             }
             HanEvent::RecordError(e) => {
                 self.recording = None;
-                self.notice = Some(e);
+                self.notice = Some(e.to_string());
             }
         }
     }
@@ -187,7 +187,7 @@ impl App {
             }
             OpticalEvent::RecordError(e) => {
                 self.recording = None;
-                self.notice = Some(e);
+                self.notice = Some(e.to_string());
             }
             OpticalEvent::Done(r) => {
                 self.notice = Some(format!("readout: {}", r.verdict.describe()));

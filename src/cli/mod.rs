@@ -145,11 +145,7 @@ pub fn out(text: &str) {
     }
 }
 
-/// The async runtime of a command: two workers (the machine an installer carries is small).
+/// The async runtime of a command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, UserError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))
+    kamscope::task::runtime().map_err(|e| UserError(format!("cannot start the async runtime: {e}")))
 }

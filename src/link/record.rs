@@ -1,6 +1,7 @@
 //! Recording to a file: every chunk received or sent, appended as one line of the capture format
 //! (`wire::capture`) and flushed at once, so a recording survives a crash or a pulled cable.
 
+use crate::wire::pipeline::RecordError;
 use crate::wire::{Chunk, ChunkSink};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -40,13 +41,10 @@ impl Recorder {
 }
 
 impl ChunkSink for Recorder {
-    fn record(&mut self, chunk: &Chunk) -> Result<(), String> {
-        self.write(chunk).map_err(|e| {
-            format!(
-                "recording to {} failed: {}",
-                self.path.display(),
-                super::io_reason(&e)
-            )
+    fn record(&mut self, chunk: &Chunk) -> Result<(), RecordError> {
+        self.write(chunk).map_err(|e| RecordError::Write {
+            path: self.path.display().to_string(),
+            reason: super::io_reason(&e),
         })
     }
 }

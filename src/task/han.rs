@@ -74,9 +74,9 @@ impl Reader {
             bytes: bytes.to_vec(),
         };
         let (spans, recorded) = self.pipeline.records_of(&chunk);
-        if let Err(msg) = recorded {
-            tracing::error!("{msg}");
-            if !self.send(HanEvent::RecordError(msg)).await {
+        if let Err(e) = recorded {
+            tracing::error!("{e}");
+            if !self.send(HanEvent::RecordError(e)).await {
                 return false;
             }
         }

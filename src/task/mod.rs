@@ -4,3 +4,12 @@
 
 pub mod han;
 pub mod optical;
+
+/// The async runtime every command and the app run on: two workers (the laptop an installer
+/// carries is small, and the tasks wait on slow lines).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}

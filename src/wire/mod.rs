@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use capture::{Chunk, Direction};
 pub use detail::{FieldDetail, SpanDetail};
 pub use optical::{OpticalEvent, ReadoutPhase, ReadoutResult, ReadoutStatus};
-pub use pipeline::{ChunkSink, Pipeline, SharedRecorder};
+pub use pipeline::{ChunkSink, Pipeline, RecordError, SharedRecorder};
 
 /// Which line of the meter a span came from or went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -120,7 +120,7 @@ pub enum HanEvent {
     },
     Span(Box<SpanRecord>),
     /// Recording failed: the app must say so (nothing recorded may be lost silently).
-    RecordError(String),
+    RecordError(pipeline::RecordError),
 }
 
 /// What the app asks of the HAN reader task.

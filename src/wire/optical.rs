@@ -86,6 +86,6 @@ pub enum OpticalEvent {
     Status(ReadoutStatus),
     /// A framed span, received or sent, for the inspector.
     Span(Box<SpanRecord>),
-    RecordError(String),
+    RecordError(super::RecordError),
     Done(Box<ReadoutResult>),
 }

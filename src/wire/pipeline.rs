@@ -10,9 +10,18 @@ use crate::protocol::{Decoded, Decoder, Framer, Protocols, Span};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 
-/// Where chunks are recorded. Errors are one sentence naming the file.
+/// Where chunks are recorded.
 pub trait ChunkSink: Send {
-    fn record(&mut self, chunk: &Chunk) -> Result<(), String>;
+    fn record(&mut self, chunk: &Chunk) -> Result<(), RecordError>;
+}
+
+/// A recording that failed: the user must be told (nothing recorded may be lost silently).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("recording to {path} failed: {reason}")]
+    Write { path: String, reason: String },
+    #[error("recording stopped after an earlier failure")]
+    Stopped,
 }
 
 /// One recording written by several tasks (the HAN reader and the optical readout).
@@ -101,19 +110,19 @@ impl Pipeline {
         &mut self,
         chunk: &Chunk,
         visit: impl FnMut(SpanView<'_>),
-    ) -> Result<(), String> {
+    ) -> Result<(), RecordError> {
         let recorded = self.record(chunk);
         self.push(chunk.dir, chunk.t, &chunk.bytes, visit);
         recorded
     }
 
-    fn record(&mut self, chunk: &Chunk) -> Result<(), String> {
+    fn record(&mut self, chunk: &Chunk) -> Result<(), RecordError> {
         let Some(rec) = &self.recorder else {
             return Ok(());
         };
         let result = match rec.lock() {
             Ok(mut r) => r.record(chunk),
-            Err(_) => Err("recording stopped after an earlier failure".into()),
+            Err(_) => Err(RecordError::Stopped),
         };
         if result.is_err() {
             self.recorder = None;
@@ -161,7 +170,7 @@ impl Pipeline {
     }
 
     /// Convenience for owners that keep every span: the spans of one chunk, owned.
-    pub fn records_of(&mut self, chunk: &Chunk) -> (Vec<SpanRecord>, Result<(), String>) {
+    pub fn records_of(&mut self, chunk: &Chunk) -> (Vec<SpanRecord>, Result<(), RecordError>) {
         let mut out = Vec::new();
         let recorded = self.on_chunk(chunk, |v| out.push(v.into_record()));
         (out, recorded)
@@ -181,8 +190,11 @@ mod tests {
 
     struct Failing;
     impl ChunkSink for Failing {
-        fn record(&mut self, _: &Chunk) -> Result<(), String> {
-            Err("disk full".into())
+        fn record(&mut self, _: &Chunk) -> Result<(), RecordError> {
+            Err(RecordError::Write {
+                path: "rec.jsonl".into(),
+                reason: "disk full".into(),
+            })
         }
     }
 
@@ -198,7 +210,10 @@ mod tests {
             bytes: frame.clone(),
         };
         let (spans, recorded) = p.records_of(&chunk);
-        assert_eq!(recorded, Err("disk full".into()));
+        assert_eq!(
+            recorded.unwrap_err().to_string(),
+            "recording to rec.jsonl failed: disk full"
+        );
         assert!(!p.recording());
         assert_eq!(spans.len(), 1);
         assert!(spans[0].ok());

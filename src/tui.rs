@@ -177,7 +177,7 @@ pub fn run(
 pub async fn run_loop<B, S, E>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    mut input: S,
+    input: S,
     mut han: HanTask,
     optical: Optical,
     env: &mut E,
@@ -185,7 +185,7 @@ pub async fn run_loop<B, S, E>(
 ) -> Result<(), TuiError>
 where
     B: Backend,
-    S: Stream<Item = io::Result<Event>> + Unpin,
+    S: Stream<Item = io::Result<Event>>,
     E: Environment,
 {
     let theme = Theme::from_env();
@@ -194,6 +194,7 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut han_done = false;
     tokio::pin!(shutdown);
+    tokio::pin!(input);
     loop {
         if app.dirty {
             terminal

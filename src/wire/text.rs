@@ -41,6 +41,40 @@ pub fn render(r: &SpanDetail, out: &mut String) {
             i.baud
         );
     }
+    bus_lines(r, out);
+    if r.list.is_some() || r.time.is_some() {
+        message_line(r, out);
+    }
+    if r.meter_id.is_some() || r.meter_type.is_some() {
+        let kind = r
+            .hdlc()
+            .and_then(|h| h.meter_kind)
+            .filter(|k| *k != "unknown type");
+        let _ = writeln!(
+            out,
+            "  meter    id {} · type {}{}",
+            r.meter_id.as_deref().unwrap_or("-"),
+            r.meter_type.as_deref().unwrap_or("-"),
+            kind.map(|k| format!(" ({k})")).unwrap_or_default()
+        );
+    }
+    if !r.fields.is_empty() {
+        field_table(r, out);
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "  error    {e}");
+    }
+    if let Some(n) = &r.note {
+        let _ = writeln!(out, "  note     {n}");
+    }
+    if !r.ok || r.protocol == "junk" {
+        hexdump(&r.hex, r.offset, out);
+    }
+    out.push('\n');
+}
+
+/// The M-Bus telegram or KMP frame line.
+fn bus_lines(r: &SpanDetail, out: &mut String) {
     match &r.details {
         Some(Details::Mbus(m)) => {
             let m = &m.mbus;
@@ -82,35 +116,6 @@ pub fn render(r: &SpanDetail, out: &mut String) {
         }
         _ => {}
     }
-    if r.list.is_some() || r.time.is_some() {
-        message_line(r, out);
-    }
-    if r.meter_id.is_some() || r.meter_type.is_some() {
-        let kind = r
-            .hdlc()
-            .and_then(|h| h.meter_kind)
-            .filter(|k| *k != "unknown type");
-        let _ = writeln!(
-            out,
-            "  meter    id {} · type {}{}",
-            r.meter_id.as_deref().unwrap_or("-"),
-            r.meter_type.as_deref().unwrap_or("-"),
-            kind.map(|k| format!(" ({k})")).unwrap_or_default()
-        );
-    }
-    if !r.fields.is_empty() {
-        field_table(r, out);
-    }
-    if let Some(e) = &r.error {
-        let _ = writeln!(out, "  error    {e}");
-    }
-    if let Some(n) = &r.note {
-        let _ = writeln!(out, "  note     {n}");
-    }
-    if !r.ok || r.protocol == "junk" {
-        hexdump(&r.hex, r.offset, out);
-    }
-    out.push('\n');
 }
 
 fn hdlc_lines(d: &super::detail::HdlcDetail, out: &mut String) {

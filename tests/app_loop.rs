@@ -1,0 +1,192 @@
+//! The whole app through its real event loop, without a terminal: keys typed, frames fed through
+//! the HAN task's channel, exports written through the environment, the screen read back.
+
+use chrono::{DateTime, FixedOffset, TimeZone};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use kamscope::app::App;
+use kamscope::protocol::han::Scaling;
+use kamscope::protocol::{Decoder, Protocols};
+use kamscope::tui::{Environment, HanTask, Optical, run_loop};
+use kamscope::wire::hex::parse as parse_hex;
+use kamscope::wire::{Chunk, Direction, HanCommand, HanEvent, Link, LinkState, Pipeline};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A structure claiming 2^32 elements in an otherwise valid frame: it once froze the Inspector.
+const CRAFTED: &str = "7EA0192B21131D2DE6E7000F00000001000284FFFFFFFF1CF47F7E";
+
+/// A fixed clock and exports kept in memory.
+struct TestEnv {
+    now: DateTime<FixedOffset>,
+    written: Vec<(PathBuf, String)>,
+}
+
+impl Environment for TestEnv {
+    fn now(&self) -> DateTime<FixedOffset> {
+        self.now
+    }
+
+    fn write_new_file(&mut self, path: &Path, contents: &str) -> std::io::Result<()> {
+        self.written
+            .push((path.to_path_buf(), contents.to_string()));
+        Ok(())
+    }
+}
+
+fn screen(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn key(c: char) -> std::io::Result<Event> {
+    Ok(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crafted_frame_shows_in_the_inspector_at_once_and_q_quits() {
+    let now = FixedOffset::east_opt(3600)
+        .unwrap()
+        .with_ymd_and_hms(2024, 10, 30, 17, 32, 3)
+        .unwrap();
+    let mut app = App::new("test pipe".into(), Scaling::default(), None, now, 3600);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let (han_tx, han_rx) = mpsc::channel(16);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
+    let (key_tx, key_rx) = mpsc::channel::<std::io::Result<Event>>(16);
+    let input =
+        futures_util::stream::unfold(
+            key_rx,
+            |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+        );
+    let mut env = TestEnv {
+        now,
+        written: Vec::new(),
+    };
+
+    // The meter's side and the user's, one step at a time.
+    let driver = tokio::spawn(async move {
+        let pause = || tokio::time::sleep(Duration::from_millis(50));
+        han_tx
+            .send(HanEvent::Link(LinkState::Connected))
+            .await
+            .unwrap();
+        let mut pipeline = Pipeline::new(Link::Han, Protocols::HDLC, Decoder::default(), None);
+        let chunk = Chunk {
+            t: now.to_utc(),
+            link: Link::Han,
+            dir: Direction::Rx,
+            bytes: parse_hex(CRAFTED).unwrap(),
+        };
+        let (spans, _) = pipeline.records_of(&chunk);
+        assert_eq!(spans.len(), 1, "{spans:?}");
+        for s in spans {
+            han_tx.send(HanEvent::Span(Box::new(s))).await.unwrap();
+        }
+        pause().await;
+        key_tx.send(key('3')).await.unwrap();
+        pause().await;
+        key_tx.send(key('x')).await.unwrap();
+        pause().await;
+        key_tx.send(key('q')).await.unwrap();
+        han_tx
+    });
+
+    let started = std::time::Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        run_loop(
+            &mut terminal,
+            &mut app,
+            input,
+            HanTask {
+                events: han_rx,
+                commands: cmd_tx,
+            },
+            Optical::default(),
+            &mut env,
+            std::future::pending(),
+        ),
+    )
+    .await
+    .expect("the loop ends on q")
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let _han_tx = driver.await.unwrap();
+
+    assert!(app.quit);
+    assert!(
+        matches!(cmd_rx.try_recv(), Ok(HanCommand::Stop)),
+        "the HAN task is told to stop"
+    );
+    let shown = screen(&terminal);
+    assert!(shown.contains("3 Inspector"), "{shown}");
+    assert!(
+        shown.contains("cannot fit"),
+        "the failing element is named:\n{shown}"
+    );
+    assert!(
+        shown.contains("failed here"),
+        "the failing byte is marked:\n{shown}"
+    );
+    // The export went through the environment, and the message names the noun and the path.
+    assert_eq!(env.written.len(), 1);
+    let (path, contents) = &env.written[0];
+    assert!(path.to_string_lossy().starts_with("kamscope-frame-"));
+    assert!(contents.contains("\"protocol\": \"hdlc\""), "{contents}");
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("frame exported to /")),
+        "{:?}",
+        app.notice
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_ends_when_shutdown_completes() {
+    let now = FixedOffset::east_opt(0)
+        .unwrap()
+        .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .unwrap();
+    let mut app = App::new("test".into(), Scaling::default(), None, now, 0);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let (_han_tx, han_rx) = mpsc::channel(1);
+    let (cmd_tx, _cmd_rx) = mpsc::channel(1);
+    let input = futures_util::stream::pending();
+    let mut env = TestEnv {
+        now,
+        written: Vec::new(),
+    };
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        run_loop(
+            &mut terminal,
+            &mut app,
+            input,
+            HanTask {
+                events: han_rx,
+                commands: cmd_tx,
+            },
+            Optical::default(),
+            &mut env,
+            tokio::time::sleep(Duration::from_millis(100)),
+        ),
+    )
+    .await
+    .expect("a signal ends the loop")
+    .unwrap();
+    assert!(screen(&terminal).contains("1 Live"));
+}

@@ -101,14 +101,26 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 fn sigterm_gives_the_terminal_back_and_the_log_has_the_link_events() {
     let dir = temp_dir("term");
     let log = dir.join("kamscope.log");
+    let rec = dir.join("rec.jsonl");
     let mut app = start(
-        &["--demo", "--log", log.to_str().unwrap()],
+        &[
+            "--demo",
+            "--speed",
+            "20",
+            "--log",
+            log.to_str().unwrap(),
+            "--record",
+            rec.to_str().unwrap(),
+        ],
         &dir.join("config.toml"),
     );
     app.wait_until("raw mode", |a| !a.echo_and_lines());
     app.wait_until("the first screen", |a| a.output().contains("Live"));
     app.wait_until("the link in the log", |_| {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("HAN link connected"))
+    });
+    app.wait_until("a recorded push", |_| {
+        std::fs::read_to_string(&rec).is_ok_and(|r| r.lines().count() > 5)
     });
     app.signal("TERM");
     let status = app.wait_exit();
@@ -121,6 +133,13 @@ fn sigterm_gives_the_terminal_back_and_the_log_has_the_link_events() {
     assert!(!out.contains("panicked"), "{out}");
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("SIGTERM"), "{log}");
+    assert!(log.contains("recording"), "{log}");
+    // Every line of the recording is whole.
+    let recorded = std::fs::read_to_string(&rec).unwrap();
+    assert!(recorded.ends_with('\n'));
+    for line in recorded.lines() {
+        kamscope::wire::Chunk::from_json_line(line).unwrap();
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

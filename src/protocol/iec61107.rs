@@ -534,13 +534,19 @@ pub fn regions(bytes: &[u8], frame: &Frame, r: &mut super::region::Regions) {
             }
             let end = bytes.iter().position(|&b| b == ETX || b == EOT);
             let text_end = end.unwrap_or(bytes.len());
-            for (i, &b) in bytes.iter().enumerate().take(text_end).skip(1) {
-                match b {
-                    CR => r.add(i..i + 1, RegionKind::Flag, "CR"),
-                    LF => r.add(i..i + 1, RegionKind::Flag, "LF"),
-                    b'!' => r.add(i..i + 1, RegionKind::Flag, "end of data (!)"),
+            let mut i = 1;
+            while i < text_end {
+                match (bytes[i], bytes.get(i + 1)) {
+                    (CR, Some(&LF)) if i + 1 < text_end => {
+                        r.add(i..i + 2, RegionKind::Flag, "CR LF");
+                        i += 1;
+                    }
+                    (CR, _) => r.add(i..i + 1, RegionKind::Flag, "CR"),
+                    (LF, _) => r.add(i..i + 1, RegionKind::Flag, "LF"),
+                    (b'!', _) => r.add(i..i + 1, RegionKind::Flag, "end of data (!)"),
                     _ => {}
                 }
+                i += 1;
             }
             // A block cut off before ETX breaks after its last byte: nothing to mark there.
             if let Some((at, why)) = &block.broke_at

@@ -243,6 +243,23 @@ mod tests {
     }
 
     #[test]
+    fn iec_data_sets_and_line_ends_come_from_the_block_parser() {
+        let bytes = b"\x021.8.0(0012658*kWh)\r\n0.9.1(120000)(x\r\n!\r\n\x03\x00";
+        let regs = regions_of(bytes);
+        covers_every_byte_once(&regs, bytes.len());
+        let labels: Vec<&str> = regs.iter().map(|r| r.label.as_str()).collect();
+        assert!(labels.contains(&"1.8.0(0012658*kWh)"), "{labels:?}");
+        assert!(labels.contains(&"CR LF"));
+        assert!(labels.contains(&"ETX") && labels.contains(&"BCC"));
+        // The value that never closes is where the parser broke.
+        assert!(
+            regs.iter()
+                .any(|r| r.kind == RegionKind::Error && r.label.contains("not closed")),
+            "{regs:#?}"
+        );
+    }
+
+    #[test]
     fn a_structure_claiming_four_billion_elements_ends_the_walk_at_once() {
         let bytes =
             crate::protocol::hex_bytes("7EA0192B21131D2DE6E7000F00000001000284FFFFFFFF1CF47F7E");

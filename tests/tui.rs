@@ -259,6 +259,57 @@ fn whole_app_keys_and_state() {
 }
 
 #[test]
+fn hint_lines_end_with_a_whole_word_at_80x24() {
+    use kamscope::app::keymap;
+    let mut app = scripted_app();
+    for (tab, k) in [(Tab::Live, '1'), (Tab::Readout, '2'), (Tab::Inspector, '3')] {
+        app.on_key(key(KeyCode::Char(k)));
+        assert_eq!(app.tab, tab);
+        let screen = text(&render(&app, 80, 24, COLOR));
+        let last = screen.lines().last().unwrap();
+        // The line is made of whole hints of this tab, the first one (highest in the table)
+        // included, and ends with one of them: nothing cut mid-word.
+        let hints: Vec<String> = keymap::hints(tab)
+            .iter()
+            .map(|h| format!(" {}", h.text()))
+            .collect();
+        let shown: Vec<&str> = hints
+            .iter()
+            .map(String::as_str)
+            .filter(|h| last.contains(h))
+            .collect();
+        assert_eq!(last, shown.join(" "), "{tab:?}");
+        assert!(last.starts_with(&hints[0]), "{tab:?}: {last:?}");
+        assert!(
+            hints.iter().any(|h| last.ends_with(h.as_str())),
+            "{tab:?}: {last:?} does not end with a whole hint"
+        );
+    }
+}
+
+#[test]
+fn readout_keys_scroll_and_export() {
+    let mut app = scripted_app();
+    app.on_key(key(KeyCode::Char('2')));
+    app.on_key(key(KeyCode::Char('j')));
+    app.on_key(key(KeyCode::Char('j')));
+    assert_eq!(app.readout.scroll, 2, "j scrolls down like ↓");
+    app.on_key(key(KeyCode::Char('k')));
+    assert_eq!(app.readout.scroll, 1, "k scrolls up like ↑");
+    assert!(app.on_key(key(KeyCode::Char('x'))).is_empty());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("no readout to export yet: press r")
+    );
+    // Ctrl-C quits even with the help open; other keys leave it open.
+    app.on_key(key(KeyCode::Char('?')));
+    app.on_key(key(KeyCode::Char('1')));
+    assert!(app.help && app.tab == Tab::Readout);
+    app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app.quit);
+}
+
+#[test]
 fn overdue_push_and_link_hints() {
     let mut app = scripted_app();
     app.tick(app.now + chrono::Duration::seconds(40));
@@ -423,7 +474,7 @@ mod readout_tab {
             }
             other => panic!("{other:?}"),
         }
-        let effects = app.on_key(key(KeyCode::Char('j')));
+        let effects = app.on_key(key(KeyCode::Char('x')));
         assert!(
             matches!(effects.as_slice(), [Effect::Export { path, .. }] if path.to_string_lossy().ends_with(".json"))
         );

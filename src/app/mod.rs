@@ -2,6 +2,7 @@
 //! state and [`Effect`]s for the main loop come out, and `ui::draw` renders the state.
 
 pub mod inspector;
+pub mod keymap;
 pub mod live;
 pub mod picker;
 pub mod readout;
@@ -11,8 +12,9 @@ use crate::protocol::decoder::Decoded;
 use crate::protocol::han::Scaling;
 use crate::wire::{HanCommand, HanEvent, LinkState, OpticalEvent, SpanRecord};
 use chrono::{DateTime, FixedOffset, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyEvent, KeyEventKind};
 use inspector::InspectorState;
+use keymap::Action;
 use live::LiveState;
 use std::path::PathBuf;
 
@@ -255,52 +257,44 @@ impl App {
         effects
     }
 
+    /// Looks the key up in the [`keymap`] and applies what it means.
     fn dispatch_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
         self.dirty = true;
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.quit = true;
+        let Some((action, matched)) = keymap::lookup(self.tab, &key) else {
             return Vec::new();
-        }
+        };
         if self.help {
-            if matches!(
-                key.code,
-                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
-            ) {
-                self.help = false;
+            // Only Esc, ? and q close the help; Ctrl-C quits from anywhere.
+            match action {
+                Action::Quit if matched.ctrl => self.quit = true,
+                Action::Quit | Action::Help | Action::DismissOrCancel => self.help = false,
+                _ => {}
             }
             return Vec::new();
         }
-        match key.code {
-            KeyCode::Char('q') => self.quit = true,
-            KeyCode::Char('?') => self.help = true,
-            KeyCode::Char('1') => self.tab = Tab::Live,
-            KeyCode::Char('2') => self.tab = Tab::Readout,
-            KeyCode::Char('3') => self.tab = Tab::Inspector,
-            KeyCode::Tab => self.tab = self.tab.next(),
-            KeyCode::BackTab => self.tab = self.tab.prev(),
-            KeyCode::Esc if self.tab == Tab::Readout && self.readout.running.is_some() => {
-                return vec![Effect::CancelReadout];
-            }
-            KeyCode::Esc => self.notice = None,
-            _ => {
-                return match self.tab {
-                    Tab::Live => self.live_key(key.code),
-                    Tab::Inspector => self.inspector_key(key.code),
-                    Tab::Readout => self.readout_key(key.code),
-                };
-            }
-        }
-        Vec::new()
+        self.apply(action)
     }
 
-    fn live_key(&mut self, code: KeyCode) -> Vec<Effect> {
-        match code {
-            KeyCode::Char('c') => self.live.chart = self.live.chart.next(),
-            KeyCode::Char('w') => self.live.window = (self.live.window + 1) % live::WINDOWS.len(),
-            KeyCode::Char('e') => {
+    /// Does what a key means. Scoped actions come only from their tab's bindings.
+    fn apply(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help = true,
+            Action::ShowTab(tab) => self.tab = tab,
+            Action::NextTab => self.tab = self.tab.next(),
+            Action::PrevTab => self.tab = self.tab.prev(),
+            Action::DismissOrCancel => {
+                if self.tab == Tab::Readout && self.readout.running.is_some() {
+                    return vec![Effect::CancelReadout];
+                }
+                self.notice = None;
+            }
+            Action::ChartKind => self.live.chart = self.live.chart.next(),
+            Action::ChartWindow => self.live.window = (self.live.window + 1) % live::WINDOWS.len(),
+            Action::EnergyScaler => {
                 let energy_scaler = if self.scaling.energy_scaler == 1 {
                     0
                 } else {
@@ -311,7 +305,7 @@ impl App {
                     ..self.scaling
                 });
             }
-            KeyCode::Char('i') => {
+            Action::CurrentScaler => {
                 let current_scaler = match self.scaling.current_scaler {
                     None => Some(-2),
                     Some(-2) => Some(-3),
@@ -322,102 +316,104 @@ impl App {
                     ..self.scaling
                 });
             }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn readout_key(&mut self, code: KeyCode) -> Vec<Effect> {
-        let tab = &mut self.readout;
-        match code {
-            KeyCode::Char('r') | KeyCode::Enter => {
-                if tab.port.is_none() {
-                    self.notice = Some(
-                        "no optical head: start kamscope with --optical PATH (or --demo)".into(),
-                    );
-                } else if tab.running.is_none() {
-                    tab.running = Some(crate::wire::ReadoutStatus::starting(
-                        tab.port.clone().unwrap_or_default(),
-                    ));
-                    return vec![Effect::StartReadout];
-                }
-            }
-            KeyCode::Left | KeyCode::Char('h') => tab.select_by(-1),
-            KeyCode::Right | KeyCode::Char('l') => tab.select_by(1),
-            KeyCode::Char('c') => tab.compare = !tab.compare,
-            KeyCode::Down => tab.scroll = tab.scroll.saturating_add(1),
-            KeyCode::Up => tab.scroll = tab.scroll.saturating_sub(1),
-            KeyCode::PageDown => tab.scroll = tab.scroll.saturating_add(10),
-            KeyCode::PageUp => tab.scroll = tab.scroll.saturating_sub(10),
-            KeyCode::Char('s') | KeyCode::Char('j') => {
-                let Some(r) = tab.shown() else {
-                    self.notice = Some("no readout to export yet: press r".into());
-                    return Vec::new();
+            Action::StartReadout => return self.start_readout(),
+            Action::ReadoutPrev => self.readout.select_by(-1),
+            Action::ReadoutNext => self.readout.select_by(1),
+            Action::ReadoutCompare => self.readout.compare = !self.readout.compare,
+            Action::ScrollUp => self.readout.scroll = self.readout.scroll.saturating_sub(1),
+            Action::ScrollDown => self.readout.scroll = self.readout.scroll.saturating_add(1),
+            Action::ScrollPageUp => self.readout.scroll = self.readout.scroll.saturating_sub(10),
+            Action::ScrollPageDown => self.readout.scroll = self.readout.scroll.saturating_add(10),
+            Action::ExportCsv => return self.export_readout("csv"),
+            Action::Export => {
+                return match self.tab {
+                    Tab::Readout => self.export_readout("json"),
+                    Tab::Inspector => self.export_frame(),
+                    Tab::Live => Vec::new(),
                 };
-                let (ext, contents) = if code == KeyCode::Char('s') {
-                    ("csv", readout::to_csv(r))
-                } else {
-                    ("json", readout::to_json(r))
-                };
-                let path = PathBuf::from(readout::export_name(r, ext, self.now.offset()));
-                return vec![Effect::Export {
-                    path,
-                    what: "readout",
-                    contents,
-                }];
             }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn inspector_key(&mut self, code: KeyCode) -> Vec<Effect> {
-        let ins = &mut self.inspector;
-        match code {
-            KeyCode::Up | KeyCode::Char('k') => ins.move_by(-1),
-            KeyCode::Down | KeyCode::Char('j') => ins.move_by(1),
-            KeyCode::PageUp => ins.move_by(-20),
-            KeyCode::PageDown => ins.move_by(20),
-            KeyCode::Home | KeyCode::Char('g') => ins.move_by(isize::MIN / 2),
-            KeyCode::End | KeyCode::Char('G') => {
-                ins.select_last();
-                ins.follow = true;
+            Action::SelectUp => self.inspector.move_by(-1),
+            Action::SelectDown => self.inspector.move_by(1),
+            Action::SelectPageUp => self.inspector.move_by(-20),
+            Action::SelectPageDown => self.inspector.move_by(20),
+            Action::SelectFirst => self.inspector.move_by(isize::MIN / 2),
+            Action::SelectLast => {
+                self.inspector.select_last();
+                self.inspector.follow = true;
             }
-            KeyCode::Char(' ') | KeyCode::Char('p') => {
+            Action::ToggleFollow => {
+                let ins = &mut self.inspector;
                 ins.follow = !ins.follow;
                 if ins.follow {
                     ins.select_last();
                 }
             }
-            KeyCode::Char('b') => ins.toggle_filter(),
-            KeyCode::Char(']') | KeyCode::Char('J') => {
-                ins.detail_scroll = ins.detail_scroll.saturating_add(3)
+            Action::ToggleBadOnly => self.inspector.toggle_filter(),
+            Action::DetailScrollUp => {
+                let ins = &mut self.inspector;
+                ins.detail_scroll = ins.detail_scroll.saturating_sub(3);
             }
-            KeyCode::Char('[') | KeyCode::Char('K') => {
-                ins.detail_scroll = ins.detail_scroll.saturating_sub(3)
+            Action::DetailScrollDown => {
+                let ins = &mut self.inspector;
+                ins.detail_scroll = ins.detail_scroll.saturating_add(3);
             }
-            KeyCode::Char('x') => {
-                if let (Some(span), Some(shown)) = (ins.selected_span(), &ins.detail) {
-                    let mut contents =
-                        serde_json::to_string_pretty(&shown.detail).unwrap_or_default();
-                    contents.push('\n');
-                    let path = PathBuf::from(format!(
-                        "kamscope-frame-{}-{}.json",
-                        span.received
-                            .with_timezone(self.now.offset())
-                            .format("%Y%m%d-%H%M%S"),
-                        span.offset
-                    ));
-                    return vec![Effect::Export {
-                        path,
-                        what: "frame",
-                        contents,
-                    }];
-                }
-                self.notice = Some("nothing selected to export".into());
-            }
-            _ => {}
         }
+        Vec::new()
+    }
+
+    fn start_readout(&mut self) -> Vec<Effect> {
+        let tab = &mut self.readout;
+        if tab.port.is_none() {
+            self.notice =
+                Some("no optical head: start kamscope with --optical PATH (or --demo)".into());
+        } else if tab.running.is_none() {
+            tab.running = Some(crate::wire::ReadoutStatus::starting(
+                tab.port.clone().unwrap_or_default(),
+            ));
+            return vec![Effect::StartReadout];
+        }
+        Vec::new()
+    }
+
+    /// The shown readout as `csv` or `json`.
+    fn export_readout(&mut self, ext: &str) -> Vec<Effect> {
+        let Some(r) = self.readout.shown() else {
+            self.notice = Some("no readout to export yet: press r".into());
+            return Vec::new();
+        };
+        let contents = if ext == "csv" {
+            readout::to_csv(r)
+        } else {
+            readout::to_json(r)
+        };
+        let path = PathBuf::from(readout::export_name(r, ext, self.now.offset()));
+        vec![Effect::Export {
+            path,
+            what: "readout",
+            contents,
+        }]
+    }
+
+    /// The selected span's description as JSON.
+    fn export_frame(&mut self) -> Vec<Effect> {
+        let ins = &self.inspector;
+        if let (Some(span), Some(shown)) = (ins.selected_span(), &ins.detail) {
+            let mut contents = serde_json::to_string_pretty(&shown.detail).unwrap_or_default();
+            contents.push('\n');
+            let path = PathBuf::from(format!(
+                "kamscope-frame-{}-{}.json",
+                span.received
+                    .with_timezone(self.now.offset())
+                    .format("%Y%m%d-%H%M%S"),
+                span.offset
+            ));
+            return vec![Effect::Export {
+                path,
+                what: "frame",
+                contents,
+            }];
+        }
+        self.notice = Some("nothing selected to export".into());
         Vec::new()
     }
 

@@ -1,6 +1,7 @@
 //! The status bar: source and settings, link state, counters, recording, and a hint when the
 //! pattern of bytes says what is wrong.
 
+use crate::app::keymap;
 use crate::app::{App, Tab};
 use crate::ui::Theme;
 use crate::wire::LinkState;
@@ -94,12 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if let Some(h) = app.hint() {
         Line::from(Span::styled(format!(" ⚠ {h}"), theme.bad()))
     } else {
-        let keys = match app.tab {
-            Tab::Live => "c chart  w window  e energy scaler  i current scaler",
-            Tab::Inspector => "↑↓ select  space pause  b bad only  x export  [ ] scroll",
-            Tab::Readout => "r read  Esc cancel  ← → readouts  c compare  ↑↓ scroll  s CSV  j JSON",
-        };
-        Line::from(Span::styled(format!(" {keys}"), theme.dim()))
+        Line::from(Span::styled(hint_line(app.tab, area.width), theme.dim()))
     };
     let mut lines = rows;
     if !first.is_empty() {
@@ -107,4 +103,66 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(second);
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The keys of a tab from the keymap's hints (` c chart  w window`), in a line of `width`
+/// columns: when they do not all fit, the lowest priority goes first (of two alike, the later one),
+/// so no hint is ever cut.
+pub fn hint_line(tab: Tab, width: u16) -> String {
+    let mut items = keymap::hints(tab);
+    loop {
+        let line = items
+            .iter()
+            .map(|h| format!(" {}", h.text()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if Span::raw(line.as_str()).width() <= usize::from(width) || items.is_empty() {
+            return line;
+        }
+        let lowest = items.iter().map(|h| h.priority).min().unwrap_or(0);
+        if let Some(i) = items.iter().rposition(|h| h.priority == lowest) {
+            items.remove(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_as_before_when_they_fit() {
+        assert_eq!(
+            hint_line(Tab::Live, 80),
+            " c chart  w window  e energy scaler  i current scaler"
+        );
+        assert_eq!(
+            hint_line(Tab::Inspector, 80),
+            " ↑ ↓ select  space pause  b bad only  x export  [ ] scroll"
+        );
+        assert_eq!(
+            hint_line(Tab::Readout, 80),
+            " r read  ← → readouts  c compare  ↑ ↓ scroll  s CSV  x JSON  Esc cancel"
+        );
+    }
+
+    #[test]
+    fn narrow_lines_drop_the_lowest_priority() {
+        assert_eq!(
+            hint_line(Tab::Live, 40),
+            " c chart  w window  e energy scaler"
+        );
+        assert_eq!(hint_line(Tab::Live, 20), " c chart  w window");
+        assert_eq!(hint_line(Tab::Live, 5), "");
+        assert_eq!(
+            hint_line(Tab::Readout, 50),
+            " r read  ← → readouts  s CSV  x JSON  Esc cancel"
+        );
+        for tab in Tab::ALL {
+            for width in 0..100 {
+                let line = hint_line(tab, width);
+                assert!(Span::raw(line.as_str()).width() <= usize::from(width));
+            }
+        }
+    }
 }

@@ -509,6 +509,20 @@ fn iec_bad_bcc_and_cut_off_block() {
     assert!(!spans[1].ok);
     assert_eq!(spans[1].fields.len(), 17, "data kept when the BCC is bad");
 
+    // The 685-382 sends the additive sum: its failure is judged by that rule, and named.
+    let mut bytes = load("iec61107/kamstrup-685-382-additive-bcc.bin");
+    *bytes.last_mut().unwrap() = 0x01;
+    let spans = decode_all(&bytes, &mut Decoder::default());
+    let bcc = spans[1].checks.iter().find(|c| c.name == "BCC").unwrap();
+    assert_eq!(
+        (bcc.ok, bcc.rule, bcc.expected.to_string()),
+        (false, Some("additive"), "0x6A".into())
+    );
+    // A block that breaks off keeps the rule of its (missing) BCC too.
+    let spans = decode_all(&bytes[..60], &mut Decoder::default());
+    let bcc = spans[1].checks.iter().find(|c| c.name == "BCC").unwrap();
+    assert_eq!((bcc.ok, bcc.rule), (false, Some("additive")));
+
     let bytes = load("iec61107/kamstrup-351-seed-example.bin");
     let cut = &bytes[..200];
     let spans = decode_all(cut, &mut Decoder::default());

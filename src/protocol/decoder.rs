@@ -121,6 +121,9 @@ pub struct IecDecoded {
     /// The identification of this span, or for a data block the last one seen before it.
     pub ident: Option<Identification>,
     pub block: Option<DataBlock>,
+    /// A failed BCC judged again by the rule the identified meter uses (the framer, which does
+    /// not know the meter, judges by the standard's XOR rule).
+    pub bcc: Option<Check>,
 }
 
 /// LLC header of a DLMS frame from a meter: destination LSAP E6, source LSAP E7 (response) or
@@ -206,6 +209,7 @@ impl Decoder {
                 let mut out = IecDecoded {
                     ident: None,
                     block: None,
+                    bcc: None,
                 };
                 match frame.kind {
                     iec61107::Kind::Identification => {
@@ -215,6 +219,12 @@ impl Decoder {
                     iec61107::Kind::DataBlock => {
                         out.ident = self.last_ident.clone();
                         out.block = Some(iec61107::parse_data_block(span.bytes));
+                        let rule = out.ident.as_ref().map(Identification::bcc_rule);
+                        if let Some(rule) = rule.filter(|r| *r != iec61107::BccRule::Xor)
+                            && frame.checks.iter().any(|c| c.name == "BCC" && !c.ok)
+                        {
+                            out.bcc = Some(iec61107::data_block_bcc(span.bytes, rule));
+                        }
                     }
                     iec61107::Kind::Request => self.last_ident = None,
                     _ => {}

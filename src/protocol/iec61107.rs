@@ -248,7 +248,8 @@ fn broken_block(end: usize, kind: Kind, why: &'static str) -> Probe {
             kind,
             checks: vec![
                 Check::failed("block end", CheckValue::Text("ETX"), CheckValue::Text(why)),
-                Check::failed("BCC", CheckValue::Missing, CheckValue::Missing),
+                Check::failed("BCC", CheckValue::Missing, CheckValue::Missing)
+                    .with_rule(Some(BccRule::Xor.name())),
             ],
         }
         .into(),
@@ -265,15 +266,52 @@ pub fn bcc_additive(covered: &[u8]) -> u8 {
     covered.iter().fold(0u8, |acc, b| acc.wrapping_add(*b)) & 0x7F
 }
 
-/// Which BCC rule to build a block with.
+/// A BCC rule: the standard's XOR, or the additive sum the Kamstrup 685-382 sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BccRule {
     Xor,
     Additive,
 }
 
-/// Checks a received BCC against both rules; the verdict names the rule that matched.
+impl BccRule {
+    pub fn name(self) -> &'static str {
+        match self {
+            BccRule::Xor => "xor",
+            BccRule::Additive => "additive",
+        }
+    }
+
+    /// The BCC of `covered` by this rule.
+    pub fn compute(self, covered: &[u8]) -> u8 {
+        match self {
+            BccRule::Xor => bcc_xor(covered),
+            BccRule::Additive => bcc_additive(covered),
+        }
+    }
+}
+
+impl Identification {
+    /// The BCC rule this meter uses: the 685-382 sends the additive sum, everything else the
+    /// standard's XOR.
+    pub fn bcc_rule(&self) -> BccRule {
+        if self.manufacturer.eq_ignore_ascii_case("KAM") && self.ident.starts_with("685-382") {
+            BccRule::Additive
+        } else {
+            BccRule::Xor
+        }
+    }
+}
+
+/// Checks a received BCC against both rules; the verdict names the rule that matched. A failure
+/// is judged by the XOR rule (the standard's) unless the meter is known: see
+/// [`bcc_check_for`].
 pub fn bcc_check(covered: &[u8], received: u8) -> Check {
+    bcc_check_for(covered, received, BccRule::Xor)
+}
+
+/// Checks a received BCC against both rules. A match by either passes and names its rule; a
+/// failure names `meter_rule` (the rule the meter uses) and its expected value.
+pub fn bcc_check_for(covered: &[u8], received: u8, meter_rule: BccRule) -> Check {
     let xor = bcc_xor(covered);
     let additive = bcc_additive(covered);
     if received == xor {
@@ -287,7 +325,26 @@ pub fn bcc_check(covered: &[u8], received: u8) -> Check {
         )
         .with_rule(Some("additive"))
     } else {
-        Check::failed("BCC", CheckValue::Hex8(xor), CheckValue::Hex8(received))
+        Check::failed(
+            "BCC",
+            CheckValue::Hex8(meter_rule.compute(covered)),
+            CheckValue::Hex8(received),
+        )
+        .with_rule(Some(meter_rule.name()))
+    }
+}
+
+/// The BCC check of a data block span (from STX) judged by `rule`, the rule the meter uses.
+pub fn data_block_bcc(span: &[u8], rule: BccRule) -> Check {
+    let end = span
+        .iter()
+        .skip(1)
+        .position(|&b| b == ETX || b == EOT)
+        .map(|i| i + 1);
+    match end.and_then(|e| Some((e, *span.get(e + 1)?))) {
+        Some((e, received)) => bcc_check_for(&span[1..=e], received, rule),
+        None => Check::failed("BCC", CheckValue::Missing, CheckValue::Missing)
+            .with_rule(Some(rule.name())),
     }
 }
 
@@ -679,11 +736,8 @@ pub fn encode_data_block(lines: &[Line], rule: BccRule) -> Vec<u8> {
         out.extend_from_slice(b"!\r\n");
     }
     out.push(ETX);
-    let covered = &out[1..];
-    out.push(match rule {
-        BccRule::Xor => bcc_xor(covered),
-        BccRule::Additive => bcc_additive(covered),
-    });
+    let bcc = rule.compute(&out[1..]);
+    out.push(bcc);
     out
 }
 

@@ -54,9 +54,12 @@ pub enum Verdict {
     Complete {
         bcc: Check,
     },
-    /// Complete data block, but the BCC does not match: data kept and flagged.
+    /// Complete data block, but the BCC does not match: data kept and flagged. `bcc` is judged
+    /// by the rule the meter uses; `xor` and `additive` are what each rule expected.
     BadBcc {
         bcc: Check,
+        xor: u8,
+        additive: u8,
     },
     /// The data block stopped: how many bytes of it arrived, and why.
     Incomplete {
@@ -92,10 +95,16 @@ impl Verdict {
                 "complete, BCC good ({} rule)",
                 bcc.rule.unwrap_or("xor")
             ),
-            Verdict::BadBcc { bcc } => format!(
-                "BCC bad: expected {} by the XOR rule, got {} (data kept, do not trust it)",
-                bcc.expected, bcc.actual
-            ),
+            Verdict::BadBcc { bcc, xor, additive } => {
+                let (by_meter, other, other_value) = match bcc.rule {
+                    Some("additive") => ("additive", "XOR", xor),
+                    _ => ("XOR", "additive", additive),
+                };
+                format!(
+                    "BCC bad: expected {} by the {by_meter} rule this meter uses ({other} would give 0x{other_value:02X}), got {} (data kept, do not trust it)",
+                    bcc.expected, bcc.actual
+                )
+            }
             Verdict::Incomplete { received, reason } => {
                 format!("incomplete: {reason} after {received} bytes of the data block")
             }
@@ -335,11 +344,21 @@ impl ReadoutSession {
             if let Some(end) = block.iter().position(|&b| b == ETX || b == EOT)
                 && let Some(&bcc) = block.get(end + 1)
             {
-                let check = iec61107::bcc_check(&block[1..=end], bcc);
+                // The identification says which rule the meter uses.
+                let rule = self
+                    .ident
+                    .as_ref()
+                    .map_or(iec61107::BccRule::Xor, Identification::bcc_rule);
+                let covered = &block[1..=end];
+                let check = iec61107::bcc_check_for(covered, bcc, rule);
                 self.phase = Phase::Done(if check.ok {
                     Verdict::Complete { bcc: check }
                 } else {
-                    Verdict::BadBcc { bcc: check }
+                    Verdict::BadBcc {
+                        bcc: check,
+                        xor: iec61107::bcc_xor(covered),
+                        additive: iec61107::bcc_additive(covered),
+                    }
                 });
             }
         }
@@ -592,6 +611,16 @@ mod tests {
         let mut s = ReadoutSession::new(ReadoutOptions::default(), 0);
         s.start(0);
         s.on_bytes(&bad, 100);
-        assert!(matches!(s.done(), Some(Verdict::BadBcc { .. })));
+        let verdict = s.done().unwrap();
+        assert!(
+            matches!(verdict, Verdict::BadBcc { bcc, xor: 0x16, additive: 0x6A }
+                if bcc.rule == Some("additive") && bcc.expected.to_string() == "0x6A"),
+            "{verdict:?}"
+        );
+        // The rule the meter uses, and what the other rule would give.
+        assert_eq!(
+            verdict.describe(),
+            "BCC bad: expected 0x6A by the additive rule this meter uses (XOR would give 0x16), got 0x6B (data kept, do not trust it)"
+        );
     }
 }

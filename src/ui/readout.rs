@@ -151,7 +151,7 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
                 lines.push(Line::from(Span::styled(
                     format!(
-                        "readout {} of {} (← →) · r again · c compare{} · s CSV · j JSON",
+                        "readout {} of {} (← →) · r again · c compare{} · s CSV · x JSON",
                         tab.selected + 1,
                         tab.results.len(),
                         if tab.compare { " (on)" } else { "" }

@@ -9,7 +9,7 @@ use super::optical::ReadoutResult;
 use crate::protocol::axdr::Data;
 use crate::protocol::check::{Check, all_ok};
 use crate::protocol::datetime::DateTime;
-use crate::protocol::decoder::{Decoded, HdlcDecoded, SegmentState, SpanError};
+use crate::protocol::decoder::{Decoded, HdlcDecoded, IecDecoded, SegmentState, SpanError};
 use crate::protocol::framer::{Content, Span};
 use crate::protocol::han::Field;
 use crate::protocol::iec_session::Verdict;
@@ -444,6 +444,12 @@ impl SpanDetail {
     pub fn of(span: &Span<'_>, decoded: &Decoded) -> Self {
         let mut checks: Vec<Check> = span.content.checks().to_vec();
         checks.extend_from_slice(decoded.extra_checks());
+        // A failed BCC named by the rule the identified meter uses.
+        if let Decoded::Iec61107(IecDecoded { bcc: Some(bcc), .. }) = decoded
+            && let Some(c) = checks.iter_mut().find(|c| c.name == "BCC")
+        {
+            *c = *bcc;
+        }
         let mut d = SpanDetail::empty(span, checks);
         d.error = decoded.error().cloned();
         match (&span.content, decoded) {
@@ -609,7 +615,7 @@ impl SpanDetail {
     /// and its rule), plus the verdict in `details`.
     pub fn of_readout(r: &ReadoutResult) -> Self {
         let checks = match &r.verdict {
-            Verdict::Complete { bcc } | Verdict::BadBcc { bcc } => vec![*bcc],
+            Verdict::Complete { bcc } | Verdict::BadBcc { bcc, .. } => vec![*bcc],
             _ => Vec::new(),
         };
         SpanDetail {

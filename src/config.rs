@@ -15,7 +15,16 @@
 //! current_scaler = -3            # leave out to choose by meter type
 //! [chart]
 //! window = "1h"                  # 5min | 1h | 6h | 24h
+//! [site]
+//! fuse_a = 25                    # the main fuse, for judging phase currents
+//! [export]
+//! dir = "/home/me/kamscope"      # where exports go (default: the documents folder)
+//! [keys]                         # for encrypted pushes (Denmark, Switzerland)
+//! encryption = "00112233445566778899AABBCCDDEEFF"
+//! authentication = "FFEEDDCCBBAA99887766554433221100"
 //! ```
+//!
+//! The picker's edits keep the file's comments and layout and replace it atomically.
 
 use crate::wire::line::{Parity, SerialSettings};
 use serde::{Deserialize, Serialize};
@@ -56,7 +65,52 @@ pub struct ChartConfig {
     pub window: Option<String>,
 }
 
+/// The installation: what the meter's readings are judged against.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The main fuse in amperes (default [`DEFAULT_FUSE_A`]).
+    pub fuse_a: Option<f64>,
+}
+
+/// The main fuse when the config does not name one: the most common in Nordic homes.
+pub const DEFAULT_FUSE_A: f64 = 25.0;
+
+impl SiteConfig {
+    pub fn fuse_a(&self) -> f64 {
+        self.fuse_a.unwrap_or(DEFAULT_FUSE_A)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    /// Where exports are written; default: the platform's documents (or data) folder.
+    pub dir: Option<PathBuf>,
+}
+
+/// Keys for encrypted pushes, as 32 hex digits each. Kept out of logs, recordings and exports.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    pub encryption: Option<String>,
+    pub authentication: Option<String>,
+}
+
+/// Never print a key, not even in a debug dump.
+impl std::fmt::Debug for KeysConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysConfig")
+            .field("encryption", &self.encryption.as_ref().map(|_| "<set>"))
+            .field(
+                "authentication",
+                &self.authentication.as_ref().map(|_| "<set>"),
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub last_source: Option<String>,
@@ -64,6 +118,9 @@ pub struct Config {
     pub optical: PortConfig,
     pub scaling: ScalingConfig,
     pub chart: ChartConfig,
+    pub site: SiteConfig,
+    pub export: ExportConfig,
+    pub keys: KeysConfig,
 }
 
 /// Chart window names in the config, in the order of `app::live::WINDOWS`.
@@ -94,6 +151,24 @@ impl Config {
         ] {
             if v.is_some_and(|v| !(-9..=9).contains(&v)) {
                 return Err(format!("[scaling] {name} must be -9 to 9"));
+            }
+        }
+        if self
+            .site
+            .fuse_a
+            .is_some_and(|a| !(a.is_finite() && (1.0..=10_000.0).contains(&a)))
+        {
+            return Err("[site] fuse_a must be a current in amperes, 1 to 10000".into());
+        }
+        for (name, key) in [
+            ("encryption", &self.keys.encryption),
+            ("authentication", &self.keys.authentication),
+        ] {
+            if key
+                .as_ref()
+                .is_some_and(|k| k.len() != 32 || !k.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(format!("[keys] {name} must be 32 hex digits"));
             }
         }
         if self.chart.window.is_some() && self.chart_window().is_none() {
@@ -149,8 +224,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Writes the config (creating its directory).
-pub fn save(path: &Path, config: &Config) -> Result<(), ConfigError> {
+/// Remembers the source the picker chose (`last_source`), keeping every other line, comment and
+/// the layout of the file as they are. The file is replaced atomically: written to a temporary
+/// file beside it, synced, then renamed over it, so a crash never leaves half a config.
+pub fn save_last_source(path: &Path, value: &str) -> Result<(), ConfigError> {
     let fail = |e: std::io::Error| {
         ConfigError(format!(
             "cannot write config {}: {}",
@@ -158,15 +235,44 @@ pub fn save(path: &Path, config: &Config) -> Result<(), ConfigError> {
             crate::link::io_reason(&e)
         ))
     };
-    if let Some(dir) = path.parent() {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "# kamscope configuration (see README)\n".to_string()
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))?;
+    doc["last_source"] = toml_edit::value(value);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    let body = toml::to_string(config).map_err(|e| ConfigError(e.to_string()))?;
-    std::fs::write(
-        path,
-        format!("# kamscope configuration (see README)\n{body}"),
-    )
-    .map_err(fail)
+    write_atomically(path, doc.to_string().as_bytes()).map_err(fail)
+}
+
+/// Writes `bytes` to a new temporary file beside `path` and renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -174,20 +280,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_errors() {
+    fn picker_edits_keep_comments_and_layout() {
         let dir = std::env::temp_dir().join(format!("kamscope-config-{}", std::process::id()));
         let path = dir.join("config.toml");
         assert_eq!(load(&path).unwrap(), Config::default());
-        let mut c = Config {
-            last_source: Some("demo".into()),
-            ..Config::default()
-        };
-        c.han.parity = Some(Parity::Even);
-        c.chart.window = Some("6h".into());
-        save(&path, &c).unwrap();
-        assert_eq!(load(&path).unwrap(), c);
-        assert_eq!(load(&path).unwrap().chart_window(), Some(2));
+        save_last_source(&path, "demo").unwrap();
+        assert_eq!(load(&path).unwrap().last_source.as_deref(), Some("demo"));
 
+        let mine = "# my site\n[han]\nparity = \"even\"   # Aidon\n\n[chart]\nwindow = \"6h\"\n";
+        std::fs::write(&path, mine).unwrap();
+        save_last_source(&path, "/dev/ttyUSB1").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# my site") && text.contains("parity = \"even\"   # Aidon"));
+        let c = load(&path).unwrap();
+        assert_eq!(c.last_source.as_deref(), Some("/dev/ttyUSB1"));
+        assert_eq!(c.han.parity, Some(Parity::Even));
+        assert_eq!(c.chart_window(), Some(2));
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("kamscope-config-e-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
         std::fs::write(&path, "[han]\nport = \"/dev/x\"\nbaud = \"fast\"\n").unwrap();
         let e = load(&path).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("config.toml"), "{e}");
@@ -201,6 +319,15 @@ mod tests {
                 .to_string()
                 .contains("window must be one of")
         );
+        std::fs::write(&path, "[keys]\nencryption = \"0011\"\n").unwrap();
+        assert!(
+            load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("32 hex digits")
+        );
+        std::fs::write(&path, "[site]\nfuse_a = 35\n").unwrap();
+        assert_eq!(load(&path).unwrap().site.fuse_a(), 35.0);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

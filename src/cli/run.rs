@@ -109,7 +109,7 @@ fn choose_source(
     };
     config.last_source = Some(choice.config_value());
     if let Some(p) = config::path()
-        && let Err(e) = config::save(&p, config)
+        && let Err(e) = config::save_last_source(&p, &choice.config_value())
     {
         *notice = Some(e.to_string());
     }

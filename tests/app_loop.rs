@@ -190,3 +190,64 @@ async fn the_loop_ends_when_shutdown_completes() {
     .unwrap();
     assert!(screen(&terminal).contains("1 Live"));
 }
+
+/// The encrypted Danish push says what it needs: keys, or other keys.
+#[test]
+fn an_encrypted_push_tells_the_app_about_the_keys() {
+    use kamscope::app::CipherStatus;
+    use kamscope::protocol::dlms::Keys;
+    let bytes = parse_hex(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/han/kamstrup-dk-encrypted-glo.hex"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let now = FixedOffset::east_opt(3600)
+        .unwrap()
+        .with_ymd_and_hms(2026, 3, 12, 15, 24, 33)
+        .unwrap();
+    let status_with = |keys: Option<Keys>| {
+        let mut app = App::new("replay".into(), Scaling::default(), None, now, 3600);
+        let mut pipeline = Pipeline::new(
+            Link::Han,
+            Protocols::HDLC,
+            Decoder::new(Scaling::default(), keys),
+            None,
+        );
+        let chunk = Chunk {
+            t: now.to_utc(),
+            link: Link::Han,
+            dir: Direction::Rx,
+            bytes: bytes.clone(),
+        };
+        for s in pipeline.records_of(&chunk).0 {
+            app.on_han(HanEvent::Span(Box::new(s)));
+        }
+        app.cipher.expect("an encrypted push")
+    };
+    let none = status_with(None);
+    assert_eq!(none.status, CipherStatus::NeedKeys);
+    assert_eq!(none.manufacturer.as_deref(), Some("KAM"));
+    assert_eq!(none.invocation_counter, 0x010F60A4);
+    let key = |s: &str| <[u8; 16]>::try_from(parse_hex(s).unwrap()).unwrap();
+    let wrong = Keys {
+        encryption: key("FFEEDDCCBBAA99887766554433221100"),
+        authentication: Some(key("00112233445566778899AABBCCDDEEFF")),
+    };
+    assert_eq!(status_with(Some(wrong)).status, CipherStatus::WrongKey);
+    let right = Keys {
+        encryption: key("00112233445566778899AABBCCDDEEFF"),
+        authentication: Some(key("FFEEDDCCBBAA99887766554433221100")),
+    };
+    assert_eq!(
+        status_with(Some(right.clone())).status,
+        CipherStatus::Decrypted
+    );
+    let no_auth = Keys {
+        authentication: None,
+        ..right
+    };
+    assert_eq!(status_with(Some(no_auth)).status, CipherStatus::NeedAuthKey);
+}

@@ -80,6 +80,33 @@ impl Stats {
     }
 }
 
+/// What the latest encrypted push said about the keys (Danish and Swiss meters encrypt their
+/// push with general-glo-ciphering).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CipherState {
+    /// The system title, as hex.
+    pub system_title: String,
+    /// The manufacturer its first three letters name (`KAM`).
+    pub manufacturer: Option<String>,
+    pub invocation_counter: u32,
+    pub status: CipherStatus,
+    pub received: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CipherStatus {
+    /// No keys given: the values cannot be read.
+    NeedKeys,
+    /// The authentication tag does not match: the wrong key (or a damaged frame).
+    WrongKey,
+    /// The push is authenticated and no authentication key was given.
+    NeedAuthKey,
+    /// A security suite kamscope cannot decrypt.
+    Unsupported(String),
+    /// Decrypted and authenticated.
+    Decrypted,
+}
+
 /// Work for the main loop.
 #[derive(Debug)]
 pub enum Effect {
@@ -111,6 +138,8 @@ pub struct App {
     /// Keys for encrypted frames, to decode logged frames again.
     pub keys: Option<crate::protocol::dlms::Keys>,
     pub recording: Option<PathBuf>,
+    /// The latest encrypted push, if any came.
+    pub cipher: Option<CipherState>,
     /// One line for the user: an export, an error while recording.
     pub notice: Option<String>,
     /// The laptop clock with its UTC offset, set by the main loop (fixed in tests).
@@ -142,6 +171,7 @@ impl App {
             scaling,
             keys: None,
             recording,
+            cipher: None,
             notice: None,
             now,
             std_offset,
@@ -164,6 +194,7 @@ impl App {
             }
             HanEvent::Span(span) => {
                 self.stats.count(&span);
+                self.note_cipher(&span);
                 if let Decoded::Hdlc(h) = &span.decoded
                     && let Some(m) = &h.message
                 {
@@ -415,6 +446,31 @@ impl App {
         }
         self.notice = Some("nothing selected to export".into());
         Vec::new()
+    }
+
+    /// Keeps what an encrypted push says about the keys.
+    fn note_cipher(&mut self, span: &SpanRecord) {
+        use crate::protocol::dlms::DecryptError;
+        let Decoded::Hdlc(h) = &span.decoded else {
+            return;
+        };
+        let Some(glo) = &h.cipher else {
+            return;
+        };
+        let status = match &h.decrypt_error {
+            _ if h.decrypted => CipherStatus::Decrypted,
+            Some(DecryptError::Authentication) => CipherStatus::WrongKey,
+            Some(DecryptError::NoAuthenticationKey) => CipherStatus::NeedAuthKey,
+            Some(e @ DecryptError::Unsupported(_)) => CipherStatus::Unsupported(e.to_string()),
+            None => CipherStatus::NeedKeys,
+        };
+        self.cipher = Some(CipherState {
+            system_title: crate::wire::hex::encode(&glo.system_title),
+            manufacturer: glo.manufacturer(),
+            invocation_counter: glo.invocation_counter,
+            status,
+            received: span.received,
+        });
     }
 
     /// Describes the selected span in the Inspector if the selection changed (or `force`: the

@@ -110,6 +110,8 @@ pub struct HdlcDecoded {
     pub cipher: Option<GloCiphering>,
     /// The ciphered content was decrypted and authenticated with the given keys.
     pub decrypted: bool,
+    /// Why the ciphered content could not be decrypted with the given keys.
+    pub decrypt_error: Option<dlms::DecryptError>,
     pub message: Option<HanMessage>,
     pub error: Option<SpanError>,
     /// Something worth knowing that is not an error (encrypted without key, segment pending).
@@ -158,6 +160,7 @@ impl Decoder {
                     invoke_id: None,
                     cipher: None,
                     decrypted: false,
+                    decrypt_error: None,
                     message: None,
                     error: None,
                     note: None,
@@ -254,7 +257,10 @@ impl Decoder {
                         );
                     }
                     Some(keys) => match dlms::decrypt(apdu, &glo, keys) {
-                        Err(e) => out.error = Some(SpanError::new(e.to_string())),
+                        Err(e) => {
+                            out.error = Some(SpanError::new(e.to_string()));
+                            out.decrypt_error = Some(e);
+                        }
                         Ok(plain) => match dlms::parse_apdu(&plain, 0) {
                             Ok(Apdu::DataNotification(n)) => {
                                 out.decrypted = true;

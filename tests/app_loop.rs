@@ -251,3 +251,85 @@ fn an_encrypted_push_tells_the_app_about_the_keys() {
     };
     assert_eq!(status_with(Some(no_auth)).status, CipherStatus::NeedAuthKey);
 }
+
+/// The Events tab tells what happened: link up, the first frame, a burst of bad frames and its
+/// end, a scaler change, the link lost.
+#[test]
+fn the_event_log_tells_the_story_of_the_line() {
+    let now = FixedOffset::east_opt(3600)
+        .unwrap()
+        .with_ymd_and_hms(2024, 10, 30, 17, 32, 3)
+        .unwrap();
+    let mut app = App::new(
+        "/dev/ttyUSB0 2400 8N1".into(),
+        Scaling::default(),
+        None,
+        now,
+        3600,
+    );
+    app.on_han(HanEvent::Link(LinkState::Connected));
+    let fixture = |name: &str| {
+        parse_hex(
+            &std::fs::read_to_string(format!(
+                "{}/tests/fixtures/han/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let good = fixture("kamstrup-no-list1-3p-2024.hex");
+    let bad = fixture("bad-fcs.hex");
+    let mut pipeline = Pipeline::new(Link::Han, Protocols::HDLC, Decoder::default(), None);
+    let mut feed = |app: &mut App, bytes: &[u8], secs: i64| {
+        let chunk = Chunk {
+            t: now.to_utc() + chrono::Duration::seconds(secs),
+            link: Link::Han,
+            dir: Direction::Rx,
+            bytes: bytes.to_vec(),
+        };
+        for s in pipeline.records_of(&chunk).0 {
+            app.on_han(HanEvent::Span(Box::new(s)));
+        }
+    };
+    feed(&mut app, &good, 0);
+    feed(&mut app, &good, 10);
+    feed(&mut app, &bad, 20);
+    feed(&mut app, &bad, 30);
+    feed(&mut app, &good, 40);
+    app.on_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::NONE));
+    app.on_han(HanEvent::Link(LinkState::Waiting {
+        reason: "No such file or directory".into(),
+    }));
+    app.on_han(HanEvent::Link(LinkState::Waiting {
+        reason: "No such file or directory".into(),
+    }));
+    let texts: Vec<&str> = app.events.entries().map(|e| e.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "link up: /dev/ttyUSB0 2400 8N1",
+            "first good frame",
+            "bad frames begin: FCS failed",
+            "2 bad frames over 10 s, then good frames again",
+            "scaling: energy x10^0 Wh, current by meter type",
+            "link down: No such file or directory",
+        ]
+    );
+    app.on_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| kamscope::ui::draw(f, &app, &kamscope::ui::Theme { color: true }))
+        .unwrap();
+    let shown = screen(&terminal);
+    assert!(shown.contains("Events 6"), "{shown}");
+    assert!(
+        shown.contains("2024-10-30 17:32:43 2 bad frames over 10 s"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("link down: No such file or directory"),
+        "{shown}"
+    );
+}

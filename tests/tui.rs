@@ -246,7 +246,7 @@ fn whole_app_keys_and_state() {
 
     // Clicking the tab bar.
     let hits = ui::tab_hits(ratatui::layout::Rect::new(0, 0, 80, 1));
-    assert_eq!(hits.len(), 3);
+    assert_eq!(hits.len(), 4);
     app.on_tab_click(hits[2].0);
     assert_eq!(app.tab, Tab::Inspector);
 

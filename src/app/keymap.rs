@@ -13,15 +13,17 @@ pub enum Scope {
     Live,
     Readout,
     Inspector,
+    Events,
 }
 
 impl Scope {
     /// In the order of the help overlay.
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::Everywhere,
         Scope::Live,
         Scope::Readout,
         Scope::Inspector,
+        Scope::Events,
     ];
 
     pub fn of(tab: Tab) -> Scope {
@@ -29,6 +31,7 @@ impl Scope {
             Tab::Live => Scope::Live,
             Tab::Readout => Scope::Readout,
             Tab::Inspector => Scope::Inspector,
+            Tab::Events => Scope::Events,
         }
     }
 
@@ -39,6 +42,7 @@ impl Scope {
             Scope::Live => "Live",
             Scope::Readout => "Readout",
             Scope::Inspector => "Inspector",
+            Scope::Events => "Events",
         }
     }
 }
@@ -86,12 +90,13 @@ pub enum Action {
 
 impl Action {
     /// Every action (the tests check that each one has a key).
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::Quit,
         Action::Help,
         Action::ShowTab(Tab::Live),
         Action::ShowTab(Tab::Readout),
         Action::ShowTab(Tab::Inspector),
+        Action::ShowTab(Tab::Events),
         Action::NextTab,
         Action::PrevTab,
         Action::DismissOrCancel,
@@ -240,7 +245,7 @@ const fn k(code: KeyCode) -> Key {
 }
 
 use Help::{Line, WithAbove};
-use Scope::{Everywhere, Inspector, Live, Readout};
+use Scope::{Events, Everywhere, Inspector, Live, Readout};
 
 /// Every key of kamscope, grouped by scope in the order of the help overlay.
 pub const KEYMAP: &[Binding] = &[
@@ -248,7 +253,7 @@ pub const KEYMAP: &[Binding] = &[
         Everywhere,
         &[ch('1')],
         Action::ShowTab(Tab::Live),
-        Line("Live, Readout, Inspector; next / previous tab"),
+        Line("Live, Readout, Inspector, Events; next / previous tab"),
         Hint::No,
     ),
     bind(
@@ -262,6 +267,13 @@ pub const KEYMAP: &[Binding] = &[
         Everywhere,
         &[ch('3')],
         Action::ShowTab(Tab::Inspector),
+        WithAbove,
+        Hint::No,
+    ),
+    bind(
+        Everywhere,
+        &[ch('4')],
+        Action::ShowTab(Tab::Events),
         WithAbove,
         Hint::No,
     ),
@@ -481,6 +493,34 @@ pub const KEYMAP: &[Binding] = &[
         Action::DetailScrollDown,
         WithAbove,
         Hint::WithAbove,
+    ),
+    bind(
+        Events,
+        &[k(KeyCode::Up), ch('k')],
+        Action::ScrollUp,
+        Line("scroll back / forward through the events"),
+        hint("scroll", 3),
+    ),
+    bind(
+        Events,
+        &[k(KeyCode::Down), ch('j')],
+        Action::ScrollDown,
+        WithAbove,
+        Hint::WithAbove,
+    ),
+    bind(
+        Events,
+        &[k(KeyCode::PageUp)],
+        Action::ScrollPageUp,
+        WithAbove,
+        Hint::No,
+    ),
+    bind(
+        Events,
+        &[k(KeyCode::PageDown)],
+        Action::ScrollPageDown,
+        WithAbove,
+        Hint::No,
     ),
 ];
 

@@ -1,6 +1,7 @@
 //! Application state and its update functions. No I/O here: key presses and reader events go in,
 //! state and [`Effect`]s for the main loop come out, and `ui::draw` renders the state.
 
+pub mod events;
 pub mod inspector;
 pub mod keymap;
 pub mod live;
@@ -23,29 +24,31 @@ pub enum Tab {
     Live,
     Readout,
     Inspector,
+    Events,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 3] = [Tab::Live, Tab::Readout, Tab::Inspector];
+    pub const ALL: [Tab; 4] = [Tab::Live, Tab::Readout, Tab::Inspector, Tab::Events];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Live => "1 Live",
             Tab::Readout => "2 Readout",
             Tab::Inspector => "3 Inspector",
+            Tab::Events => "4 Events",
         }
+    }
+
+    fn index(self) -> usize {
+        Tab::ALL.iter().position(|&t| t == self).unwrap_or(0)
     }
 
     fn next(self) -> Tab {
-        match self {
-            Tab::Live => Tab::Readout,
-            Tab::Readout => Tab::Inspector,
-            Tab::Inspector => Tab::Live,
-        }
+        Tab::ALL[(self.index() + 1) % Tab::ALL.len()]
     }
 
     fn prev(self) -> Tab {
-        self.next().next()
+        Tab::ALL[(self.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
     }
 }
 
@@ -107,6 +110,23 @@ pub enum CipherStatus {
     Decrypted,
 }
 
+impl CipherStatus {
+    /// In words, for the screens and the event log.
+    pub fn describe(&self) -> String {
+        match self {
+            CipherStatus::NeedKeys => "keys needed (--key-file, KAMSCOPE_KEY or [keys])".into(),
+            CipherStatus::WrongKey => {
+                "wrong key: the authentication tag does not match (or the frame is damaged)".into()
+            }
+            CipherStatus::NeedAuthKey => {
+                "authenticated: the authentication key is needed too".into()
+            }
+            CipherStatus::Unsupported(why) => why.clone(),
+            CipherStatus::Decrypted => "decrypted and authenticated".into(),
+        }
+    }
+}
+
 /// Work for the main loop.
 #[derive(Debug)]
 pub enum Effect {
@@ -140,6 +160,8 @@ pub struct App {
     pub recording: Option<PathBuf>,
     /// The latest encrypted push, if any came.
     pub cipher: Option<CipherState>,
+    /// What happened on the line, for the Events tab.
+    pub events: events::EventLog,
     /// One line for the user: an export, an error while recording.
     pub notice: Option<String>,
     /// The laptop clock with its UTC offset, set by the main loop (fixed in tests).
@@ -158,7 +180,16 @@ impl App {
         now: DateTime<FixedOffset>,
         std_offset: i32,
     ) -> Self {
+        let mut events = events::EventLog::default();
+        if let Some(path) = &recording {
+            events.push(
+                now.to_utc(),
+                live::Level::Info,
+                format!("recording to {}", path.display()),
+            );
+        }
         App {
+            events,
             tab: Tab::Live,
             help: false,
             quit: false,
@@ -186,6 +217,7 @@ impl App {
                 if state == LinkState::Connected {
                     self.stats.connected_since = Some(self.now.with_timezone(&Utc));
                 }
+                self.log_link(&state);
                 self.link = state;
             }
             HanEvent::Bytes { at, count } => {
@@ -194,6 +226,7 @@ impl App {
             }
             HanEvent::Span(span) => {
                 self.stats.count(&span);
+                self.log_span(&span);
                 self.note_cipher(&span);
                 if let Decoded::Hdlc(h) = &span.decoded
                     && let Some(m) = &h.message
@@ -203,10 +236,7 @@ impl App {
                 self.inspector.push(*span);
                 self.refresh_detail(false);
             }
-            HanEvent::RecordError(e) => {
-                self.recording = None;
-                self.notice = Some(e.to_string());
-            }
+            HanEvent::RecordError(e) => self.recording_failed(&e),
         }
     }
 
@@ -218,11 +248,16 @@ impl App {
                 self.inspector.push(*s);
                 self.refresh_detail(false);
             }
-            OpticalEvent::RecordError(e) => {
-                self.recording = None;
-                self.notice = Some(e.to_string());
-            }
+            OpticalEvent::RecordError(e) => self.recording_failed(&e),
             OpticalEvent::Done(r) => {
+                let level = if r.verdict.ok() {
+                    live::Level::Ok
+                } else {
+                    live::Level::Bad
+                };
+                let now = self.now.to_utc();
+                self.events
+                    .push(now, level, format!("readout: {}", r.verdict.describe()));
                 self.notice = Some(format!("readout: {}", r.verdict.describe()));
                 self.readout.finish(*r);
             }
@@ -232,7 +267,55 @@ impl App {
     /// The clock moved on (age of the last push, link hints).
     pub fn tick(&mut self, now: DateTime<FixedOffset>) {
         self.now = now;
+        self.events.close_burst_if_quiet(now.to_utc());
         self.dirty = true;
+    }
+
+    fn recording_failed(&mut self, e: &crate::wire::RecordError) {
+        self.recording = None;
+        self.notice = Some(e.to_string());
+        self.events
+            .push(self.now.to_utc(), live::Level::Bad, e.to_string());
+    }
+
+    /// Link up, down, reconnecting, finished: logged when the state changes.
+    fn log_link(&mut self, state: &LinkState) {
+        if *state == self.link {
+            return;
+        }
+        let now = self.now.to_utc();
+        let (level, text) = match state {
+            LinkState::Connecting => return,
+            LinkState::Connected => (live::Level::Ok, format!("link up: {}", self.source)),
+            LinkState::Waiting { reason } => (live::Level::Bad, format!("link down: {reason}")),
+            LinkState::Ended => (live::Level::Info, "replay finished".to_string()),
+        };
+        self.events.push(now, level, text);
+    }
+
+    /// The first good frame, and bursts of bad ones.
+    fn log_span(&mut self, span: &SpanRecord) {
+        let at = span.received;
+        if span.protocol() == crate::protocol::Protocol::Junk {
+            return;
+        }
+        if span.ok() {
+            if self.stats.good == 1 {
+                self.events.push(at, live::Level::Ok, "first good frame");
+            }
+            self.events.close_burst();
+            return;
+        }
+        let failed: Vec<&str> = span
+            .content
+            .checks()
+            .iter()
+            .chain(span.decoded.extra_checks())
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect();
+        self.events
+            .bad_frame(at, &format!("{} failed", failed.join(", ")));
     }
 
     /// What the pattern of received bytes suggests, if anything.
@@ -277,6 +360,14 @@ impl App {
         if let Some(c) = scaling.current_scaler {
             self.live.current_scaler = c;
         }
+        let text = format!(
+            "scaling: energy x10^{} Wh, current {}",
+            scaling.energy_scaler,
+            scaling
+                .current_scaler
+                .map_or("by meter type".to_string(), |c| format!("x10^{c} A"))
+        );
+        self.events.push(self.now.to_utc(), live::Level::Info, text);
         self.scaling = scaling;
         self.refresh_detail(true);
         vec![Effect::Han(HanCommand::SetScaling(scaling))]
@@ -351,16 +442,16 @@ impl App {
             Action::ReadoutPrev => self.readout.select_by(-1),
             Action::ReadoutNext => self.readout.select_by(1),
             Action::ReadoutCompare => self.readout.compare = !self.readout.compare,
-            Action::ScrollUp => self.readout.scroll = self.readout.scroll.saturating_sub(1),
-            Action::ScrollDown => self.readout.scroll = self.readout.scroll.saturating_add(1),
-            Action::ScrollPageUp => self.readout.scroll = self.readout.scroll.saturating_sub(10),
-            Action::ScrollPageDown => self.readout.scroll = self.readout.scroll.saturating_add(10),
+            Action::ScrollUp => self.scroll_by(-1),
+            Action::ScrollDown => self.scroll_by(1),
+            Action::ScrollPageUp => self.scroll_by(-10),
+            Action::ScrollPageDown => self.scroll_by(10),
             Action::ExportCsv => return self.export_readout("csv"),
             Action::Export => {
                 return match self.tab {
                     Tab::Readout => self.export_readout("json"),
                     Tab::Inspector => self.export_frame(),
-                    Tab::Live => Vec::new(),
+                    Tab::Live | Tab::Events => Vec::new(),
                 };
             }
             Action::SelectUp => self.inspector.move_by(-1),
@@ -392,6 +483,21 @@ impl App {
         Vec::new()
     }
 
+    /// Scrolls the Readout tab's registers, or the event log (whose scroll counts back from the
+    /// newest line).
+    fn scroll_by(&mut self, delta: i16) {
+        match self.tab {
+            Tab::Events => {
+                let back = &mut self.events.scroll;
+                *back = back.saturating_add_signed(-delta);
+            }
+            _ => {
+                let s = &mut self.readout.scroll;
+                *s = s.saturating_add_signed(delta);
+            }
+        }
+    }
+
     fn start_readout(&mut self) -> Vec<Effect> {
         let tab = &mut self.readout;
         if tab.port.is_none() {
@@ -401,6 +507,12 @@ impl App {
             tab.running = Some(crate::wire::ReadoutStatus::starting(
                 tab.port.clone().unwrap_or_default(),
             ));
+            let port = tab.port.clone().unwrap_or_default();
+            self.events.push(
+                self.now.to_utc(),
+                live::Level::Info,
+                format!("readout started on {port}"),
+            );
             return vec![Effect::StartReadout];
         }
         Vec::new()
@@ -464,6 +576,18 @@ impl App {
             Some(e @ DecryptError::Unsupported(_)) => CipherStatus::Unsupported(e.to_string()),
             None => CipherStatus::NeedKeys,
         };
+        if self.cipher.as_ref().map(|c| &c.status) != Some(&status) {
+            let level = if status == CipherStatus::Decrypted {
+                live::Level::Ok
+            } else {
+                live::Level::Bad
+            };
+            self.events.push(
+                span.received,
+                level,
+                format!("encrypted push: {}", status.describe()),
+            );
+        }
         self.cipher = Some(CipherState {
             system_title: crate::wire::hex::encode(&glo.system_title),
             manufacturer: glo.manufacturer(),

@@ -1,5 +1,6 @@
 //! Drawing: a pure function of the app state. One file per tab or panel.
 
+pub mod events;
 pub mod help;
 pub mod hexdump;
 pub mod inspector;
@@ -42,10 +43,11 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Tab::Live => live::draw(frame, body, app, theme),
         Tab::Readout => readout::draw(frame, body, app, theme),
         Tab::Inspector => inspector::draw(frame, body, app, theme),
+        Tab::Events => events::draw(frame, body, app, theme),
     }
     status::draw(frame, status, app, theme);
     if app.help {
-        help::draw(frame, body, app, theme);
+        help::draw(frame, frame.area(), app, theme);
     }
 }
 

@@ -333,3 +333,56 @@ fn the_event_log_tells_the_story_of_the_line() {
         "{shown}"
     );
 }
+
+/// The Readout tab shows numbers (decimal comma read), the raw text on `v`, and says so when the
+/// readout failed.
+#[test]
+fn readout_values_are_numbers_and_a_failed_readout_says_so() {
+    use kamscope::protocol::iec_session::Verdict;
+    use kamscope::protocol::iec61107::{parse_data_block, parse_identification};
+    use kamscope::wire::{OpticalEvent, ReadoutResult};
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin"
+    ))
+    .unwrap();
+    let split = bytes.iter().position(|&b| b == 0x02).unwrap();
+    let now = FixedOffset::east_opt(3600)
+        .unwrap()
+        .with_ymd_and_hms(2024, 10, 30, 17, 32, 3)
+        .unwrap();
+    let mut app = App::new("x".into(), Scaling::default(), None, now, 3600);
+    app.readout.port = Some("/dev/ttyUSB1 300 7E1".into());
+    app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE));
+    let block = bytes[split..].to_vec();
+    app.on_optical(OpticalEvent::Done(Box::new(ReadoutResult {
+        port: "/dev/ttyUSB1 300 7E1".into(),
+        started: now.to_utc(),
+        duration_ms: 5000,
+        ident: parse_identification(&bytes[..split]),
+        block: parse_data_block(&block),
+        raw_block: block,
+        verdict: Verdict::Incomplete {
+            received: 100,
+            reason: "cut".into(),
+        },
+        baud: 300,
+        echo_seen: false,
+    })));
+    let draw = |app: &App| {
+        let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        t.draw(|f| kamscope::ui::draw(f, app, &kamscope::ui::Theme { color: false }))
+            .unwrap();
+        screen(&t)
+    };
+    let shown = draw(&app);
+    assert!(shown.contains("failed: do not trust"), "{shown}");
+    assert!(shown.contains(" 9032 kWh"), "the number: {shown}");
+    assert!(shown.contains(" 1.5 "), "decimal comma read: {shown}");
+    app.on_key(KeyEvent::new(KeyCode::Char('v'), KeyModifiers::NONE));
+    let shown = draw(&app);
+    assert!(
+        shown.contains("0009032 kWh") && shown.contains("000001,5"),
+        "{shown}"
+    );
+}

@@ -68,6 +68,8 @@ pub enum Action {
     ReadoutPrev,
     ReadoutNext,
     ReadoutCompare,
+    /// Values as numbers, or as the meter sent them.
+    ReadoutRawValues,
     ScrollUp,
     ScrollDown,
     ScrollPageUp,
@@ -90,7 +92,7 @@ pub enum Action {
 
 impl Action {
     /// Every action (the tests check that each one has a key).
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::Quit,
         Action::Help,
         Action::ShowTab(Tab::Live),
@@ -108,6 +110,7 @@ impl Action {
         Action::ReadoutPrev,
         Action::ReadoutNext,
         Action::ReadoutCompare,
+        Action::ReadoutRawValues,
         Action::ScrollUp,
         Action::ScrollDown,
         Action::ScrollPageUp,
@@ -373,6 +376,13 @@ pub const KEYMAP: &[Binding] = &[
         Action::ReadoutCompare,
         WithAbove,
         hint("compare", 4),
+    ),
+    bind(
+        Readout,
+        &[ch('v')],
+        Action::ReadoutRawValues,
+        Line("values as numbers / as the meter sent them"),
+        hint("raw", 4),
     ),
     bind(
         Readout,
@@ -769,6 +779,7 @@ mod tests {
                 "r read",
                 "← → readouts",
                 "c compare",
+                "v raw",
                 "↑ ↓ scroll",
                 "s CSV",
                 "x JSON",

@@ -442,6 +442,7 @@ impl App {
             Action::ReadoutPrev => self.readout.select_by(-1),
             Action::ReadoutNext => self.readout.select_by(1),
             Action::ReadoutCompare => self.readout.compare = !self.readout.compare,
+            Action::ReadoutRawValues => self.readout.show_raw = !self.readout.show_raw,
             Action::ScrollUp => self.scroll_by(-1),
             Action::ScrollDown => self.scroll_by(1),
             Action::ScrollPageUp => self.scroll_by(-10),

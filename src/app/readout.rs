@@ -16,6 +16,8 @@ pub struct ReadoutTab {
     pub compare: bool,
     /// First register row shown.
     pub scroll: u16,
+    /// Show the values as sent (`0012345`, `000023,4`) instead of the numbers read from them.
+    pub show_raw: bool,
 }
 
 impl ReadoutTab {

@@ -175,8 +175,13 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn value_text(f: &FieldDetail) -> String {
-    f.raw_text()
+/// The number read from the value (decimal comma and leading zeros read), or the value as the
+/// meter sent it (`v`), or when it is not a number.
+fn value_text(f: &FieldDetail, raw: bool) -> String {
+    match f.value {
+        Some(v) if !raw => v.to_string(),
+        _ => f.raw_text(),
+    }
 }
 
 fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -186,6 +191,11 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let current = fields(r);
+    let raw = tab.show_raw;
+    // Values of a readout that failed its check are shown, but not as trustworthy.
+    let trusted = r.verdict.ok();
+    let value_style = if trusted { theme.value() } else { theme.warn() };
+    let value_text = |f: &FieldDetail| value_text(f, raw);
     let previous = if tab.compare {
         tab.previous().map(fields)
     } else {
@@ -200,7 +210,10 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines = Vec::new();
     let mut header = format!(
         "{:<9} {:<name_w$} {:>12} {:<6}",
-        "id", "name", "value", "unit"
+        "id",
+        "name",
+        if raw { "as sent" } else { "value" },
+        "unit"
     );
     if previous.is_some() {
         header.push_str(&format!(" {:>12} {:>9}", "before", "change"));
@@ -214,7 +227,7 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.dim(),
             ),
             Span::raw(format!("{name:<name_w$} ")),
-            Span::styled(format!("{:>12} ", value_text(f)), theme.value()),
+            Span::styled(format!("{:>12} ", value_text(f)), value_style),
             Span::raw(format!("{:<6}", f.unit.as_deref().unwrap_or(""))),
         ];
         if let Some(prev) = &previous {
@@ -279,10 +292,17 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         ""
     };
+    let mut title = vec![Span::raw(format!(" Registers ({}){more} ", current.len()))];
+    if !trusted {
+        title.push(Span::styled(
+            "· from a readout that failed: do not trust ",
+            theme.bad(),
+        ));
+    }
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((scroll, 0))
-            .block(Block::bordered().title(format!(" Registers ({}){more} ", current.len()))),
+            .block(Block::bordered().title(Line::from(title))),
         area,
     );
 }

@@ -142,7 +142,7 @@ mod tests {
         );
         assert_eq!(
             hint_line(Tab::Readout, 80),
-            " r read  ← → readouts  c compare  ↑ ↓ scroll  s CSV  x JSON  Esc cancel"
+            " r read  ← → readouts  c compare  v raw  ↑ ↓ scroll  s CSV  x JSON  Esc cancel"
         );
     }
 

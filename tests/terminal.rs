@@ -91,6 +91,14 @@ impl App {
     }
 }
 
+/// A test that fails half way must not leave the app running.
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("kamscope-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,6 +1,7 @@
 //! The capture format: JSON Lines, one object per chunk as it was received or sent,
-//! `{"t": "<RFC 3339 with ms>", "link": "han", "dir": "rx", "hex": "7EA0..."}`. The file side
-//! (appending, flushing) is in `link::record`; this is only the format.
+//! `{"t": "<RFC 3339 with ms>", "link": "han", "dir": "rx", "hex": "7EA0..."}`, and the app's
+//! event log between them, `{"t": "...", "event": "link down: ..."}`. The file side (appending,
+//! flushing) is in `link::record`; this is only the format.
 
 use super::Link;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -76,6 +77,44 @@ impl Chunk {
     }
 }
 
+/// One entry of the event log, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLine {
+    pub t: String,
+    pub event: String,
+}
+
+impl EventLine {
+    pub fn new(t: DateTime<Utc>, event: &str) -> Self {
+        EventLine {
+            t: t.to_rfc3339_opts(SecondsFormat::Millis, true),
+            event: event.to_string(),
+        }
+    }
+
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("plain strings serialize")
+    }
+}
+
+/// A line of a capture: a chunk, or an event of the log (which replays and decodes skip).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureLine {
+    Chunk(Chunk),
+    Event(EventLine),
+}
+
+impl CaptureLine {
+    pub fn parse(line: &str) -> Result<Self, CaptureError> {
+        if !line.contains("\"hex\"")
+            && let Ok(e) = serde_json::from_str::<EventLine>(line)
+        {
+            return Ok(CaptureLine::Event(e));
+        }
+        Chunk::from_json_line(line).map(CaptureLine::Chunk)
+    }
+}
+
 /// Whether text looks like a capture (first non-empty line is a JSON object with "hex").
 pub fn looks_like_capture(sample: &[u8]) -> bool {
     let text = String::from_utf8_lossy(sample);
@@ -105,6 +144,27 @@ mod tests {
         );
         assert_eq!(Chunk::from_json_line(&line).unwrap(), c);
         assert!(looks_like_capture(line.as_bytes()));
+    }
+
+    #[test]
+    fn event_lines_are_told_from_chunks() {
+        let t = DateTime::parse_from_rfc3339("2024-05-01T10:00:00.123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let line = EventLine::new(t, "link down: gone").to_json_line();
+        assert_eq!(
+            line,
+            r#"{"t":"2024-05-01T10:00:00.123Z","event":"link down: gone"}"#
+        );
+        assert!(
+            matches!(CaptureLine::parse(&line), Ok(CaptureLine::Event(e)) if e.event == "link down: gone")
+        );
+        let chunk = r#"{"t":"2024-05-01T10:00:00.123Z","dir":"rx","hex":"7E"}"#;
+        assert!(matches!(
+            CaptureLine::parse(chunk),
+            Ok(CaptureLine::Chunk(_))
+        ));
+        assert!(CaptureLine::parse("{\"t\":1}").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod keymap;
 pub mod live;
 pub mod picker;
 pub mod readout;
+pub mod verdict;
 
 use crate::protocol::Content;
 use crate::protocol::decoder::Decoded;

@@ -216,7 +216,7 @@ impl Wiring {
     pub fn describe(self) -> &'static str {
         match self {
             Wiring::OnePhase => "1-phase",
-            Wiring::ThreeWire => "3-wire (IT)",
+            Wiring::ThreeWire => "3-wire IT",
             Wiring::FourWire => "4-wire",
             Wiring::ThreePhase => "3-phase",
         }

@@ -290,7 +290,13 @@ fn push_line(app: &App, fresh: &Freshness) -> Option<Diagnostic> {
 /// coming, then the verdicts on the values, worst first (marked stale when they are).
 pub fn diagnostics(app: &App) -> Vec<Diagnostic> {
     let fresh = freshness(app);
-    let mut out = vec![rung(app)];
+    let mut rung = rung(app);
+    if fresh.is_stale() && rung.level == Level::Ok {
+        // "Decoded" was true of the last push; no ✔ for it now.
+        rung.level = Level::Info;
+        rung.stale = true;
+    }
+    let mut out = vec![rung];
     out.extend(push_line(app, &fresh));
     let mut values = live::diagnostics(&app.live, app.now, app.std_offset);
     if fresh.is_stale() {

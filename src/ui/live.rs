@@ -137,10 +137,7 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
         first.push(Span::styled(format!(" ({kind})"), theme.info()));
     }
     let second = match &l.latest {
-        None => {
-            let rung = verdict::rung(app);
-            Line::from(Span::styled(rung.text, level_style(theme, rung.level)))
-        }
+        None => no_values_line(v),
         Some(r) => clock_line(v, r),
     };
     let mut rest = Vec::new();
@@ -155,6 +152,19 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
         Paragraph::new(vec![Line::from(first), second]).block(Block::bordered().title(title)),
         area,
     );
+}
+
+/// Before the first values: what stands in the way, in short (the Diagnostics panel says more).
+fn no_values_line<'a>(v: &View) -> Line<'a> {
+    use crate::app::CipherStatus;
+    let theme = v.theme;
+    let (text, style) = match v.app.cipher.as_ref().map(|c| &c.status) {
+        Some(CipherStatus::NeedKeys) => ("encrypted push: keys needed", theme.bad()),
+        Some(CipherStatus::WrongKey) => ("encrypted push: wrong key", theme.bad()),
+        Some(CipherStatus::Unsupported(_)) => ("encrypted push: cannot decrypt", theme.bad()),
+        _ => ("no values yet (list 1 comes every 10 s)", theme.dim()),
+    };
+    Line::from(Span::styled(text, style))
 }
 
 /// `meter clock 2024-10-30 17:32:00 (DST)  laptop 17:32:03  last push 3 s ago`.
@@ -198,9 +208,14 @@ fn clock_line<'a>(v: &View, r: &Reading) -> Line<'a> {
             spans.push(Span::styled("  laptop ", theme.label()));
             spans.push(Span::raw(app.now.format("%H:%M:%S").to_string()));
         }
-        reference @ live::ClockReference::Recording { .. } => {
+        reference @ (live::ClockReference::Recording { .. }
+        | live::ClockReference::Simulated { .. }) => {
             if let Some(t) = reference.time_of(r.received) {
-                spans.push(Span::styled("  recorded ", theme.label()));
+                let label = match reference {
+                    live::ClockReference::Recording { .. } => "  recorded ",
+                    _ => "  simulated ",
+                };
+                spans.push(Span::styled(label, theme.label()));
                 let local = t + chrono::Duration::seconds(app.std_offset.into());
                 spans.push(Span::raw(local.format("%H:%M:%S").to_string()));
             }
@@ -248,6 +263,11 @@ fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
         Span::styled(format!("{:>6}", num(u, 0, "V")), u_style),
         Span::raw(" "),
     ];
+    if u.is_none_or(|u| u < PHASE_MISSING_V) {
+        let why = format!("missing (below {PHASE_MISSING_V:.0} V)");
+        spans.push(Span::styled(why, v.judged(theme.bad())));
+        return Line::from(spans);
+    }
     if i.is_none() && three_wire {
         spans.push(Span::styled("I not measured (3-wire meter)", theme.dim()));
         return Line::from(spans);
@@ -288,6 +308,7 @@ fn draw_phases(frame: &mut Frame, area: Rect, v: &View) {
                 continue;
             }
             (_, Some(_)) => "not on this meter (1-phase)",
+            (None, None) if p > 0 && app.cipher.is_some() => "— unknown until a push is decrypted",
             (None, None) if p > 0 => "— unknown until the first push",
             (Some(_), None) if p > 0 => "— this list has no per-phase values",
             _ => "—",
@@ -536,9 +557,18 @@ fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
     }
     let pad = ((hi - lo) * 0.05).max(1.0);
     let mut datasets = Vec::new();
+    let empty = data.iter().all(|d| d.2.is_empty());
     let mut legend = vec![Span::raw(" ")];
+    if empty {
+        legend.push(Span::styled(
+            format!("no data in the last {window_name} "),
+            theme.dim(),
+        ));
+    }
     for (name, style, pieces) in &data {
-        legend.push(Span::styled(format!("━ {name} "), *style));
+        if !empty {
+            legend.push(Span::styled(format!("━ {name} "), *style));
+        }
         for piece in pieces {
             datasets.push(
                 Dataset::default()
@@ -555,8 +585,13 @@ fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
         &[window_name.to_string()],
         area.width,
     );
-    let y_labels =
-        [lo, (lo + hi) / 2.0, hi].map(|y| Span::styled(axis_label(y, unit), theme.dim()));
+    let y_labels: Vec<Span> = if empty {
+        Vec::new()
+    } else {
+        [lo, (lo + hi) / 2.0, hi]
+            .map(|y| Span::styled(axis_label(y, unit), theme.dim()))
+            .to_vec()
+    };
     let half = format!("-{}", short_duration(window / 2));
     let chart = Chart::new(datasets)
         .block(
@@ -613,4 +648,60 @@ fn draw_diagnostics(frame: &mut Frame, area: Rect, v: &View) {
             .block(Block::bordered().title(title)),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Duration};
+
+    fn reading(at: DateTime<Utc>, p: f64) -> Reading {
+        Reading {
+            received: at,
+            meter_time: None,
+            power: [Some(p), None, None, None],
+            voltage: [None; 3],
+            current: [None; 3],
+            current_raw: [None; 3],
+            current_scaler: -2,
+            scalable: true,
+        }
+    }
+
+    #[test]
+    fn an_outage_is_a_gap_in_the_chart_not_a_line_across_it() {
+        let t0 = DateTime::parse_from_rfc3339("2024-10-30T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // Pushes every 10 s for a minute, nothing for two minutes, then again.
+        let mut history: Vec<Reading> = (0..6)
+            .map(|i| reading(t0 + Duration::seconds(10 * i), 1000.0))
+            .collect();
+        history.extend((18..24).map(|i| reading(t0 + Duration::seconds(10 * i), 2000.0)));
+        let refs: Vec<&Reading> = history.iter().collect();
+        let now = (t0 + Duration::seconds(240)).timestamp() as f64;
+        let pieces = series(&refs, now, |r| r.power[0]);
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        assert_eq!(pieces[0].len(), 6);
+        assert_eq!(pieces[1].len(), 6);
+        assert_eq!(pieces[0].last(), Some(&(-190.0, 1000.0)));
+        assert_eq!(pieces[1].first(), Some(&(-60.0, 2000.0)));
+        // A push without the value breaks the line too.
+        let pieces = series(&refs, now, |r| {
+            r.power[0].filter(|_| r.received != t0 + Duration::seconds(30))
+        });
+        assert_eq!(pieces.len(), 3);
+    }
+
+    #[test]
+    fn axis_labels_carry_units() {
+        assert_eq!(axis_label(3825.0, "W"), "3.8 kW");
+        assert_eq!(axis_label(12500.0, "W"), "12 kW");
+        assert_eq!(axis_label(0.0, "W"), "0 W");
+        assert_eq!(axis_label(253.0, "V"), "253 V");
+        assert_eq!(axis_label(2.5, "A"), "2.5 A");
+        assert_eq!(short_duration(150), "2.5 min");
+        assert_eq!(short_duration(1800), "30 min");
+        assert_eq!(short_duration(3 * 3600), "3 h");
+    }
 }

@@ -456,3 +456,35 @@ impl ClockCheck {
         Some(d)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decades_within_the_tolerance() {
+        assert_eq!(decade(10.0), Some(1));
+        assert_eq!(decade(9.83), Some(1));
+        assert_eq!(decade(0.1), Some(-1));
+        assert_eq!(decade(101.0), Some(2));
+        assert_eq!(decade(0.00098), Some(-3));
+        assert_eq!(decade(1.47), None);
+        assert_eq!(decade(8.0), None);
+        assert_eq!(decade(1.0), None);
+    }
+
+    #[test]
+    fn offsets_in_days_from_a_day_up() {
+        assert_eq!(human_seconds(-5), "-5 s");
+        assert_eq!(human_seconds(125), "+2 min 5 s");
+        assert_eq!(human_seconds(-3600), "-1 h 0 min");
+        assert_eq!(human_seconds(-65_012_400), "-752 d 11 h");
+    }
+
+    #[test]
+    fn current_units_in_words() {
+        assert_eq!(current_unit(-3), "mA");
+        assert_eq!(current_unit(-2), "0.01 A");
+        assert_eq!(current_unit(-5), "10^-5 A");
+    }
+}

@@ -21,6 +21,9 @@ pub enum ClockReference {
         started: DateTime<Utc>,
         speed: f64,
     },
+    /// The demo at a speed other than 1: the simulated meter's clock started with the laptop's
+    /// at `started` and runs `speed` times faster.
+    Simulated { started: DateTime<Utc>, speed: f64 },
     /// A hex or raw file: no time to compare with.
     None,
 }
@@ -38,6 +41,10 @@ impl ClockReference {
                 let played_ms = (received - started).num_milliseconds() as f64;
                 Some(first_chunk + Duration::milliseconds((played_ms * speed).round() as i64))
             }
+            ClockReference::Simulated { started, speed } => {
+                let played_ms = (received - started).num_milliseconds() as f64;
+                Some(started + Duration::milliseconds((played_ms * speed).round() as i64))
+            }
             ClockReference::None => None,
         }
     }
@@ -47,6 +54,7 @@ impl ClockReference {
         match self {
             ClockReference::Laptop => "the laptop clock",
             ClockReference::Recording { .. } => "the recording's time",
+            ClockReference::Simulated { .. } => "the simulated clock",
             ClockReference::None => "nothing",
         }
     }

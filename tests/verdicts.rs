@@ -432,6 +432,33 @@ fn currents_are_judged_against_the_main_fuse() {
     let all = said(&app);
     assert!(!all.contains("main fuse"), "{all}");
     assert!(screen(&app, 120, 40).contains("bar 35 A fuse"));
+
+    // A CT meter is not judged against the 25 A default: its fuse is far larger.
+    let mut ct = list("6851131BN243101040", "2024-10-30 17:32:00");
+    ct.currents = [Some(50_000), Some(32_000), Some(30_000)];
+    ct.power = [25_000, 0, 4_500, 0];
+    let app = app_with(&ct);
+    let all = said(&app);
+    assert!(
+        all.contains(
+            "CT meter: currents not judged against the 25 A default fuse; set [site] fuse_a"
+        ),
+        "{all}"
+    );
+    assert!(!all.contains("above the"), "{all}");
+    assert!(screen(&app, 120, 40).contains("bar 63 A"));
+    let mut app = app_at(winter_now());
+    app.live.fuse_a = 63.0;
+    feed(&mut app, &frame(&ct), utc("2024-10-30T16:32:00Z"));
+    // 50 A is 79 % of 63 A: below the 80 % warning share.
+    assert!(!said(&app).contains("main fuse"), "{}", said(&app));
+    app.live.fuse_a = 40.0;
+    feed(&mut app, &frame(&ct), utc("2024-10-30T16:32:01Z"));
+    assert!(
+        said(&app).contains("L1 50.0 A: above the 40 A main fuse"),
+        "{}",
+        said(&app)
+    );
 }
 
 // Item 7: clocks.

@@ -436,6 +436,12 @@ impl LiveState {
         }
     }
 
+    /// Whether [`LiveState::fuse_a`] can be the main fuse of this site: a CT meter sits behind
+    /// fuses far above the 25 A default, so on a CT meter the default says nothing.
+    pub fn fuse_known(&self) -> bool {
+        self.meter_kind != MeterKind::ThreePhaseCt || self.fuse_a != limits::DEFAULT_FUSE_A
+    }
+
     /// How many phases the meter has, once a push has told it.
     pub fn phases(&self) -> Option<usize> {
         self.wiring().map(Wiring::phases)

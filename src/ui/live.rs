@@ -130,7 +130,10 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
     ];
     if l.meter_type.is_some() {
         let mut kind = l.meter_kind.description().to_string();
-        if let Some(w) = l.wiring().filter(|w| *w != Wiring::ThreePhase) {
+        if let Some(w) = l
+            .wiring()
+            .filter(|w| !matches!(w, Wiring::ThreePhase | Wiring::OnePhase))
+        {
             kind.push_str(", ");
             kind.push_str(w.describe());
         }
@@ -241,11 +244,28 @@ fn bar(fraction: f64, width: usize) -> String {
     s
 }
 
+/// The current a full bar stands for: the main fuse, or on a CT meter without a known fuse a
+/// quarter above the highest current seen (at least 16 A).
+fn bar_scale(app: &App) -> (f64, String) {
+    let l = &app.live;
+    if l.fuse_known() {
+        return (l.fuse_a, format!("bar {:.0} A fuse", l.fuse_a));
+    }
+    let max = l
+        .history
+        .iter()
+        .flat_map(|r| r.current.iter().flatten())
+        .copied()
+        .fold(0.0, f64::max);
+    let scale = (max * 1.25).max(16.0).ceil();
+    (scale, format!("bar {scale:.0} A"))
+}
+
 /// One phase row: voltage, current, a bar against the main fuse, U x I.
 fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
     let theme = v.theme;
     let live = &v.app.live;
-    let fuse = live.fuse_a;
+    let (scale, _) = bar_scale(v.app);
     let (u, i) = (r.voltage[p], r.current[p]);
     let (lo, hi) = (
         NOMINAL_V * (1.0 - VOLTAGE_BAND),
@@ -272,7 +292,8 @@ fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
         spans.push(Span::styled("I not measured (3-wire meter)", theme.dim()));
         return Line::from(spans);
     }
-    let i_style = v.judged(if i.is_some_and(|i| i > fuse) {
+    let over_fuse = live.fuse_known() && i.is_some_and(|i| i > live.fuse_a);
+    let i_style = v.judged(if over_fuse {
         theme.bad()
     } else {
         theme.value()
@@ -285,7 +306,7 @@ fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
     spans.extend([
         Span::styled(format!("{:>9}", num(i, 2, "A")), i_style),
         Span::raw(" "),
-        Span::styled(bar(i.unwrap_or(0.0) / fuse, gauge_w), bar_style),
+        Span::styled(bar(i.unwrap_or(0.0) / scale, gauge_w), bar_style),
         Span::styled(
             format!("{:>9}", num(u.zip(i).map(|(u, i)| u * i), 0, "VA")),
             theme.dim(),
@@ -322,7 +343,7 @@ fn draw_phases(frame: &mut Frame, area: Rect, v: &View) {
     };
     let mut rest = vec![
         format!("I x{} {how}", live::current_unit(l.current_scaler)),
-        format!("bar {:.0} A fuse", l.fuse_a),
+        bar_scale(app).1,
     ];
     if l.wiring() == Some(Wiring::ThreeWire) {
         rest.insert(0, "U line to line".into());

@@ -310,6 +310,17 @@ fn phases_ok(wiring: Wiring, r: &Reading, band: &str) -> Diagnostic {
 fn current_checks(live: &LiveState, r: &Reading, out: &mut Vec<Diagnostic>) {
     let fuse = live.fuse_a;
     let phases = live.phases().unwrap_or(3);
+    if !live.fuse_known() {
+        out.push(Diagnostic::new(
+            Level::Info,
+            Topic::Current,
+            format!(
+                "CT meter: currents not judged against the {fuse:.0} A default fuse; \
+                 set [site] fuse_a"
+            ),
+        ));
+        return;
+    }
     for (p, i) in r.current[..phases].iter().enumerate() {
         let Some(i) = *i else { continue };
         let share = i / fuse;

@@ -621,6 +621,11 @@ fn the_ladder_names_each_rung() {
     feed(&mut app, &bytes, utc("2024-10-30T16:32:00Z"));
     let panel = diagnostics_panel(&app);
     assert!(panel.contains("encrypted push received"), "{panel}");
+    let head = screen(&app, 80, 24).lines().nth(1).unwrap().to_string();
+    assert_eq!(
+        head,
+        " ✖ encrypted push (KAM, counter 17784996): keys needed"
+    );
     assert!(
         verdict::rung(&app)
             .text

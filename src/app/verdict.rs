@@ -108,7 +108,8 @@ fn no_bytes(app: &App) -> Diagnostic {
         LinkState::Waiting { reason } => link(
             Level::Bad,
             format!("no bytes at all: {reason}: check the port and the USB cable"),
-        ),
+        )
+        .short(format!("no bytes: {reason}")),
         LinkState::Ended => link(Level::Bad, "no bytes at all in the replayed file"),
         LinkState::Connecting => link(Level::Info, "opening the port"),
         LinkState::Connected => {
@@ -129,6 +130,9 @@ fn no_bytes(app: &App) -> Diagnostic {
                          is the HAN port enabled by the grid company?"
                     ),
                 )
+                .short(format!(
+                    "no bytes in {waited} s: cable? HAN port enabled by the grid company?"
+                ))
             }
         }
     }
@@ -150,17 +154,30 @@ fn encrypted(app: &App) -> Option<Diagnostic> {
         "encrypted push received (general-glo-ciphering, {title}, counter {})",
         c.invocation_counter
     );
+    let short = format!(
+        "encrypted push ({}counter {})",
+        c.manufacturer
+            .as_ref()
+            .map_or(String::new(), |m| format!("{m}, ")),
+        c.invocation_counter
+    );
     Some(match &c.status {
-        CipherStatus::NeedKeys => link(Level::Bad, format!("{what}: keys needed")),
+        CipherStatus::NeedKeys => {
+            link(Level::Bad, format!("{what}: keys needed")).short(format!("{short}: keys needed"))
+        }
         CipherStatus::WrongKey => link(
             Level::Bad,
             format!("{what}: wrong key, the authentication tag does not match"),
-        ),
+        )
+        .short(format!("{short}: wrong key")),
         CipherStatus::NeedAuthKey => link(
             Level::Warn,
             format!("{what}: decrypted without the authentication key, values unverified"),
-        ),
-        CipherStatus::Unsupported(e) => link(Level::Bad, format!("{what}: {e}")),
+        )
+        .short(format!("{short}: no authentication key, values unverified")),
+        CipherStatus::Unsupported(e) => {
+            link(Level::Bad, format!("{what}: {e}")).short(format!("{short}: {e}"))
+        }
         CipherStatus::Decrypted => return None,
     })
 }
@@ -176,7 +193,11 @@ fn no_good_frame(app: &App) -> Diagnostic {
                  (Aidon, Kaifa 2400 8E1)",
                 s.hcs_bad
             ),
-        );
+        )
+        .short(format!(
+            "{} frames fail HCS: wrong parity or speed?",
+            s.hcs_bad
+        ));
     }
     if s.fcs_bad + s.length_bad > 0 {
         return link(
@@ -185,7 +206,11 @@ fn no_good_frame(app: &App) -> Diagnostic {
                 "{} frames fail FCS, {} cut off, none good: noise, or a badly seated HAN module",
                 s.fcs_bad, s.length_bad
             ),
-        );
+        )
+        .short(format!(
+            "{} frames fail FCS: noise or module seating",
+            s.fcs_bad + s.length_bad
+        ));
     }
     if s.other_bad > 0 {
         return link(
@@ -216,6 +241,7 @@ fn no_good_frame(app: &App) -> Diagnostic {
         Level::Bad,
         format!("bytes but no frames: {seen}: wrong speed or parity, or not a HAN port?"),
     )
+    .short("bytes but no frames: wrong speed or parity?")
 }
 
 fn decoded(app: &App) -> Diagnostic {
@@ -254,6 +280,10 @@ fn decoded(app: &App) -> Diagnostic {
         ),
     )
     .with("bad share", share, "")
+    .short(format!(
+        "{}/{total} frames good: noise or module seating",
+        s.good
+    ))
 }
 
 /// Whether pushes keep coming, in a line (none while they do).
@@ -269,11 +299,13 @@ fn push_line(app: &App, fresh: &Freshness) -> Option<Diagnostic> {
             StaleWhy::NoPush => push(
                 Level::Bad,
                 format!("no push for {age} s (list 1 comes every 10 s): values stale"),
-            ),
+            )
+            .short(format!("no push for {age} s: values stale")),
             StaleWhy::LinkDown(reason) => push(
                 Level::Bad,
                 format!("link down ({reason}): values stale, last push {age} s ago"),
-            ),
+            )
+            .short(format!("link down: values stale, last push {age} s ago")),
             StaleWhy::Reconnecting => push(
                 Level::Bad,
                 format!("reconnecting: values stale, last push {age} s ago"),
@@ -313,6 +345,8 @@ pub fn diagnostics(app: &App) -> Vec<Diagnostic> {
 pub struct Headline {
     /// The worst level among the verdicts.
     pub level: Level,
+    /// The worst problem in a few words, for a line too narrow for its whole text.
+    pub short: Option<String>,
     /// Parts to show in order, each with its level (the worst problem alone, first, when there
     /// is one).
     pub parts: Vec<(Level, String)>,
@@ -342,8 +376,12 @@ pub fn headline(app: &App) -> Headline {
         let problems: Vec<&Diagnostic> = diags.iter().filter(|d| d.level == worst).collect();
         let first = problems[0];
         let mut text = first.text.clone();
+        let mut short = first.short.clone();
         if first.stale {
             text.push_str(" (stale)");
+            if let Some(s) = &mut short {
+                s.push_str(" (stale)");
+            }
         }
         let mut parts = vec![(worst, text)];
         let others = diags.iter().filter(|d| d.level >= Level::Warn).count() - 1;
@@ -352,11 +390,13 @@ pub fn headline(app: &App) -> Headline {
         }
         return Headline {
             level: worst,
+            short,
             parts,
         };
     }
     Headline {
         level: worst,
+        short: None,
         parts: summary(app, &diags),
     }
 }

@@ -57,7 +57,8 @@ impl View<'_> {
         let mut parts = vec![name.to_string()];
         parts.extend(self.stale_part());
         parts.extend(rest.iter().cloned());
-        let room = usize::from(width.saturating_sub(3));
+        // The borders take two columns and the title's own padding two more.
+        let room = usize::from(width.saturating_sub(4));
         let mut title = String::new();
         for p in parts {
             let candidate = if title.is_empty() {
@@ -65,7 +66,7 @@ impl View<'_> {
             } else {
                 format!("{title} · {p}")
             };
-            if candidate.chars().count() + 2 > room && !title.is_empty() {
+            if Span::raw(candidate.as_str()).width() > room && !title.is_empty() {
                 continue;
             }
             title = candidate;
@@ -244,6 +245,18 @@ fn bar(fraction: f64, width: usize) -> String {
     s
 }
 
+/// `0.01 A`: what one step of the raw current is.
+fn multiplier(scaler: i8) -> String {
+    match scaler {
+        s @ -9..=-1 => format!(
+            "{:.*} A",
+            usize::from(s.unsigned_abs()),
+            10f64.powi(s.into())
+        ),
+        s => format!("{} A", 10i64.pow(u32::from(s.unsigned_abs()))),
+    }
+}
+
 /// The current a full bar stands for: the main fuse, or on a CT meter without a known fuse a
 /// quarter above the highest current seen (at least 16 A).
 fn bar_scale(app: &App) -> (f64, String) {
@@ -342,7 +355,7 @@ fn draw_phases(frame: &mut Frame, area: Rect, v: &View) {
         "auto"
     };
     let mut rest = vec![
-        format!("I x{} {how}", live::current_unit(l.current_scaler)),
+        format!("I x{} {how}", multiplier(l.current_scaler)),
         bar_scale(app).1,
     ];
     if l.wiring() == Some(Wiring::ThreeWire) {
@@ -724,5 +737,9 @@ mod tests {
         assert_eq!(short_duration(150), "2.5 min");
         assert_eq!(short_duration(1800), "30 min");
         assert_eq!(short_duration(3 * 3600), "3 h");
+        assert_eq!(multiplier(-3), "0.001 A");
+        assert_eq!(multiplier(-2), "0.01 A");
+        assert_eq!(multiplier(0), "1 A");
+        assert_eq!(multiplier(1), "10 A");
     }
 }

@@ -119,9 +119,18 @@ fn draw_headline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
     let mut used = 0;
     for (i, (level, text)) in h.parts.iter().enumerate() {
-        let mut text = text.clone();
-        if i == 0 && *level >= Level::Warn {
-            text.insert_str(0, if *level == Level::Bad { "✖ " } else { "⚠ " });
+        let mark = if i == 0 && *level >= Level::Warn {
+            if *level == Level::Bad { "✖ " } else { "⚠ " }
+        } else {
+            ""
+        };
+        let mut text = format!("{mark}{text}");
+        let fits = |t: &str| Span::raw(t).width() <= room;
+        if i == 0
+            && !fits(&text)
+            && let Some(short) = &h.short
+        {
+            text = format!("{mark}{short}");
         }
         let sep = if i == 0 { 0 } else { 3 };
         let width = Span::raw(text.as_str()).width();

@@ -46,6 +46,8 @@ pub struct Diagnostic {
     pub text: String,
     /// The numbers judged.
     pub evidence: Vec<Evidence>,
+    /// The verdict in a few words, for the headline when the whole text does not fit.
+    pub short: Option<String>,
     /// Judged on values that are no longer current: shown dimmed, never with a ✔.
     pub stale: bool,
 }
@@ -57,12 +59,18 @@ impl Diagnostic {
             topic,
             text: text.into(),
             evidence: Vec::new(),
+            short: None,
             stale: false,
         }
     }
 
     pub fn with(mut self, name: &'static str, value: f64, unit: &'static str) -> Self {
         self.evidence.push(Evidence { name, value, unit });
+        self
+    }
+
+    pub fn short(mut self, short: impl Into<String>) -> Self {
+        self.short = Some(short.into());
         self
     }
 
@@ -370,17 +378,6 @@ fn power_checks(
     let Some(f) = power_figures(r, live.wiring()) else {
         return false;
     };
-    let evidence = |d: Diagnostic| {
-        let d = d
-            .with("P", f.p, "W")
-            .with(f.s_label(), f.s_ui, "VA")
-            .with("PF", f.pf, "")
-            .with("ratio", f.ratio, "");
-        match f.q {
-            Some(q) => d.with("Q", q, "var"),
-            None => d,
-        }
-    };
     // With a phase gone, U x I leaves it out: no verdict on the scaling.
     let incomplete = !missing.is_empty()
         || (!f.three_wire
@@ -389,71 +386,109 @@ fn power_checks(
             }));
     if incomplete {
         if f.pf > PF_MAX {
-            out.push(evidence(Diagnostic::new(
-                Level::Warn,
-                Topic::Power,
-                format!(
-                    "PF {:.2} above 1: {} leaves out a missing phase (scaling not judged)",
-                    f.pf.min(99.99),
-                    f.s_label()
-                ),
-            )));
+            let text = format!(
+                "PF {:.2} above 1: {} leaves out a missing phase (scaling not judged)",
+                f.pf.min(99.99),
+                f.s_label()
+            );
+            out.push(with_figures(
+                Diagnostic::new(Level::Warn, Topic::Power, text),
+                &f,
+            ));
         }
         return false;
     }
     if f.s_pq.max(f.s_ui) < MIN_JUDGED_VA {
         return false;
     }
-    let s = f.s_label();
-    if let Some(n) = decade(f.ratio) {
-        let fits = (i32::from(r.current_scaler) + n).clamp(-9, 9) as i8;
-        let factor = 10i32.pow(n.unsigned_abs());
-        let how = if n > 0 {
-            format!("P is {factor}x {s}")
-        } else {
-            format!("P is 1/{factor} of {s}")
-        };
-        out.push(evidence(Diagnostic::new(
-            Level::Bad,
-            Topic::Power,
-            format!(
-                "scaling error, not wiring: {how} ({:.0} W, {:.0} VA): current scaler {fits} fits: the meter sends {}",
-                f.p,
-                f.s_ui,
-                current_unit(fits)
-            ),
-        )).with("scaler fits", f64::from(fits), ""));
+    if let Some(d) = scaling_error(&f, r.current_scaler) {
+        out.push(with_figures(d, &f));
         return true;
     }
-    if f.pf > PF_MAX {
-        out.push(evidence(Diagnostic::new(
-            Level::Bad,
-            Topic::Power,
-            format!(
-                "PF {:.2} above 1: P {:.0} W exceeds {s} {:.0} VA: a scaling error{} or a phase the list leaves out",
-                f.pf.min(99.99),
-                f.p,
-                f.s_ui,
-                if live.meter_kind == MeterKind::ThreePhaseCt { " (current scaler, CT ratio)" } else { " (current scaler)" }
-            ),
-        )));
-    } else if f.ratio < REVERSED_RATIO && f.s_ui > MIN_JUDGED_VA {
-        let text = if live.meter_kind == MeterKind::ThreePhaseCt {
-            format!(
-                "metered power only {:.0} % of {s} {:.0} VA: a CT may be reversed or on the wrong phase",
-                f.ratio * 100.0,
-                f.s_ui
-            )
-        } else {
-            format!(
-                "metered power only {:.0} % of {s} {:.0} VA: check the wiring",
-                f.ratio * 100.0,
-                f.s_ui
-            )
-        };
-        out.push(evidence(Diagnostic::new(Level::Bad, Topic::Power, text)));
+    if let Some(d) = implausible_power(live, &f) {
+        out.push(with_figures(d, &f));
     }
     false
+}
+
+/// A verdict with the power figures it judged.
+fn with_figures(d: Diagnostic, f: &PowerFigures) -> Diagnostic {
+    let d = d
+        .with("P", f.p, "W")
+        .with(f.s_label(), f.s_ui, "VA")
+        .with("PF", f.pf, "")
+        .with("ratio", f.ratio, "");
+    match f.q {
+        Some(q) => d.with("Q", q, "var"),
+        None => d,
+    }
+}
+
+/// An exact factor of 10, 100 or 1000 between the metered power and U x I: the current scaler,
+/// and the one that fits.
+fn scaling_error(f: &PowerFigures, scaler: i8) -> Option<Diagnostic> {
+    let n = decade(f.ratio)?;
+    let fits = (i32::from(scaler) + n).clamp(-9, 9) as i8;
+    let factor = 10i32.pow(n.unsigned_abs());
+    let s = f.s_label();
+    let how = if n > 0 {
+        format!("P is {factor}x {s}")
+    } else {
+        format!("P is 1/{factor} of {s}")
+    };
+    let unit = current_unit(fits);
+    let text = format!(
+        "scaling error, not wiring: {how} ({:.0} W, {:.0} VA): current scaler {fits} fits: \
+         the meter sends {unit}",
+        f.p, f.s_ui
+    );
+    Some(
+        Diagnostic::new(Level::Bad, Topic::Power, text)
+            .with("scaler fits", f64::from(fits), "")
+            .short(format!(
+                "scaling error: current scaler {fits} fits ({unit})"
+            )),
+    )
+}
+
+/// A power factor above 1, or metered power far below U x I.
+fn implausible_power(live: &LiveState, f: &PowerFigures) -> Option<Diagnostic> {
+    let s = f.s_label();
+    let ct = live.meter_kind == MeterKind::ThreePhaseCt;
+    if f.pf > PF_MAX {
+        let what = if ct {
+            "current scaler, CT ratio"
+        } else {
+            "current scaler"
+        };
+        let pf = f.pf.min(99.99);
+        let text = format!(
+            "PF {pf:.2} above 1: P {:.0} W exceeds {s} {:.0} VA: a scaling error ({what}) or a \
+             phase the list leaves out",
+            f.p, f.s_ui
+        );
+        return Some(
+            Diagnostic::new(Level::Bad, Topic::Power, text)
+                .short(format!("PF {pf:.2} above 1: scaling, or a phase left out")),
+        );
+    }
+    if f.ratio < REVERSED_RATIO && f.s_ui > MIN_JUDGED_VA {
+        let share = f.ratio * 100.0;
+        let why = if ct {
+            "a CT may be reversed or on the wrong phase"
+        } else {
+            "check the wiring"
+        };
+        let text = format!(
+            "metered power only {share:.0} % of {s} {:.0} VA: {why}",
+            f.s_ui
+        );
+        return Some(
+            Diagnostic::new(Level::Bad, Topic::Power, text)
+                .short(format!("metered power only {share:.0} % of {s}: {why}")),
+        );
+    }
+    None
 }
 
 impl ClockCheck {
@@ -461,6 +496,16 @@ impl ClockCheck {
     pub fn diagnostic(&self) -> Option<Diagnostic> {
         let level = self.level()?;
         let mut d = Diagnostic::new(level, Topic::Clock, self.describe());
+        if let ClockCheck::Off {
+            offset, reference, ..
+        } = self
+        {
+            d = d.short(format!(
+                "meter clock {} off {}",
+                human_seconds(*offset),
+                reference.name()
+            ));
+        }
         if let Some(s) = self.offset_seconds() {
             d = d.with("offset", s as f64, "s");
         }

@@ -283,6 +283,12 @@ fn a_finished_replay_is_not_a_fault_but_its_values_age() {
     assert!(said(&app).contains("replay finished: values stale, last push 63 s ago"));
     assert!(!s.contains("link down") && !s.contains('✔'), "{s}");
     assert!(s.contains("stale 1 min 3 s"), "{s}");
+    // At 80 columns the laptop's time gives way; nothing is cut.
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("│meter clock 2024-10-30 17:32:00  last push 1 min 3 s ago, stale"),
+        "{s}"
+    );
 }
 
 // Item 5: the right cause.
@@ -496,7 +502,7 @@ fn a_replayed_recording_is_compared_with_its_own_times() {
         all.contains("meter clock matches the recording's time"),
         "{all}"
     );
-    assert!(screen(&app, 120, 40).contains("recorded 17:32:00"));
+    assert!(screen(&app, 120, 40).contains("recorded 2024-10-30 17:32:00"));
 
     // A hex file has no times: said once, no offset.
     let mut app = app_at(now);

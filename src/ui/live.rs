@@ -142,7 +142,7 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
     }
     let second = match &l.latest {
         None => no_values_line(v),
-        Some(r) => clock_line(v, r),
+        Some(r) => clock_line(v, r, area.width),
     };
     let mut rest = Vec::new();
     if let Some(ver) = &l.list_version {
@@ -172,7 +172,7 @@ fn no_values_line<'a>(v: &View) -> Line<'a> {
 }
 
 /// `meter clock 2024-10-30 17:32:00 (DST)  laptop 17:32:03  last push 3 s ago`.
-fn clock_line<'a>(v: &View, r: &Reading) -> Line<'a> {
+fn clock_line<'a>(v: &View, r: &Reading, width: u16) -> Line<'a> {
     let (app, theme) = (v.app, v.theme);
     let l = &app.live;
     let age = (app.now.with_timezone(&Utc) - r.received)
@@ -193,7 +193,7 @@ fn clock_line<'a>(v: &View, r: &Reading) -> Line<'a> {
     } else {
         v.value()
     };
-    let mut spans = vec![
+    let mut clock = vec![
         Span::styled("meter clock ", theme.label()),
         Span::styled(meter_clock, clock_style),
     ];
@@ -202,36 +202,45 @@ fn clock_line<'a>(v: &View, r: &Reading) -> Line<'a> {
         .map(|c| live::status_words(&c))
         .unwrap_or_default();
     if !words.is_empty() {
-        spans.push(Span::styled(
+        clock.push(Span::styled(
             format!(" ({})", words.join(", ")),
             theme.info(),
         ));
     }
-    match l.clock_reference {
-        live::ClockReference::Laptop => {
-            spans.push(Span::styled("  laptop ", theme.label()));
-            spans.push(Span::raw(app.now.format("%H:%M:%S").to_string()));
-        }
-        reference @ (live::ClockReference::Recording { .. }
-        | live::ClockReference::Simulated { .. }) => {
-            if let Some(t) = reference.time_of(r.received) {
-                let label = match reference {
-                    live::ClockReference::Recording { .. } => "  recorded ",
-                    _ => "  simulated ",
-                };
-                spans.push(Span::styled(label, theme.label()));
-                let local = t + chrono::Duration::seconds(app.std_offset.into());
-                spans.push(Span::raw(local.format("%H:%M:%S").to_string()));
-            }
-        }
-        live::ClockReference::None => {}
-    }
-    spans.push(Span::styled("  last push ", theme.label()));
+    // What the clock is compared with: the laptop's time, or the recording's time of the push.
+    let reference = l.clock_reference;
+    let shown = match reference {
+        live::ClockReference::Laptop => Some(("  laptop ", app.now.format("%H:%M:%S").to_string())),
+        live::ClockReference::None => None,
+        _ => reference.time_of(r.received).map(|t| {
+            let off = reference.local_offset_at(t, app.now, app.std_offset);
+            let local = t + chrono::Duration::seconds(off.into());
+            let label = match reference {
+                live::ClockReference::Recording { .. } => "  recorded ",
+                _ => "  simulated ",
+            };
+            (label, local.format("%Y-%m-%d %H:%M:%S").to_string())
+        }),
+    };
+    let reference: Vec<Span> = shown
+        .map(|(label, t)| vec![Span::styled(label, theme.label()), Span::raw(t)])
+        .unwrap_or_default();
     let mut ago = format!("{} ago", human_seconds(age).trim_start_matches('+'));
     if v.fresh.is_stale() {
         ago.push_str(", stale");
     }
-    spans.push(Span::styled(ago, age_style));
+    let push = vec![
+        Span::styled("  last push ", theme.label()),
+        Span::styled(ago, age_style),
+    ];
+    // The reference time goes first when the line is too narrow.
+    let room = usize::from(width.saturating_sub(2));
+    let w = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    let mut spans = clock;
+    if w(&spans) + w(&reference) + w(&push) <= room {
+        spans.extend(reference);
+    }
+    spans.extend(push);
     Line::from(spans)
 }
 

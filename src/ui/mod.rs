@@ -136,8 +136,10 @@ fn draw_headline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let width = Span::raw(text.as_str()).width();
         if used + sep + width > room {
             if i == 0 {
+                // Cut at a word, never inside one.
                 let cut: String = text.chars().take(room.saturating_sub(1)).collect();
-                spans.push(Span::styled(format!("{cut}…"), style(*level)));
+                let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a);
+                spans.push(Span::styled(format!("{cut} …"), style(*level)));
             }
             break;
         }

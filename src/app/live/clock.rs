@@ -49,6 +49,21 @@ impl ClockReference {
         }
     }
 
+    /// The local UTC offset (seconds) at the reference time `t`: the laptop's own offset live,
+    /// standard time plus the EU summer-time rule for a recording (its season may not be now).
+    pub fn local_offset_at(
+        &self,
+        t: DateTime<Utc>,
+        now: DateTime<FixedOffset>,
+        std_offset: i32,
+    ) -> i32 {
+        match self {
+            ClockReference::Recording { .. } if eu_summer_time(t) => std_offset + 3600,
+            ClockReference::Recording { .. } => std_offset,
+            _ => now.offset().local_minus_utc(),
+        }
+    }
+
     /// What the meter clock is compared with, in words.
     pub fn name(&self) -> &'static str {
         match self {
@@ -144,13 +159,8 @@ pub fn clock_check(
     let Some(t) = reference.time_of(r.received) else {
         return ClockCheck::NotCompared;
     };
-    // Summer time at the reference: the laptop's own offset live, the EU rule for a recording.
-    let dst = match reference {
-        ClockReference::Recording { .. } if eu_summer_time(t) => 3600,
-        ClockReference::Recording { .. } => 0,
-        _ => now.offset().local_minus_utc() - std_offset,
-    };
-    let utc_offset = std_offset + dst;
+    let utc_offset = reference.local_offset_at(t, now, std_offset);
+    let dst = utc_offset - std_offset;
     let local = t.naive_utc() + Duration::seconds(utc_offset.into());
     let offset = (meter - local).num_seconds();
     let meter_says_dst = live

@@ -397,6 +397,14 @@ fn a_3_wire_meter_is_judged_as_one() {
         "{:?}",
         verdict::headline(&app)
     );
+    // A 3-wire meter in a 400 V network: 400 V line to line is right, not over voltage.
+    l.voltages = [Some(400), Some(401), Some(399)];
+    l.power = [6600, 0, 700, 0];
+    let all = said(&app_with(&l));
+    assert!(
+        all.contains("3 phases: 399-401 V line to line, within 400 V ±10 %"),
+        "{all}"
+    );
 }
 
 #[test]

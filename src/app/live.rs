@@ -7,7 +7,7 @@ mod clock;
 
 pub use checks::{
     Diagnostic, Evidence, Level, PowerFigures, Topic, current_unit, decade, diagnostics,
-    human_seconds, power_figures,
+    human_seconds, nominal_voltage, power_figures,
 };
 pub use clock::{ClockCheck, ClockReference, clock_check, eu_summer_time, status_words};
 

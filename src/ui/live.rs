@@ -289,15 +289,17 @@ fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
     let live = &v.app.live;
     let (scale, _) = bar_scale(v.app);
     let (u, i) = (r.voltage[p], r.current[p]);
+    let wiring = live.wiring().unwrap_or(Wiring::ThreePhase);
+    let nominal = live::nominal_voltage(wiring, r);
     let (lo, hi) = (
-        NOMINAL_V * (1.0 - VOLTAGE_BAND),
-        NOMINAL_V * (1.0 + VOLTAGE_BAND),
+        nominal * (1.0 - VOLTAGE_BAND),
+        nominal * (1.0 + VOLTAGE_BAND),
     );
-    let three_wire = live.wiring() == Some(Wiring::ThreeWire);
+    let three_wire = wiring == Wiring::ThreeWire;
     let u_style = v.judged(match u {
         None => theme.bad(),
         Some(u) if u < PHASE_MISSING_V => theme.bad(),
-        Some(u) if !three_wire && !(lo..=hi).contains(&u) => theme.warn(),
+        Some(u) if !(lo..=hi).contains(&u) => theme.warn(),
         Some(_) => theme.value(),
     });
     let mut spans = vec![

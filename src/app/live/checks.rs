@@ -212,7 +212,7 @@ pub fn diagnostics(
 
 /// The nominal voltage the phases are judged against: 230 V, or 400 V line to line on a 3-wire
 /// meter whose voltages say it sits in a 400 V network.
-fn nominal_voltage(wiring: Wiring, r: &Reading) -> f64 {
+pub fn nominal_voltage(wiring: Wiring, r: &Reading) -> f64 {
     let mean = {
         let us: Vec<f64> = r.voltage.iter().flatten().copied().collect();
         us.iter().sum::<f64>() / us.len().max(1) as f64

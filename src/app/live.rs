@@ -53,6 +53,9 @@ pub mod limits {
     pub const BAD_FRAMES_WARN_SHARE: f64 = 0.1;
     /// Connected this long (seconds) without a byte: "no bytes at all".
     pub const NO_BYTES_AFTER_S: i64 = 12;
+    /// This many bytes without a good frame (more than two list 2 frames) is "bytes but no
+    /// frames"; fewer may be a push joined in the middle.
+    pub const NO_FRAME_AFTER_BYTES: u64 = 600;
 }
 
 /// One list 1 (or list 2) push, scaled.

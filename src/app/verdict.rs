@@ -2,7 +2,9 @@
 //! (which rung the bytes stand on), whether the values are current, the verdicts on the values,
 //! and the one-line headline at the top of every tab.
 
-use super::live::limits::{BAD_FRAMES_WARN_SHARE, NO_BYTES_AFTER_S, STALE_AFTER_S};
+use super::live::limits::{
+    BAD_FRAMES_WARN_SHARE, NO_BYTES_AFTER_S, NO_FRAME_AFTER_BYTES, STALE_AFTER_S,
+};
 use super::live::{self, ClockCheck, Diagnostic, Level, Topic, Wiring};
 use super::{App, CipherStatus};
 use crate::protocol::Content;
@@ -185,21 +187,22 @@ fn encrypted(app: &App) -> Option<Diagnostic> {
 /// Bytes came, no frame passed its checks.
 fn no_good_frame(app: &App) -> Diagnostic {
     let s = &app.stats;
-    if s.hcs_bad > 0 && s.hcs_bad >= s.fcs_bad {
+    // Joining a line in the middle of a push leaves a cut-off frame or a false start: one bad
+    // frame among few bytes is no verdict yet.
+    let early = s.bytes < NO_FRAME_AFTER_BYTES;
+    let (hcs, fcs) = (s.hcs_bad, s.fcs_bad + s.length_bad);
+    let enough = |n: u64| n >= 2 || (n >= 1 && !early);
+    if enough(hcs) && hcs >= fcs {
         return link(
             Level::Bad,
             format!(
-                "{} frames fail HCS, none good: wrong parity or speed? Kamstrup sends 2400 8N1 \
-                 (Aidon, Kaifa 2400 8E1)",
-                s.hcs_bad
+                "{hcs} frames fail HCS, none good: wrong parity or speed? Kamstrup sends 2400 8N1 \
+                 (Aidon, Kaifa 2400 8E1)"
             ),
         )
-        .short(format!(
-            "{} frames fail HCS: wrong parity or speed?",
-            s.hcs_bad
-        ));
+        .short(format!("{hcs} frames fail HCS: wrong parity or speed?"));
     }
-    if s.fcs_bad + s.length_bad > 0 {
+    if enough(fcs) {
         return link(
             Level::Bad,
             format!(
@@ -207,15 +210,18 @@ fn no_good_frame(app: &App) -> Diagnostic {
                 s.fcs_bad, s.length_bad
             ),
         )
-        .short(format!(
-            "{} frames fail FCS: noise or module seating",
-            s.fcs_bad + s.length_bad
-        ));
+        .short(format!("{fcs} frames fail FCS: noise or module seating"));
     }
-    if s.other_bad > 0 {
+    if enough(s.other_bad) {
         return link(
             Level::Bad,
             format!("{} frames fail their checks, none good", s.other_bad),
+        );
+    }
+    if early {
+        return link(
+            Level::Info,
+            format!("{} B so far, no good frame yet", s.bytes),
         );
     }
     // Junk only: say what was seen.
@@ -226,12 +232,6 @@ fn no_good_frame(app: &App) -> Diagnostic {
         .filter(|sp| sp.link == Link::Han && matches!(sp.content, Content::Junk))
         .map(|sp| sp.bytes.iter().filter(|&&b| b == 0x7E).count())
         .sum();
-    if s.bytes < 250 && flags == 0 {
-        return link(
-            Level::Info,
-            format!("{} B so far, no complete frame yet", s.bytes),
-        );
-    }
     let seen = if flags == 0 {
         format!("{} B without a single 0x7E flag", s.bytes)
     } else {

@@ -280,7 +280,7 @@ fn a_finished_replay_is_not_a_fault_but_its_values_age() {
     app.tick(winter_now() + Duration::seconds(60));
     assert!(verdict::freshness(&app).is_stale());
     let s = screen(&app, 120, 40);
-    assert!(said(&app).contains("replay finished: values stale, last push 63 s ago"));
+    assert!(said(&app).contains("replay finished: values stale, last push 1 min 3 s ago"));
     assert!(!s.contains("link down") && !s.contains('✔'), "{s}");
     assert!(s.contains("stale 1 min 3 s"), "{s}");
     // At 80 columns the laptop's time gives way; nothing is cut.

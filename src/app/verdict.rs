@@ -289,30 +289,35 @@ fn decoded(app: &App) -> Diagnostic {
 /// Whether pushes keep coming, in a line (none while they do).
 fn push_line(app: &App, fresh: &Freshness) -> Option<Diagnostic> {
     let push = |level, text: String| Diagnostic::new(level, Topic::Push, text);
+    let ago = |age: &i64| {
+        live::human_seconds(*age)
+            .trim_start_matches('+')
+            .to_string()
+    };
     match fresh {
         Freshness::NoValues => None,
         Freshness::Fresh { .. } if app.link == LinkState::Ended => {
             Some(push(Level::Info, "replay finished".into()))
         }
         Freshness::Fresh { .. } => None,
-        Freshness::Stale { age, why } => Some(match why {
-            StaleWhy::NoPush => push(
+        Freshness::Stale { age, why } => Some(match (why, ago(age)) {
+            (StaleWhy::NoPush, age) => push(
                 Level::Bad,
-                format!("no push for {age} s (list 1 comes every 10 s): values stale"),
+                format!("no push for {age} (list 1 comes every 10 s): values stale"),
             )
-            .short(format!("no push for {age} s: values stale")),
-            StaleWhy::LinkDown(reason) => push(
+            .short(format!("no push for {age}: values stale")),
+            (StaleWhy::LinkDown(reason), age) => push(
                 Level::Bad,
-                format!("link down ({reason}): values stale, last push {age} s ago"),
+                format!("link down ({reason}): values stale, last push {age} ago"),
             )
-            .short(format!("link down: values stale, last push {age} s ago")),
-            StaleWhy::Reconnecting => push(
+            .short(format!("link down: values stale, last push {age} ago")),
+            (StaleWhy::Reconnecting, age) => push(
                 Level::Bad,
-                format!("reconnecting: values stale, last push {age} s ago"),
+                format!("reconnecting: values stale, last push {age} ago"),
             ),
-            StaleWhy::ReplayFinished => push(
+            (StaleWhy::ReplayFinished, age) => push(
                 Level::Info,
-                format!("replay finished: values stale, last push {age} s ago"),
+                format!("replay finished: values stale, last push {age} ago"),
             ),
         }),
     }
@@ -386,7 +391,7 @@ pub fn headline(app: &App) -> Headline {
         let mut parts = vec![(worst, text)];
         let others = diags.iter().filter(|d| d.level >= Level::Warn).count() - 1;
         if others > 0 {
-            parts.push((Level::Info, format!("{others} more below")));
+            parts.push((Level::Info, format!("+{others} more on tab 1")));
         }
         return Headline {
             level: worst,
@@ -407,7 +412,13 @@ fn summary(app: &App, diags: &[Diagnostic]) -> Vec<(Level, String)> {
     let rung = &diags[0];
     let mut parts = Vec::new();
     parts.push(match (&fresh, &app.link) {
-        (Freshness::Stale { age, .. }, _) => (Level::Info, format!("values stale {age} s")),
+        (Freshness::Stale { age, .. }, _) => (
+            Level::Info,
+            format!(
+                "values stale {}",
+                live::human_seconds(*age).trim_start_matches('+')
+            ),
+        ),
         (_, LinkState::Ended) => (Level::Info, "replay finished".into()),
         (Freshness::NoValues, _) => (rung.level, rung.text.clone()),
         _ => (Level::Ok, "HAN ok".into()),

@@ -130,6 +130,50 @@ fn live_tab_snapshots() {
 }
 
 #[test]
+fn live_tab_stale_waiting_3_wire_and_too_small() {
+    // 40 s after the last push: every value stale, no ✔.
+    let mut app = scripted_app();
+    app.tick(app.now + chrono::Duration::seconds(40));
+    let screen = text(&render(&app, 80, 24, COLOR));
+    assert!(!screen.contains('✔'), "{screen}");
+    insta::assert_snapshot!("live_stale_80x24", screen);
+
+    // Connected, nothing yet: phases unknown, not 1-phase.
+    let now = oslo().with_ymd_and_hms(2024, 10, 30, 17, 0, 0).unwrap();
+    let mut quiet = App::new(
+        "/dev/ttyUSB0 2400 8N1".into(),
+        Scaling::default(),
+        None,
+        now,
+        3600,
+    );
+    quiet.on_han(HanEvent::Link(LinkState::Connected));
+    quiet.tick(now + chrono::Duration::seconds(5));
+    insta::assert_snapshot!("live_waiting_80x24", text(&render(&quiet, 80, 24, COLOR)));
+
+    // A Norwegian 3-wire (IT) meter, 684-11-2: line-to-line voltages.
+    let now = oslo().with_ymd_and_hms(2018, 3, 4, 20, 52, 4).unwrap();
+    let mut it = App::new(
+        "/dev/ttyUSB0 2400 8N1".into(),
+        Scaling::default(),
+        None,
+        now,
+        3600,
+    );
+    it.on_han(HanEvent::Link(LinkState::Connected));
+    let mut offset = 0;
+    feed(
+        &mut it,
+        &fixture("kamstrup-no-list1-3p-2018.hex"),
+        utc("2018-03-04T19:52:01Z"),
+        &mut offset,
+    );
+    insta::assert_snapshot!("live_3_wire_120x40", text(&render(&it, 120, 40, COLOR)));
+
+    insta::assert_snapshot!("too_small_60x20", text(&render(&app, 60, 20, COLOR)));
+}
+
+#[test]
 fn inspector_tab_snapshots() {
     let mut app = scripted_app();
     app.on_key(key(KeyCode::Char('3')));

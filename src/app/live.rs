@@ -1,10 +1,62 @@
-//! Live HAN values: the latest push, history for the charts, energy registers, and the
-//! plain-language diagnostics an installer needs.
+//! Live HAN values: the latest push, history for the charts (with the raw integers, so a scaler
+//! change rescales it exactly), energy registers, what the meter type says about the wiring, and
+//! the plain-language diagnostics an installer needs ([`checks`], [`clock`]).
+
+mod checks;
+mod clock;
+
+pub use checks::{
+    Diagnostic, Evidence, Level, PowerFigures, Topic, current_unit, decade, diagnostics,
+    human_seconds, nominal_voltage, power_figures,
+};
+pub use clock::{ClockCheck, ClockReference, clock_check, eu_summer_time, status_words};
 
 use crate::protocol::datetime::DateTime as CosemDateTime;
 use crate::protocol::han::{Brand, HanMessage, ListKind, MeterKind};
-use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Local, NaiveDateTime, Offset, TimeZone, Utc};
 use std::collections::VecDeque;
+
+/// The thresholds every verdict is judged by, decided once here (not in the drawing code).
+pub mod limits {
+    /// Kamstrup list 1 comes every 10 s.
+    pub const PUSH_PERIOD_S: i64 = 10;
+    /// No push for more than two periods (and a little): the values are stale.
+    pub const STALE_AFTER_S: i64 = 25;
+    /// Nominal voltage of a 230 V network (phase to neutral on 4-wire meters, line to line on
+    /// 3-wire meters in a 230 V IT network).
+    pub const NOMINAL_V: f64 = 230.0;
+    /// Nominal line-to-line voltage of a 400 V network seen by a 3-wire meter.
+    pub const NOMINAL_V_400: f64 = 400.0;
+    /// The tolerated band around the nominal voltage (EN 50160: +/-10 %).
+    pub const VOLTAGE_BAND: f64 = 0.10;
+    /// Below this a phase counts as missing: the level at which Kamstrup meters light their own
+    /// "phase missing" indicator.
+    pub const PHASE_MISSING_V: f64 = 160.0;
+    /// A phase current above this share of the main fuse is worth a warning.
+    pub const FUSE_WARN_SHARE: f64 = 0.8;
+    /// The main fuse when the site does not name one (the lead sets [`super::LiveState::fuse_a`]
+    /// from `[site] fuse_a`; `tests/verdicts.rs` checks this equals `config::DEFAULT_FUSE_A`).
+    pub const DEFAULT_FUSE_A: f64 = 25.0;
+    /// Metered power against U x I: a ratio this close (relative) to 10, 100 or 1000 (or their
+    /// inverses) is a scaling error, not the wiring.
+    pub const SCALING_TOLERANCE: f64 = 0.05;
+    /// Power factor P/S above this is impossible: scaling, or a phase missing from U x I.
+    pub const PF_MAX: f64 = 1.05;
+    /// Metered power below this share of U x I on a CT meter: a CT reversed or on the wrong phase.
+    pub const REVERSED_RATIO: f64 = 0.3;
+    /// Power is judged against U x I only above this apparent power (either side), so a meter
+    /// at rest with rounding noise is not judged.
+    pub const MIN_JUDGED_VA: f64 = 200.0;
+    /// A meter clock this close (seconds) to the reference is right.
+    pub const CLOCK_TOLERANCE_S: i64 = 60;
+    /// More than this share of the frames bad is a warning, not a remark.
+    pub const BAD_FRAMES_WARN_SHARE: f64 = 0.1;
+    /// Connected this long (seconds) without a byte: "no bytes at all".
+    pub const NO_BYTES_AFTER_S: i64 = 12;
+    /// This many bytes without a good frame (more than two list 2 frames) is "bytes but no
+    /// frames"; fewer may be a push joined in the middle.
+    pub const NO_FRAME_AFTER_BYTES: u64 = 600;
+}
 
 /// One list 1 (or list 2) push, scaled.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,6 +67,23 @@ pub struct Reading {
     pub power: [Option<f64>; 4],
     pub voltage: [Option<f64>; 3],
     pub current: [Option<f64>; 3],
+    /// The currents exactly as sent (integers), for rescaling.
+    pub current_raw: [Option<i128>; 3],
+    /// The 10-exponent `current` holds `current_raw` scaled with.
+    pub current_scaler: i8,
+    /// Whether the current scaler comes from the scaling settings (Kamstrup; Aidon sends its
+    /// own scaler in the frame and Kaifa's is fixed).
+    pub scalable: bool,
+}
+
+/// raw x 10^scaler, dividing by an exact power of ten so 237 x 10^-2 is 2.37.
+pub fn scaled(raw: i128, scaler: i8) -> f64 {
+    let s = i32::from(scaler);
+    if s < 0 {
+        raw as f64 / 10f64.powi(-s)
+    } else {
+        raw as f64 * 10f64.powi(s)
+    }
 }
 
 impl Reading {
@@ -33,6 +102,21 @@ impl Reading {
         }
         sum
     }
+
+    /// Rescales the currents to `scaler`: from the raw integers where the meter sent integers.
+    fn set_current_scaler(&mut self, scaler: i8) {
+        if !self.scalable || scaler == self.current_scaler {
+            return;
+        }
+        let f = 10f64.powi(i32::from(scaler) - i32::from(self.current_scaler));
+        for (i, raw) in self.current.iter_mut().zip(self.current_raw) {
+            *i = match raw {
+                Some(raw) => Some(scaled(raw, scaler)),
+                None => i.map(|i| i * f),
+            };
+        }
+        self.current_scaler = scaler;
+    }
 }
 
 /// Energy registers from the last list 2.
@@ -42,6 +126,8 @@ pub struct Energies {
     pub meter_time: Option<NaiveDateTime>,
     /// A14 / A+, A23 / A-, R12 / R+, R34 / R-: (scaled value, raw, unit).
     pub registers: [Option<(f64, i128, &'static str)>; 4],
+    /// The 10-exponent the values hold the raw integers scaled with.
+    pub scaler: i8,
 }
 
 /// History kept for the charts: a little over a day at one push per 10 s.
@@ -64,9 +150,17 @@ impl ChartKind {
     }
     pub fn title(self) -> &'static str {
         match self {
-            ChartKind::Power => "active power (W)",
-            ChartKind::Voltage => "voltage per phase (V)",
-            ChartKind::Current => "current per phase (A)",
+            ChartKind::Power => "active power",
+            ChartKind::Voltage => "voltage per phase",
+            ChartKind::Current => "current per phase",
+        }
+    }
+    /// The unit of the y axis.
+    pub fn unit(self) -> &'static str {
+        match self {
+            ChartKind::Power => "W",
+            ChartKind::Voltage => "V",
+            ChartKind::Current => "A",
         }
     }
 }
@@ -78,6 +172,59 @@ pub const WINDOWS: [(i64, &str); 4] = [
     (6 * 3600, "6 h"),
     (24 * 3600, "24 h"),
 ];
+
+/// How the meter is connected to the network, from its type number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wiring {
+    /// 1-phase, 2-wire (Kamstrup 686-...).
+    OnePhase,
+    /// 3-phase, 3-wire (IT networks, common in Norway): line-to-line voltages; one phase's current
+    /// may not be measured.
+    ThreeWire,
+    /// 3-phase, 4-wire (TN/TT): phase-to-neutral voltages.
+    FourWire,
+    /// Three phases, the wiring not told by the type (other brands).
+    ThreePhase,
+}
+
+impl Wiring {
+    /// The wiring a Kamstrup type number tells, if it tells one.
+    ///
+    /// The nameplate prints the type as `684-11-2...`; the push sends it without dashes
+    /// (`6841121BN243101040`): three digits of family (684 3-phase direct, 685 3-phase CT,
+    /// 686 1-phase), two digits, then the wire digit, so the wire digit is the 6th character.
+    /// Decided from the fixtures: the Norwegian `6841121...` meters report 221-233 V on every phase
+    /// (line to line in a 230 V IT network: 3-wire), the `6841131...`/`6841138...` meters from
+    /// Sweden, Denmark and Norway 226-243 V phase to neutral (4-wire), and the 1-phase
+    /// `6861111...` has a 1 there.
+    pub fn from_type(meter_type: &str) -> Option<Wiring> {
+        let family = meter_type.get(..3)?;
+        let wires = meter_type.as_bytes().get(5).copied();
+        match (family, wires) {
+            ("686", _) => Some(Wiring::OnePhase),
+            ("684" | "685", Some(b'2')) => Some(Wiring::ThreeWire),
+            ("684" | "685", Some(b'3')) => Some(Wiring::FourWire),
+            ("684" | "685", _) => Some(Wiring::ThreePhase),
+            _ => None,
+        }
+    }
+
+    pub fn phases(self) -> usize {
+        match self {
+            Wiring::OnePhase => 1,
+            _ => 3,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Wiring::OnePhase => "1-phase",
+            Wiring::ThreeWire => "3-wire IT",
+            Wiring::FourWire => "4-wire",
+            Wiring::ThreePhase => "3-phase",
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct LiveState {
@@ -96,6 +243,10 @@ pub struct LiveState {
     pub current_scaler: i8,
     pub chart: ChartKind,
     pub window: usize,
+    /// The main fuse in amperes: phase currents are judged against it (`[site] fuse_a`).
+    pub fuse_a: f64,
+    /// What the meter clock is compared with (the laptop clock, a recording's times, nothing).
+    pub clock_reference: ClockReference,
 }
 
 impl Default for LiveState {
@@ -116,6 +267,8 @@ impl Default for LiveState {
             current_scaler: -2,
             chart: ChartKind::Power,
             window: 0,
+            fuse_a: limits::DEFAULT_FUSE_A,
+            clock_reference: ClockReference::Laptop,
         }
     }
 }
@@ -124,6 +277,32 @@ fn naive(dt: &CosemDateTime) -> Option<NaiveDateTime> {
     let date =
         chrono::NaiveDate::from_ymd_opt(dt.year()?.into(), dt.month()?.into(), dt.day()?.into())?;
     date.and_hms_opt(dt.hour()?.into(), dt.minute()?.into(), dt.second()?.into())
+}
+
+/// The per-phase and power values of a push.
+fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
+    let field = |c: u8| {
+        m.fields.iter().find(|f| {
+            f.code()
+                .is_some_and(|o| o.a() == 1 && o.c() == c && o.d() == 7 && o.e() == 0)
+        })
+    };
+    let value = |c: u8| field(c).and_then(|f| f.scaled());
+    let currents = [31, 51, 71];
+    let scaler = currents
+        .iter()
+        .find_map(|&c| field(c).and_then(|f| f.scaler))
+        .unwrap_or(m.current_scaler);
+    Reading {
+        received,
+        meter_time: m.time().and_then(naive),
+        power: [value(1), value(2), value(3), value(4)],
+        voltage: [value(32), value(52), value(72)],
+        current: currents.map(value),
+        current_raw: currents.map(|c| field(c).and_then(|f| f.value.as_i128())),
+        current_scaler: scaler,
+        scalable: m.brand == Brand::Kamstrup,
+    }
 }
 
 impl LiveState {
@@ -142,17 +321,14 @@ impl LiveState {
             self.list_version = Some(v.to_string());
         }
         self.null_placeholders = m.null_placeholders;
+        if m.brand == Brand::Kamstrup && m.current_scaler != self.current_scaler {
+            // The reader applies another scaler now (a setting changed): the history follows.
+            self.current_scaler = m.current_scaler;
+            self.rescale_history();
+        }
         self.current_scaler = m.current_scaler;
         self.latest_clock = m.time().copied();
-        let meter_time = m.time().and_then(naive);
-        let phase = |c: u8| m.value(c, 7);
-        let reading = Reading {
-            received,
-            meter_time,
-            power: [phase(1), phase(2), phase(3), phase(4)],
-            voltage: [phase(32), phase(52), phase(72)],
-            current: [phase(31), phase(51), phase(71)],
-        };
+        let reading = reading_of(m, received);
         if reading
             .power
             .iter()
@@ -168,78 +344,118 @@ impl LiveState {
         }
         if m.list == ListKind::List2 {
             self.list2_pushes += 1;
-            let reg = |c: u8| {
-                m.fields
-                    .iter()
-                    .find(|f| {
-                        f.code()
-                            .is_some_and(|o| o.a() == 1 && o.c() == c && o.d() == 8 && o.e() == 0)
-                    })
-                    .and_then(|f| Some((f.scaled()?, f.value.as_i128()?, f.unit.unwrap_or(""))))
-            };
-            let registers = [reg(1), reg(2), reg(3), reg(4)];
-            if registers.iter().any(Option::is_some) {
-                self.energies = Some(Energies {
-                    received,
-                    meter_time: m.clock().and_then(naive).or(meter_time),
-                    registers,
-                });
-            }
+            self.take_energies(m, received, reading.meter_time);
         }
     }
 
-    /// Multiplies history by 10^delta for a scaler change (currents or energies).
-    pub fn rescale(&mut self, current_delta: i32, energy_delta: i32) {
-        let f = 10f64.powi(current_delta);
+    fn take_energies(
+        &mut self,
+        m: &HanMessage,
+        received: DateTime<Utc>,
+        meter_time: Option<NaiveDateTime>,
+    ) {
+        let field = |c: u8| {
+            m.fields.iter().find(|f| {
+                f.code()
+                    .is_some_and(|o| o.a() == 1 && o.c() == c && o.d() == 8 && o.e() == 0)
+            })
+        };
+        let reg = |c: u8| {
+            field(c).and_then(|f| Some((f.scaled()?, f.value.as_i128()?, f.unit.unwrap_or(""))))
+        };
+        let registers = [reg(1), reg(2), reg(3), reg(4)];
+        if registers.iter().any(Option::is_some) {
+            let scaler = (1..=4)
+                .find_map(|c| field(c).and_then(|f| f.scaler))
+                .unwrap_or(0);
+            self.energies = Some(Energies {
+                received,
+                meter_time: m.clock().and_then(naive).or(meter_time),
+                registers,
+                scaler,
+            });
+        }
+    }
+
+    /// Brings every reading to the current scaler, from the raw integers.
+    fn rescale_history(&mut self) {
+        let s = self.current_scaler;
         for r in self.history.iter_mut().chain(self.latest.iter_mut()) {
-            for i in r.current.iter_mut().flatten() {
-                *i *= f;
-            }
+            r.set_current_scaler(s);
         }
+    }
+
+    /// A scaler change by `current_delta` (currents) and `energy_delta` (energies): the values
+    /// and the whole chart history are computed again from the raw integers.
+    pub fn rescale(&mut self, current_delta: i32, energy_delta: i32) {
+        let clamp = |v: i32| v.clamp(-9, 9) as i8;
+        self.current_scaler = clamp(i32::from(self.current_scaler) + current_delta);
+        self.rescale_history();
         if let Some(e) = &mut self.energies {
-            let g = 10f64.powi(energy_delta);
+            e.scaler = clamp(i32::from(e.scaler) + energy_delta);
             for r in e.registers.iter_mut().flatten() {
-                r.0 *= g;
+                r.0 = scaled(r.1, e.scaler);
             }
         }
     }
 
-    /// Whether the meter has three phases (1-phase meters are not "missing" L2/L3).
-    pub fn three_phase(&self) -> bool {
+    /// Sets the scalers outright (`current` `None`: by meter type, -3 on CT meters, else -2) and
+    /// rescales everything from the raw integers.
+    pub fn set_scalers(&mut self, current: Option<i8>, energy: i8) {
+        let current = current.unwrap_or(match self.meter_kind {
+            MeterKind::ThreePhaseCt => -3,
+            _ => -2,
+        });
+        let energy_delta = self
+            .energies
+            .as_ref()
+            .map_or(0, |e| i32::from(energy) - i32::from(e.scaler));
+        self.rescale(
+            i32::from(current) - i32::from(self.current_scaler),
+            energy_delta,
+        );
+    }
+
+    /// The wiring, once a push has told it: by the meter type, else by the phases the latest push
+    /// carries. `None` until then.
+    pub fn wiring(&self) -> Option<Wiring> {
+        if let Some(w) = self.meter_type.as_deref().and_then(Wiring::from_type) {
+            return Some(w);
+        }
         match self.meter_kind {
-            MeterKind::OnePhaseDirect => false,
-            MeterKind::ThreePhaseDirect | MeterKind::ThreePhaseCt => true,
-            MeterKind::Unknown => self
-                .latest
-                .is_some_and(|r| r.voltage[1].is_some() || r.voltage[2].is_some()),
+            MeterKind::OnePhaseDirect => return Some(Wiring::OnePhase),
+            MeterKind::ThreePhaseDirect | MeterKind::ThreePhaseCt => {
+                return Some(Wiring::ThreePhase);
+            }
+            MeterKind::Unknown => {}
+        }
+        let r = self.latest?;
+        if r.voltage[1].is_some() || r.voltage[2].is_some() {
+            Some(Wiring::ThreePhase)
+        } else if r.voltage[0].is_some() {
+            Some(Wiring::OnePhase)
+        } else {
+            None
         }
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Ok,
-    Info,
-    Warn,
-    Bad,
-}
+    /// Whether [`LiveState::fuse_a`] can be the main fuse of this site: a CT meter sits behind
+    /// fuses far above the 25 A default, so on a CT meter the default says nothing.
+    pub fn fuse_known(&self) -> bool {
+        self.meter_kind != MeterKind::ThreePhaseCt || self.fuse_a != limits::DEFAULT_FUSE_A
+    }
 
-/// One plain-language verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub level: Level,
-    pub text: String,
-}
+    /// How many phases the meter has, once a push has told it.
+    pub fn phases(&self) -> Option<usize> {
+        self.wiring().map(Wiring::phases)
+    }
 
-fn diag(level: Level, text: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        level,
-        text: text.into(),
+    /// Whether the meter is known to have three phases (1-phase meters are not "missing" L2/L3;
+    /// unknown is not three).
+    pub fn three_phase(&self) -> bool {
+        self.phases() == Some(3)
     }
 }
-
-/// Nominal voltage and the +/-10 % band.
-pub const NOMINAL_V: f64 = 230.0;
 
 /// The local UTC offset without daylight saving (the meter's clock ignores DST).
 pub fn standard_offset_seconds(now: DateTime<Local>) -> i32 {
@@ -253,144 +469,49 @@ pub fn standard_offset_seconds(now: DateTime<Local>) -> i32 {
     }
 }
 
-/// Verdicts about the installation from the latest values, worst first.
-/// `std_offset` is the local UTC offset without daylight saving, in seconds (the meter's clock
-/// runs on standard time).
-pub fn diagnostics(
-    live: &LiveState,
-    now: DateTime<FixedOffset>,
-    std_offset: i32,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let Some(r) = live.latest else {
-        return vec![diag(
-            Level::Info,
-            "waiting for the first push (list 1 comes every 10 s)",
-        )];
-    };
-    let age = (now.with_timezone(&Utc) - r.received).num_seconds();
-    if age > 25 {
-        out.push(diag(
-            Level::Bad,
-            format!("no push for {age} s: list 1 should come every 10 s"),
-        ));
-    }
-    // Phases.
-    let phases = if live.three_phase() { 3 } else { 1 };
-    let mut present = Vec::new();
-    for p in 0..phases {
-        match r.voltage[p] {
-            None => out.push(diag(
-                Level::Bad,
-                format!("phase L{} missing: no voltage value sent", p + 1),
-            )),
-            Some(u) if u < 0.5 * NOMINAL_V => {
-                out.push(diag(
-                    Level::Bad,
-                    format!("phase L{} missing: {u:.0} V", p + 1),
-                ));
-            }
-            Some(u) if !(0.9 * NOMINAL_V..=1.1 * NOMINAL_V).contains(&u) => {
-                out.push(diag(
-                    Level::Warn,
-                    format!(
-                        "L{} voltage {u:.0} V outside 230 V +/-10 % (207-253 V)",
-                        p + 1
-                    ),
-                ));
-                present.push(p);
-            }
-            Some(_) => present.push(p),
-        }
-    }
-    if phases == 3 && present.len() == 3 && !out.iter().any(|d| d.text.contains("voltage")) {
-        out.push(diag(
-            Level::Ok,
-            "all three phases present, voltages within 230 V +/-10 %",
-        ));
-    } else if phases == 1 && present.len() == 1 && !out.iter().any(|d| d.text.contains("voltage")) {
-        out.push(diag(
-            Level::Ok,
-            "1-phase meter: voltage within 230 V +/-10 %",
-        ));
-    }
-    // Current imbalance.
-    let currents: Vec<f64> = (0..phases).filter_map(|p| r.current[p]).collect();
-    if currents.len() == 3 {
-        let max = currents.iter().cloned().fold(f64::MIN, f64::max);
-        let min = currents.iter().cloned().fold(f64::MAX, f64::min);
-        if max > 5.0 && (max - min) / max > 0.7 {
-            out.push(diag(
-                Level::Warn,
-                format!("strong current imbalance: {min:.2} A to {max:.2} A between phases"),
-            ));
-        }
-    }
-    // Export.
-    if let Some(e) = r.power[1].filter(|&e| e > 0.0) {
-        out.push(diag(
-            Level::Info,
-            format!("exporting {:.0} W to the grid", e),
-        ));
-    }
-    // Power against U x I.
-    if let (Some(s), Some(p)) = (r.apparent_from_phases(), r.power[0]) {
-        let p_abs = p.max(r.power[1].unwrap_or(0.0));
-        let q_abs = r.power[2].unwrap_or(0.0).max(r.power[3].unwrap_or(0.0));
-        let pq = (p_abs * p_abs + q_abs * q_abs).sqrt();
-        if s > 100.0 && pq > 1.2 * s + 50.0 {
-            out.push(diag(
-                Level::Bad,
-                format!(
-                    "power {pq:.0} VA exceeds sum U x I = {s:.0} VA: check the current scaling{}",
-                    if live.meter_kind == MeterKind::ThreePhaseCt {
-                        " and CT ratio"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        } else if s > 500.0 && pq < 0.3 * s {
-            out.push(diag(
-                Level::Bad,
-                format!(
-                    "sum U x I = {s:.0} VA but only {pq:.0} VA measured: a CT may be reversed or on the wrong phase"
-                ),
-            ));
-        }
-    }
-    // Clock.
-    if let Some(clock) = &live.latest_clock {
-        if clock.flagged_invalid() {
-            out.push(diag(
-                Level::Warn,
-                "meter clock reports itself invalid (clock status bit)",
-            ));
-        }
-        if let Some(meter) = r.meter_time {
-            let received_local = r.received.with_timezone(now.offset());
-            let utc_from_meter = meter - chrono::Duration::seconds(std_offset.into());
-            let skew = (utc_from_meter - r.received.naive_utc()).num_seconds();
-            let local_skew = (meter - received_local.naive_local()).num_seconds();
-            if skew.abs() > 60 && local_skew.abs() > 60 {
-                out.push(diag(
-                    Level::Warn,
-                    format!("meter clock {} off the laptop clock", human_seconds(skew)),
-                ));
-            }
-        }
-    }
-    out.sort_by_key(|d| std::cmp::Reverse(d.level));
-    out
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `+2 min 5 s` style.
-pub fn human_seconds(s: i64) -> String {
-    let sign = if s < 0 { "-" } else { "+" };
-    let a = s.unsigned_abs();
-    match a {
-        0..60 => format!("{sign}{a} s"),
-        60..3600 => format!("{sign}{} min {} s", a / 60, a % 60),
-        _ => format!("{sign}{} h {} min", a / 3600, a % 3600 / 60),
+    #[test]
+    fn wiring_from_the_type_number() {
+        assert_eq!(
+            Wiring::from_type("6841121BN243101040"),
+            Some(Wiring::ThreeWire)
+        );
+        assert_eq!(
+            Wiring::from_type("6851121BN243101040"),
+            Some(Wiring::ThreeWire)
+        );
+        assert_eq!(
+            Wiring::from_type("6841131BN243101040"),
+            Some(Wiring::FourWire)
+        );
+        assert_eq!(
+            Wiring::from_type("6841138BN143101010"),
+            Some(Wiring::FourWire)
+        );
+        assert_eq!(
+            Wiring::from_type("6861111BN242101040"),
+            Some(Wiring::OnePhase)
+        );
+        assert_eq!(Wiring::from_type("684"), Some(Wiring::ThreePhase));
+        assert_eq!(Wiring::from_type("000000000000000000"), None);
+        assert_eq!(Wiring::from_type("MA304H3E"), None);
+    }
+
+    #[test]
+    fn nothing_is_known_about_phases_before_a_push() {
+        let live = LiveState::default();
+        assert_eq!(live.wiring(), None);
+        assert_eq!(live.phases(), None);
+        assert!(!live.three_phase());
+    }
+
+    #[test]
+    fn scaled_divides_exactly() {
+        assert_eq!(scaled(237, -2).to_string(), "2.37");
+        assert_eq!(scaled(15523251, 1), 155232510.0);
+        assert_eq!(scaled(1369, -3), 1.369);
     }
 }

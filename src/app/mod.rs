@@ -7,6 +7,7 @@ pub mod keymap;
 pub mod live;
 pub mod picker;
 pub mod readout;
+pub mod verdict;
 
 use crate::protocol::Content;
 use crate::protocol::decoder::Decoded;
@@ -348,18 +349,9 @@ impl App {
     }
 
     fn set_scaling(&mut self, scaling: Scaling) -> Vec<Effect> {
-        let old_current = self
-            .scaling
-            .current_scaler
-            .unwrap_or(self.live.current_scaler);
-        let new_current = scaling.current_scaler.unwrap_or(self.live.current_scaler);
-        self.live.rescale(
-            i32::from(new_current) - i32::from(old_current),
-            i32::from(scaling.energy_scaler) - i32::from(self.scaling.energy_scaler),
-        );
-        if let Some(c) = scaling.current_scaler {
-            self.live.current_scaler = c;
-        }
+        // Values and chart history are computed again from the raw integers.
+        self.live
+            .set_scalers(scaling.current_scaler, scaling.energy_scaler);
         let text = format!(
             "scaling: energy x10^{} Wh, current {}",
             scaling.energy_scaler,

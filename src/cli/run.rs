@@ -3,6 +3,7 @@
 
 use super::{SerialArgs, UserError, parse_speed};
 use kamscope::app::App;
+use kamscope::app::live::ClockReference;
 use kamscope::app::picker::Choice;
 use kamscope::config;
 use kamscope::link::record::Recorder;
@@ -130,9 +131,23 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     };
     // The demo meter's HAN and optical sides count the same energy registers.
     let energy = demo_energy();
+    // What the meter clock is compared with: the laptop, or the time a replayed push was recorded.
+    let mut clock_reference = ClockReference::Laptop;
     let connector: Box<dyn Connector> = match &source {
         Source::Replay(path) => {
             let replay = ReplaySource::load(path)?;
+            clock_reference = match &replay {
+                ReplaySource::Capture(chunks) => {
+                    chunks
+                        .first()
+                        .map_or(ClockReference::None, |c| ClockReference::Recording {
+                            first_chunk: c.t,
+                            started: chrono::Utc::now(),
+                            speed: args.speed,
+                        })
+                }
+                ReplaySource::Bytes(_) => ClockReference::None,
+            };
             Box::new(ReplayConnector::new(path.clone(), replay, args.speed))
         }
         Source::Port(port) => Box::new(SerialConnector {
@@ -140,6 +155,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
             settings: args.serial.over(config.han.settings(SerialSettings::HAN)),
         }),
         Source::Demo => {
+            if args.speed != 1.0 {
+                clock_reference = ClockReference::Simulated {
+                    started: chrono::Utc::now(),
+                    speed: args.speed,
+                };
+            }
             let mut sim = SimConnector::new(args.meter, args.faults, args.speed);
             sim.energy = Some(energy.clone());
             Box::new(sim)
@@ -195,6 +216,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
         kamscope::app::live::standard_offset_seconds(now),
     );
     app.readout.port = optical.as_ref().map(|c| c.describe());
+    app.live.fuse_a = config.site.fuse_a();
+    app.live.clock_reference = clock_reference;
     app.notice = notice;
     if let Some(w) = config.chart_window() {
         app.live.window = w;

@@ -294,7 +294,13 @@ fn the_inspector_marks_the_echo_in_the_list_and_the_detail() {
         assert!(list[0].contains("ok tx"), "{s}");
         assert!(list[1].contains("ok echo"), "{s}");
         assert!(s.contains("echo of our request"), "{w}x{h}\n{s}");
+        assert!(s.contains("request ok · echo"), "{w}x{h}\n{s}");
     }
+    // What we sent says so.
+    press(&mut app, KeyCode::Up);
+    let (s, _) = screen(&app, 120, 40);
+    assert!(s.contains("request ok · sent by kamscope"), "{s}");
+    assert!(!s.contains("echo of our"), "{s}");
 }
 
 // ---- 4: the ASCII column ----------------------------------------------------------------------
@@ -309,6 +315,7 @@ fn the_hex_dump_shows_text_as_text_at_80x24_and_120x40() {
     }
     press(&mut app, KeyCode::Char('3'));
     let (s, _) = screen(&app, 80, 24);
+    assert!(s.contains("ident 685351A300100"), "{s}");
     assert!(
         s.contains("0000  2F 4B 41 4D 35 36 38 35  /KAM5685"),
         "8 a row at 80x24\n{s}"

@@ -330,7 +330,7 @@ impl Decoder {
                         out.damaged_message = Some(m);
                         out.unverified = Some(Unverified::FcsFailed);
                         out.error = Some(SpanError::new(format!(
-                            "{failed}: decoded best-effort, every value unverified"
+                            "{failed}: decoded best-effort, unverified"
                         )));
                     }
                     Err(e) => out.error = Some(best_effort_stopped(failed, &e)),

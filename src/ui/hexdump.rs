@@ -54,22 +54,49 @@ pub fn dump(bytes: &[u8], regions: &[Region], per_row: usize, theme: &Theme) -> 
         .collect()
 }
 
-/// One line per region: byte range and label, in the region's colour.
-pub fn legend(regions: &[Region], theme: &Theme) -> Vec<Line<'static>> {
-    regions
-        .iter()
-        .map(|r| {
-            let range = if r.range.len() == 1 {
-                format!("{:04X}     ", r.range.start)
+/// One line per region: byte range and label, in the region's colour. A label too long for
+/// `width` columns goes on under itself, broken between words.
+pub fn legend(regions: &[Region], width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    const RANGE: usize = 10;
+    let mut out = Vec::with_capacity(regions.len());
+    for r in regions {
+        let range = if r.range.len() == 1 {
+            format!("{:04X}     ", r.range.start)
+        } else {
+            format!("{:04X}-{:04X}", r.range.start, r.range.end - 1)
+        };
+        let style = theme.region(r.kind);
+        for (i, part) in words_within(&r.label, width.saturating_sub(RANGE))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                Span::styled(format!("{range} "), theme.dim())
             } else {
-                format!("{:04X}-{:04X}", r.range.start, r.range.end - 1)
+                Span::raw(" ".repeat(RANGE))
             };
-            Line::from(vec![
-                Span::styled(format!("{range} "), theme.dim()),
-                Span::styled(r.label.clone(), theme.region(r.kind)),
-            ])
-        })
-        .collect()
+            out.push(Line::from(vec![lead, Span::styled(part, style)]));
+        }
+    }
+    out
+}
+
+/// `text` in pieces of at most `width` columns, broken between words (a longer word stays
+/// whole, for the terminal to wrap).
+fn words_within(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        } else if len > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push(line);
+    out
 }
 
 #[cfg(test)]
@@ -116,6 +143,25 @@ mod tests {
         let (a, b) = (text(&lines[0]), text(&lines[1]));
         assert_eq!(a.find("01234567"), b.find("89"));
         assert!(a.chars().count() <= row_width(8));
+    }
+
+    #[test]
+    fn long_legend_labels_go_on_under_themselves() {
+        let theme = Theme { color: false };
+        let regions = [Region {
+            range: 0x65..0x6D,
+            kind: RegionKind::Obis,
+            label: "OBIS 1.1.1.7.0.255 Active power import (P+)".into(),
+        }];
+        let lines: Vec<String> = legend(&regions, 46, &theme).iter().map(text).collect();
+        assert_eq!(
+            lines,
+            [
+                "0065-006C OBIS 1.1.1.7.0.255 Active power",
+                "          import (P+)"
+            ]
+        );
+        assert_eq!(legend(&regions, 120, &theme).len(), 1);
     }
 
     #[test]

@@ -126,7 +126,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         theme,
     ));
     lines.push(Line::from(""));
-    lines.extend(hexdump::legend(&shown.regions, theme));
+    lines.extend(hexdump::legend(&shown.regions, inner_w, theme));
     lines.extend(field_lines(report, theme));
     // Never scroll past the end (wrapped lines make the text a little longer than counted).
     let visible_rows = area.height.saturating_sub(2) as usize;
@@ -220,6 +220,9 @@ fn head_lines(
     if report.echo {
         head.push(TextSpan::styled(" · echo", theme.info()));
     }
+    if s.dir == Direction::Tx {
+        head.push(TextSpan::styled(" · sent by kamscope", theme.info()));
+    }
     lines.push(Line::from(head));
     for c in &report.checks {
         let style = if c.ok { theme.ok() } else { theme.bad() };
@@ -245,6 +248,14 @@ fn head_lines(
             theme.info()
         };
         lines.extend(wrapped(&format!("  {n}"), width, style));
+    }
+    if let Some(i) = report.identification() {
+        let ident = report.ident.as_deref().unwrap_or("");
+        let text = format!(
+            "  ident {ident} · manufacturer {} · mode {} ({} baud)",
+            i.manufacturer, i.mode, i.baud
+        );
+        lines.extend(wrapped(&text, width, Style::new()));
     }
     if let Some(t) = &report.time {
         let mut l = format!("  meter time {t}");

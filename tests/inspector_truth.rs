@@ -555,3 +555,43 @@ fn hdlc_knows_when_a_span_is_cut_off() {
     let frame = hdlc::inspect(&whole[..172], false);
     assert!(frame.cut_off(172));
 }
+
+#[test]
+fn the_inspector_shows_a_push_decrypted_without_the_authentication_key_as_unverified() {
+    let keys = Keys {
+        encryption: key(KEY),
+        authentication: None,
+    };
+    let mut pipeline = Pipeline::new(
+        Link::Han,
+        Protocols::HDLC,
+        Decoder::new(Scaling::default(), Some(keys)),
+        None,
+    );
+    let chunk = Chunk {
+        t: now().to_utc(),
+        link: Link::Han,
+        dir: Direction::Rx,
+        bytes: fixture("kamstrup-dk-encrypted-glo.hex"),
+    };
+    let mut app = app();
+    for s in pipeline.records_of(&chunk).0 {
+        app.on_han(HanEvent::Span(Box::new(s)));
+    }
+    press(&mut app, KeyCode::Char('3'));
+    let (s, t) = screen(&app, 120, 120);
+    assert!(
+        s.contains("fields (unverified: authentication tag not checked)"),
+        "{s}"
+    );
+    assert!(s.contains("tag was not checked"), "{s}");
+    let row = s
+        .lines()
+        .find(|l| l.contains("1.1.1.7.0.255") && l.contains('→'))
+        .unwrap();
+    assert!(row.contains("1083 → 1083 W"), "{row}");
+    assert_eq!(
+        colour_in_row(&t, &s, row, "Active power import"),
+        Some(Color::Yellow)
+    );
+}

@@ -420,7 +420,7 @@ fn kaifa_frames() {
 }
 
 #[test]
-fn bad_fcs_is_flagged_not_decoded() {
+fn bad_fcs_is_flagged_and_decoded_unverified() {
     let spans = decode("han/bad-fcs.hex");
     assert_eq!(spans.len(), 1);
     let s = &spans[0];
@@ -428,8 +428,21 @@ fn bad_fcs_is_flagged_not_decoded() {
     let fcs = s.checks.iter().find(|c| c.name == "FCS").unwrap();
     assert!(!fcs.ok);
     assert!(s.checks.iter().find(|c| c.name == "HCS").unwrap().ok);
-    assert!(s.fields.is_empty());
-    assert!(s.error().unwrap().contains("FCS"));
+    assert!(s.error().unwrap().contains("FCS failed"));
+    // Decoded best-effort: every field there, every one marked unverified, and so is the span.
+    assert_eq!(s.kind.as_deref(), Some("hdlc-frame"));
+    assert!(s.unverified);
+    assert_eq!(raw(s, "1.1.1.7.0.255"), 1202);
+    assert!(s.typed.fields.iter().all(|f| f.unverified));
+    let json = serde_json::to_value(&s.typed).unwrap();
+    assert_eq!(json["unverified"], true);
+    assert!(
+        json["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["unverified"] == true)
+    );
 }
 
 #[test]

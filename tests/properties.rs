@@ -304,3 +304,53 @@ proptest! {
         prop_assert!(spans[0].ok && spans[1].ok);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// A frame hit by a bit flip or cut short is never good and never gives live values; what it
+    /// decodes best-effort is marked unverified, field by field; its byte map names no FCS it does
+    /// not have where it should be, and counts the bytes the length check counts.
+    #[test]
+    fn damaged_frames_are_never_live_and_their_map_counts_true(
+        list in arb_list(),
+        at in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+        cut in any::<bool>(),
+    ) {
+        use kamscope::protocol::Decoded;
+        let mut f = encode(&list);
+        let len = f.len();
+        if cut {
+            f.truncate(at.index(len - 2).max(1));
+        } else {
+            // Past the header check: the HCS still passes, the FCS fails.
+            let i = 9 + at.index(len - 12);
+            f[i] ^= 1 << bit;
+        }
+        let mut framer = Framer::default();
+        framer.push(&f);
+        framer.finish();
+        while let Some(span) = framer.next_span() {
+            let decoded = Decoder::default().decode(&span);
+            let detail = SpanDetail::of(&span, &decoded);
+            let regions = region::of_span(span.bytes, &span.content, &decoded);
+            prop_assert!(!detail.ok || span.protocol() != Protocol::Hdlc);
+            if let Decoded::Hdlc(h) = &decoded {
+                prop_assert!(h.message.is_none());
+                prop_assert_eq!(h.damaged_message.is_some(), detail.unverified);
+            }
+            prop_assert!(detail.fields.iter().all(|f| f.unverified == detail.unverified));
+            prop_assert_eq!(regions.iter().map(|r| r.range.len()).sum::<usize>(), span.bytes.len());
+            if let Some((got, _)) = detail.cut_off() {
+                prop_assert_eq!(got as usize, span.bytes.len());
+                prop_assert!(!regions.iter().any(|r| r.label == "FCS"), "{:?}", regions);
+                for c in detail.checks.iter().filter(|c| !c.ok && c.name != "length") {
+                    if let Some(t) = detail.cut_off_text(c) {
+                        prop_assert!(!t.contains("missing"));
+                    }
+                }
+            }
+        }
+    }
+}

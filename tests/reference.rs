@@ -41,6 +41,11 @@ fn cases() -> Vec<(String, PathBuf, Vec<&'static str>)> {
         vec!["--key", KEY, "--auth-key", AUTH_KEY],
     ));
     out.push((
+        "kamstrup-dk-encrypted-glo-noauthkey".into(),
+        encrypted.clone(),
+        vec!["--key", KEY],
+    ));
+    out.push((
         "kamstrup-dk-encrypted-glo-wrongkey".into(),
         encrypted,
         vec!["--key", AUTH_KEY],

@@ -103,7 +103,8 @@ pub enum CipherStatus {
     NeedKeys,
     /// The authentication tag does not match: the wrong key (or a damaged frame).
     WrongKey,
-    /// The push is authenticated and no authentication key was given.
+    /// The push is authenticated and no authentication key was given: decrypted without checking
+    /// the tag, its values unverified.
     NeedAuthKey,
     /// A security suite kamscope cannot decrypt.
     Unsupported(String),
@@ -120,7 +121,7 @@ impl CipherStatus {
                 "wrong key: the authentication tag does not match (or the frame is damaged)".into()
             }
             CipherStatus::NeedAuthKey => {
-                "authenticated: the authentication key is needed too".into()
+                "decrypted without the authentication key: values unverified".into()
             }
             CipherStatus::Unsupported(why) => why.clone(),
             CipherStatus::Decrypted => "decrypted and authenticated".into(),
@@ -565,7 +566,12 @@ impl App {
         let status = match &h.decrypt_error {
             _ if h.decrypted => CipherStatus::Decrypted,
             Some(DecryptError::Authentication) => CipherStatus::WrongKey,
-            Some(DecryptError::NoAuthenticationKey) => CipherStatus::NeedAuthKey,
+            // Without the authentication key the content is decrypted unchecked: if it does not
+            // decode, the encryption key is the likely culprit.
+            Some(DecryptError::NoAuthenticationKey) if h.message.is_some() => {
+                CipherStatus::NeedAuthKey
+            }
+            Some(DecryptError::NoAuthenticationKey) => CipherStatus::WrongKey,
             Some(e @ DecryptError::Unsupported(_)) => CipherStatus::Unsupported(e.to_string()),
             None => CipherStatus::NeedKeys,
         };

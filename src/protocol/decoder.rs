@@ -2,10 +2,10 @@
 //! their last part, the identification that precedes an IEC data block, decryption keys.
 
 use super::check::{Check, CheckValue};
-use super::dlms::{self, Apdu, GloCiphering, Keys};
+use super::dlms::{self, Apdu, DecryptError, GloCiphering, Keys};
 use super::framer::{Content, Span};
 use super::han::{self, HanMessage, Scaling};
-use super::hdlc::{Reassembler, Segment};
+use super::hdlc::{self, Reassembler, Segment};
 use super::iec61107::{self, DataBlock, Identification};
 use super::mbus;
 
@@ -25,6 +25,19 @@ impl Decoded {
         match self {
             Decoded::Hdlc(h) => h.llc.as_slice(),
             _ => &[],
+        }
+    }
+
+    /// Whether this received span is the echo of what we just sent (optical readouts).
+    pub fn echo(&self) -> bool {
+        matches!(self, Decoded::Iec61107(i) if i.echo)
+    }
+
+    /// Marks a received span as the echo of what we sent. Only IEC 61107 spans (the optical
+    /// head) carry the mark.
+    pub fn mark_echo(&mut self) {
+        if let Decoded::Iec61107(i) = self {
+            i.echo = true;
         }
     }
 
@@ -108,14 +121,73 @@ pub struct HdlcDecoded {
     pub invoke_id: Option<u32>,
     /// The clear header of an encrypted APDU.
     pub cipher: Option<GloCiphering>,
-    /// The ciphered content was decrypted and authenticated with the given keys.
+    /// The ciphered content was decrypted and verified with the given keys (its authentication
+    /// tag matched, or it was sent without one).
     pub decrypted: bool,
-    /// Why the ciphered content could not be decrypted with the given keys.
+    /// Why the ciphered content could not be decrypted with the given keys, or, with
+    /// [`NoAuthenticationKey`](dlms::DecryptError::NoAuthenticationKey), why its decryption could
+    /// not be verified (it was decrypted all the same: see `unverified`).
     pub decrypt_error: Option<dlms::DecryptError>,
+    /// The decoded push. For content decrypted without checking its tag, `unverified` says so.
+    /// Never filled from a damaged frame (see `damaged_message`).
     pub message: Option<HanMessage>,
+    /// Decoded best-effort from a frame whose HCS was good and whose FCS failed, so the installer
+    /// sees which value the damage hit. Never live values: any of them may be wrong.
+    pub damaged_message: Option<HanMessage>,
+    /// Why what was decoded is not known to be what the meter sent, when it is not.
+    pub unverified: Option<Unverified>,
     pub error: Option<SpanError>,
     /// Something worth knowing that is not an error (encrypted without key, segment pending).
     pub note: Option<String>,
+}
+
+/// Why decoded content is not verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unverified {
+    /// The frame's FCS failed (its header check passed): decoded best-effort.
+    FcsFailed,
+    /// Decrypted without checking the authentication tag: no authentication key was given.
+    TagNotChecked,
+}
+
+impl Unverified {
+    /// Short, for "(unverified: ...)".
+    pub fn reason(self) -> &'static str {
+        match self {
+            Unverified::FcsFailed => "FCS failed",
+            Unverified::TagNotChecked => "authentication tag not checked",
+        }
+    }
+
+    /// A sentence for the span's note.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unverified::FcsFailed => {
+                "unverified: decoded from a frame whose FCS failed; any value may be the one the damage hit"
+            }
+            Unverified::TagNotChecked => {
+                "unverified: decrypted without an authentication key, so the authentication tag was not checked"
+            }
+        }
+    }
+}
+
+impl HdlcDecoded {
+    fn new() -> Self {
+        HdlcDecoded {
+            llc: None,
+            segment: SegmentState::Whole,
+            invoke_id: None,
+            cipher: None,
+            decrypted: false,
+            decrypt_error: None,
+            message: None,
+            damaged_message: None,
+            unverified: None,
+            error: None,
+            note: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +198,9 @@ pub struct IecDecoded {
     /// A failed BCC judged again by the rule the identified meter uses (the framer, which does
     /// not know the meter, judges by the standard's XOR rule).
     pub bcc: Option<Check>,
+    /// Received right after we sent the same bytes: the optical head's echo of what we sent
+    /// (set by the pipeline, which sees both directions).
+    pub echo: bool,
 }
 
 /// LLC header of a DLMS frame from a meter: destination LSAP E6, source LSAP E7 (response) or
@@ -153,66 +228,13 @@ impl Decoder {
     pub fn decode(&mut self, span: &Span<'_>) -> Decoded {
         match &span.content {
             Content::Junk => Decoded::Junk,
-            Content::Hdlc(frame) => {
-                let mut out = HdlcDecoded {
-                    llc: None,
-                    segment: SegmentState::Whole,
-                    invoke_id: None,
-                    cipher: None,
-                    decrypted: false,
-                    decrypt_error: None,
-                    message: None,
-                    error: None,
-                    note: None,
-                };
-                let Some(header) = frame.header.filter(|_| frame.intact()) else {
-                    if self.reassembler.pending_segments() > 0 {
-                        self.reassembler.reset();
-                        out.note =
-                            Some("segmented message abandoned: a segment was damaged".into());
-                    }
-                    out.error = Some(SpanError::new(not_decoded_reason(frame)));
-                    return Decoded::Hdlc(out);
-                };
-                let info = &span.bytes[frame.info.clone()];
-                if info.is_empty() {
-                    out.note = Some("frame without information field".into());
-                    return Decoded::Hdlc(out);
-                }
-                let joined;
-                let message: &[u8] = match self.reassembler.push(&header, info) {
-                    Segment::Whole => info,
-                    Segment::Partial { n } => {
-                        out.segment = SegmentState::Partial(n);
-                        out.note =
-                            Some(format!("segment {n}: waiting for the rest of the message"));
-                        return Decoded::Hdlc(out);
-                    }
-                    Segment::Last { n, info } => {
-                        out.segment = SegmentState::Last(n);
-                        joined = info;
-                        &joined
-                    }
-                };
-                // Offsets in errors point into this frame, or into the joined message.
-                let base = if out.segment == SegmentState::Whole {
-                    frame.info.start
-                } else {
-                    0
-                };
-                out.llc = Some(llc_check(message));
-                // Without the LLC header, try the APDU anyway: the check already says it is missing.
-                let apdu_at = if message.first() == Some(&0xE6) { 3 } else { 0 };
-                let apdu = message.get(apdu_at..).unwrap_or(&[]);
-                let in_span = out.segment == SegmentState::Whole;
-                self.decode_apdu(apdu, base + apdu_at, in_span, &mut out);
-                Decoded::Hdlc(out)
-            }
+            Content::Hdlc(frame) => Decoded::Hdlc(self.decode_hdlc(span.bytes, frame)),
             Content::Iec61107(frame) => {
                 let mut out = IecDecoded {
                     ident: None,
                     block: None,
                     bcc: None,
+                    echo: false,
                 };
                 match frame.kind {
                     iec61107::Kind::Identification => {
@@ -239,6 +261,90 @@ impl Decoder {
         }
     }
 
+    fn decode_hdlc(&mut self, bytes: &[u8], frame: &hdlc::Frame) -> HdlcDecoded {
+        let mut out = HdlcDecoded::new();
+        let Some(header) = frame.header.filter(|_| frame.intact()) else {
+            if self.reassembler.pending_segments() > 0 {
+                self.reassembler.reset();
+                out.note = Some("segmented message abandoned: a segment was damaged".into());
+            }
+            out.error = Some(SpanError::new(not_decoded_reason(frame)));
+            if best_effort_possible(frame) {
+                self.decode_damaged(bytes, frame, &mut out);
+            }
+            return out;
+        };
+        let info = &bytes[frame.info.clone()];
+        if info.is_empty() {
+            out.note = Some("frame without information field".into());
+            return out;
+        }
+        let joined;
+        let message: &[u8] = match self.reassembler.push(&header, info) {
+            Segment::Whole => info,
+            Segment::Partial { n } => {
+                out.segment = SegmentState::Partial(n);
+                out.note = Some(format!("segment {n}: waiting for the rest of the message"));
+                return out;
+            }
+            Segment::Last { n, info } => {
+                out.segment = SegmentState::Last(n);
+                joined = info;
+                &joined
+            }
+        };
+        // Offsets in errors point into this frame, or into the joined message.
+        let base = if out.segment == SegmentState::Whole {
+            frame.info.start
+        } else {
+            0
+        };
+        out.llc = Some(llc_check(message));
+        // Without the LLC header, try the APDU anyway: the check already says it is missing.
+        let apdu_at = if message.first() == Some(&0xE6) { 3 } else { 0 };
+        let apdu = message.get(apdu_at..).unwrap_or(&[]);
+        let in_span = out.segment == SegmentState::Whole;
+        self.decode_apdu(apdu, base + apdu_at, in_span, &mut out);
+        out
+    }
+
+    /// A frame whose header check passed and whose FCS failed, decoded as far as it goes. Its
+    /// values land in `damaged_message` (never `message`), marked unverified; an encrypted one is
+    /// not decrypted (a damaged tag would read as a wrong key).
+    fn decode_damaged(&self, bytes: &[u8], frame: &hdlc::Frame, out: &mut HdlcDecoded) {
+        let info = &bytes[frame.info.clone()];
+        let apdu_at = if info.starts_with(&LLC_RESPONSE) || info.starts_with(&LLC_COMMAND) {
+            3
+        } else {
+            0
+        };
+        let base = frame.info.start + apdu_at;
+        let apdu = &info[apdu_at..];
+        let failed = format!("{} failed", failed_checks(frame));
+        let failed = failed.as_str();
+        match dlms::parse_apdu(apdu, base) {
+            Ok(Apdu::DataNotification(n)) => {
+                out.invoke_id = Some(n.invoke_id);
+                match han::map(&n, apdu, base, &self.scaling) {
+                    Ok(m) => {
+                        out.damaged_message = Some(m);
+                        out.unverified = Some(Unverified::FcsFailed);
+                        out.error = Some(SpanError::new(format!(
+                            "{failed}: decoded best-effort, unverified"
+                        )));
+                    }
+                    Err(e) => out.error = Some(best_effort_stopped(failed, &e)),
+                }
+            }
+            Ok(Apdu::GloCiphering(_)) => {
+                out.error = Some(SpanError::new(format!(
+                    "{failed}: encrypted content not decrypted"
+                )));
+            }
+            Err(e) => out.error = Some(best_effort_stopped(failed, &e)),
+        }
+    }
+
     fn decode_apdu(&self, apdu: &[u8], base: usize, in_span: bool, out: &mut HdlcDecoded) {
         match dlms::parse_apdu(apdu, base) {
             Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
@@ -250,44 +356,97 @@ impl Decoder {
                 }
             }
             Ok(Apdu::GloCiphering(glo)) => {
-                match &self.keys {
-                    None => {
-                        out.note = Some(
-                            "encrypted (general-glo-ciphering): give the keys to decrypt".into(),
-                        );
-                    }
-                    Some(keys) => match dlms::decrypt(apdu, &glo, keys) {
-                        Err(e) => {
-                            out.error = Some(SpanError::new(e.to_string()));
-                            out.decrypt_error = Some(e);
-                        }
-                        Ok(plain) => match dlms::parse_apdu(&plain, 0) {
-                            Ok(Apdu::DataNotification(n)) => {
-                                out.decrypted = true;
-                                out.invoke_id = Some(n.invoke_id);
-                                match han::map(&n, &plain, 0, &self.scaling) {
-                                    Ok(m) => out.message = Some(m),
-                                    Err(e) => {
-                                        out.error =
-                                            Some(SpanError::new(format!("decrypted content: {e}")));
-                                    }
-                                }
-                            }
-                            Ok(Apdu::GloCiphering(_)) => {
-                                out.error =
-                                    Some(SpanError::new("decrypted content is ciphered again"));
-                            }
-                            Err(e) => {
-                                out.decrypted = true;
-                                out.error = Some(SpanError::new(format!("decrypted content: {e}")));
-                            }
-                        },
-                    },
-                }
+                self.decode_glo(apdu, &glo, out);
                 out.cipher = Some(glo);
             }
         }
     }
+
+    /// A general-glo-ciphering APDU: decrypted and verified with both keys; with the encryption
+    /// key alone, decrypted without checking its tag and marked unverified.
+    fn decode_glo(&self, apdu: &[u8], glo: &GloCiphering, out: &mut HdlcDecoded) {
+        let Some(keys) = &self.keys else {
+            out.note = Some("encrypted (general-glo-ciphering): give the keys to decrypt".into());
+            return;
+        };
+        let plain = match dlms::decrypt(apdu, glo, keys) {
+            Ok(plain) => {
+                out.decrypted = true;
+                plain
+            }
+            Err(DecryptError::NoAuthenticationKey) => {
+                match dlms::decrypt_unchecked(apdu, glo, &keys.encryption) {
+                    Ok(plain) => {
+                        out.decrypt_error = Some(DecryptError::NoAuthenticationKey);
+                        self.decode_plain(&plain, false, out);
+                        if out.message.is_some() {
+                            out.unverified = Some(Unverified::TagNotChecked);
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        out.error = Some(SpanError::new(e.to_string()));
+                        out.decrypt_error = Some(e);
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                out.error = Some(SpanError::new(e.to_string()));
+                out.decrypt_error = Some(e);
+                return;
+            }
+        };
+        self.decode_plain(&plain, true, out);
+    }
+
+    /// Decrypted content: a DataNotification. Without the tag check (`verified` false), content
+    /// that does not decode is most likely a wrong encryption key.
+    fn decode_plain(&self, plain: &[u8], verified: bool, out: &mut HdlcDecoded) {
+        let what = if !verified {
+            "content decrypted without the authentication key does not decode (wrong encryption key?)"
+        } else {
+            "decrypted content"
+        };
+        match dlms::parse_apdu(plain, 0) {
+            Ok(Apdu::DataNotification(n)) => {
+                out.invoke_id = Some(n.invoke_id);
+                match han::map(&n, plain, 0, &self.scaling) {
+                    Ok(m) => out.message = Some(m),
+                    Err(e) => out.error = Some(SpanError::new(format!("{what}: {e}"))),
+                }
+            }
+            Ok(Apdu::GloCiphering(_)) => {
+                out.error = Some(SpanError::new("decrypted content is ciphered again"));
+            }
+            Err(e) => out.error = Some(SpanError::new(format!("{what}: {e}"))),
+        }
+    }
+}
+
+/// A frame worth decoding best-effort: whole by its length, its header check good, only its FCS
+/// (and maybe the byte after it) failed, and not one segment of a longer message.
+fn best_effort_possible(frame: &hdlc::Frame) -> bool {
+    let Some(h) = frame.header else {
+        return false;
+    };
+    h.has_info()
+        && !h.segmented
+        && frame.length_ok()
+        && frame.hcs_ok()
+        && !frame.fcs_ok()
+        && !frame.info.is_empty()
+}
+
+/// Where the best-effort decoding of a damaged frame stopped: maybe where the damage is.
+fn best_effort_stopped(failed: &str, e: &super::axdr::DecodeError) -> SpanError {
+    SpanError::at(
+        format!(
+            "{failed}: best-effort decoding stopped at byte {}: {}",
+            e.offset, e.what
+        ),
+        e.offset,
+    )
 }
 
 fn llc_check(info: &[u8]) -> Check {
@@ -304,15 +463,20 @@ fn llc_check(info: &[u8]) -> Check {
     )
 }
 
-fn not_decoded_reason(frame: &super::hdlc::Frame) -> String {
+fn not_decoded_reason(frame: &hdlc::Frame) -> String {
+    if !frame.length_ok() && frame.fcs_ok() {
+        return "not decoded: frame length does not match its length field".into();
+    }
+    format!("not decoded: {} failed", failed_checks(frame))
+}
+
+/// The names of the frame's failed checks: "FCS, end flag".
+fn failed_checks(frame: &hdlc::Frame) -> String {
     let failed: Vec<&str> = frame
         .checks
         .iter()
         .filter(|c| !c.ok)
         .map(|c| c.name)
         .collect();
-    if !frame.length_ok() && frame.fcs_ok() {
-        return "not decoded: frame length does not match its length field".into();
-    }
-    format!("not decoded: {} failed", failed.join(", "))
+    failed.join(", ")
 }

@@ -267,54 +267,99 @@ pub enum DecryptError {
     NoAuthenticationKey,
 }
 
-/// Decrypts (and, when authenticated, verifies) a glo-ciphered APDU's content.
-/// IV = system title || invocation counter; AAD = security control || authentication key.
-pub fn decrypt(apdu: &[u8], glo: &GloCiphering, keys: &Keys) -> Result<Vec<u8>, DecryptError> {
-    use aes_gcm::aead::{Aead, KeyInit, Payload};
-    use aes_gcm::aes::Aes128;
-    use aes_gcm::aes::cipher::consts::U12;
-    type Cipher = aes_gcm::AesGcm<Aes128, U12, U12>;
+type Gcm = aes_gcm::AesGcm<
+    aes_gcm::aes::Aes128,
+    aes_gcm::aes::cipher::consts::U12,
+    aes_gcm::aes::cipher::consts::U12,
+>;
 
+fn supported(glo: &GloCiphering) -> Result<(), DecryptError> {
     if !glo.encrypted() && !glo.authenticated() || glo.security_control & 0x0F != 0 {
         return Err(DecryptError::Unsupported(glo.security_control));
     }
+    Ok(())
+}
+
+/// IV = system title || invocation counter.
+fn iv(glo: &GloCiphering) -> [u8; 12] {
     let mut iv = [0u8; 12];
     iv[..8].copy_from_slice(&glo.system_title);
     iv[8..].copy_from_slice(&glo.invocation_counter.to_be_bytes());
-    let ciphertext = &apdu[glo.ciphertext.clone()];
-    let cipher = Cipher::new_from_slice(&keys.encryption).expect("16-byte key");
-    let nonce = aes_gcm::Nonce::<U12>::from(iv);
-    match glo.tag {
-        Some(tag) => {
-            let ak = keys
-                .authentication
-                .ok_or(DecryptError::NoAuthenticationKey)?;
-            let mut aad = vec![glo.security_control];
-            aad.extend_from_slice(&ak);
-            let mut msg = ciphertext.to_vec();
-            msg.extend_from_slice(&tag);
-            cipher
-                .decrypt(
-                    &nonce,
-                    Payload {
-                        msg: &msg,
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| DecryptError::Authentication)
-        }
-        None => {
-            // Encryption only: GCM without a tag is CTR mode starting at counter 2.
-            use ctr::cipher::{KeyIvInit, StreamCipher};
-            let mut ctr_iv = [0u8; 16];
-            ctr_iv[..12].copy_from_slice(&iv);
-            ctr_iv[15] = 2;
-            let mut out = ciphertext.to_vec();
-            let mut ctr = ctr::Ctr32BE::<Aes128>::new(&keys.encryption.into(), &ctr_iv.into());
-            ctr.apply_keystream(&mut out);
-            Ok(out)
-        }
+    iv
+}
+
+/// GCM's keystream without its tag: AES-CTR starting at counter 2.
+fn ctr_decrypt(content: &[u8], glo: &GloCiphering, key: &[u8; 16]) -> Vec<u8> {
+    use aes_gcm::aes::Aes128;
+    use ctr::cipher::{KeyIvInit, StreamCipher};
+    let mut ctr_iv = [0u8; 16];
+    ctr_iv[..12].copy_from_slice(&iv(glo));
+    ctr_iv[15] = 2;
+    let mut out = content.to_vec();
+    let mut ctr = ctr::Ctr32BE::<Aes128>::new(&(*key).into(), &ctr_iv.into());
+    ctr.apply_keystream(&mut out);
+    out
+}
+
+/// Decrypts (and, when authenticated, verifies) a glo-ciphered APDU's content.
+/// IV = system title || invocation counter; AAD = security control || authentication key (and,
+/// authenticated only, the content itself).
+pub fn decrypt(apdu: &[u8], glo: &GloCiphering, keys: &Keys) -> Result<Vec<u8>, DecryptError> {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    supported(glo)?;
+    let content = &apdu[glo.ciphertext.clone()];
+    let Some(tag) = glo.tag else {
+        // Encryption only: nothing to verify.
+        return Ok(ctr_decrypt(content, glo, &keys.encryption));
+    };
+    let ak = keys
+        .authentication
+        .ok_or(DecryptError::NoAuthenticationKey)?;
+    let cipher = Gcm::new_from_slice(&keys.encryption).expect("16-byte key");
+    let nonce = aes_gcm::Nonce::<aes_gcm::aes::cipher::consts::U12>::from(iv(glo));
+    let mut aad = vec![glo.security_control];
+    aad.extend_from_slice(&ak);
+    let mut msg = Vec::with_capacity(content.len() + 12);
+    if glo.encrypted() {
+        msg.extend_from_slice(content);
+    } else {
+        // Authenticated only: the content is clear and part of the authenticated data.
+        aad.extend_from_slice(content);
     }
+    msg.extend_from_slice(&tag);
+    let plain = cipher
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: &msg,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| DecryptError::Authentication)?;
+    Ok(if glo.encrypted() {
+        plain
+    } else {
+        content.to_vec()
+    })
+}
+
+/// A glo-ciphered APDU's content without checking its authentication tag, for a push whose
+/// authentication key was not given: GCM without the tag check is AES-CTR from counter 2, and
+/// content that is authenticated only is clear. Nothing proves the result is what the meter sent
+/// (a wrong encryption key gives noise that rarely decodes): mark what is decoded from it
+/// unverified.
+pub fn decrypt_unchecked(
+    apdu: &[u8],
+    glo: &GloCiphering,
+    encryption_key: &[u8; 16],
+) -> Result<Vec<u8>, DecryptError> {
+    supported(glo)?;
+    let content = &apdu[glo.ciphertext.clone()];
+    Ok(if glo.encrypted() {
+        ctr_decrypt(content, glo, encryption_key)
+    } else {
+        content.to_vec()
+    })
 }
 
 /// Appends a DataNotification APDU.
@@ -333,4 +378,106 @@ pub fn encode_data_notification(n: &DataNotification, out: &mut Vec<u8>) {
         }
     }
     super::axdr::encode(&n.body, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EK: [u8; 16] = *b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xAA\xBB\xCC\xDD\xEE\xFF";
+    const AK: [u8; 16] = *b"\xFF\xEE\xDD\xCC\xBB\xAA\x99\x88\x77\x66\x55\x44\x33\x22\x11\x00";
+    const TITLE: [u8; 8] = *b"KAM\x00\x00\x00\x00\x01";
+
+    /// A glo-ciphered APDU around `content` with security control `sc`, sealed with EK and AK.
+    fn seal(sc: u8, content: &[u8]) -> Vec<u8> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let counter = 7u32;
+        let mut iv = [0u8; 12];
+        iv[..8].copy_from_slice(&TITLE);
+        iv[8..].copy_from_slice(&counter.to_be_bytes());
+        let nonce = aes_gcm::Nonce::<aes_gcm::aes::cipher::consts::U12>::from(iv);
+        let mut aad = vec![sc];
+        aad.extend_from_slice(&AK);
+        let sealed = if sc & 0x20 != 0 {
+            let cipher = Gcm::new_from_slice(&EK).unwrap();
+            let payload = Payload {
+                msg: content,
+                aad: &aad,
+            };
+            cipher.encrypt(&nonce, payload).unwrap()
+        } else {
+            aad.extend_from_slice(content);
+            let cipher = Gcm::new_from_slice(&EK).unwrap();
+            let payload = Payload {
+                msg: &[],
+                aad: &aad,
+            };
+            let tag = cipher.encrypt(&nonce, payload).unwrap();
+            [content, &tag].concat()
+        };
+        let mut apdu = vec![GENERAL_GLO_CIPHERING, 8];
+        apdu.extend_from_slice(&TITLE);
+        apdu.push((5 + sealed.len()) as u8);
+        apdu.push(sc);
+        apdu.extend_from_slice(&counter.to_be_bytes());
+        apdu.extend_from_slice(&sealed);
+        apdu
+    }
+
+    fn glo(apdu: &[u8]) -> GloCiphering {
+        match parse_apdu(apdu, 0).unwrap() {
+            Apdu::GloCiphering(g) => g,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const CONTENT: &[u8] = b"\x0F\x00\x00\x00\x01\x00\x02\x01\x12\x00\xEB";
+
+    #[test]
+    fn encrypted_and_authenticated_with_and_without_the_authentication_key() {
+        let apdu = seal(0x30, CONTENT);
+        let g = glo(&apdu);
+        let both = Keys {
+            encryption: EK,
+            authentication: Some(AK),
+        };
+        assert_eq!(decrypt(&apdu, &g, &both).unwrap(), CONTENT);
+        let ek_only = Keys {
+            encryption: EK,
+            authentication: None,
+        };
+        assert_eq!(
+            decrypt(&apdu, &g, &ek_only),
+            Err(DecryptError::NoAuthenticationKey)
+        );
+        // Without the tag check, the same plaintext (GCM is CTR from counter 2).
+        assert_eq!(decrypt_unchecked(&apdu, &g, &EK).unwrap(), CONTENT);
+        let wrong = Keys {
+            encryption: AK,
+            authentication: Some(AK),
+        };
+        assert_eq!(
+            decrypt(&apdu, &g, &wrong),
+            Err(DecryptError::Authentication)
+        );
+    }
+
+    #[test]
+    fn authenticated_only_content_is_clear_and_its_tag_is_checked() {
+        let apdu = seal(0x10, CONTENT);
+        let g = glo(&apdu);
+        assert!(!g.encrypted() && g.authenticated());
+        let both = Keys {
+            encryption: EK,
+            authentication: Some(AK),
+        };
+        assert_eq!(decrypt(&apdu, &g, &both).unwrap(), CONTENT);
+        assert_eq!(decrypt_unchecked(&apdu, &g, &EK).unwrap(), CONTENT);
+        let mut damaged = apdu.clone();
+        damaged[20] ^= 1;
+        assert_eq!(
+            decrypt(&damaged, &glo(&damaged), &both),
+            Err(DecryptError::Authentication)
+        );
+    }
 }

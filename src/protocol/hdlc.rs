@@ -208,11 +208,17 @@ impl Frame {
         let Some(h) = self.header else {
             return;
         };
+        // The length field counts the bytes between the flags; the length check counts the span.
+        let with_flags = if self.shared_start_flag {
+            format!("+ closing flag = {} bytes", h.length + 1)
+        } else {
+            format!("+ 2 flags = {} bytes", h.length + 2)
+        };
         r.add(
             body..body + 2,
             RegionKind::Header,
             format!(
-                "format A, length {}{}",
+                "format A, length {} ({with_flags}){}",
                 h.length,
                 if h.segmented { ", segmented" } else { "" }
             ),
@@ -241,9 +247,20 @@ impl Frame {
         if h.has_info() {
             r.add(at..at + 2, RegionKind::Check, "HCS");
         }
-        let fcs_at = body + h.length - 2;
-        r.add(fcs_at..fcs_at + 2, RegionKind::Check, "FCS");
-        r.add(fcs_at + 2..fcs_at + 3, RegionKind::Flag, "flag");
+        // A frame shorter than its length field lost bytes (at its end, or dropped inside): the
+        // last bytes it has are not known to be its FCS and closing flag, so they are not named so.
+        if !self.cut_off(r.len()) {
+            let fcs_at = body + h.length - 2;
+            r.add(fcs_at..fcs_at + 2, RegionKind::Check, "FCS");
+            r.add(fcs_at + 2..fcs_at + 3, RegionKind::Flag, "flag");
+        }
+    }
+
+    /// Whether a span of `len` bytes is shorter than the frame's length field says (the length
+    /// check fails for it).
+    pub fn cut_off(&self, len: usize) -> bool {
+        self.header
+            .is_some_and(|h| len < usize::from(!self.shared_start_flag) + h.length + 1)
     }
 
     pub fn hcs_ok(&self) -> bool {

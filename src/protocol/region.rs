@@ -52,6 +52,15 @@ impl Regions {
         }
     }
 
+    /// The span's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn add(&mut self, range: Range<usize>, kind: RegionKind, label: impl Into<String>) {
         let range = range.start.min(self.len)..range.end.min(self.len);
         if range.start < range.end {
@@ -159,7 +168,8 @@ pub fn of_span(bytes: &[u8], content: &Content, decoded: &Decoded) -> Vec<Region
                 _ => SegmentState::Whole,
             };
             if f.header.is_some() && !f.info.is_empty() {
-                info_regions(bytes, f.info.clone(), segment, &mut r);
+                let cut_off = f.cut_off(bytes.len());
+                info_regions(bytes, f.info.clone(), segment, cut_off, &mut r);
             }
         }
         Content::Iec61107(f) => super::iec61107::regions(bytes, f, &mut r),
@@ -176,7 +186,13 @@ pub fn of_span(bytes: &[u8], content: &Content, decoded: &Decoded) -> Vec<Region
 
 /// The information field of an HDLC frame: the LLC header, then the APDU (its header and body,
 /// walked by the DLMS and A-XDR parsers).
-fn info_regions(bytes: &[u8], info: Range<usize>, segment: SegmentState, r: &mut Regions) {
+fn info_regions(
+    bytes: &[u8],
+    info: Range<usize>,
+    segment: SegmentState,
+    cut_off: bool,
+    r: &mut Regions,
+) {
     let data = &bytes[info.clone()];
     let base = info.start;
     match segment {
@@ -197,6 +213,9 @@ fn info_regions(bytes: &[u8], info: Range<usize>, segment: SegmentState, r: &mut
     }
     let walk = super::dlms::apdu_regions(&data[at..], base + at, r);
     match walk {
+        Err(e) if segment == SegmentState::Whole && cut_off => {
+            r.error_at(e.offset, &format!("{} (frame cut off)", e.what));
+        }
         Err(e) if segment == SegmentState::Whole => r.error_at(e.offset, &e.what),
         // The first segment's body goes on in the next frame: running out is expected.
         Err(_) => {}

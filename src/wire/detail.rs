@@ -7,9 +7,12 @@
 use super::hex;
 use super::optical::ReadoutResult;
 use crate::protocol::axdr::Data;
+use crate::protocol::check::CheckValue;
 use crate::protocol::check::{Check, all_ok};
 use crate::protocol::datetime::DateTime;
-use crate::protocol::decoder::{Decoded, HdlcDecoded, IecDecoded, SegmentState, SpanError};
+use crate::protocol::decoder::{
+    Decoded, HdlcDecoded, IecDecoded, SegmentState, SpanError, Unverified,
+};
 use crate::protocol::framer::{Content, Span};
 use crate::protocol::han::Field;
 use crate::protocol::iec_session::Verdict;
@@ -103,6 +106,14 @@ pub struct FieldDetail {
     /// For values sent without an OBIS code: the code the documented list layout gives them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inferred_obis: Option<String>,
+    /// Decoded from content that is not verified (a frame whose FCS failed, a push decrypted
+    /// without its authentication key): the span's note says why.
+    #[serde(skip_serializing_if = "is_false")]
+    pub unverified: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl FieldDetail {
@@ -136,6 +147,7 @@ impl FieldDetail {
             } else {
                 None
             },
+            unverified: false,
         }
     }
 }
@@ -351,6 +363,15 @@ pub struct SpanDetail {
     pub error: Option<SpanError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What was decoded is not verified (the note says why): every field is marked too.
+    #[serde(skip_serializing_if = "is_false")]
+    pub unverified: bool,
+    /// Why it is not verified, in two or three words ("FCS failed"), for "(unverified: ...)".
+    #[serde(skip)]
+    pub unverified_reason: Option<&'static str>,
+    /// Received right after we sent the same bytes: the optical head's echo of our request.
+    #[serde(skip_serializing_if = "is_false")]
+    pub echo: bool,
     /// Protocol details: HDLC addresses, clock fields, cipher header, IEC mode, M-Bus header...
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Details>,
@@ -404,6 +425,7 @@ pub fn iec_fields(block: &iec61107::DataBlock) -> Vec<FieldDetail> {
                 unit: v.unit.clone(),
                 text,
                 inferred_obis: None,
+                unverified: false,
             });
         }
     }
@@ -436,6 +458,9 @@ impl SpanDetail {
             fields: Vec::new(),
             error: None,
             note: None,
+            unverified: false,
+            unverified_reason: None,
+            echo: false,
             details: None,
         }
     }
@@ -471,6 +496,17 @@ impl SpanDetail {
                     d.note = Some(
                         "sign-on request (an optical head echoes what the reader sends)".into(),
                     );
+                }
+                if iec.echo {
+                    d.echo = true;
+                    d.note = Some(format!(
+                        "echo of our {}: the optical head repeats what we send",
+                        if frame.kind == iec61107::Kind::Request {
+                            "request"
+                        } else {
+                            "message"
+                        }
+                    ));
                 }
                 if let Some(block) = &iec.block {
                     d.fields = iec_fields(block);
@@ -524,7 +560,9 @@ impl SpanDetail {
             self.kind = Some("general-glo-ciphering".into());
             detail.cipher = Some(CipherDetail {
                 authenticated: glo.authenticated(),
-                decrypted: h.decrypted,
+                // Decrypted without its tag checked, into a push that decodes, counts as
+                // decrypted; `unverified` says the rest.
+                decrypted: h.decrypted || h.unverified == Some(Unverified::TagNotChecked),
                 encrypted: glo.encrypted(),
                 invocation_counter: glo.invocation_counter,
                 manufacturer: glo.manufacturer(),
@@ -534,15 +572,34 @@ impl SpanDetail {
             });
         }
         detail.invoke_id = h.invoke_id.map(|id| format!("0x{id:08X}"));
-        if let Some(m) = &h.message {
-            if h.cipher.is_none() {
+        if let Some(u) = h.unverified {
+            self.unverified = true;
+            self.unverified_reason = Some(u.reason());
+            // A damaged frame's error says it already ("FCS failed: decoded best-effort, ...").
+            if u == Unverified::TagNotChecked {
+                self.note = Some(match self.note.take() {
+                    Some(n) => format!("{n}; {}", u.describe()),
+                    None => u.describe().to_string(),
+                });
+            }
+        }
+        // A damaged frame's best-effort message fills the same keys (its kind stays hdlc-frame).
+        if let Some(m) = h.message.as_ref().or(h.damaged_message.as_ref()) {
+            if h.cipher.is_none() && h.message.is_some() {
                 self.kind = Some("data-notification".into());
             }
             self.time = m.time().and_then(DateTime::iso8601);
             self.list = Some(m.list.name());
             self.meter_id = m.meter_id();
             self.meter_type = m.meter_type().map(str::to_string);
-            self.fields = m.fields.iter().map(FieldDetail::of_han).collect();
+            self.fields = m
+                .fields
+                .iter()
+                .map(|f| FieldDetail {
+                    unverified: self.unverified,
+                    ..FieldDetail::of_han(f)
+                })
+                .collect();
             detail.brand = Some(m.brand.name());
             detail.list_version = Some(m.list_version().map(str::to_string));
             detail.meter_kind = Some(m.meter_kind.description());
@@ -634,6 +691,9 @@ impl SpanDetail {
             fields: iec_fields(&r.block),
             error: block_error(&r.block),
             note: None,
+            unverified: false,
+            unverified_reason: None,
+            echo: false,
             details: Some(Details::Readout(ReadoutDetail {
                 baud: r.baud,
                 duration_ms: r.duration_ms,
@@ -647,6 +707,39 @@ impl SpanDetail {
                 verdict_text: r.verdict.describe(),
             })),
         }
+    }
+
+    /// For a frame shorter than its length field says: (bytes received, bytes it should have).
+    pub fn cut_off(&self) -> Option<(u32, u32)> {
+        let c = self.checks.iter().find(|c| c.name == "length")?;
+        match (c.expected, c.actual) {
+            (CheckValue::Count(want), CheckValue::Count(got)) if got < want => Some((got, want)),
+            _ => None,
+        }
+    }
+
+    /// A failed check of a cut-off frame, told by what is missing rather than by its values: the
+    /// first check the frame ended before gets "frame cut off after 172 of 228 bytes: no FCS",
+    /// the next ones "no end flag: frame cut off". An FCS that is there although the frame is
+    /// short sits where bytes are missing: it "cannot be checked". `None` for any other check.
+    pub fn cut_off_text(&self, c: &Check) -> Option<String> {
+        let (got, want) = self.cut_off()?;
+        if c.ok || c.name == "length" {
+            return None;
+        }
+        let cut = format!("frame cut off after {got} of {want} bytes");
+        if c.actual != CheckValue::Missing {
+            return (c.name == "FCS").then(|| format!("{cut}: FCS cannot be checked"));
+        }
+        let first = self
+            .checks
+            .iter()
+            .find(|k| !k.ok && k.actual == CheckValue::Missing);
+        Some(if first.is_some_and(|k| k.name == c.name) {
+            format!("{cut}: no {}", c.name)
+        } else {
+            format!("no {}: frame cut off", c.name)
+        })
     }
 
     pub fn hdlc(&self) -> Option<&HdlcDetail> {

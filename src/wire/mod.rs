@@ -73,15 +73,17 @@ impl SpanRecord {
         self.content.protocol()
     }
 
-    /// Drops the decoded message of a whole frame to save memory (the app has taken its values);
-    /// [`compact`](Self::compact) is set so the frame is decoded again when shown. A segment of a
+    /// Drops the decoded message (or a damaged frame's best-effort one) of a whole frame to save
+    /// memory (the app has taken its values); [`compact`](Self::compact) is set so the frame is
+    /// decoded again when shown. A segment of a
     /// longer message keeps it: it cannot be decoded again alone.
     pub fn compact(&mut self) {
         if let Decoded::Hdlc(h) = &mut self.decoded
-            && h.message.is_some()
+            && (h.message.is_some() || h.damaged_message.is_some())
             && h.segment == crate::protocol::decoder::SegmentState::Whole
         {
             h.message = None;
+            h.damaged_message = None;
             self.compact = true;
         }
     }

@@ -65,6 +65,9 @@ pub struct Pipeline {
     framers: [Framer; 2],
     decoder: Decoder,
     recorder: Option<SharedRecorder>,
+    /// The last span we sent, until something else is received: an optical head echoes what
+    /// it is sent, so a received span with the same bytes is that echo, not the meter.
+    echo_of: Option<Vec<u8>>,
 }
 
 fn index(dir: Direction) -> usize {
@@ -86,6 +89,7 @@ impl Pipeline {
             framers: [Framer::new(protocols), Framer::new(protocols)],
             decoder,
             recorder,
+            echo_of: None,
         }
     }
 
@@ -158,7 +162,19 @@ impl Pipeline {
     fn drain(&mut self, dir: Direction, at: DateTime<Utc>, mut visit: impl FnMut(SpanView<'_>)) {
         let framer = &mut self.framers[index(dir)];
         while let Some(span) = framer.next_span() {
-            let decoded = self.decoder.decode(&span);
+            let mut decoded = self.decoder.decode(&span);
+            let junk = matches!(span.content, crate::protocol::Content::Junk);
+            match dir {
+                Direction::Tx if !junk => self.echo_of = Some(span.bytes.to_vec()),
+                Direction::Tx => {}
+                // Noise before the echo leaves it expected; anything else ends the wait.
+                Direction::Rx if junk => {}
+                Direction::Rx => {
+                    if self.echo_of.take().is_some_and(|sent| sent == span.bytes) {
+                        decoded.mark_echo();
+                    }
+                }
+            }
             visit(SpanView {
                 link: self.link,
                 dir,

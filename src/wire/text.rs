@@ -25,11 +25,18 @@ pub fn render(r: &SpanDetail, out: &mut String) {
     }
     let _ = writeln!(out, " · {verdict}");
     if !r.checks.is_empty() {
-        let list: Vec<String> = r.checks.iter().map(ToString::to_string).collect();
+        let list: Vec<String> = r
+            .checks
+            .iter()
+            .map(|c| match r.cut_off_text(c) {
+                Some(t) => format!("{} BAD ({t})", c.name),
+                None => c.to_string(),
+            })
+            .collect();
         wrapped_line("checks", &list, out);
     }
     if let Some(hdlc) = r.hdlc() {
-        hdlc_lines(hdlc, out);
+        hdlc_lines(r, hdlc, out);
     }
     if let Some(i) = r.identification() {
         let _ = writeln!(
@@ -42,6 +49,9 @@ pub fn render(r: &SpanDetail, out: &mut String) {
         );
     }
     bus_lines(r, out);
+    if let Some(why) = r.unverified_reason.filter(|_| r.unverified) {
+        let _ = writeln!(out, "  values   unverified ({why})");
+    }
     if r.list.is_some() || r.time.is_some() {
         message_line(r, out);
     }
@@ -62,10 +72,10 @@ pub fn render(r: &SpanDetail, out: &mut String) {
         field_table(r, out);
     }
     if let Some(e) = &r.error {
-        let _ = writeln!(out, "  error    {e}");
+        wrapped_words("error", &e.message, out);
     }
     if let Some(n) = &r.note {
-        let _ = writeln!(out, "  note     {n}");
+        wrapped_words("note", n, out);
     }
     if !r.ok || r.protocol == "junk" {
         hexdump(&r.hex, r.offset, out);
@@ -118,7 +128,7 @@ fn bus_lines(r: &SpanDetail, out: &mut String) {
     }
 }
 
-fn hdlc_lines(d: &super::detail::HdlcDetail, out: &mut String) {
+fn hdlc_lines(r: &SpanDetail, d: &super::detail::HdlcDetail, out: &mut String) {
     if let Some(h) = &d.hdlc {
         let _ = writeln!(
             out,
@@ -139,10 +149,10 @@ fn hdlc_lines(d: &super::detail::HdlcDetail, out: &mut String) {
             ),
             format!("security control {}", c.security_control),
             format!("invocation counter {}", c.invocation_counter),
-            if c.decrypted {
-                "decrypted".into()
-            } else {
-                "not decrypted".into()
+            match (c.decrypted, r.unverified) {
+                (true, true) => "decrypted, tag not checked (no authentication key)".into(),
+                (true, false) => "decrypted".into(),
+                (false, _) => "not decrypted".into(),
             },
         ];
         wrapped_line("cipher", &parts, out);
@@ -235,6 +245,7 @@ fn field_table(r: &SpanDetail, out: &mut String) {
         "  {:obis_w$}  {:name_w$}  {:>raw_w$}  {:>value_w$}  unit",
         "OBIS", "name", "raw", "value"
     );
+
     let _ = writeln!(out, "{}", header.trim_end());
     for (f, [code, name, raw, value]) in r.fields.iter().zip(rows) {
         let unit = f.unit.as_deref().unwrap_or("");
@@ -261,19 +272,31 @@ fn field_table(r: &SpanDetail, out: &mut String) {
 
 /// Writes `label` and the items joined by " · ", wrapped to fit 80 columns.
 fn wrapped_line(label: &str, items: &[String], out: &mut String) {
+    wrapped(label, items, " · ", out);
+}
+
+/// Writes `label` and the items joined by `sep`, wrapped between items to fit 80 columns.
+fn wrapped(label: &str, items: &[String], sep: &str, out: &mut String) {
     const WIDTH: usize = 78;
     const INDENT: usize = 11;
     let mut line = format!("  {label:<8} ");
+    let sep_w = sep.chars().count();
     for (i, item) in items.iter().enumerate() {
-        if i > 0 && line.chars().count() + 3 + item.chars().count() > WIDTH {
+        if i > 0 && line.chars().count() + sep_w + item.chars().count() > WIDTH {
             let _ = writeln!(out, "{}", line.trim_end());
             line = " ".repeat(INDENT);
         } else if i > 0 {
-            line.push_str(" · ");
+            line.push_str(sep);
         }
         line.push_str(item);
     }
     let _ = writeln!(out, "{}", line.trim_end());
+}
+
+/// Writes `label` and a sentence, wrapped between words to fit 80 columns.
+fn wrapped_words(label: &str, text: &str, out: &mut String) {
+    let words: Vec<String> = text.split(' ').map(str::to_string).collect();
+    wrapped(label, &words, " ", out);
 }
 
 /// A short hex dump for bad frames and junk (the first 256 bytes).

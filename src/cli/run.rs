@@ -1,25 +1,28 @@
 //! `kamscope [--port PATH | --demo | --replay FILE]`: the app. Chooses the source (command line,
 //! else the port picker), opens the recording, starts the HAN reader and the TUI.
 
+use super::keys::KeyArgs;
 use super::{SerialArgs, UserError, parse_speed};
 use kamscope::app::App;
 use kamscope::app::picker::Choice;
 use kamscope::config;
 use kamscope::link::record::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
-use kamscope::link::serial::SerialConnector;
-use kamscope::link::sim::{MeterProfile, SimConnector, demo_energy};
+use kamscope::link::serial::{SerialConnector, check_baud};
+use kamscope::link::sim::{MeterProfile, SharedEnergy, SimConnector, demo_energy};
 use kamscope::link::sim_optical::{IecMeter, OpticalFault, OpticalSimConnector, SimOptical};
 use kamscope::link::{Connector, OpticalConnector, io_reason};
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::iec_session::ReadoutOptions;
 use kamscope::task::han::{self, HanConfig};
-use kamscope::tui::{self, HanTask, Optical};
-use kamscope::wire::SharedRecorder;
+use kamscope::task::optical::OpticalReplay;
+use kamscope::tui::{self, HanTask, Optical, RealEnvironment};
 use kamscope::wire::line::SerialSettings;
+use kamscope::wire::{Chunk, SharedRecorder};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -70,6 +73,8 @@ pub struct RunArgs {
     /// 10-exponent for currents; default by meter type: -2, or -3 on CT meters (685-...).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
     current_scaler: Option<i8>,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 /// Where the HAN bytes come from.
@@ -119,6 +124,91 @@ fn choose_source(
     }))
 }
 
+/// The link the HAN reader reads, and for a replay the recording's optical line.
+type HanSide = (Box<dyn Connector>, Option<mpsc::Receiver<Chunk>>);
+
+/// The HAN side of the source.
+fn han_connector(
+    args: &RunArgs,
+    config: &config::Config,
+    source: &Source,
+    energy: &SharedEnergy,
+) -> Result<HanSide, UserError> {
+    Ok(match source {
+        Source::Replay(path) => {
+            let mut replay =
+                ReplayConnector::new(path.clone(), ReplaySource::load(path)?, args.speed);
+            let optical = replay.optical_chunks();
+            (Box::new(replay), Some(optical))
+        }
+        Source::Port(port) => (
+            Box::new(SerialConnector {
+                path: port.clone(),
+                settings: args
+                    .serial
+                    .over(config.han.settings(SerialSettings::HAN), "han")?,
+            }),
+            None,
+        ),
+        Source::Demo => {
+            let mut sim = SimConnector::new(args.meter, args.faults, args.speed);
+            sim.energy = Some(energy.clone());
+            (Box::new(sim), None)
+        }
+    })
+}
+
+/// The optical head: a real port, or in the demo the simulated meter's optical side.
+fn optical_connector(
+    args: &RunArgs,
+    config: &config::Config,
+    source: &Source,
+    energy: SharedEnergy,
+) -> Result<Option<Arc<dyn OpticalConnector>>, UserError> {
+    let settings = config.optical.settings(SerialSettings::OPTICAL);
+    let optical_port = |path: String| -> Result<Arc<dyn OpticalConnector>, UserError> {
+        check_baud("[optical] baud", settings.baud)?;
+        Ok(Arc::new(SerialConnector { path, settings }))
+    };
+    Ok(match (&args.optical, source) {
+        (Some(path), _) => Some(optical_port(path.clone())?),
+        (None, Source::Demo) => Some(Arc::new(OpticalSimConnector {
+            sim: SimOptical::new(args.iec_meter, args.iec_echo, args.iec_fault, energy),
+            speed: args.speed,
+        })),
+        (None, _) => config.optical.port.clone().map(optical_port).transpose()?,
+    })
+}
+
+/// The recording, opened (appended to) before the app starts, so a bad path is said at once.
+fn open_recorder(path: Option<&PathBuf>) -> Result<Option<SharedRecorder>, UserError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let recorder = Recorder::create(path).map_err(|e| {
+        UserError(format!(
+            "cannot record to {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    })?;
+    tracing::info!(path = %path.display(), "recording");
+    Ok(Some(Arc::new(Mutex::new(recorder))))
+}
+
+/// Where exports go: the config's `[export] dir` (`~/` is the home folder), else the platform's
+/// documents folder.
+fn export_dir(config: &config::Config) -> Option<PathBuf> {
+    let Some(dir) = &config.export.dir else {
+        return tui::default_export_dir();
+    };
+    let home = || directories::UserDirs::new().map(|u| u.home_dir().to_path_buf());
+    match dir.strip_prefix("~") {
+        Ok(rest) => Some(home().map_or_else(|| dir.clone(), |h| h.join(rest))),
+        Err(_) => Some(dir.clone()),
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     let mut config = match config::path() {
         Some(p) => config::load(&p)?,
@@ -128,57 +218,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     let Some(source) = choose_source(&args, &mut config, &mut notice)? else {
         return Ok(ExitCode::SUCCESS);
     };
+    let keys = args.keys.keys(|| Ok(config.keys.clone()))?;
     // The demo meter's HAN and optical sides count the same energy registers.
     let energy = demo_energy();
-    let connector: Box<dyn Connector> = match &source {
-        Source::Replay(path) => {
-            let replay = ReplaySource::load(path)?;
-            Box::new(ReplayConnector::new(path.clone(), replay, args.speed))
-        }
-        Source::Port(port) => Box::new(SerialConnector {
-            path: port.clone(),
-            settings: args.serial.over(config.han.settings(SerialSettings::HAN)),
-        }),
-        Source::Demo => {
-            let mut sim = SimConnector::new(args.meter, args.faults, args.speed);
-            sim.energy = Some(energy.clone());
-            Box::new(sim)
-        }
-    };
-    // The optical head: a real port, or in the demo the simulated meter's optical side.
-    let optical_port = |path: String| -> Arc<dyn OpticalConnector> {
-        Arc::new(SerialConnector {
-            path,
-            settings: config.optical.settings(SerialSettings::OPTICAL),
-        })
-    };
-    let optical: Option<Arc<dyn OpticalConnector>> = match (&args.optical, &source) {
-        (Some(path), _) => Some(optical_port(path.clone())),
-        (None, Source::Demo) => Some(Arc::new(OpticalSimConnector {
-            sim: SimOptical::new(args.iec_meter, args.iec_echo, args.iec_fault, energy),
-            speed: args.speed,
-        })),
-        (None, _) => config.optical.port.clone().map(optical_port),
-    };
+    let (connector, replayed_optical) = han_connector(&args, &config, &source, &energy)?;
+    let optical = optical_connector(&args, &config, &source, energy)?;
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(UserError(
             "the app needs a terminal; for scripts use `kamscope decode`".into(),
         ));
     }
-    let recorder: Option<SharedRecorder> = match &args.record {
-        Some(path) => {
-            let recorder = Recorder::create(path).map_err(|e| {
-                UserError(format!(
-                    "cannot record to {}: {}",
-                    path.display(),
-                    io_reason(&e)
-                ))
-            })?;
-            tracing::info!(path = %path.display(), "recording");
-            Some(Arc::new(Mutex::new(recorder)))
-        }
-        None => None,
-    };
+    let recorder = open_recorder(args.record.as_ref())?;
     let scaling = Scaling {
         energy_scaler: args
             .energy_scaler
@@ -196,12 +246,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     );
     app.readout.port = optical.as_ref().map(|c| c.describe());
     app.notice = notice;
+    app.keys = keys.clone();
     if let Some(w) = config.chart_window() {
         app.live.window = w;
     }
-    tracing::info!(source = %connector.describe(), "kamscope started");
+    tracing::info!(source = %connector.describe(), keys = keys.is_some(), "kamscope started");
     let han_config = HanConfig {
         scaling,
+        keys,
         recorder: recorder.clone(),
         ..HanConfig::default()
     };
@@ -216,10 +268,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
             no_baud_switch: args.no_baud_switch,
             ..ReadoutOptions::default()
         },
+        replay: replayed_optical.map(|chunks| OpticalReplay {
+            chunks,
+            speed: args.speed,
+            recorder: recorder.clone(),
+        }),
         recorder,
     };
+    let env = RealEnvironment {
+        export_dir: export_dir(&config),
+    };
     color_eyre::install()?;
-    tui::run(app, spawn_han, optical)?;
+    tui::run(app, spawn_han, optical, env)?;
     tracing::info!("kamscope stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! framing, decoding, timestamps) and sends spans to the app over a bounded channel. The link is
 //! reopened when it fails, so an unplugged adapter comes back by itself.
 
+use crate::link::serial::PortError;
 use crate::link::{BoxLink, Connector, io_reason};
 use crate::protocol::dlms::Keys;
 use crate::protocol::han::Scaling;
@@ -23,6 +24,10 @@ pub struct HanConfig {
     pub idle_flush: Duration,
     /// Pause before reopening a failed link.
     pub retry: Duration,
+    /// Stop (instead of retrying) when the link cannot be opened for a reason waiting cannot
+    /// mend: no permission, not a serial port (`decode --port` exits with the sentence; the app
+    /// keeps retrying, so a port fixed meanwhile comes back).
+    pub stop_on_permanent: bool,
 }
 
 impl Default for HanConfig {
@@ -34,6 +39,7 @@ impl Default for HanConfig {
             recorder: None,
             idle_flush: Duration::from_millis(500),
             retry: Duration::from_secs(1),
+            stop_on_permanent: false,
         }
     }
 }
@@ -158,12 +164,16 @@ pub async fn run(
         events,
     };
     let source = connector.describe();
+    // The reason the link is down, logged once (not every second while an adapter is missing).
+    let mut logged: Option<String> = None;
     loop {
         if !reader.send(HanEvent::Link(LinkState::Connecting)).await {
             return;
         }
+        let mut permanent = false;
         let reason = match connector.connect().await {
             Ok(io) => {
+                logged = None;
                 tracing::info!(%source, "HAN link connected");
                 if !reader.send(HanEvent::Link(LinkState::Connected)).await {
                     return;
@@ -177,17 +187,27 @@ pub async fn run(
                     Stop::Quit => return,
                 }
             }
-            Err(e) => io_reason(&e),
+            Err(e) => {
+                permanent = e
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<PortError>())
+                    .is_some_and(PortError::permanent);
+                io_reason(&e)
+            }
         };
         if connector.ends() {
             tracing::info!(%source, "replay finished");
             let _ = reader.send(HanEvent::Link(LinkState::Ended)).await;
             return;
         }
-        tracing::warn!(%source, %reason, "HAN link down, retrying");
+        if logged.as_ref() != Some(&reason) {
+            tracing::warn!(%source, %reason, "HAN link down, retrying");
+            logged = Some(reason.clone());
+        }
         if !reader
             .send(HanEvent::Link(LinkState::Waiting { reason }))
             .await
+            || (permanent && cfg.stop_on_permanent)
         {
             return;
         }

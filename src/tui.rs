@@ -326,6 +326,14 @@ where
     if let Some((_, cancel)) = &readout {
         let _ = cancel.try_send(());
     }
+    // The reader finishes a frame that is still arriving (so a recording ends on a whole
+    // frame): wait while it reports, not longer.
+    let finish = async {
+        while let Ok(Some(_)) =
+            tokio::time::timeout(Duration::from_millis(300), han.events.recv()).await
+        {}
+    };
+    let _ = tokio::time::timeout(crate::task::han::FINISH_FRAME, finish).await;
     Ok(())
 }
 
@@ -401,5 +409,98 @@ async fn next_readout_event(readout: &mut Option<Readout>) -> Option<OpticalEven
     match readout {
         Some((events, _)) => events.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("kamscope-export-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Exports go into the one folder (made if missing), never over a file or through a link:
+    /// a taken name gets -1, -2, ...
+    #[test]
+    fn exports_never_overwrite_or_follow_a_link() {
+        let dir = temp_dir("real").join("not yet there");
+        let mut env = RealEnvironment {
+            export_dir: Some(dir.clone()),
+        };
+        let name = Path::new("kamscope-readout-20240501-100000.csv");
+        let first = write_export(&mut env, name, "one").unwrap();
+        assert_eq!(first, dir.join(name));
+        let second = write_export(&mut env, name, "two").unwrap();
+        assert_eq!(second, dir.join("kamscope-readout-20240501-100000-1.csv"));
+        // A link where the next name would be: not followed, not replaced.
+        let target = dir.join("target.txt");
+        std::fs::write(&target, "keep").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("kamscope-readout-20240501-100000-2.csv"))
+            .unwrap();
+        let third = write_export(&mut env, name, "three").unwrap();
+        assert_eq!(third, dir.join("kamscope-readout-20240501-100000-3.csv"));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "one");
+        assert_eq!(std::fs::read_to_string(&second).unwrap(), "two");
+        assert_eq!(std::fs::read_to_string(&third).unwrap(), "three");
+        std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+    }
+
+    /// The message names the noun and the full path, also when the folder cannot be made.
+    #[tokio::test]
+    async fn the_export_message_names_what_and_where() {
+        let dir = temp_dir("message");
+        let mut env = RealEnvironment {
+            export_dir: Some(dir.clone()),
+        };
+        let now = Local::now().fixed_offset();
+        let mut app = App::new("test".into(), Default::default(), None, now, 0);
+        let (_etx, events) = mpsc::channel(1);
+        let (commands, _crx) = mpsc::channel(1);
+        let han = HanTask { events, commands };
+        let export = |path: &str| Effect::Export {
+            path: PathBuf::from(path),
+            what: "readout",
+            contents: "x".into(),
+        };
+        let optical = Optical::default();
+        apply(
+            export("r.csv"),
+            &mut app,
+            &han,
+            &optical,
+            &mut None,
+            &mut env,
+        )
+        .await;
+        assert_eq!(
+            app.notice.as_deref(),
+            Some(format!("readout exported to {}", dir.join("r.csv").display()).as_str())
+        );
+        // A file where the folder should be: one sentence with the path and the reason.
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, "a file").unwrap();
+        apply(
+            export("r.csv"),
+            &mut app,
+            &han,
+            &optical,
+            &mut None,
+            &mut env,
+        )
+        .await;
+        let notice = app.notice.clone().unwrap();
+        assert!(
+            notice.starts_with(&format!(
+                "cannot export the readout to {}: ",
+                dir.join("r.csv").display()
+            )),
+            "{notice}"
+        );
+        std::fs::remove_file(&dir).ok();
     }
 }

@@ -214,3 +214,48 @@ async fn play(
     }
     let _ = io.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Each line its own way: the HAN line's received bytes to the reader, the optical line
+    /// (both directions) to the channel; the event log's lines to neither.
+    #[tokio::test]
+    async fn the_lines_of_a_recording_go_their_own_ways() {
+        let path =
+            std::env::temp_dir().join(format!("kamscope-replay-{}.jsonl", std::process::id()));
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"t":"2024-05-01T10:00:00.000Z","link":"han","dir":"rx","hex":"7EA0"}"#, "\n",
+                r#"{"t":"2024-05-01T10:00:00.010Z","event":"readout started on demo"}"#, "\n",
+                r#"{"t":"2024-05-01T10:00:00.020Z","link":"optical","dir":"tx","hex":"2F3F210D0A"}"#, "\n",
+                r#"{"t":"2024-05-01T10:00:00.030Z","link":"optical","dir":"rx","hex":"2F4B414D"}"#, "\n",
+                r#"{"t":"2024-05-01T10:00:00.040Z","dir":"rx","hex":"E27E"}"#, "\n",
+            ),
+        )
+        .unwrap();
+        let source = ReplaySource::load(&path).unwrap();
+        assert!(matches!(&source, ReplaySource::Capture(c) if c.len() == 4));
+        let mut replay = ReplayConnector::new(path.clone(), source, 100.0);
+        let mut optical = replay.optical_chunks();
+        let mut link = replay.connect().await.unwrap();
+        let mut han = Vec::new();
+        link.read_to_end(&mut han).await.unwrap();
+        assert_eq!(han, [0x7E, 0xA0, 0xE2, 0x7E]);
+        let mut seen = Vec::new();
+        while let Some(c) = optical.recv().await {
+            seen.push((c.dir, c.bytes));
+        }
+        assert_eq!(
+            seen,
+            [
+                (Direction::Tx, b"/?!\r\n".to_vec()),
+                (Direction::Rx, b"/KAM".to_vec())
+            ]
+        );
+        std::fs::remove_file(&path).ok();
+    }
+}

@@ -206,3 +206,59 @@ pub fn list_ports() -> Result<Vec<PortInfo>, ListPortsError> {
     out.sort_by(|a, b| (a.kind != "usb", &a.path).cmp(&(b.kind != "usb", &b.path)));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn why_a_port_cannot_be_opened() {
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            PortError::of("/dev/ttyUSB0", &denied).to_string(),
+            "no permission for /dev/ttyUSB0: add your user to the dialout group (sudo usermod -aG dialout $USER) and log in again"
+        );
+        assert!(PortError::of("/dev/ttyUSB0", &denied).permanent());
+        let gone = io::Error::from(io::ErrorKind::NotFound);
+        let missing = PortError::of("/dev/kamscope-no-such-tty", &gone);
+        assert_eq!(
+            missing,
+            PortError::Missing("/dev/kamscope-no-such-tty".into())
+        );
+        assert!(!missing.permanent(), "a missing adapter is waited for");
+        let dir = std::env::temp_dir();
+        let other = io::Error::other("Is a directory");
+        assert!(matches!(
+            PortError::of(dir.to_str().unwrap(), &other),
+            PortError::Directory(_)
+        ));
+        let not_tty = io::Error::other(nix::errno::Errno::ENOTTY.desc());
+        assert_eq!(
+            PortError::of("/dev/null", &not_tty),
+            PortError::NotSerial("/dev/null".into())
+        );
+        // serialport says "not found" for a port another program holds.
+        assert_eq!(
+            PortError::of("/dev/null", &gone),
+            PortError::Busy("/dev/null".into())
+        );
+        // Kept through an I/O error, as the reader task sees it.
+        let inner = PortError::NotSerial("/dev/null".into()).into_io();
+        assert_eq!(
+            PortError::of("/dev/null", &inner),
+            PortError::NotSerial("/dev/null".into())
+        );
+        assert_eq!(io_reason(&inner), "/dev/null is not a serial port");
+    }
+
+    #[test]
+    fn standard_speeds_only() {
+        assert_eq!(check_baud("--baud", 2400), Ok(2400));
+        assert_eq!(check_baud("--baud", 300), Ok(300));
+        assert_eq!(
+            check_baud("[han] baud", 0).unwrap_err(),
+            "[han] baud 0 is not a standard serial speed (300, 1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200)"
+        );
+        assert!(check_baud("--baud", 2401).is_err());
+    }
+}

@@ -114,7 +114,9 @@ impl Reader {
         }
     }
 
-    /// Reads one open link until it fails or the app stops the task.
+    /// Reads one open link until it fails or the app stops the task. Asked to stop while a
+    /// frame is arriving, it reads on until the frame is whole (at most [`FINISH_FRAME`]), so a
+    /// recording does not end in a frame cut off by the user quitting.
     async fn pump(
         &mut self,
         mut io: BoxLink,
@@ -122,8 +124,12 @@ impl Reader {
         commands: &mut mpsc::Receiver<HanCommand>,
     ) -> Stop {
         let mut buf = vec![0u8; 4096];
+        // Stopping, once the frame in progress is whole.
+        let mut finishing: Option<tokio::time::Instant> = None;
         loop {
             let idle = tokio::time::sleep(idle_flush);
+            let give_up =
+                tokio::time::sleep_until(finishing.unwrap_or_else(tokio::time::Instant::now));
             tokio::select! {
                 r = io.read(&mut buf) => match r {
                     Ok(0) => return Stop::LinkLost("end of stream".into()),
@@ -135,17 +141,28 @@ impl Reader {
                     Err(e) => return Stop::LinkLost(io_reason(&e)),
                 },
                 () = idle, if self.pipeline.pending() > 0 => {
-                    if !self.flush(Utc::now()).await {
+                    if finishing.is_some() || !self.flush(Utc::now()).await {
                         return Stop::Quit;
                     }
                 }
-                cmd = commands.recv() => if let Err(stop) = self.command(cmd) {
-                    return stop;
+                () = give_up, if finishing.is_some() => return Stop::Quit,
+                cmd = commands.recv(), if finishing.is_none() => match self.command(cmd) {
+                    Ok(()) => {}
+                    Err(Stop::Quit) if self.pipeline.pending() > 0 => {
+                        finishing = Some(tokio::time::Instant::now() + FINISH_FRAME);
+                    }
+                    Err(stop) => return stop,
                 },
+            }
+            if finishing.is_some() && self.pipeline.pending() == 0 {
+                return Stop::Quit;
             }
         }
     }
 }
+
+/// How long a stopping reader waits for the frame in progress (a long list at 2400 baud).
+pub const FINISH_FRAME: Duration = Duration::from_millis(1500);
 
 /// Runs until the app goes away, a replay ends, or `Stop` is received.
 pub async fn run(
@@ -166,10 +183,12 @@ pub async fn run(
     let source = connector.describe();
     // The reason the link is down, logged once (not every second while an adapter is missing).
     let mut logged: Option<String> = None;
+    // Connecting is said once: while retrying, the link stays "waiting" with its reason (the
+    // app logs a state change, not every attempt).
+    if !reader.send(HanEvent::Link(LinkState::Connecting)).await {
+        return;
+    }
     loop {
-        if !reader.send(HanEvent::Link(LinkState::Connecting)).await {
-            return;
-        }
         let mut permanent = false;
         let reason = match connector.connect().await {
             Ok(io) => {

@@ -348,3 +348,41 @@ async fn flush(pipeline: Option<Pipeline>, events: &mpsc::Sender<OpticalEvent>) 
 async fn send(events: &mpsc::Sender<OpticalEvent>, e: OpticalEvent) -> bool {
     events.send(e).await.is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(ms: i64, dir: Direction, bytes: &[u8]) -> Chunk {
+        Chunk {
+            t: DateTime::<Utc>::UNIX_EPOCH + chrono::TimeDelta::milliseconds(ms),
+            link: Link::Optical,
+            dir,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn recorded_readouts_are_told_apart() {
+        let mut split = ReadoutSplit::default();
+        let mut pipeline = readout_pipeline(None);
+        let mut feed = |c: Chunk| -> bool {
+            let new = split.starts_readout(&c);
+            let (spans, _) = pipeline.records_of(&c);
+            for s in spans {
+                split.note(s.dir, &s.content);
+            }
+            new
+        };
+        assert!(feed(chunk(0, Direction::Tx, b"/?!\r\n")));
+        // The head's echo is not an answer: the request again is a retry of the same readout.
+        assert!(!feed(chunk(50, Direction::Rx, b"/?!\r\n")));
+        assert!(!feed(chunk(1550, Direction::Tx, b"/?!\r\n")));
+        assert!(!feed(chunk(1900, Direction::Rx, b"/KAM5685351A300100\r\n")));
+        // Answered: a request now starts the next readout, however soon.
+        assert!(feed(chunk(2500, Direction::Tx, b"/?!\r\n")));
+        assert!(!feed(chunk(4000, Direction::Tx, b"/?!\r\n")));
+        // A long silence ends a readout too.
+        assert!(feed(chunk(9000, Direction::Tx, b"/?!\r\n")));
+    }
+}

@@ -44,7 +44,9 @@ pub struct KeyArgs {
     #[arg(long, value_name = "HEX")]
     auth_key: Option<String>,
     /// File with the keys: two lines of 32 hex digits (encryption, then authentication), or
-    /// `key = ...` and `auth_key = ...`; readable by you only (chmod 600).
+    /// `key = ...` and `auth_key = ...`; readable by you only (chmod 600). Without keys on the
+    /// command line or in a key file, KAMSCOPE_KEY and KAMSCOPE_AUTH_KEY are used, then the
+    /// config's [keys].
     #[arg(long, value_name = "FILE")]
     key_file: Option<PathBuf>,
 }

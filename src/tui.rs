@@ -188,20 +188,25 @@ pub fn restore_terminal() {
     ratatui::restore();
 }
 
-/// SIGTERM or SIGHUP (the terminal closed, `kill`): the app ends as if the user quit.
-async fn termination() {
+/// SIGTERM or SIGHUP (the terminal closed, `kill`): the app ends as if the user quit. The
+/// handlers are installed at once (on the current runtime), before the terminal is taken over,
+/// so a signal that comes early still gives the terminal back.
+fn termination() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
-    ) {
-        (Ok(mut term), Ok(mut hup)) => {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: quitting"),
-                _ = hup.recv() => tracing::info!("SIGHUP: quitting"),
+    );
+    async move {
+        match signals {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: quitting"),
+                    _ = hup.recv() => tracing::info!("SIGHUP: quitting"),
+                }
             }
+            _ => std::future::pending().await,
         }
-        _ => std::future::pending().await,
     }
 }
 
@@ -215,6 +220,7 @@ pub fn run(
 ) -> Result<(), TuiError> {
     let runtime = crate::task::runtime().map_err(TuiError::Runtime)?;
     runtime.block_on(async move {
+        let shutdown = termination();
         let mut terminal = ratatui::try_init().map_err(TuiError::Terminal)?;
         // ratatui's own hook restores raw mode and the screen; the mouse and cursor too.
         let previous = std::panic::take_hook();
@@ -232,7 +238,7 @@ pub fn run(
             han,
             optical,
             &mut env,
-            termination(),
+            shutdown,
         )
         .await;
         restore_terminal();

@@ -10,6 +10,7 @@ use crate::app::{App, Effect};
 use crate::link::serial::list_ports;
 use crate::link::{OpticalConnector, io_reason};
 use crate::protocol::iec_session::ReadoutOptions;
+use crate::task::optical::OpticalReplay;
 use crate::ui::{self, Theme};
 use crate::wire::{HanCommand, HanEvent, OpticalEvent, SharedRecorder};
 use chrono::{DateTime, FixedOffset, Local};
@@ -43,12 +44,21 @@ pub enum TuiError {
 pub trait Environment {
     /// The laptop clock with its UTC offset.
     fn now(&self) -> DateTime<FixedOffset>;
-    /// Writes an export: a new file, never an existing one and never through a link.
+    /// Writes an export: a new file, never an existing one and never through a link (an existing
+    /// name, a symbolic link among them, fails with `AlreadyExists`).
     fn write_new_file(&mut self, path: &Path, contents: &str) -> io::Result<()>;
+    /// The folder exports go to; `None`: the working directory.
+    fn export_dir(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// The real clock and file system.
-pub struct RealEnvironment;
+#[derive(Debug, Default)]
+pub struct RealEnvironment {
+    /// Where exports go (made when the first export is written).
+    pub export_dir: Option<PathBuf>,
+}
 
 impl Environment for RealEnvironment {
     fn now(&self) -> DateTime<FixedOffset> {
@@ -57,6 +67,10 @@ impl Environment for RealEnvironment {
 
     fn write_new_file(&mut self, path: &Path, contents: &str) -> io::Result<()> {
         use std::io::Write;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        // create_new: O_EXCL, so neither an existing file nor a symbolic link is followed.
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -64,6 +78,58 @@ impl Environment for RealEnvironment {
         file.write_all(contents.as_bytes())?;
         file.sync_all()
     }
+
+    fn export_dir(&self) -> Option<&Path> {
+        self.export_dir.as_deref()
+    }
+}
+
+/// Where exports go when the config does not say: a `kamscope` folder in the platform's
+/// documents folder (`~/Documents/kamscope`), else in its data folder
+/// (`~/.local/share/kamscope/exports`). `None`: the working directory.
+pub fn default_export_dir() -> Option<PathBuf> {
+    if let Some(docs) =
+        directories::UserDirs::new().and_then(|u| u.document_dir().map(Path::to_path_buf))
+    {
+        return Some(docs.join("kamscope"));
+    }
+    directories::ProjectDirs::from("", "", "kamscope").map(|d| d.data_dir().join("exports"))
+}
+
+/// Writes an export named `name` into the environment's export folder as a new file: when the
+/// name is taken (by a file or a link), `-1`, `-2`, ... is added before the extension. Returns
+/// the path written.
+pub fn write_export<E: Environment>(
+    env: &mut E,
+    name: &Path,
+    contents: &str,
+) -> io::Result<PathBuf> {
+    let dir = env.export_dir().map(Path::to_path_buf);
+    let stem = name
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let ext = name.extension().map(|e| e.to_string_lossy().into_owned());
+    for n in 0..1000 {
+        let file = match (n, &ext) {
+            (0, _) => name.to_path_buf(),
+            (n, Some(ext)) => PathBuf::from(format!("{stem}-{n}.{ext}")),
+            (n, None) => PathBuf::from(format!("{stem}-{n}")),
+        };
+        let path = match &dir {
+            Some(d) => d.join(file),
+            None => file,
+        };
+        match env.write_new_file(&path, contents) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            result => return result.map(|()| path),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "a thousand files of that name are there already",
+    ))
 }
 
 /// The optical head, for readouts started from the Readout tab.
@@ -73,6 +139,8 @@ pub struct Optical {
     pub options: ReadoutOptions,
     /// The recording shared with the HAN reader (the readout records its bytes too).
     pub recorder: Option<SharedRecorder>,
+    /// A replayed recording's optical line: its readouts' spans go to the Inspector as live.
+    pub replay: Option<OpticalReplay>,
 }
 
 /// The HAN reader task as the loop sees it.
@@ -120,20 +188,25 @@ pub fn restore_terminal() {
     ratatui::restore();
 }
 
-/// SIGTERM or SIGHUP (the terminal closed, `kill`): the app ends as if the user quit.
-async fn termination() {
+/// SIGTERM or SIGHUP (the terminal closed, `kill`): the app ends as if the user quit. The
+/// handlers are installed at once (on the current runtime), before the terminal is taken over,
+/// so a signal that comes early still gives the terminal back.
+fn termination() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
-    ) {
-        (Ok(mut term), Ok(mut hup)) => {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: quitting"),
-                _ = hup.recv() => tracing::info!("SIGHUP: quitting"),
+    );
+    async move {
+        match signals {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: quitting"),
+                    _ = hup.recv() => tracing::info!("SIGHUP: quitting"),
+                }
             }
+            _ => std::future::pending().await,
         }
-        _ => std::future::pending().await,
     }
 }
 
@@ -143,9 +216,11 @@ pub fn run(
     app: App,
     spawn_han: impl FnOnce() -> HanTask,
     optical: Optical,
+    mut env: RealEnvironment,
 ) -> Result<(), TuiError> {
     let runtime = crate::task::runtime().map_err(TuiError::Runtime)?;
     runtime.block_on(async move {
+        let shutdown = termination();
         let mut terminal = ratatui::try_init().map_err(TuiError::Terminal)?;
         // ratatui's own hook restores raw mode and the screen; the mouse and cursor too.
         let previous = std::panic::take_hook();
@@ -162,8 +237,8 @@ pub fn run(
             EventStream::new(),
             han,
             optical,
-            &mut RealEnvironment,
-            termination(),
+            &mut env,
+            shutdown,
         )
         .await;
         restore_terminal();
@@ -179,7 +254,7 @@ pub async fn run_loop<B, S, E>(
     app: &mut App,
     input: S,
     mut han: HanTask,
-    optical: Optical,
+    mut optical: Optical,
     env: &mut E,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), TuiError>
@@ -190,6 +265,7 @@ where
 {
     let theme = Theme::from_env();
     let mut readout: Option<Readout> = None;
+    let mut replayed = optical.replay.take().map(OpticalReplay::spawn);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut han_done = false;
@@ -239,6 +315,10 @@ where
                 Some(e) => app.on_optical(e),
                 None => readout_ended = true,
             },
+            ev = next_event(&mut replayed), if replayed.is_some() => match ev {
+                Some(e) => app.on_optical(e),
+                None => replayed = None,
+            },
             () = &mut shutdown => break,
         }
         if readout_ended {
@@ -252,6 +332,14 @@ where
     if let Some((_, cancel)) = &readout {
         let _ = cancel.try_send(());
     }
+    // The reader finishes a frame that is still arriving (so a recording ends on a whole
+    // frame): wait while it reports, not longer.
+    let finish = async {
+        while let Ok(Some(_)) =
+            tokio::time::timeout(Duration::from_millis(300), han.events.recv()).await
+        {}
+    };
+    let _ = tokio::time::timeout(crate::task::han::FINISH_FRAME, finish).await;
     Ok(())
 }
 
@@ -287,12 +375,22 @@ async fn apply<E: Environment>(
             what,
             contents,
         } => {
-            app.notice = Some(match env.write_new_file(&path, &contents) {
-                Ok(()) => {
-                    tracing::info!(path = %path.display(), "{what} exported");
-                    format!("{what} exported to {}", full_path(&path).display())
+            app.notice = Some(match write_export(env, &path, &contents) {
+                Ok(written) => {
+                    let written = full_path(&written);
+                    tracing::info!(path = %written.display(), "{what} exported");
+                    format!("{what} exported to {}", written.display())
                 }
-                Err(e) => format!("cannot write {}: {}", path.display(), io_reason(&e)),
+                Err(e) => {
+                    let dir = env.export_dir().map(Path::to_path_buf).unwrap_or_default();
+                    let target = full_path(&dir.join(&path));
+                    tracing::warn!(path = %target.display(), reason = %io_reason(&e), "{what} export failed");
+                    format!(
+                        "cannot export the {what} to {}: {}",
+                        target.display(),
+                        io_reason(&e)
+                    )
+                }
             });
             app.dirty = true;
         }
@@ -304,10 +402,111 @@ fn full_path(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// The next event of a replayed optical line (never called without one).
+async fn next_event(events: &mut Option<mpsc::Receiver<OpticalEvent>>) -> Option<OpticalEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The next event of the readout in progress (never called without one).
 async fn next_readout_event(readout: &mut Option<Readout>) -> Option<OpticalEvent> {
     match readout {
         Some((events, _)) => events.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("kamscope-export-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Exports go into the one folder (made if missing), never over a file or through a link:
+    /// a taken name gets -1, -2, ...
+    #[test]
+    fn exports_never_overwrite_or_follow_a_link() {
+        let dir = temp_dir("real").join("not yet there");
+        let mut env = RealEnvironment {
+            export_dir: Some(dir.clone()),
+        };
+        let name = Path::new("kamscope-readout-20240501-100000.csv");
+        let first = write_export(&mut env, name, "one").unwrap();
+        assert_eq!(first, dir.join(name));
+        let second = write_export(&mut env, name, "two").unwrap();
+        assert_eq!(second, dir.join("kamscope-readout-20240501-100000-1.csv"));
+        // A link where the next name would be: not followed, not replaced.
+        let target = dir.join("target.txt");
+        std::fs::write(&target, "keep").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("kamscope-readout-20240501-100000-2.csv"))
+            .unwrap();
+        let third = write_export(&mut env, name, "three").unwrap();
+        assert_eq!(third, dir.join("kamscope-readout-20240501-100000-3.csv"));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "one");
+        assert_eq!(std::fs::read_to_string(&second).unwrap(), "two");
+        assert_eq!(std::fs::read_to_string(&third).unwrap(), "three");
+        std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+    }
+
+    /// The message names the noun and the full path, also when the folder cannot be made.
+    #[tokio::test]
+    async fn the_export_message_names_what_and_where() {
+        let dir = temp_dir("message");
+        let mut env = RealEnvironment {
+            export_dir: Some(dir.clone()),
+        };
+        let now = Local::now().fixed_offset();
+        let mut app = App::new("test".into(), Default::default(), None, now, 0);
+        let (_etx, events) = mpsc::channel(1);
+        let (commands, _crx) = mpsc::channel(1);
+        let han = HanTask { events, commands };
+        let export = |path: &str| Effect::Export {
+            path: PathBuf::from(path),
+            what: "readout",
+            contents: "x".into(),
+        };
+        let optical = Optical::default();
+        apply(
+            export("r.csv"),
+            &mut app,
+            &han,
+            &optical,
+            &mut None,
+            &mut env,
+        )
+        .await;
+        assert_eq!(
+            app.notice.as_deref(),
+            Some(format!("readout exported to {}", dir.join("r.csv").display()).as_str())
+        );
+        // A file where the folder should be: one sentence with the path and the reason.
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, "a file").unwrap();
+        apply(
+            export("r.csv"),
+            &mut app,
+            &han,
+            &optical,
+            &mut None,
+            &mut env,
+        )
+        .await;
+        let notice = app.notice.clone().unwrap();
+        assert!(
+            notice.starts_with(&format!(
+                "cannot export the readout to {}: ",
+                dir.join("r.csv").display()
+            )),
+            "{notice}"
+        );
+        std::fs::remove_file(&dir).ok();
     }
 }

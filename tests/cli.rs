@@ -3,10 +3,25 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+/// `kamscope` as a user starts it, but with no config and no keys in the environment (the
+/// machine's own must not change what the tests see).
+fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kamscope"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
+        .env_remove("KAMSCOPE_KEY")
+        .env_remove("KAMSCOPE_AUTH_KEY");
+    c
+}
+
 fn kamscope(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kamscope"))
+    kamscope_with(args, stdin, &[])
+}
+
+fn kamscope_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+    let mut child = command()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -218,12 +233,42 @@ fn bad_input_is_one_line_and_exit_2() {
     );
 }
 
+/// An empty capture is not a bad frame: it is said, and the exit code tells a script.
 #[test]
-fn empty_input_is_fine() {
-    let out = kamscope(&["decode", "--summary"], Some(b""));
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["bytes"], 0);
+fn empty_input_says_so() {
+    assert_user_error(
+        &kamscope(&["decode", "--summary"], Some(b"")),
+        "no bytes in standard input",
+    );
+    let dir = temp_dir("empty");
+    let empty = dir.join("empty.hex");
+    std::fs::write(&empty, " \n\n").unwrap();
+    assert_user_error(
+        &kamscope(&["decode", empty.to_str().unwrap()], None),
+        &format!("no bytes in {}", empty.display()),
+    );
+    assert_user_error(
+        &kamscope(&["--replay", empty.to_str().unwrap()], None),
+        &format!("no bytes in {}", empty.display()),
+    );
+    let events_only = dir.join("events.jsonl");
+    std::fs::write(
+        &events_only,
+        "{\"t\":\"2024-05-01T10:00:00.000Z\",\"dir\":\"rx\",\"hex\":\"\"}\n\
+         {\"t\":\"2024-05-01T10:00:01.000Z\",\"event\":\"link down: gone\"}\n",
+    )
+    .unwrap();
+    assert_user_error(
+        &kamscope(&["decode", events_only.to_str().unwrap()], None),
+        "no bytes in",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kamscope-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 #[test]
@@ -266,7 +311,7 @@ fn the_app_without_a_terminal_says_so() {
 #[test]
 fn decode_a_live_port_from_the_simulator_on_a_pty() {
     let (mut sim, path) = sim_pty(&["--speed", "100"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_kamscope"))
+    let out = command()
         .args([
             "decode",
             "--port",
@@ -298,7 +343,7 @@ fn decode_a_live_port_from_the_simulator_on_a_pty() {
 /// Starts `kamscope sim --pty` with the given options and returns it and its terminal's path.
 fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_kamscope"))
+    let mut sim = command()
         .args(["sim", "--pty"])
         .args(args)
         .stdout(Stdio::piped())
@@ -313,7 +358,7 @@ fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
 }
 
 fn read_port(path: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kamscope"))
+    command()
         .args(["read", "--port", path, "--format", "json"])
         .output()
         .unwrap()
@@ -372,4 +417,187 @@ fn read_through_a_pty_for_both_meters_and_every_fault() {
             assert!(v["fields"][1]["obis"].is_string() && v["fields"][1]["name"].is_string());
         }
     }
+}
+
+const KEY: &str = "00112233445566778899AABBCCDDEEFF";
+const AUTH_KEY: &str = "FFEEDDCCBBAA99887766554433221100";
+const ENCRYPTED: &str = "tests/fixtures/han/kamstrup-dk-encrypted-glo.hex";
+
+fn decrypted(out: &Output) -> bool {
+    assert!(out.status.success(), "{out:?}");
+    json_lines(out)[0]["details"]["cipher"]["decrypted"] == true
+}
+
+/// Keys from the environment, a key file and the config, not only the command line (where `ps`
+/// shows them); the first place that has any wins, and no message shows a key.
+#[test]
+fn keys_without_the_command_line() {
+    let args = ["decode", ENCRYPTED, "--format", "json"];
+    assert!(!decrypted(&kamscope(&args, None)));
+    let env = [("KAMSCOPE_KEY", KEY), ("KAMSCOPE_AUTH_KEY", AUTH_KEY)];
+    assert!(decrypted(&kamscope_with(&args, None, &env)));
+
+    let dir = temp_dir("keys");
+    let file = dir.join("meter.keys");
+    std::fs::write(&file, format!("key = {KEY}\nauth_key = {AUTH_KEY}\n")).unwrap();
+    let set_mode = |mode| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set_mode(0o600);
+    let with_file = [&args[..], &["--key-file", file.to_str().unwrap()]].concat();
+    assert!(decrypted(&kamscope(&with_file, None)));
+    // The key file wins over a wrong key in the environment.
+    let wrong = [("KAMSCOPE_KEY", AUTH_KEY), ("KAMSCOPE_AUTH_KEY", KEY)];
+    assert!(decrypted(&kamscope_with(&with_file, None, &wrong)));
+    assert!(!decrypted(&kamscope_with(&args, None, &wrong)));
+    set_mode(0o644);
+    assert_user_error(
+        &kamscope(&with_file, None),
+        "can be read by other users: make it yours only (chmod 600",
+    );
+
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[keys]\nencryption = \"{KEY}\"\nauthentication = \"{AUTH_KEY}\"\n"),
+    )
+    .unwrap();
+    let config_env = [("KAMSCOPE_CONFIG", config.to_str().unwrap())];
+    assert!(decrypted(&kamscope_with(&args, None, &config_env)));
+
+    let bad = [("KAMSCOPE_KEY", "00112233445566778899AABBCCDDEEF")];
+    let out = kamscope_with(&args, None, &bad);
+    assert_user_error(&out, "KAMSCOPE_KEY must be 32 hex digits (16 bytes)");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("0011223344"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn serial_options_are_checked() {
+    assert_user_error(
+        &kamscope(&["decode", "--count", "3"], Some(b"7E")),
+        "--count needs --port",
+    );
+    assert_user_error(
+        &kamscope(&["decode", "--port", "/dev/null", "--baud", "0"], None),
+        "--baud 0 is not a standard serial speed (300, 1200, 2400",
+    );
+    assert_user_error(
+        &kamscope(&["read", "--port", "/dev/null", "--baud", "2401"], None),
+        "--baud 2401 is not a standard serial speed",
+    );
+}
+
+/// A port that cannot be opened ends `decode --port` and `read` at once with one sentence.
+#[test]
+fn a_port_that_cannot_be_opened_is_said_at_once() {
+    let dir = temp_dir("ports");
+    let file = dir.join("capture.hex");
+    std::fs::write(&file, "7E").unwrap();
+    let cases = [
+        (
+            dir.clone(),
+            format!("{} is a directory, not a serial port", dir.display()),
+        ),
+        (
+            file.clone(),
+            format!("{} is not a serial port", file.display()),
+        ),
+        ("/dev/null".into(), "/dev/null is not a serial port".into()),
+    ];
+    for (path, sentence) in &cases {
+        for cmd in ["decode", "read"] {
+            let started = std::time::Instant::now();
+            let out = kamscope(&[cmd, "--port", path.to_str().unwrap()], None);
+            assert_user_error(&out, sentence);
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        }
+    }
+    assert_user_error(
+        &kamscope(&["read", "--port", "/dev/kamscope-no-such-tty"], None),
+        "no device /dev/kamscope-no-such-tty: is the adapter plugged in?",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// No permission: the sentence says what to do. Run as an unprivileged user (through setpriv
+/// when the tests run as root) on the simulator's pseudo-terminal.
+#[test]
+fn no_permission_names_the_dialout_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (mut sim, path) = sim_pty(&["--speed", "100"]);
+    let dir = temp_dir("perm");
+    // Who runs the tests: the owner of what they make.
+    let root = std::fs::metadata(&dir).unwrap().uid() == 0;
+    if !root {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let unprivileged = || {
+        let mut c = Command::new(if root { "setpriv" } else { "env" });
+        if root {
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        }
+        c.arg(env!("CARGO_BIN_EXE_kamscope"))
+            .env("HOME", &dir)
+            .env("KAMSCOPE_CONFIG", dir.join("none.toml"));
+        c
+    };
+    let sentence = format!(
+        "no permission for {path}: add your user to the dialout group (sudo usermod -aG dialout $USER) and log in again"
+    );
+    for cmd in ["decode", "read"] {
+        let Ok(out) = unprivileged().args([cmd, "--port", &path]).output() else {
+            eprintln!("setpriv not available: skipped");
+            break;
+        };
+        assert_user_error(&out, &sentence);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim(),
+            format!("kamscope: {sentence}")
+        );
+    }
+    sim.kill().ok();
+    sim.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `| head -1` ends decode at once, even on an endless input; a closed standard output is said.
+#[test]
+fn decode_stops_when_its_output_goes_away() {
+    let bin = env!("CARGO_BIN_EXE_kamscope");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cat /dev/urandom | {bin} decode --input raw | head -1"
+        ))
+        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            panic!("decode kept reading after its reader went away");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{bin} decode tests/fixtures/han/bad-fcs.hex >&-"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
+        .output()
+        .unwrap();
+    assert_user_error(&out, "cannot write output: standard output is closed");
 }

@@ -86,3 +86,64 @@ async fn serial_reader_decodes_the_simulator_and_survives_unplugging() {
     drop(sim);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A missing adapter is waited for, with its reason, without "connecting" in between (the app
+/// logs state changes); a port that cannot be a serial port stops a reader asked to stop then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_ports_are_waited_for_and_wrong_ones_are_not() {
+    let connector = SerialConnector {
+        path: "/dev/kamscope-no-such-tty".into(),
+        settings: SerialSettings::HAN,
+    };
+    let cfg = HanConfig {
+        retry: Duration::from_millis(20),
+        stop_on_permanent: true,
+        ..HanConfig::default()
+    };
+    let (mut events, _commands) = han::spawn(Box::new(connector), cfg);
+    let mut states = Vec::new();
+    while states.len() < 5 {
+        if let Some(HanEvent::Link(l)) = events.recv().await {
+            states.push(l);
+        }
+    }
+    assert_eq!(states[0], LinkState::Connecting);
+    for s in &states[1..] {
+        assert_eq!(
+            *s,
+            LinkState::Waiting {
+                reason: "no device /dev/kamscope-no-such-tty: is the adapter plugged in?".into()
+            }
+        );
+    }
+
+    let dir = std::env::temp_dir();
+    let connector = SerialConnector {
+        path: dir.display().to_string(),
+        settings: SerialSettings::HAN,
+    };
+    let cfg = HanConfig {
+        retry: Duration::from_millis(20),
+        stop_on_permanent: true,
+        ..HanConfig::default()
+    };
+    let (mut events, _commands) = han::spawn(Box::new(connector), cfg);
+    let mut states = Vec::new();
+    while let Some(e) = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .expect("the reader stops")
+    {
+        if let HanEvent::Link(l) = e {
+            states.push(l);
+        }
+    }
+    assert_eq!(
+        states,
+        [
+            LinkState::Connecting,
+            LinkState::Waiting {
+                reason: format!("{} is a directory, not a serial port", dir.display())
+            }
+        ]
+    );
+}

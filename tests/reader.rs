@@ -82,3 +82,49 @@ async fn demo_meter_record_then_replay_gives_the_same_spans() {
     assert_eq!(live_keys[..n], replay_keys[..n]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A link whose other end the test holds.
+struct Pipe(Option<tokio::io::DuplexStream>);
+
+impl kamscope::link::Connector for Pipe {
+    fn describe(&self) -> String {
+        "pipe".into()
+    }
+
+    fn connect(&mut self) -> kamscope::link::ConnectFuture<'_> {
+        let io = self.0.take();
+        Box::pin(async move {
+            io.map(|io| Box::new(io) as kamscope::link::BoxLink)
+                .ok_or_else(|| std::io::Error::other("gone"))
+        })
+    }
+}
+
+/// Quitting while a frame arrives: the reader reads on until it is whole, so the recording
+/// ends on a whole frame (and decodes clean).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_mid_frame_finishes_the_frame() {
+    use tokio::io::AsyncWriteExt;
+    let (ours, mut meter) = tokio::io::duplex(4096);
+    let (mut events, commands) = han::spawn(Box::new(Pipe(Some(ours))), HanConfig::default());
+    let frame = kamscope::protocol::han::sample_stream(1);
+    let (a, b) = frame.split_at(100);
+    meter.write_all(a).await.unwrap();
+    loop {
+        if let Some(HanEvent::Bytes { .. }) = events.recv().await {
+            break;
+        }
+    }
+    commands.send(HanCommand::Stop).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    meter.write_all(b).await.unwrap();
+    let mut spans = Vec::new();
+    while let Some(e) = events.recv().await {
+        if let HanEvent::Span(s) = e {
+            spans.push(*s);
+        }
+    }
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    assert!(spans[0].ok());
+    assert_eq!(spans[0].bytes, frame);
+}

@@ -2,14 +2,16 @@
 //! (`--format text`) or scripts (`--format json`, `--summary`). Bytes go through the same pipeline
 //! as in the app.
 
-use super::{Format, SerialArgs, UserError, out, runtime};
+use super::keys::KeyArgs;
+use super::{Format, SerialArgs, UserError, runtime};
 use kamscope::link::io_reason;
 use kamscope::link::serial::SerialConnector;
 use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Protocol, Protocols};
 use kamscope::task::han::{self, HanConfig};
-use kamscope::wire::capture::{self, Chunk};
+use kamscope::task::optical::ReadoutSplit;
+use kamscope::wire::capture::{self, CaptureLine, Chunk};
 use kamscope::wire::hex::{self, HexDecoder};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::pipeline::SpanView;
@@ -41,7 +43,7 @@ pub struct DecodeArgs {
     #[command(flatten)]
     serial: SerialArgs,
     /// With --port: stop after this many frames (junk runs not counted).
-    #[arg(long, requires = "port")]
+    #[arg(long)]
     count: Option<u64>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -57,12 +59,8 @@ pub struct DecodeArgs {
     /// How to read the input.
     #[arg(long = "input", value_enum, default_value_t = InputArg::Auto)]
     input_kind: InputArg,
-    /// AES-128 encryption key (32 hex digits) for general-glo-ciphering frames.
-    #[arg(long, value_name = "HEX")]
-    key: Option<String>,
-    /// Authentication key (32 hex digits) for authenticated ciphering.
-    #[arg(long, value_name = "HEX")]
-    auth_key: Option<String>,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 impl DecodeArgs {
@@ -73,26 +71,13 @@ impl DecodeArgs {
         }
     }
 
+    /// The keys (command line, key file, environment, then the config's `[keys]`).
     fn keys(&self) -> Result<Option<Keys>, UserError> {
-        Ok(match (&self.key, &self.auth_key) {
-            (None, None) => None,
-            (None, Some(_)) => return Err(UserError("--auth-key needs --key".into())),
-            (Some(k), ak) => Some(Keys {
-                encryption: parse_key("--key", k)?,
-                authentication: ak
-                    .as_deref()
-                    .map(|a| parse_key("--auth-key", a))
-                    .transpose()?,
-            }),
+        self.keys.keys(|| match kamscope::config::path() {
+            Some(p) => Ok(kamscope::config::load(&p)?.keys),
+            None => Ok(Default::default()),
         })
     }
-}
-
-fn parse_key(what: &str, text: &str) -> Result<[u8; 16], UserError> {
-    hex::parse(text)
-        .ok()
-        .and_then(|b| <[u8; 16]>::try_from(b).ok())
-        .ok_or_else(|| UserError(format!("{what} must be 32 hex digits (16 bytes)")))
 }
 
 /// Writes spans as they come: a text block or a JSON line each, or only counts.
@@ -150,42 +135,163 @@ impl<W: Write> Output<W> {
     }
 }
 
+/// Standard output, unless it is closed (`>&-`). Rust opens `/dev/null` (read-write) in the
+/// place of a closed descriptor, so every write would vanish without a word; a shell's
+/// `> /dev/null` opens it write-only and stays allowed.
+fn check_stdout() -> Result<(), UserError> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let stdout = io::stdout();
+    let fd = stdout.as_fd();
+    let closed = match fcntl(fd, FcntlArg::F_GETFL) {
+        Err(_) => true,
+        Ok(flags) => {
+            let read_write = OFlag::from_bits_truncate(flags) & OFlag::O_ACCMODE == OFlag::O_RDWR;
+            let null = std::fs::metadata("/dev/null").map(|m| m.rdev()).ok();
+            let is_null = nix::sys::stat::fstat(fd).is_ok_and(|st| Some(st.st_rdev) == null);
+            read_write && is_null
+        }
+    };
+    if closed {
+        return Err(UserError(
+            "cannot write output: standard output is closed".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The input named on the command line (a file, or `-`/nothing for standard input).
+fn open_input(input: Option<&std::path::Path>) -> Result<(String, Box<dyn Read>), UserError> {
+    let stdin =
+        || -> (String, Box<dyn Read>) { ("standard input".into(), Box::new(io::stdin().lock())) };
+    let Some(path) = input.filter(|p| p.as_os_str() != "-") else {
+        return Ok(stdin());
+    };
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path)
+        .map_err(|e| UserError(format!("cannot read {name}: {}", io_reason(&e))))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(UserError(format!("cannot read {name}: it is a directory")));
+    }
+    Ok((name, Box::new(file)))
+}
+
+/// A file's spans: the HAN line through one pipeline, each readout of the optical line through
+/// a fresh one (as live), counting the input's bytes.
+struct FileDecode<W: Write> {
+    output: Output<W>,
+    han: Pipeline,
+    optical: Pipeline,
+    split: ReadoutSplit,
+    new_pipeline: Box<dyn Fn(Link) -> Pipeline>,
+    bytes: u64,
+}
+
+/// Files carry no times of their own; a recording's chunks do.
+const NO_TIME: chrono::DateTime<chrono::Utc> = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+
+impl<W: Write> FileDecode<W> {
+    /// Raw bytes of the HAN line; false once the output is gone (stop reading).
+    fn han_bytes(&mut self, bytes: &[u8]) -> bool {
+        self.bytes += bytes.len() as u64;
+        let output = &mut self.output;
+        self.han
+            .push(Direction::Rx, NO_TIME, bytes, |v| output.span(&v));
+        output.write_error.is_none()
+    }
+
+    /// A chunk of a recording; false once the output is gone.
+    fn chunk(&mut self, chunk: &Chunk) -> bool {
+        self.bytes += chunk.bytes.len() as u64;
+        let output = &mut self.output;
+        match (chunk.link, chunk.dir) {
+            (Link::Han, Direction::Rx) => {
+                self.han
+                    .push(chunk.dir, chunk.t, &chunk.bytes, |v| output.span(&v));
+            }
+            // Nothing is sent on the HAN line; a stray request is not the meter's.
+            (Link::Han, Direction::Tx) => {}
+            (Link::Optical, dir) => {
+                if self.split.starts_readout(chunk) {
+                    let done =
+                        std::mem::replace(&mut self.optical, (self.new_pipeline)(Link::Optical));
+                    flush_into(done, output);
+                }
+                let split = &mut self.split;
+                // What was sent frames the context (an echo, a new request) as live, but the
+                // spans shown are the meter's.
+                self.optical.push(dir, chunk.t, &chunk.bytes, |v| {
+                    split.note(v.dir, &v.span.content);
+                    if dir == Direction::Rx {
+                        output.span(&v);
+                    }
+                });
+            }
+        }
+        output.write_error.is_none()
+    }
+
+    /// The end of the input: what is pending, then the summary.
+    fn finish(mut self, name: &str) -> Result<(), UserError> {
+        let output = &mut self.output;
+        self.han.flush(NO_TIME, |v| output.span(&v));
+        self.optical.flush(NO_TIME, |v| {
+            if v.dir == Direction::Rx {
+                output.span(&v)
+            }
+        });
+        if self.bytes == 0 && self.output.write_error.is_none() {
+            return Err(UserError(format!("no bytes in {name}")));
+        }
+        self.output.finish()
+    }
+}
+
+/// A finished readout's pipeline: what it still holds (a cut-off block), as spans.
+fn flush_into<W: Write>(mut pipeline: Pipeline, output: &mut Output<W>) {
+    pipeline.flush(NO_TIME, |v| {
+        if v.dir == Direction::Rx {
+            output.span(&v);
+        }
+    });
+}
+
 pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
+    if args.count.is_some() && args.port.is_none() {
+        return Err(UserError(
+            "--count needs --port: it counts the frames of a live port".into(),
+        ));
+    }
+    check_stdout()?;
     if let Some(port) = args.port.clone() {
         return decode_port(args, port);
     }
     let keys = args.keys()?;
-    let stdout = io::stdout();
-    let mut output = Output {
-        out: BufWriter::with_capacity(64 * 1024, stdout.lock()),
-        format: args.format,
-        summary: args.summary.then(Summary::default),
-        text: String::new(),
-        write_error: None,
-    };
-    // A recording may hold the HAN line and the optical line: each through its own pipeline.
-    let pipeline = |link| {
+    let scaling = args.scaling();
+    let new_pipeline = move |link| {
         Pipeline::new(
             link,
             Protocols::ALL,
-            Decoder::new(args.scaling(), keys.clone()),
+            Decoder::new(scaling, keys.clone()),
             None,
         )
     };
-    let mut pipelines = [pipeline(Link::Han), pipeline(Link::Optical)];
-    let (name, source): (String, Box<dyn Read>) = match args.input.as_deref() {
-        None => ("standard input".into(), Box::new(io::stdin().lock())),
-        Some(p) if p.as_os_str() == "-" => ("standard input".into(), Box::new(io::stdin().lock())),
-        Some(path) => {
-            let name = path.display().to_string();
-            let file = std::fs::File::open(path)
-                .map_err(|e| UserError(format!("cannot read {name}: {}", io_reason(&e))))?;
-            if file.metadata().is_ok_and(|m| m.is_dir()) {
-                return Err(UserError(format!("cannot read {name}: it is a directory")));
-            }
-            (name, Box::new(file))
-        }
+    let mut decode = FileDecode {
+        output: Output {
+            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            format: args.format,
+            summary: args.summary.then(Summary::default),
+            text: String::new(),
+            write_error: None,
+        },
+        han: new_pipeline(Link::Han),
+        optical: new_pipeline(Link::Optical),
+        split: ReadoutSplit::default(),
+        new_pipeline: Box::new(new_pipeline),
+        bytes: 0,
     };
+    let (name, source) = open_input(args.input.as_deref())?;
     let read_error = |e: io::Error| UserError(format!("cannot read {name}: {}", io_reason(&e)));
     let mut reader = io::BufReader::with_capacity(64 * 1024, source);
     let is_capture = match args.input_kind {
@@ -193,21 +299,20 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
         InputArg::Auto => capture::looks_like_capture(reader.fill_buf().map_err(read_error)?),
         InputArg::Hex | InputArg::Raw => false,
     };
-    // Files carry no times of their own; a recording's chunks do.
-    let no_time = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     if is_capture {
         for (i, line) in reader.lines().enumerate() {
             let line = line.map_err(read_error)?;
             if line.trim().is_empty() {
                 continue;
             }
-            let chunk = Chunk::from_json_line(&line).map_err(|e| {
+            let parsed = CaptureLine::parse(&line).map_err(|e| {
                 UserError(format!("{name} line {}: not a capture line: {e}", i + 1))
             })?;
-            // What we sent is in the recording for the record; the spans are the meter's.
-            if chunk.dir == Direction::Rx {
-                let p = &mut pipelines[usize::from(chunk.link == Link::Optical)];
-                p.push(chunk.dir, chunk.t, &chunk.bytes, |v| output.span(&v));
+            // The event log's lines are for people; the spans come from the chunks.
+            if let CaptureLine::Chunk(chunk) = parsed
+                && !decode.chunk(&chunk)
+            {
+                break;
             }
         }
     } else {
@@ -216,25 +321,20 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
             InputArg::Raw => Some(false),
             _ => None,
         };
-        let han = &mut pipelines[0];
-        read_chunks(&name, reader, forced, |bytes| {
-            han.push(Direction::Rx, no_time, bytes, |v| output.span(&v));
-        })?;
+        read_chunks(&name, reader, forced, |bytes| decode.han_bytes(bytes))?;
     }
-    for p in &mut pipelines {
-        p.flush(no_time, |v| output.span(&v));
-    }
-    output.finish()?;
+    decode.finish(&name)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Reads `reader` in chunks, as hex text (`hex`: forced, or detected from the first chunk) or raw
-/// bytes, and calls `sink` with the bytes of each chunk: constant memory for any size.
+/// bytes, and calls `sink` with the bytes of each chunk (until it returns false: the output is
+/// gone): constant memory for any size.
 fn read_chunks(
     name: &str,
     mut reader: impl Read,
     hex: Option<bool>,
-    mut sink: impl FnMut(&[u8]),
+    mut sink: impl FnMut(&[u8]) -> bool,
 ) -> Result<(), UserError> {
     const CHUNK: usize = 64 * 1024;
     let mut buf = vec![0u8; CHUNK];
@@ -252,9 +352,11 @@ fn read_chunks(
         if *is_hex.get_or_insert_with(|| hex::looks_like_hex(chunk)) {
             decoded.clear();
             decoder.feed(name, chunk, &mut decoded)?;
-            sink(&decoded);
-        } else {
-            sink(chunk);
+            if !sink(&decoded) {
+                return Ok(());
+            }
+        } else if !sink(chunk) {
+            return Ok(());
         }
     }
     if is_hex != Some(false) {
@@ -263,21 +365,21 @@ fn read_chunks(
     Ok(())
 }
 
-/// `decode --port`: spans from a live port as they arrive, until --count frames or Ctrl-C.
+/// `decode --port`: spans from a live port as they arrive, until --count frames or Ctrl-C. A
+/// missing device is waited for; a port that cannot be opened otherwise (no permission, not a
+/// serial port) ends the command at once with the reason.
 fn decode_port(args: DecodeArgs, path: String) -> Result<ExitCode, UserError> {
-    let settings = args.serial.over(SerialSettings::HAN);
+    let settings = args.serial.over(SerialSettings::HAN, "han")?;
     let cfg = HanConfig {
         protocols: Protocols::ALL,
         scaling: args.scaling(),
         keys: args.keys()?,
+        stop_on_permanent: true,
         ..HanConfig::default()
     };
     runtime()?.block_on(async move {
         let connector = SerialConnector { path, settings };
-        eprintln!(
-            "kamscope: reading {}",
-            kamscope::link::Connector::describe(&connector)
-        );
+        let describe = kamscope::link::Connector::describe(&connector);
         let (mut events, _commands) = han::spawn(Box::new(connector), cfg);
         let mut output = Output {
             out: io::stdout(),
@@ -286,46 +388,73 @@ fn decode_port(args: DecodeArgs, path: String) -> Result<ExitCode, UserError> {
             text: String::new(),
             write_error: None,
         };
+        let mut waiting = Waiting::default();
         let mut frames = 0u64;
         loop {
             let event = tokio::select! {
                 e = events.recv() => e,
-                _ = tokio::signal::ctrl_c() => None,
+                _ = tokio::signal::ctrl_c() => break,
             };
-            let Some(event) = event else { break };
+            let Some(event) = event else {
+                // The reader gave up: waiting for this port cannot help.
+                return Err(UserError(
+                    waiting
+                        .reason
+                        .take()
+                        .unwrap_or_else(|| format!("reading {describe} stopped")),
+                ));
+            };
+            waiting.on(&event);
             match event {
-                HanEvent::Link(LinkState::Waiting { reason }) => {
-                    eprintln!("kamscope: waiting for the port ({reason})");
-                }
-                HanEvent::Link(LinkState::Connected) => eprintln!("kamscope: connected"),
+                HanEvent::Link(LinkState::Connected) => eprintln!("kamscope: reading {describe}"),
                 HanEvent::Span(s) => {
-                    let protocol = s.protocol();
-                    let view = SpanView {
+                    if s.protocol() != Protocol::Junk {
+                        frames += 1;
+                    }
+                    output.span(&SpanView {
                         link: s.link,
                         dir: s.dir,
                         received: s.received,
                         span: s.span(),
                         decoded: s.decoded.clone(),
-                    };
-                    output.span(&view);
+                    });
                     if output.summary.is_none()
-                        && (output.write_error.is_some() || output.out.flush().is_err())
+                        && output.write_error.is_none()
+                        && let Err(e) = output.out.flush()
                     {
-                        return Ok(ExitCode::SUCCESS); // the reader of our output went away
+                        output.write_error = Some(e);
                     }
-                    if protocol != Protocol::Junk {
-                        frames += 1;
-                        if args.count.is_some_and(|n| frames >= n) {
-                            break;
-                        }
+                    if output.write_error.is_some() || args.count.is_some_and(|n| frames >= n) {
+                        break;
                     }
                 }
                 _ => {}
             }
         }
-        if let Some(sum) = &output.summary {
-            out(&format!("{}\n", sum.to_json()));
-        }
+        output.finish()?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Why the port is not open yet, said once per reason, and only when the reader tries again (a
+/// reason it gives up on is the command's error instead).
+#[derive(Default)]
+struct Waiting {
+    reason: Option<String>,
+    said: Option<String>,
+}
+
+impl Waiting {
+    fn on(&mut self, event: &HanEvent) {
+        if let HanEvent::Link(LinkState::Waiting { reason }) = event {
+            self.reason = Some(reason.clone());
+            return;
+        }
+        if let Some(reason) = self.reason.take()
+            && self.said.as_ref() != Some(&reason)
+        {
+            eprintln!("kamscope: waiting for the port ({reason})");
+            self.said = Some(reason);
+        }
+    }
 }

@@ -2,12 +2,14 @@
 //! options, output formats, the user error (one sentence, exit code 2) and the async runtime.
 
 pub mod decode;
+pub mod keys;
 pub mod ports;
 pub mod read;
 pub mod run;
 pub mod sim;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use kamscope::link::serial::check_baud;
 use kamscope::wire::line::{Parity, SerialSettings};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -94,13 +96,19 @@ pub struct SerialArgs {
 }
 
 impl SerialArgs {
-    pub fn over(&self, preset: SerialSettings) -> SerialSettings {
-        SerialSettings {
-            baud: self.baud.unwrap_or(preset.baud),
+    /// These settings over `preset` (from the built-in preset or the config section `section`,
+    /// which names a bad speed that did not come from the command line).
+    pub fn over(&self, preset: SerialSettings, section: &str) -> Result<SerialSettings, UserError> {
+        let baud = match self.baud {
+            Some(b) => check_baud("--baud", b)?,
+            None => check_baud(&format!("[{section}] baud"), preset.baud)?,
+        };
+        Ok(SerialSettings {
+            baud,
             data_bits: self.data_bits.unwrap_or(preset.data_bits),
             parity: self.parity.unwrap_or(preset.parity),
             stop_bits: self.stop_bits.unwrap_or(preset.stop_bits),
-        }
+        })
     }
 }
 

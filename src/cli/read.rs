@@ -28,9 +28,10 @@ pub struct ReadArgs {
 }
 
 pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
+    let path = args.port.clone();
     let connector = Arc::new(SerialConnector {
         path: args.port,
-        settings: args.serial.over(SerialSettings::OPTICAL),
+        settings: args.serial.over(SerialSettings::OPTICAL, "optical")?,
     });
     let options = ReadoutOptions {
         address: args.address,
@@ -83,6 +84,8 @@ pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
         Verdict::BadBcc { .. } | Verdict::Incomplete { .. } | Verdict::Garbled { .. } => {
             Ok(ExitCode::from(1))
         }
+        // A port that cannot be opened: the sentence names it and what to do.
+        Verdict::PortError { reason } if reason.contains(&path) => Err(UserError(reason)),
         other => Err(UserError(other.describe())),
     }
 }

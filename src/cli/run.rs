@@ -1,6 +1,7 @@
 //! `kamscope [--port PATH | --demo | --replay FILE]`: the app. Chooses the source (command line,
 //! else the port picker), opens the recording, starts the HAN reader and the TUI.
 
+use super::keys::KeyArgs;
 use super::{SerialArgs, UserError, parse_speed};
 use kamscope::app::App;
 use kamscope::app::live::ClockReference;
@@ -8,19 +9,21 @@ use kamscope::app::picker::Choice;
 use kamscope::config;
 use kamscope::link::record::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
-use kamscope::link::serial::SerialConnector;
-use kamscope::link::sim::{MeterProfile, SimConnector, demo_energy};
+use kamscope::link::serial::{SerialConnector, check_baud};
+use kamscope::link::sim::{MeterProfile, SharedEnergy, SimConnector, demo_energy};
 use kamscope::link::sim_optical::{IecMeter, OpticalFault, OpticalSimConnector, SimOptical};
 use kamscope::link::{Connector, OpticalConnector, io_reason};
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::iec_session::ReadoutOptions;
 use kamscope::task::han::{self, HanConfig};
-use kamscope::tui::{self, HanTask, Optical};
-use kamscope::wire::SharedRecorder;
+use kamscope::task::optical::OpticalReplay;
+use kamscope::tui::{self, HanTask, Optical, RealEnvironment};
 use kamscope::wire::line::SerialSettings;
+use kamscope::wire::{Chunk, SharedRecorder};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -71,6 +74,8 @@ pub struct RunArgs {
     /// 10-exponent for currents; default by meter type: -2, or -3 on CT meters (685-...).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
     current_scaler: Option<i8>,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 /// Where the HAN bytes come from.
@@ -120,23 +125,26 @@ fn choose_source(
     }))
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
-    let mut config = match config::path() {
-        Some(p) => config::load(&p)?,
-        None => config::Config::default(),
-    };
-    let mut notice = None;
-    let Some(source) = choose_source(&args, &mut config, &mut notice)? else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    // The demo meter's HAN and optical sides count the same energy registers.
-    let energy = demo_energy();
-    // What the meter clock is compared with: the laptop, or the time a replayed push was recorded.
-    let mut clock_reference = ClockReference::Laptop;
-    let connector: Box<dyn Connector> = match &source {
+/// The link the HAN reader reads, for a replay the recording's optical line, and what the meter
+/// clock is compared with.
+type HanSide = (
+    Box<dyn Connector>,
+    Option<mpsc::Receiver<Chunk>>,
+    ClockReference,
+);
+
+/// The HAN side of the source.
+fn han_connector(
+    args: &RunArgs,
+    config: &config::Config,
+    source: &Source,
+    energy: &SharedEnergy,
+) -> Result<HanSide, UserError> {
+    Ok(match source {
         Source::Replay(path) => {
-            let replay = ReplaySource::load(path)?;
-            clock_reference = match &replay {
+            let source = ReplaySource::load(path)?;
+            // A recording has the times of its pushes; a hex or raw file has none.
+            let clock = match &source {
                 ReplaySource::Capture(chunks) => {
                     chunks
                         .first()
@@ -148,58 +156,109 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
                 }
                 ReplaySource::Bytes(_) => ClockReference::None,
             };
-            Box::new(ReplayConnector::new(path.clone(), replay, args.speed))
+            let mut replay = ReplayConnector::new(path.clone(), source, args.speed);
+            let optical = replay.optical_chunks();
+            (Box::new(replay), Some(optical), clock)
         }
-        Source::Port(port) => Box::new(SerialConnector {
-            path: port.clone(),
-            settings: args.serial.over(config.han.settings(SerialSettings::HAN)),
-        }),
+        Source::Port(port) => (
+            Box::new(SerialConnector {
+                path: port.clone(),
+                settings: args
+                    .serial
+                    .over(config.han.settings(SerialSettings::HAN), "han")?,
+            }),
+            None,
+            ClockReference::Laptop,
+        ),
         Source::Demo => {
-            if args.speed != 1.0 {
-                clock_reference = ClockReference::Simulated {
-                    started: chrono::Utc::now(),
-                    speed: args.speed,
-                };
-            }
             let mut sim = SimConnector::new(args.meter, args.faults, args.speed);
             sim.energy = Some(energy.clone());
-            Box::new(sim)
+            // The simulated meter's clock runs `speed` times faster than the laptop's.
+            let clock = if args.speed == 1.0 {
+                ClockReference::Laptop
+            } else {
+                ClockReference::Simulated {
+                    started: chrono::Utc::now(),
+                    speed: args.speed,
+                }
+            };
+            (Box::new(sim), None, clock)
         }
+    })
+}
+
+/// The optical head: a real port, or in the demo the simulated meter's optical side.
+fn optical_connector(
+    args: &RunArgs,
+    config: &config::Config,
+    source: &Source,
+    energy: SharedEnergy,
+) -> Result<Option<Arc<dyn OpticalConnector>>, UserError> {
+    let settings = config.optical.settings(SerialSettings::OPTICAL);
+    let optical_port = |path: String| -> Result<Arc<dyn OpticalConnector>, UserError> {
+        check_baud("[optical] baud", settings.baud)?;
+        Ok(Arc::new(SerialConnector { path, settings }))
     };
-    // The optical head: a real port, or in the demo the simulated meter's optical side.
-    let optical_port = |path: String| -> Arc<dyn OpticalConnector> {
-        Arc::new(SerialConnector {
-            path,
-            settings: config.optical.settings(SerialSettings::OPTICAL),
-        })
-    };
-    let optical: Option<Arc<dyn OpticalConnector>> = match (&args.optical, &source) {
-        (Some(path), _) => Some(optical_port(path.clone())),
+    Ok(match (&args.optical, source) {
+        (Some(path), _) => Some(optical_port(path.clone())?),
         (None, Source::Demo) => Some(Arc::new(OpticalSimConnector {
             sim: SimOptical::new(args.iec_meter, args.iec_echo, args.iec_fault, energy),
             speed: args.speed,
         })),
-        (None, _) => config.optical.port.clone().map(optical_port),
+        (None, _) => config.optical.port.clone().map(optical_port).transpose()?,
+    })
+}
+
+/// The recording, opened (appended to) before the app starts, so a bad path is said at once.
+fn open_recorder(path: Option<&PathBuf>) -> Result<Option<SharedRecorder>, UserError> {
+    let Some(path) = path else {
+        return Ok(None);
     };
+    let recorder = Recorder::create(path).map_err(|e| {
+        UserError(format!(
+            "cannot record to {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    })?;
+    tracing::info!(path = %path.display(), "recording");
+    Ok(Some(Arc::new(Mutex::new(recorder))))
+}
+
+/// Where exports go: the config's `[export] dir` (`~/` is the home folder), else the platform's
+/// documents folder.
+fn export_dir(config: &config::Config) -> Option<PathBuf> {
+    let Some(dir) = &config.export.dir else {
+        return tui::default_export_dir();
+    };
+    let home = || directories::UserDirs::new().map(|u| u.home_dir().to_path_buf());
+    match dir.strip_prefix("~") {
+        Ok(rest) => Some(home().map_or_else(|| dir.clone(), |h| h.join(rest))),
+        Err(_) => Some(dir.clone()),
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
+    let mut config = match config::path() {
+        Some(p) => config::load(&p)?,
+        None => config::Config::default(),
+    };
+    let mut notice = None;
+    let Some(source) = choose_source(&args, &mut config, &mut notice)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let keys = args.keys.keys(|| Ok(config.keys.clone()))?;
+    // The demo meter's HAN and optical sides count the same energy registers.
+    let energy = demo_energy();
+    let (connector, replayed_optical, clock_reference) =
+        han_connector(&args, &config, &source, &energy)?;
+    let optical = optical_connector(&args, &config, &source, energy)?;
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(UserError(
             "the app needs a terminal; for scripts use `kamscope decode`".into(),
         ));
     }
-    let recorder: Option<SharedRecorder> = match &args.record {
-        Some(path) => {
-            let recorder = Recorder::create(path).map_err(|e| {
-                UserError(format!(
-                    "cannot record to {}: {}",
-                    path.display(),
-                    io_reason(&e)
-                ))
-            })?;
-            tracing::info!(path = %path.display(), "recording");
-            Some(Arc::new(Mutex::new(recorder)))
-        }
-        None => None,
-    };
+    let recorder = open_recorder(args.record.as_ref())?;
     let scaling = Scaling {
         energy_scaler: args
             .energy_scaler
@@ -219,12 +278,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     app.live.fuse_a = config.site.fuse_a();
     app.live.clock_reference = clock_reference;
     app.notice = notice;
+    app.keys = keys.clone();
     if let Some(w) = config.chart_window() {
         app.live.window = w;
     }
-    tracing::info!(source = %connector.describe(), "kamscope started");
+    tracing::info!(source = %connector.describe(), keys = keys.is_some(), "kamscope started");
     let han_config = HanConfig {
         scaling,
+        keys,
         recorder: recorder.clone(),
         ..HanConfig::default()
     };
@@ -239,10 +300,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
             no_baud_switch: args.no_baud_switch,
             ..ReadoutOptions::default()
         },
+        replay: replayed_optical.map(|chunks| OpticalReplay {
+            chunks,
+            speed: args.speed,
+            recorder: recorder.clone(),
+        }),
         recorder,
     };
+    let env = RealEnvironment {
+        export_dir: export_dir(&config),
+    };
     color_eyre::install()?;
-    tui::run(app, spawn_han, optical)?;
+    tui::run(app, spawn_han, optical, env)?;
     tracing::info!("kamscope stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -251,10 +251,20 @@ pub fn apdu_regions(
 }
 
 /// Keys for general-glo-ciphering (AES-128-GCM).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Keys {
     pub encryption: [u8; 16],
     pub authentication: Option<[u8; 16]>,
+}
+
+/// A key is never printed, not even in a debug dump of the app's state.
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("encryption", &"<hidden>")
+            .field("authentication", &self.authentication.map(|_| "<hidden>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -383,6 +393,16 @@ pub fn encode_data_notification(n: &DataNotification, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_never_printed() {
+        let keys = Keys {
+            encryption: [0x11; 16],
+            authentication: Some([0x22; 16]),
+        };
+        let dump = format!("{keys:?}");
+        assert!(!dump.contains("17") && !dump.contains("34") && dump.contains("hidden"));
+    }
 
     const EK: [u8; 16] = *b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xAA\xBB\xCC\xDD\xEE\xFF";
     const AK: [u8; 16] = *b"\xFF\xEE\xDD\xCC\xBB\xAA\x99\x88\x77\x66\x55\x44\x33\x22\x11\x00";

@@ -2,6 +2,7 @@
 //! framing, decoding, timestamps) and sends spans to the app over a bounded channel. The link is
 //! reopened when it fails, so an unplugged adapter comes back by itself.
 
+use crate::link::serial::PortError;
 use crate::link::{BoxLink, Connector, io_reason};
 use crate::protocol::dlms::Keys;
 use crate::protocol::han::Scaling;
@@ -23,6 +24,10 @@ pub struct HanConfig {
     pub idle_flush: Duration,
     /// Pause before reopening a failed link.
     pub retry: Duration,
+    /// Stop (instead of retrying) when the link cannot be opened for a reason waiting cannot
+    /// mend: no permission, not a serial port (`decode --port` exits with the sentence; the app
+    /// keeps retrying, so a port fixed meanwhile comes back).
+    pub stop_on_permanent: bool,
 }
 
 impl Default for HanConfig {
@@ -34,6 +39,7 @@ impl Default for HanConfig {
             recorder: None,
             idle_flush: Duration::from_millis(500),
             retry: Duration::from_secs(1),
+            stop_on_permanent: false,
         }
     }
 }
@@ -108,7 +114,9 @@ impl Reader {
         }
     }
 
-    /// Reads one open link until it fails or the app stops the task.
+    /// Reads one open link until it fails or the app stops the task. Asked to stop while a
+    /// frame is arriving, it reads on until the frame is whole (at most [`FINISH_FRAME`]), so a
+    /// recording does not end in a frame cut off by the user quitting.
     async fn pump(
         &mut self,
         mut io: BoxLink,
@@ -116,8 +124,12 @@ impl Reader {
         commands: &mut mpsc::Receiver<HanCommand>,
     ) -> Stop {
         let mut buf = vec![0u8; 4096];
+        // Stopping, once the frame in progress is whole.
+        let mut finishing: Option<tokio::time::Instant> = None;
         loop {
             let idle = tokio::time::sleep(idle_flush);
+            let give_up =
+                tokio::time::sleep_until(finishing.unwrap_or_else(tokio::time::Instant::now));
             tokio::select! {
                 r = io.read(&mut buf) => match r {
                     Ok(0) => return Stop::LinkLost("end of stream".into()),
@@ -129,17 +141,28 @@ impl Reader {
                     Err(e) => return Stop::LinkLost(io_reason(&e)),
                 },
                 () = idle, if self.pipeline.pending() > 0 => {
-                    if !self.flush(Utc::now()).await {
+                    if finishing.is_some() || !self.flush(Utc::now()).await {
                         return Stop::Quit;
                     }
                 }
-                cmd = commands.recv() => if let Err(stop) = self.command(cmd) {
-                    return stop;
+                () = give_up, if finishing.is_some() => return Stop::Quit,
+                cmd = commands.recv(), if finishing.is_none() => match self.command(cmd) {
+                    Ok(()) => {}
+                    Err(Stop::Quit) if self.pipeline.pending() > 0 => {
+                        finishing = Some(tokio::time::Instant::now() + FINISH_FRAME);
+                    }
+                    Err(stop) => return stop,
                 },
+            }
+            if finishing.is_some() && self.pipeline.pending() == 0 {
+                return Stop::Quit;
             }
         }
     }
 }
+
+/// How long a stopping reader waits for the frame in progress (a long list at 2400 baud).
+pub const FINISH_FRAME: Duration = Duration::from_millis(1500);
 
 /// Runs until the app goes away, a replay ends, or `Stop` is received.
 pub async fn run(
@@ -158,12 +181,18 @@ pub async fn run(
         events,
     };
     let source = connector.describe();
+    // The reason the link is down, logged once (not every second while an adapter is missing).
+    let mut logged: Option<String> = None;
+    // Connecting is said once: while retrying, the link stays "waiting" with its reason (the
+    // app logs a state change, not every attempt).
+    if !reader.send(HanEvent::Link(LinkState::Connecting)).await {
+        return;
+    }
     loop {
-        if !reader.send(HanEvent::Link(LinkState::Connecting)).await {
-            return;
-        }
+        let mut permanent = false;
         let reason = match connector.connect().await {
             Ok(io) => {
+                logged = None;
                 tracing::info!(%source, "HAN link connected");
                 if !reader.send(HanEvent::Link(LinkState::Connected)).await {
                     return;
@@ -177,17 +206,27 @@ pub async fn run(
                     Stop::Quit => return,
                 }
             }
-            Err(e) => io_reason(&e),
+            Err(e) => {
+                permanent = e
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<PortError>())
+                    .is_some_and(PortError::permanent);
+                io_reason(&e)
+            }
         };
         if connector.ends() {
             tracing::info!(%source, "replay finished");
             let _ = reader.send(HanEvent::Link(LinkState::Ended)).await;
             return;
         }
-        tracing::warn!(%source, %reason, "HAN link down, retrying");
+        if logged.as_ref() != Some(&reason) {
+            tracing::warn!(%source, %reason, "HAN link down, retrying");
+            logged = Some(reason.clone());
+        }
         if !reader
             .send(HanEvent::Link(LinkState::Waiting { reason }))
             .await
+            || (permanent && cfg.stop_on_permanent)
         {
             return;
         }

@@ -21,7 +21,7 @@ pub fn link_text(app: &App, theme: &Theme) -> (String, ratatui::style::Style) {
             ("connected, no data yet".into(), theme.warn())
         }
         LinkState::Connected => ("connected".into(), theme.ok()),
-        LinkState::Waiting { .. } => ("waiting for device".into(), theme.bad()),
+        LinkState::Waiting { .. } => ("link down, retrying".into(), theme.bad()),
         LinkState::Ended => ("replay finished".into(), theme.info()),
     }
 }

@@ -12,6 +12,7 @@ use crate::link::{OpticalConnector, io_reason};
 use crate::protocol::iec_session::ReadoutOptions;
 use crate::task::optical::OpticalReplay;
 use crate::ui::{self, Theme};
+use crate::wire::capture::EventLine;
 use crate::wire::{HanCommand, HanEvent, OpticalEvent, SharedRecorder};
 use chrono::{DateTime, FixedOffset, Local};
 use crossterm::event::{
@@ -271,7 +272,9 @@ where
     let mut han_done = false;
     tokio::pin!(shutdown);
     tokio::pin!(input);
+    let mut events_recorded = 0;
     loop {
+        record_events(app, &optical.recorder, &mut events_recorded);
         if app.dirty {
             terminal
                 .draw(|f| ui::draw(f, app, &theme))
@@ -341,6 +344,32 @@ where
     };
     let _ = tokio::time::timeout(crate::task::han::FINISH_FRAME, finish).await;
     Ok(())
+}
+
+/// Writes the event log's new lines into the recording, between the chunks, so a recording
+/// tells what happened as well as what came.
+fn record_events(app: &mut App, recorder: &Option<SharedRecorder>, recorded: &mut u64) {
+    let Some(rec) = recorder else {
+        return;
+    };
+    if app.events.total() == *recorded {
+        return;
+    }
+    let lines: Vec<EventLine> = app
+        .events
+        .since(*recorded)
+        .map(|e| EventLine::new(e.at, &e.text))
+        .collect();
+    *recorded = app.events.total();
+    let Ok(mut sink) = rec.lock() else {
+        return;
+    };
+    for line in &lines {
+        if let Err(e) = sink.record_event(line) {
+            tracing::error!("{e}");
+            break;
+        }
+    }
 }
 
 /// Carries out one effect the app asked for.

@@ -146,8 +146,13 @@ fn sigterm_gives_the_terminal_back_and_the_log_has_the_link_events() {
     let recorded = std::fs::read_to_string(&rec).unwrap();
     assert!(recorded.ends_with('\n'));
     for line in recorded.lines() {
-        kamscope::wire::Chunk::from_json_line(line).unwrap();
+        kamscope::wire::capture::CaptureLine::parse(line).unwrap();
     }
+    // The event log is in the recording too.
+    assert!(
+        recorded.contains(r#""event":"link up: demo 3-phase"#),
+        "{recorded}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

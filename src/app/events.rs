@@ -58,6 +58,17 @@ impl EventLog {
         self.entries.iter()
     }
 
+    /// Lines logged since the start, those dropped included: the number of the next line.
+    pub fn total(&self) -> u64 {
+        self.dropped + self.entries.len() as u64
+    }
+
+    /// The lines from number `from` on (those still kept).
+    pub fn since(&self, from: u64) -> impl Iterator<Item = &LogEntry> {
+        let skip = from.saturating_sub(self.dropped) as usize;
+        self.entries.iter().skip(skip)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -1,6 +1,7 @@
 //! Recording to a file: every chunk received or sent, appended as one line of the capture format
 //! (`wire::capture`) and flushed at once, so a recording survives a crash or a pulled cable.
 
+use crate::wire::capture::EventLine;
 use crate::wire::pipeline::RecordError;
 use crate::wire::{Chunk, ChunkSink};
 use std::fs::{File, OpenOptions};
@@ -27,11 +28,16 @@ impl Recorder {
         &self.path
     }
 
-    fn write(&mut self, chunk: &Chunk) -> io::Result<()> {
-        let mut line = chunk.to_json_line();
+    /// Appends one whole line and flushes it.
+    fn write_line(&mut self, mut line: String) -> Result<(), RecordError> {
         line.push('\n');
-        self.file.write_all(line.as_bytes())?;
-        self.file.flush()
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.flush())
+            .map_err(|e| RecordError::Write {
+                path: self.path.display().to_string(),
+                reason: super::io_reason(&e),
+            })
     }
 
     /// Writes what the system still holds to the disk (at the end of a session).
@@ -42,10 +48,11 @@ impl Recorder {
 
 impl ChunkSink for Recorder {
     fn record(&mut self, chunk: &Chunk) -> Result<(), RecordError> {
-        self.write(chunk).map_err(|e| RecordError::Write {
-            path: self.path.display().to_string(),
-            reason: super::io_reason(&e),
-        })
+        self.write_line(chunk.to_json_line())
+    }
+
+    fn record_event(&mut self, event: &EventLine) -> Result<(), RecordError> {
+        self.write_line(event.to_json_line())
     }
 }
 

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 /// Where chunks are recorded.
 pub trait ChunkSink: Send {
     fn record(&mut self, chunk: &Chunk) -> Result<(), RecordError>;
+    /// A line of the app's event log, between the chunks.
+    fn record_event(&mut self, event: &super::capture::EventLine) -> Result<(), RecordError>;
 }
 
 /// A recording that failed: the user must be told (nothing recorded may be lost silently).
@@ -211,6 +213,13 @@ mod tests {
                 path: "rec.jsonl".into(),
                 reason: "disk full".into(),
             })
+        }
+
+        fn record_event(
+            &mut self,
+            _: &super::super::capture::EventLine,
+        ) -> Result<(), RecordError> {
+            Ok(())
         }
     }
 

@@ -115,12 +115,15 @@ impl CaptureLine {
     }
 }
 
-/// Whether text looks like a capture (first non-empty line is a JSON object with "hex").
+/// Whether text looks like a capture (first non-empty line is a JSON object with "hex", or an
+/// event line: a recording starts with "recording to ...").
 pub fn looks_like_capture(sample: &[u8]) -> bool {
     let text = String::from_utf8_lossy(sample);
     text.lines()
         .find(|l| !l.trim().is_empty())
-        .is_some_and(|l| l.trim_start().starts_with('{') && l.contains("\"hex\""))
+        .is_some_and(|l| {
+            l.trim_start().starts_with('{') && (l.contains("\"hex\"") || l.contains("\"event\""))
+        })
 }
 
 #[cfg(test)]
@@ -165,6 +168,10 @@ mod tests {
             Ok(CaptureLine::Chunk(_))
         ));
         assert!(CaptureLine::parse("{\"t\":1}").is_err());
+        assert!(
+            looks_like_capture(line.as_bytes()),
+            "a recording may start with an event"
+        );
     }
 
     #[test]

@@ -222,15 +222,7 @@ fn a_frame_short_of_bytes_inside_names_no_fcs_where_its_end_is() {
 // ---- 3: the echo ------------------------------------------------------------------------------
 
 fn optical() -> Pipeline {
-    Pipeline::new(
-        Link::Optical,
-        Protocols {
-            iec61107: true,
-            ..Protocols::NONE
-        },
-        Decoder::default(),
-        None,
-    )
+    kamscope::task::optical::readout_pipeline(None)
 }
 
 fn chunk(dir: Direction, bytes: &[u8]) -> Chunk {

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// The optical line's pipeline for one readout: IEC 61107 both ways.
-fn readout_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
+pub fn readout_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
     Pipeline::new(
         Link::Optical,
         Protocols {

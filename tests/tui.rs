@@ -1,33 +1,19 @@
 //! Screens from scripted state with a fixed clock: insta snapshots at 80x24 and 120x40, colours
 //! of verdicts, and a whole-app run with keys.
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kamscope::app::{App, Effect, Tab};
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Protocols};
 use kamscope::ui::{self, Theme};
-use kamscope::wire::hex::parse as parse_hex;
 use kamscope::wire::{Chunk, Direction, HanEvent, Link, LinkState, Pipeline};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/han")
-        .join(name);
-    parse_hex(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Norway in winter: UTC+1, standard time.
-fn oslo() -> FixedOffset {
-    FixedOffset::east_opt(3600).unwrap()
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
+mod common;
+use common::{COLOR, fixture, key, oslo, render, text, utc};
 
 /// Runs the bytes through the pipeline and hands the spans to the app as if they arrived at `at`.
 fn feed(app: &mut App, bytes: &[u8], at: DateTime<Utc>, offset: &mut u64) {
@@ -94,32 +80,6 @@ fn scripted_app() -> App {
         &mut offset,
     );
     app
-}
-
-fn render(app: &App, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, app, &theme)).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let mut line = String::new();
-        for x in 0..buf.area.width {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-const COLOR: Theme = Theme { color: true };
-
-fn key(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! screen are checked. One group per item of issue 8.
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use kamscope::app::live::{ClockReference, Level, Topic, Wiring};
 use kamscope::app::verdict::{self, Freshness};
 use kamscope::app::{App, Tab};
@@ -11,29 +11,17 @@ use kamscope::protocol::datetime::DateTime as CosemDateTime;
 use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::{KamstrupList, MissingPhases, Scaling};
 use kamscope::protocol::{Decoder, Protocols};
-use kamscope::ui::{self, Theme};
 use kamscope::wire::hex::parse as parse_hex;
 use kamscope::wire::{Chunk, Direction, HanEvent, Link, LinkState, Pipeline};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-const COLOR: Theme = Theme { color: true };
+mod common;
+use common::{COLOR, fixture, key, oslo, text, utc};
 
-/// Norway in winter: UTC+1, standard time.
-fn oslo() -> FixedOffset {
-    FixedOffset::east_opt(3600).unwrap()
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/han")
-        .join(name);
-    parse_hex(&std::fs::read_to_string(path).unwrap()).unwrap()
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    common::render(app, w, h, COLOR)
 }
 
 /// A connected app at `now` (Oslo, winter).
@@ -113,32 +101,8 @@ fn frame(l: &KamstrupList) -> Vec<u8> {
     out
 }
 
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, app, &COLOR)).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let mut line = String::new();
-        for x in 0..buf.area.width {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 fn screen(app: &App, w: u16, h: u16) -> String {
     text(&render(app, w, h))
-}
-
-fn key(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
 }
 
 /// The diagnostics' texts, joined.

@@ -297,6 +297,7 @@ fn the_event_log_tells_the_story_of_the_line() {
     feed(&mut app, &bad, 20);
     feed(&mut app, &bad, 30);
     feed(&mut app, &good, 40);
+    app.tick(now + chrono::Duration::seconds(120));
     app.on_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::NONE));
     app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::NONE));
     app.on_han(HanEvent::Link(LinkState::Waiting {
@@ -311,8 +312,8 @@ fn the_event_log_tells_the_story_of_the_line() {
         [
             "link up: /dev/ttyUSB0 2400 8N1",
             "first good frame",
-            "bad frames begin: FCS failed",
-            "2 bad frames over 10 s, then good frames again",
+            "bad frame: FCS failed",
+            "2 bad frames over 10 s, then 60 s without one",
             "scaling: energy x10^0 Wh, current by meter type",
             "link down: No such file or directory",
         ]

@@ -91,13 +91,12 @@ impl EventLog {
                     last: at,
                     count: 1,
                 });
-                self.push(at, Level::Bad, format!("bad frames begin: {what}"));
+                self.push(at, Level::Bad, format!("bad frame: {what}"));
             }
         }
     }
 
-    /// A good frame, or the clock moving on: a burst that has been quiet long enough is summed
-    /// up.
+    /// The clock moving on: a burst that has been quiet long enough is summed up.
     pub fn close_burst_if_quiet(&mut self, now: DateTime<Utc>) {
         let quiet = self
             .burst
@@ -108,21 +107,19 @@ impl EventLog {
         }
     }
 
-    /// Ends a burst of bad frames with a line that sums it up.
-    pub fn close_burst(&mut self) {
+    /// Ends a burst of bad frames: more than one is summed up (a lone bad frame said it all).
+    fn close_burst(&mut self) {
         let Some(b) = self.burst.take() else {
             return;
         };
-        let secs = (b.last - b.first).num_seconds();
-        let text = if b.count == 1 {
-            "1 bad frame, then good frames again".to_string()
-        } else {
-            format!(
-                "{} bad frames over {secs} s, then good frames again",
+        if b.count > 1 {
+            let secs = (b.last - b.first).num_seconds();
+            let text = format!(
+                "{} bad frames over {secs} s, then {BURST_QUIET_S} s without one",
                 b.count
-            )
-        };
-        self.push(b.last, Level::Warn, text);
+            );
+            self.push(b.last, Level::Warn, text);
+        }
     }
 
     /// Whether a burst of bad frames is going on.
@@ -154,10 +151,14 @@ mod tests {
         assert_eq!(
             texts,
             [
-                "bad frames begin: FCS failed",
-                "3 bad frames over 20 s, then good frames again"
+                "bad frame: FCS failed",
+                "3 bad frames over 20 s, then 60 s without one"
             ]
         );
+        // A lone bad frame is one line.
+        log.bad_frame(t(200), "HCS failed");
+        log.close_burst_if_quiet(t(300));
+        assert_eq!(log.len(), 3);
     }
 
     #[test]

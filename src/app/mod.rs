@@ -305,7 +305,6 @@ impl App {
             if self.stats.good == 1 {
                 self.events.push(at, live::Level::Ok, "first good frame");
             }
-            self.events.close_burst();
             return;
         }
         let failed: Vec<&str> = span

@@ -3,6 +3,10 @@
 //! Short frame `10 C A CS 16`; long frame `68 L L 68 C A CI data CS 16` with CS the sum of the
 //! bytes from C through the last data byte, mod 256.
 
+pub mod records;
+
+pub use records::{Function, Record, RecordKind, Records, Value, parse_records};
+
 use super::check::{Check, CheckValue};
 use super::framer::Probe;
 
@@ -51,7 +55,24 @@ impl Frame {
                     );
                     at = 19;
                 }
-                r.add(at..user_end, RegionKind::Value, "data records");
+                if matches!(bytes.get(6), Some(0x72 | 0x78)) {
+                    let recs = parse_records(bytes.get(at..user_end).unwrap_or(&[]), at);
+                    let mut prev = at;
+                    for rec in &recs.records {
+                        r.add(prev..rec.range.start, RegionKind::Flag, "idle filler 2F");
+                        r.add(rec.range.clone(), RegionKind::Value, rec.name());
+                        prev = rec.range.end;
+                    }
+                    match &recs.error {
+                        Some((e, why)) => {
+                            r.add(prev..*e, RegionKind::Flag, "idle filler 2F");
+                            r.error_at(*e, why);
+                        }
+                        None => r.add(prev..user_end, RegionKind::Flag, "idle filler 2F"),
+                    }
+                } else {
+                    r.add(at..user_end, RegionKind::Value, "data records");
+                }
                 r.add(user_end..user_end + 1, RegionKind::Check, "CS");
                 r.add(user_end + 1..n, RegionKind::Flag, "stop 16");
             }
@@ -156,8 +177,21 @@ pub struct Telegram {
     pub address: u8,
     pub ci: Option<u8>,
     pub header: Option<FixedHeader>,
-    /// The data records after the header (decoded in a later version), as span indices.
+    /// The data records after the header, as span indices (read them with [`Telegram::records`]).
     pub records: std::ops::Range<usize>,
+}
+
+impl Telegram {
+    /// The data records of a variable data response (CI 72 with the fixed header, CI 78
+    /// without); `None` for other CIs. `span` is the frame span the telegram was parsed from.
+    pub fn data_records(&self, span: &[u8]) -> Option<Records> {
+        matches!(self.ci, Some(0x72 | 0x78)).then(|| {
+            parse_records(
+                span.get(self.records.clone()).unwrap_or(&[]),
+                self.records.start,
+            )
+        })
+    }
 }
 
 /// Reads C, A, CI and the fixed header from a frame span.
@@ -275,7 +309,7 @@ mod tests {
     #[test]
     fn long_frame_round_trip() {
         let real = super::super::hex_bytes(include_str!(
-            "../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
+            "../../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
         ));
         let rebuilt = encode_long(real[4], real[5], real[6], &real[7..real.len() - 2]);
         assert_eq!(rebuilt, real);

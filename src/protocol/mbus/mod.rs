@@ -55,7 +55,8 @@ impl Frame {
                     );
                     at = 19;
                 }
-                if matches!(bytes.get(6), Some(0x72 | 0x78)) {
+                let ci = bytes.get(6).copied();
+                if (ci == Some(0x72) && at == 19) || ci == Some(0x78) {
                     let recs = parse_records(bytes.get(at..user_end).unwrap_or(&[]), at);
                     let mut prev = at;
                     for rec in &recs.records {
@@ -185,7 +186,13 @@ impl Telegram {
     /// The data records of a variable data response (CI 72 with the fixed header, CI 78
     /// without); `None` for other CIs. `span` is the frame span the telegram was parsed from.
     pub fn data_records(&self, span: &[u8]) -> Option<Records> {
-        matches!(self.ci, Some(0x72 | 0x78)).then(|| {
+        // CI 72 without its whole fixed header: no records to read.
+        let readable = match self.ci {
+            Some(0x72) => self.header.is_some(),
+            Some(0x78) => true,
+            _ => false,
+        };
+        readable.then(|| {
             parse_records(
                 span.get(self.records.clone()).unwrap_or(&[]),
                 self.records.start,
@@ -314,6 +321,21 @@ mod tests {
         let rebuilt = encode_long(real[4], real[5], real[6], &real[7..real.len() - 2]);
         assert_eq!(rebuilt, real);
         assert!(inspect_long(&rebuilt).checks.iter().all(|c| c.ok));
+    }
+
+    #[test]
+    fn byte_map_names_each_record() {
+        let real = super::super::hex_bytes(include_str!(
+            "../../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
+        ));
+        let mut r = super::super::region::Regions::new(real.len());
+        inspect_long(&real).regions(&real, &mut r);
+        let labels: Vec<(std::ops::Range<usize>, String)> =
+            r.finish().into_iter().map(|x| (x.range, x.label)).collect();
+        assert!(labels.contains(&(19..25, "Energy".to_string())));
+        assert!(labels.contains(&(43..50, "Energy (tariff 1, subunit 1)".to_string())));
+        assert!(labels.contains(&(57..74, "Manufacturer data".to_string())));
+        assert!(!labels.iter().any(|(_, l)| l == "not decoded"));
     }
 
     #[test]

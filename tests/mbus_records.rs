@@ -113,6 +113,7 @@ fn standard_types_and_tables() {
     assert_eq!(r.records[6].quantity.unit.as_deref(), Some("kwh"));
     assert_eq!(v[7], &Value::Text("ABC".into()));
     assert!(r.records[8].quantity.manufacturer_specific);
+    assert_eq!(v[8], &Value::Bytes(vec![1, 2, 3, 4]));
     assert_eq!(r.records[8].code(), "04 FF 07");
     assert_eq!(v[9], &Value::Bytes(vec![0xAA]));
 }

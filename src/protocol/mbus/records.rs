@@ -317,7 +317,12 @@ fn record(c: &mut Cursor<'_>) -> Result<Option<Record>, String> {
         quantity.unit = Some(unit);
     }
     let header = c.bytes[start..c.pos].to_vec();
-    let value = data(c, dif & 0x0F, quantity.date)?;
+    let data_start = c.pos;
+    let mut value = data(c, dif & 0x0F, quantity.date)?;
+    // A manufacturer-specific VIF's number means what the manufacturer says: kept as sent.
+    if quantity.manufacturer_specific && matches!(value, Value::Int(_) | Value::Real(_)) {
+        value = Value::Bytes(c.bytes[data_start..c.pos].to_vec());
+    }
     Ok(Some(Record {
         range: 0..0,
         header,

@@ -110,6 +110,15 @@ pub struct FieldDetail {
     /// without its authentication key): the span's note says why.
     #[serde(skip_serializing_if = "is_false")]
     pub unverified: bool,
+    /// M-Bus only: the storage number, tariff and subunit of the DIFEs, and the DIF's function.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tariff: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subunit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<&'static str>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -148,6 +157,53 @@ impl FieldDetail {
                 None
             },
             unverified: false,
+            storage: None,
+            tariff: None,
+            subunit: None,
+            function: None,
+        }
+    }
+
+    /// An M-Bus data record: `obis` holds its DIF/VIF bytes in hex.
+    pub fn of_mbus(r: &mbus::Record) -> Self {
+        use mbus::Value;
+        let raw = match &r.value {
+            Value::None => RawValue::Null,
+            Value::Int(i) if *i >= 0 => RawValue::UInt(*i as u64),
+            Value::Int(i) => RawValue::Int(*i),
+            Value::Real(f) => RawValue::Float(f64::from(*f)),
+            Value::Text(t) => RawValue::Text(t.clone()),
+            Value::Bytes(b) | Value::Date { raw: b, .. } => RawValue::Text(hex::encode(b)),
+        };
+        let numeric = matches!(r.value, Value::Int(_) | Value::Real(_));
+        let text = match (&r.value, &r.kind) {
+            (_, mbus::RecordKind::Manufacturer { more: true }) => {
+                Some("manufacturer data; more records follow in the next telegram".into())
+            }
+            (_, mbus::RecordKind::Manufacturer { more: false }) => {
+                Some("manufacturer data, kept raw".into())
+            }
+            (Value::Date { text, .. }, _) => Some(text.clone()),
+            _ if r.quantity.manufacturer_specific => {
+                Some("manufacturer-specific VIF, kept raw".into())
+            }
+            _ => None,
+        };
+        let data = r.kind == mbus::RecordKind::Data;
+        FieldDetail {
+            obis: Some(r.code()),
+            name: r.name(),
+            raw,
+            scaler: numeric.then_some(r.quantity.exponent),
+            value: r.scaled(),
+            unit: r.quantity.unit.clone(),
+            text,
+            inferred_obis: None,
+            unverified: false,
+            storage: data.then_some(r.storage),
+            tariff: data.then_some(r.tariff),
+            subunit: data.then_some(r.subunit),
+            function: data.then_some(r.function.name()),
         }
     }
 }
@@ -426,6 +482,10 @@ pub fn iec_fields(block: &iec61107::DataBlock) -> Vec<FieldDetail> {
                 text,
                 inferred_obis: None,
                 unverified: false,
+                storage: None,
+                tariff: None,
+                subunit: None,
+                function: None,
             });
         }
     }
@@ -647,6 +707,12 @@ impl SpanDetail {
         let h = t.header.as_ref();
         if let Some(h) = h {
             self.meter_id = Some(h.id.clone());
+        }
+        if let Some(recs) = t.data_records(bytes) {
+            self.fields = recs.records.iter().map(FieldDetail::of_mbus).collect();
+            if let Some((at, why)) = recs.error {
+                self.error = Some(SpanError::at(why, at));
+            }
         }
         self.details = Some(Details::Mbus(MbusDetail {
             mbus: MbusTelegramDetail {

@@ -221,7 +221,7 @@ fn field_table(r: &SpanDetail, out: &mut String) {
         })
         .max()
         .unwrap_or(4)
-        .max(4);
+        .max(if r.protocol == "mbus" { 7 } else { 4 });
     let rows: Vec<[String; 4]> = r
         .fields
         .iter()
@@ -243,7 +243,14 @@ fn field_table(r: &SpanDetail, out: &mut String) {
     let both_w = raw_w + 2 + value_w;
     let header = format!(
         "  {:obis_w$}  {:name_w$}  {:>raw_w$}  {:>value_w$}  unit",
-        "OBIS", "name", "raw", "value"
+        if r.protocol == "mbus" {
+            "DIF/VIF"
+        } else {
+            "OBIS"
+        },
+        "name",
+        "raw",
+        "value"
     );
 
     let _ = writeln!(out, "{}", header.trim_end());

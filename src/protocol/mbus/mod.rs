@@ -3,6 +3,10 @@
 //! Short frame `10 C A CS 16`; long frame `68 L L 68 C A CI data CS 16` with CS the sum of the
 //! bytes from C through the last data byte, mod 256.
 
+pub mod records;
+
+pub use records::{Function, Record, RecordKind, Records, Value, parse_records};
+
 use super::check::{Check, CheckValue};
 use super::framer::Probe;
 
@@ -51,7 +55,25 @@ impl Frame {
                     );
                     at = 19;
                 }
-                r.add(at..user_end, RegionKind::Value, "data records");
+                let ci = bytes.get(6).copied();
+                if (ci == Some(0x72) && at == 19) || ci == Some(0x78) {
+                    let recs = parse_records(bytes.get(at..user_end).unwrap_or(&[]), at);
+                    let mut prev = at;
+                    for rec in &recs.records {
+                        r.add(prev..rec.range.start, RegionKind::Flag, "idle filler 2F");
+                        r.add(rec.range.clone(), RegionKind::Value, rec.name());
+                        prev = rec.range.end;
+                    }
+                    match &recs.error {
+                        Some((e, why)) => {
+                            r.add(prev..*e, RegionKind::Flag, "idle filler 2F");
+                            r.error_at(*e, why);
+                        }
+                        None => r.add(prev..user_end, RegionKind::Flag, "idle filler 2F"),
+                    }
+                } else {
+                    r.add(at..user_end, RegionKind::Value, "data records");
+                }
                 r.add(user_end..user_end + 1, RegionKind::Check, "CS");
                 r.add(user_end + 1..n, RegionKind::Flag, "stop 16");
             }
@@ -156,8 +178,27 @@ pub struct Telegram {
     pub address: u8,
     pub ci: Option<u8>,
     pub header: Option<FixedHeader>,
-    /// The data records after the header (decoded in a later version), as span indices.
+    /// The data records after the header, as span indices (read them with [`Telegram::records`]).
     pub records: std::ops::Range<usize>,
+}
+
+impl Telegram {
+    /// The data records of a variable data response (CI 72 with the fixed header, CI 78
+    /// without); `None` for other CIs. `span` is the frame span the telegram was parsed from.
+    pub fn data_records(&self, span: &[u8]) -> Option<Records> {
+        // CI 72 without its whole fixed header: no records to read.
+        let readable = match self.ci {
+            Some(0x72) => self.header.is_some(),
+            Some(0x78) => true,
+            _ => false,
+        };
+        readable.then(|| {
+            parse_records(
+                span.get(self.records.clone()).unwrap_or(&[]),
+                self.records.start,
+            )
+        })
+    }
 }
 
 /// Reads C, A, CI and the fixed header from a frame span.
@@ -275,11 +316,26 @@ mod tests {
     #[test]
     fn long_frame_round_trip() {
         let real = super::super::hex_bytes(include_str!(
-            "../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
+            "../../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
         ));
         let rebuilt = encode_long(real[4], real[5], real[6], &real[7..real.len() - 2]);
         assert_eq!(rebuilt, real);
         assert!(inspect_long(&rebuilt).checks.iter().all(|c| c.ok));
+    }
+
+    #[test]
+    fn byte_map_names_each_record() {
+        let real = super::super::hex_bytes(include_str!(
+            "../../../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex"
+        ));
+        let mut r = super::super::region::Regions::new(real.len());
+        inspect_long(&real).regions(&real, &mut r);
+        let labels: Vec<(std::ops::Range<usize>, String)> =
+            r.finish().into_iter().map(|x| (x.range, x.label)).collect();
+        assert!(labels.contains(&(19..25, "Energy".to_string())));
+        assert!(labels.contains(&(43..50, "Energy (tariff 1, subunit 1)".to_string())));
+        assert!(labels.contains(&(57..74, "Manufacturer data".to_string())));
+        assert!(!labels.iter().any(|(_, l)| l == "not decoded"));
     }
 
     #[test]

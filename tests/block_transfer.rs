@@ -231,3 +231,35 @@ fn the_joined_size_is_capped() {
     let last = seen.last().unwrap().message.as_ref().unwrap();
     assert_eq!(last.value(1, 7), Some(42.0));
 }
+
+#[test]
+fn the_byte_map_names_the_block_header_without_errors() {
+    use kamscope::protocol::region::{self, RegionKind};
+    let mut stream = Vec::new();
+    let n = frames_of(&apdu(1234), 60, true, &mut stream);
+    let mut framer = Framer::default();
+    framer.push(&stream);
+    framer.finish();
+    let mut decoder = Decoder::default();
+    let mut frames = 0;
+    while let Some(span) = framer.next_span() {
+        let decoded = decoder.decode(&span);
+        let regions = region::of_span(span.bytes, &span.content, &decoded);
+        assert!(
+            regions.iter().all(|r| r.kind != RegionKind::Error),
+            "{regions:#?}"
+        );
+        assert!(
+            regions
+                .iter()
+                .any(|r| r.label == format!("block number {}", frames + 1)),
+            "{regions:#?}"
+        );
+        assert_eq!(
+            regions.iter().any(|r| r.kind == RegionKind::Llc),
+            frames == 0
+        );
+        frames += 1;
+    }
+    assert_eq!(frames, n);
+}

@@ -263,3 +263,26 @@ fn the_byte_map_names_the_block_header_without_errors() {
     }
     assert_eq!(frames, n);
 }
+
+proptest::proptest! {
+    /// Any sequence of blocks (numbers, controls, data, with or without LLC) in intact frames
+    /// decodes without panicking, and an in-order sequence ending in a last block always joins.
+    #[test]
+    fn arbitrary_blocks_never_panic(
+        blocks in proptest::collection::vec(
+            (proptest::bool::ANY, 0u8..=255, 0u16..6, proptest::collection::vec(0u8..=255, 0..300)),
+            0..12,
+        ),
+    ) {
+        let mut stream = Vec::new();
+        for (llc, control, number, data) in &blocks {
+            let mut info = if *llc { LLC.to_vec() } else { Vec::new() };
+            dlms::encode_block_transfer(*control, *number, 0, data, &mut info);
+            hdlc::encode(&DEST, &SRC, 0x13, &info, false, &mut stream).unwrap();
+        }
+        frames_of(&apdu(5), 37, true, &mut stream);
+        let seen = decode(&stream, 17);
+        let last = seen.last().unwrap();
+        proptest::prop_assert_eq!(last.message.as_ref().and_then(|m| m.value(1, 7)), Some(5.0));
+    }
+}

@@ -208,11 +208,37 @@ pub struct IecDecoded {
 const LLC_RESPONSE: [u8; 3] = [0xE6, 0xE7, 0x00];
 const LLC_COMMAND: [u8; 3] = [0xE6, 0xE6, 0x00];
 
+/// The most a general-block-transfer may join to: a longer message is abandoned, so a stream of
+/// blocks that never ends cannot grow memory without bound.
+pub const MAX_BLOCK_TRANSFER: usize = 64 * 1024;
+
+/// General-block-transfer blocks (tag E0) joined so far.
+#[derive(Debug, Default)]
+struct BlockJoiner {
+    buf: Vec<u8>,
+    /// The block number due next; `None` when no transfer is under way.
+    next: Option<u16>,
+    blocks: u32,
+}
+
+impl BlockJoiner {
+    fn reset(&mut self) {
+        self.buf = Vec::new();
+        self.next = None;
+        self.blocks = 0;
+    }
+
+    fn pending(&self) -> bool {
+        self.next.is_some()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Decoder {
     pub scaling: Scaling,
     pub keys: Option<Keys>,
     reassembler: Reassembler,
+    blocks: BlockJoiner,
     last_ident: Option<Identification>,
 }
 
@@ -268,6 +294,13 @@ impl Decoder {
                 self.reassembler.reset();
                 out.note = Some("segmented message abandoned: a segment was damaged".into());
             }
+            if self.blocks.pending() {
+                let n = self.blocks.blocks;
+                self.blocks.reset();
+                out.note = Some(format!(
+                    "general-block-transfer abandoned after {n} block(s): a frame was damaged"
+                ));
+            }
             out.error = Some(SpanError::new(not_decoded_reason(frame)));
             if best_effort_possible(frame) {
                 self.decode_damaged(bytes, frame, &mut out);
@@ -299,13 +332,106 @@ impl Decoder {
         } else {
             0
         };
-        out.llc = Some(llc_check(message));
         // Without the LLC header, try the APDU anyway: the check already says it is missing.
         let apdu_at = if message.first() == Some(&0xE6) { 3 } else { 0 };
         let apdu = message.get(apdu_at..).unwrap_or(&[]);
         let in_span = out.segment == SegmentState::Whole;
+        if apdu.first() == Some(&dlms::GENERAL_BLOCK_TRANSFER) {
+            self.decode_block(message, apdu_at, base, in_span, &mut out);
+            return out;
+        }
+        out.llc = Some(llc_check(message));
         self.decode_apdu(apdu, base + apdu_at, in_span, &mut out);
         out
+    }
+
+    /// A general-block-transfer block (tag E0): joined with the blocks before it, and the joined
+    /// APDU decoded when the last block arrives. Only the first block's frame carries the LLC
+    /// header: the check applies to it (and to any block that has one), not to continuations.
+    fn decode_block(
+        &mut self,
+        message: &[u8],
+        apdu_at: usize,
+        base: usize,
+        in_span: bool,
+        out: &mut HdlcDecoded,
+    ) {
+        let apdu = &message[apdu_at..];
+        let block = match dlms::parse_apdu(apdu, base + apdu_at) {
+            Ok(Apdu::BlockTransfer(b)) => b,
+            Ok(_) => unreachable!("an APDU starting with E0 parses as a block transfer"),
+            Err(e) => {
+                if apdu_at > 0 {
+                    out.llc = Some(llc_check(message));
+                }
+                out.error = Some(SpanError::parse(&e, in_span));
+                if self.blocks.pending() {
+                    self.blocks.reset();
+                    out.note =
+                        Some("general-block-transfer abandoned: a block does not parse".into());
+                }
+                return;
+            }
+        };
+        let n = block.block_number;
+        if apdu_at > 0 || n <= 1 {
+            out.llc = Some(llc_check(message));
+        }
+        if n <= 1 {
+            if self.blocks.pending() {
+                out.note = Some(format!(
+                    "general-block-transfer abandoned after {} block(s): a new one began",
+                    self.blocks.blocks
+                ));
+            }
+            self.blocks.reset();
+        } else if self.blocks.next != Some(n) {
+            let note = match self.blocks.next {
+                Some(due) => format!(
+                    "general-block-transfer abandoned: block {n} arrived where block {due} was due"
+                ),
+                None => format!(
+                    "general-block-transfer block {n}: the blocks before it were lost, skipped"
+                ),
+            };
+            self.blocks.reset();
+            out.note = Some(note);
+            return;
+        }
+        let data = &apdu[block.data.clone()];
+        if self.blocks.buf.len() + data.len() > MAX_BLOCK_TRANSFER {
+            self.blocks.reset();
+            out.note = Some(format!(
+                "general-block-transfer abandoned at block {n}: the joined message would exceed {} KiB",
+                MAX_BLOCK_TRANSFER / 1024
+            ));
+            return;
+        }
+        self.blocks.buf.extend_from_slice(data);
+        self.blocks.blocks += 1;
+        self.blocks.next = Some(n.wrapping_add(1));
+        if !block.last() {
+            out.note = Some(format!(
+                "general-block-transfer block {n}: waiting for the rest of the message"
+            ));
+            return;
+        }
+        let blocks = self.blocks.blocks;
+        let joined = std::mem::take(&mut self.blocks.buf);
+        self.blocks.reset();
+        if joined.first() == Some(&dlms::GENERAL_BLOCK_TRANSFER) {
+            out.error = Some(SpanError::new(
+                "the joined general-block-transfer holds another block transfer",
+            ));
+            return;
+        }
+        self.decode_apdu(&joined, 0, false, out);
+        if out.note.is_none() {
+            out.note = Some(format!(
+                "general-block-transfer: message joined from {blocks} block(s), {} bytes",
+                joined.len()
+            ));
+        }
     }
 
     /// A frame whose header check passed and whose FCS failed, decoded as far as it goes. Its
@@ -341,6 +467,12 @@ impl Decoder {
                     "{failed}: encrypted content not decrypted"
                 )));
             }
+            Ok(Apdu::BlockTransfer(b)) => {
+                out.error = Some(SpanError::new(format!(
+                    "{failed}: general-block-transfer block {} not joined",
+                    b.block_number
+                )));
+            }
             Err(e) => out.error = Some(best_effort_stopped(failed, &e)),
         }
     }
@@ -358,6 +490,11 @@ impl Decoder {
             Ok(Apdu::GloCiphering(glo)) => {
                 self.decode_glo(apdu, &glo, out);
                 out.cipher = Some(glo);
+            }
+            Ok(Apdu::BlockTransfer(_)) => {
+                out.error = Some(SpanError::new(
+                    "general-block-transfer block where a whole APDU was expected",
+                ));
             }
         }
     }
@@ -418,6 +555,11 @@ impl Decoder {
             }
             Ok(Apdu::GloCiphering(_)) => {
                 out.error = Some(SpanError::new("decrypted content is ciphered again"));
+            }
+            Ok(Apdu::BlockTransfer(_)) => {
+                out.error = Some(SpanError::new(
+                    "decrypted content is a general-block-transfer block (not supported)",
+                ));
             }
             Err(e) => out.error = Some(SpanError::new(format!("{what}: {e}"))),
         }

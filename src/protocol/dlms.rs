@@ -92,10 +92,32 @@ impl GloCiphering {
     }
 }
 
+/// One block of a general-block-transfer (tag E0): a long APDU split into blocks, each of which
+/// may arrive in its own HDLC frame (Landis+Gyr E450 pushes). Joined in block-number order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockTransfer {
+    /// The control byte: last-block bit 0x80, streaming 0x40, window size in the low 6 bits.
+    pub control: u8,
+    pub block_number: u16,
+    pub block_number_ack: u16,
+    /// The block data, as indices into the buffer given to [`parse_apdu`].
+    pub data: Range<usize>,
+}
+
+impl BlockTransfer {
+    pub fn last(&self) -> bool {
+        self.control & 0x80 != 0
+    }
+    pub fn streaming(&self) -> bool {
+        self.control & 0x40 != 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Apdu {
     DataNotification(Notification),
     GloCiphering(GloCiphering),
+    BlockTransfer(BlockTransfer),
 }
 
 /// Parses an APDU. `base` is its offset in the frame, for error messages.
@@ -173,10 +195,24 @@ pub fn parse_apdu(apdu: &[u8], base: usize) -> Result<Apdu, DecodeError> {
                 tag,
             }))
         }
-        GENERAL_BLOCK_TRANSFER => Err(DecodeError {
-            offset: base,
-            what: "general-block-transfer (tag 0xE0) is not supported".into(),
-        }),
+        GENERAL_BLOCK_TRANSFER => {
+            let control = r.u8()?;
+            let block_number = u16::from_be_bytes(r.take(2)?.try_into().expect("2 bytes"));
+            let block_number_ack = u16::from_be_bytes(r.take(2)?.try_into().expect("2 bytes"));
+            let len = r.length()?;
+            if len != r.remaining() {
+                return Err(r.error(format!(
+                    "block data of {len} bytes, {} present",
+                    r.remaining()
+                )));
+            }
+            Ok(Apdu::BlockTransfer(BlockTransfer {
+                control,
+                block_number,
+                block_number_ack,
+                data: r.position()..apdu.len(),
+            }))
+        }
         other => Err(DecodeError {
             offset: base,
             what: format!(
@@ -245,6 +281,44 @@ pub fn apdu_regions(
                     "authentication tag",
                 );
             }
+            Ok(())
+        }
+        Apdu::BlockTransfer(b) => {
+            r.add(
+                base..base + 1,
+                RegionKind::ApduHeader,
+                "general-block-transfer",
+            );
+            let control = format!(
+                "block control 0x{:02X}{}{}",
+                b.control,
+                if b.last() { ": last block" } else { "" },
+                if b.streaming() { ", streaming" } else { "" }
+            );
+            r.add(base + 1..base + 2, RegionKind::ApduHeader, control);
+            r.add(
+                base + 2..base + 4,
+                RegionKind::ApduHeader,
+                format!("block number {}", b.block_number),
+            );
+            r.add(
+                base + 4..base + 6,
+                RegionKind::ApduHeader,
+                format!("block number acknowledged {}", b.block_number_ack),
+            );
+            r.add(
+                base + 6..base + b.data.start,
+                RegionKind::ApduHeader,
+                "length",
+            );
+            r.add(
+                base + b.data.start..base + b.data.end,
+                RegionKind::Value,
+                format!(
+                    "block {} data (decoded when the blocks are joined)",
+                    b.block_number
+                ),
+            );
             Ok(())
         }
     }
@@ -370,6 +444,22 @@ pub fn decrypt_unchecked(
     } else {
         content.to_vec()
     })
+}
+
+/// Appends one general-block-transfer block (tag E0) carrying `data`.
+pub fn encode_block_transfer(
+    control: u8,
+    block_number: u16,
+    block_number_ack: u16,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) {
+    out.push(GENERAL_BLOCK_TRANSFER);
+    out.push(control);
+    out.extend_from_slice(&block_number.to_be_bytes());
+    out.extend_from_slice(&block_number_ack.to_be_bytes());
+    super::axdr::encode_length(data.len(), out);
+    out.extend_from_slice(data);
 }
 
 /// Appends a DataNotification APDU.

@@ -249,12 +249,23 @@ pub fn map(
                 && matches!(f.value, Data::VisibleString(_) | Data::OctetString(_))
         })
         .and_then(Field::text);
-    let brand = match version {
+    let mut brand = match version {
         Some(v) if v.starts_with("Kamstrup") => Brand::Kamstrup,
         Some(v) if v.starts_with("AIDON") => Brand::Aidon,
         Some(v) if v.starts_with("KFM") => Brand::Kaifa,
         _ => Brand::Unknown,
     };
+    // Kaifa's list 1: a structure of one double-long-unsigned, no list id, no OBIS code. Kaifa's
+    // documentation names it active power import (1.0.1.7.0.255) in W.
+    if brand == Brand::Unknown
+        && body.starts_with(&[tag::STRUCTURE, 0x01, tag::DOUBLE_LONG_UNSIGNED])
+        && let [only] = fields.as_mut_slice()
+        && only.obis.is_none()
+        && matches!(only.value, Data::DoubleLongUnsigned(_))
+    {
+        brand = Brand::Kaifa;
+        only.inferred = Some(Obis::new(1, 0, 1, 7, 0, 255));
+    }
 
     if brand == Brand::Kamstrup {
         // The interface description names the version object, but it is sent without its code.

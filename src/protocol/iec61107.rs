@@ -76,6 +76,18 @@ fn line_end_check(complete: bool) -> Check {
     )
 }
 
+/// A line ended by LF alone: not the standard's CR LF, but tolerated (the check passes and says
+/// so in its rule).
+fn lf_only_line_end() -> Check {
+    Check {
+        name: "line end",
+        ok: true,
+        expected: CheckValue::Text("CR LF"),
+        actual: CheckValue::Text("LF"),
+        rule: Some("LF alone tolerated"),
+    }
+}
+
 pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
     match buf[pos] {
         b'/' => probe_line(buf, pos, eof),
@@ -130,6 +142,26 @@ fn probe_line(buf: &[u8], pos: usize, eof: bool) -> Probe {
                 frame: Frame {
                     kind,
                     checks: vec![line_end_check(true)],
+                }
+                .into(),
+            };
+        }
+        // LF alone (a Landis+Gyr E350 through a logger): the line still parses; the check says
+        // which line end came.
+        if b == LF {
+            let line = &buf[pos..i];
+            let kind = if line.starts_with(b"/?") && line.ends_with(b"!") {
+                Kind::Request
+            } else if parse_identification(line).is_some() {
+                Kind::Identification
+            } else {
+                return Probe::No;
+            };
+            return Probe::Frame {
+                end: i + 1,
+                frame: Frame {
+                    kind,
+                    checks: vec![lf_only_line_end()],
                 }
                 .into(),
             };
@@ -393,9 +425,12 @@ pub struct Identification {
     pub ident: String,
 }
 
-/// Parses `/XXXZident` (with or without the trailing CR LF).
+/// Parses `/XXXZident` (with or without the trailing CR LF, or LF alone as some loggers pass it).
 pub fn parse_identification(line: &[u8]) -> Option<Identification> {
-    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+    let line = line
+        .strip_suffix(b"\r\n")
+        .or_else(|| line.strip_suffix(b"\n"))
+        .unwrap_or(line);
     let rest = line.strip_prefix(b"/")?;
     if rest.len() < 4
         || !rest[..3].iter().all(|b| b.is_ascii_alphabetic())

@@ -292,10 +292,11 @@ impl ReadoutSession {
             let Some(slash) = self.rx.iter().position(|&b| b == b'/') else {
                 return actions;
             };
-            let Some(lf) = self.rx[slash..].windows(2).position(|w| w == b"\r\n") else {
+            // The line ends at its LF: CR LF as the standard has it, or LF alone (some loggers).
+            let Some(lf) = self.rx[slash..].iter().position(|&b| b == iec61107::LF) else {
                 return actions;
             };
-            let line_end = slash + lf + 2;
+            let line_end = slash + lf + 1;
             let Some(ident) = iec61107::parse_identification(&self.rx[slash..line_end]) else {
                 self.phase = Phase::Done(Verdict::Garbled {
                     reason: format!(

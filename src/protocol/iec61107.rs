@@ -64,6 +64,25 @@ fn printable(b: u8) -> bool {
     (0x20..=0x7E).contains(&b)
 }
 
+/// A `/...` line ending at `end`: a sign-on request or an identification, else not a frame.
+fn sign_on_line(line: &[u8], end: usize, line_end: Check) -> Probe {
+    let kind = if line.starts_with(b"/?") && line.ends_with(b"!") {
+        Kind::Request
+    } else if parse_identification(line).is_some() {
+        Kind::Identification
+    } else {
+        return Probe::No;
+    };
+    Probe::Frame {
+        end,
+        frame: Frame {
+            kind,
+            checks: vec![line_end],
+        }
+        .into(),
+    }
+}
+
 fn line_end_check(complete: bool) -> Check {
     Check::compare(
         "line end",
@@ -129,42 +148,12 @@ fn probe_line(buf: &[u8], pos: usize, eof: bool) -> Probe {
                 Some(_) => return Probe::No,
                 None => return if eof { Probe::No } else { Probe::NeedMore },
             }
-            let line = &buf[pos..i];
-            let kind = if line.starts_with(b"/?") && line.ends_with(b"!") {
-                Kind::Request
-            } else if parse_identification(line).is_some() {
-                Kind::Identification
-            } else {
-                return Probe::No;
-            };
-            return Probe::Frame {
-                end: i + 2,
-                frame: Frame {
-                    kind,
-                    checks: vec![line_end_check(true)],
-                }
-                .into(),
-            };
+            return sign_on_line(&buf[pos..i], i + 2, line_end_check(true));
         }
         // LF alone (a Landis+Gyr E350 through a logger): the line still parses; the check says
         // which line end came.
         if b == LF {
-            let line = &buf[pos..i];
-            let kind = if line.starts_with(b"/?") && line.ends_with(b"!") {
-                Kind::Request
-            } else if parse_identification(line).is_some() {
-                Kind::Identification
-            } else {
-                return Probe::No;
-            };
-            return Probe::Frame {
-                end: i + 1,
-                frame: Frame {
-                    kind,
-                    checks: vec![lf_only_line_end()],
-                }
-                .into(),
-            };
+            return sign_on_line(&buf[pos..i], i + 1, lf_only_line_end());
         }
         if !printable(b) {
             return Probe::No;

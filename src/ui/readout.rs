@@ -175,11 +175,12 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-/// The number read from the value (decimal comma and leading zeros read), or the value as the
-/// meter sent it (`v`), or when it is not a number.
+/// The number read from a measured value (decimal comma and leading zeros read), or the value as
+/// the meter sent it: on `v`, for text, and for ids and counters without a unit (a customer
+/// number keeps its leading zeros).
 fn value_text(f: &FieldDetail, raw: bool) -> String {
     match f.value {
-        Some(v) if !raw => v.to_string(),
+        Some(v) if !raw && f.unit.is_some() => v.to_string(),
         _ => f.raw_text(),
     }
 }

@@ -5,9 +5,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kamscope::app::{App, Effect, Tab};
 use kamscope::protocol::han::Scaling;
-use kamscope::protocol::{Decoder, Protocols};
 use kamscope::ui::{self, Theme};
-use kamscope::wire::{Chunk, Direction, HanEvent, Link, LinkState, Pipeline};
+use kamscope::wire::{HanEvent, LinkState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -15,25 +14,9 @@ use ratatui::style::Color;
 mod common;
 use common::{COLOR, fixture, key, oslo, render, text, utc};
 
-/// Runs the bytes through the pipeline and hands the spans to the app as if they arrived at `at`.
+/// Runs the bytes into the app as if they arrived at `at`, offsets going on from `offset`.
 fn feed(app: &mut App, bytes: &[u8], at: DateTime<Utc>, offset: &mut u64) {
-    let mut pipeline = Pipeline::new(Link::Han, Protocols::HDLC, Decoder::default(), None);
-    let chunk = Chunk {
-        t: at,
-        link: Link::Han,
-        dir: Direction::Rx,
-        bytes: bytes.to_vec(),
-    };
-    let (mut spans, _) = pipeline.records_of(&chunk);
-    spans.extend(pipeline.flush_records(at));
-    app.on_han(HanEvent::Bytes {
-        at,
-        count: bytes.len(),
-    });
-    for mut span in spans {
-        span.offset += *offset;
-        app.on_han(HanEvent::Span(Box::new(span)));
-    }
+    common::feed_at(app, bytes, at, None, *offset);
     *offset += bytes.len() as u64;
 }
 

@@ -9,62 +9,27 @@ use kamscope::app::verdict::{self, Freshness};
 use kamscope::app::{App, Tab};
 use kamscope::protocol::datetime::DateTime as CosemDateTime;
 use kamscope::protocol::dlms::Keys;
-use kamscope::protocol::han::{KamstrupList, MissingPhases, Scaling};
-use kamscope::protocol::{Decoder, Protocols};
+use kamscope::protocol::han::{KamstrupList, MissingPhases};
 use kamscope::wire::hex::parse as parse_hex;
-use kamscope::wire::{Chunk, Direction, HanEvent, Link, LinkState, Pipeline};
+use kamscope::wire::{HanEvent, LinkState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 mod common;
-use common::{COLOR, fixture, key, oslo, text, utc};
+use common::{COLOR, app_at, fixture, key, oslo, text, utc};
 
 fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     common::render(app, w, h, COLOR)
-}
-
-/// A connected app at `now` (Oslo, winter).
-fn app_at(now: DateTime<FixedOffset>) -> App {
-    let mut app = App::new(
-        "/dev/ttyUSB0 2400 8N1".into(),
-        Scaling::default(),
-        None,
-        now,
-        3600,
-    );
-    app.on_han(HanEvent::Link(LinkState::Connected));
-    app
 }
 
 fn winter_now() -> DateTime<FixedOffset> {
     oslo().with_ymd_and_hms(2024, 10, 30, 17, 32, 3).unwrap()
 }
 
-/// Bytes through the pipeline (with `keys`, and the app's scaling) into the app, as if they
-/// arrived at `at`.
+/// Bytes into the app with `keys`, as if they arrived at `at`.
 fn feed_with(app: &mut App, bytes: &[u8], at: DateTime<Utc>, keys: Option<Keys>) {
-    let mut pipeline = Pipeline::new(
-        Link::Han,
-        Protocols::HDLC,
-        Decoder::new(app.scaling, keys),
-        None,
-    );
-    let chunk = Chunk {
-        t: at,
-        link: Link::Han,
-        dir: Direction::Rx,
-        bytes: bytes.to_vec(),
-    };
-    let (mut spans, _) = pipeline.records_of(&chunk);
-    spans.extend(pipeline.flush_records(at));
-    app.on_han(HanEvent::Bytes {
-        at,
-        count: bytes.len(),
-    });
-    for span in spans {
-        app.on_han(HanEvent::Span(Box::new(span)));
-    }
+    common::feed_at(app, bytes, at, keys, 0);
 }
 
 fn feed(app: &mut App, bytes: &[u8], at: DateTime<Utc>) {

@@ -4,7 +4,10 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kamscope::app::App;
+use kamscope::protocol::dlms::Keys;
+use kamscope::protocol::{Decoder, Protocols};
 use kamscope::ui::{self, Theme};
+use kamscope::wire::{Chunk, Direction, HanEvent, Link, LinkState, Pipeline};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -51,4 +54,44 @@ pub fn text(t: &Terminal<TestBackend>) -> String {
         out.push('\n');
     }
     out
+}
+
+/// An app on a connected HAN adapter at `now` (standard time one hour east of UTC, as in Norway).
+pub fn app_at(now: DateTime<FixedOffset>) -> App {
+    let mut app = App::new(
+        "/dev/ttyUSB0 2400 8N1".into(),
+        kamscope::protocol::han::Scaling::default(),
+        None,
+        now,
+        3600,
+    );
+    app.on_han(HanEvent::Link(LinkState::Connected));
+    app
+}
+
+/// Bytes through a fresh HAN pipeline (the app's scaling, `keys`) into the app, as if they
+/// arrived at `at`; span offsets count from `offset`.
+pub fn feed_at(app: &mut App, bytes: &[u8], at: DateTime<Utc>, keys: Option<Keys>, offset: u64) {
+    let mut pipeline = Pipeline::new(
+        Link::Han,
+        Protocols::HDLC,
+        Decoder::new(app.scaling, keys),
+        None,
+    );
+    let chunk = Chunk {
+        t: at,
+        link: Link::Han,
+        dir: Direction::Rx,
+        bytes: bytes.to_vec(),
+    };
+    let (mut spans, _) = pipeline.records_of(&chunk);
+    spans.extend(pipeline.flush_records(at));
+    app.on_han(HanEvent::Bytes {
+        at,
+        count: bytes.len(),
+    });
+    for mut span in spans {
+        span.offset += offset;
+        app.on_han(HanEvent::Span(Box::new(span)));
+    }
 }

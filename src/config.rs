@@ -19,6 +19,8 @@
 //! fuse_a = 25                    # the main fuse, for judging phase currents
 //! [export]
 //! dir = "/home/me/kamscope"      # where exports go (default: the documents folder)
+//! [readout.protocol]             # remembered by the Readout tab, per port
+//! "/dev/ttyUSB1" = "kmp"         # iec | kmp | mbus
 //! [keys]                         # for encrypted pushes (Denmark, Switzerland)
 //! encryption = "00112233445566778899AABBCCDDEEFF"
 //! authentication = "FFEEDDCCBBAA99887766554433221100"
@@ -27,7 +29,9 @@
 //! The picker's edits keep the file's comments and layout and replace it atomically.
 
 use crate::wire::line::{Parity, SerialSettings};
+use crate::wire::optical::ReadoutProtocol;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +114,13 @@ impl std::fmt::Debug for KeysConfig {
     }
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadoutConfig {
+    /// The protocol last chosen on each readout port (the port's path as the key).
+    pub protocol: BTreeMap<String, ReadoutProtocol>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -120,6 +131,7 @@ pub struct Config {
     pub chart: ChartConfig,
     pub site: SiteConfig,
     pub export: ExportConfig,
+    pub readout: ReadoutConfig,
     pub keys: KeysConfig,
 }
 
@@ -224,10 +236,38 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Remembers the source the picker chose (`last_source`), keeping every other line, comment and
-/// the layout of the file as they are. The file is replaced atomically: written to a temporary
-/// file beside it, synced, then renamed over it, so a crash never leaves half a config.
+/// Remembers the source the picker chose (`last_source`).
 pub fn save_last_source(path: &Path, value: &str) -> Result<(), ConfigError> {
+    edit(path, |doc| doc["last_source"] = toml_edit::value(value))
+}
+
+/// Remembers the protocol chosen for a readout port (`[readout.protocol]`).
+pub fn save_readout_protocol(
+    path: &Path,
+    port: &str,
+    protocol: ReadoutProtocol,
+) -> Result<(), ConfigError> {
+    edit(path, |doc| {
+        let readout = doc
+            .entry("readout")
+            .or_insert_with(toml_edit::table)
+            .as_table_like_mut();
+        if let Some(readout) = readout {
+            let table = readout
+                .entry("protocol")
+                .or_insert(toml_edit::table())
+                .as_table_like_mut();
+            if let Some(table) = table {
+                table.insert(port, toml_edit::value(protocol.key()));
+            }
+        }
+    })
+}
+
+/// Changes the config file with `change`, keeping every other line, comment and the layout of the
+/// file as they are. The file is replaced atomically: written to a temporary file beside it,
+/// synced, then renamed over it, so a crash never leaves half a config.
+fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result<(), ConfigError> {
     let fail = |e: std::io::Error| {
         ConfigError(format!(
             "cannot write config {}: {}",
@@ -245,7 +285,7 @@ pub fn save_last_source(path: &Path, value: &str) -> Result<(), ConfigError> {
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e| ConfigError(format!("config {}: {e}", path.display())))?;
-    doc["last_source"] = toml_edit::value(value);
+    change(&mut doc);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
@@ -296,6 +336,23 @@ mod tests {
         assert_eq!(c.last_source.as_deref(), Some("/dev/ttyUSB1"));
         assert_eq!(c.han.parity, Some(Parity::Even));
         assert_eq!(c.chart_window(), Some(2));
+        save_readout_protocol(&path, "/dev/ttyUSB2", ReadoutProtocol::Mbus).unwrap();
+        save_readout_protocol(&path, "/dev/ttyUSB3", ReadoutProtocol::Kmp).unwrap();
+        save_readout_protocol(&path, "/dev/ttyUSB2", ReadoutProtocol::Iec).unwrap();
+        let c = load(&path).unwrap();
+        assert_eq!(
+            c.readout.protocol.get("/dev/ttyUSB2"),
+            Some(&ReadoutProtocol::Iec)
+        );
+        assert_eq!(
+            c.readout.protocol.get("/dev/ttyUSB3"),
+            Some(&ReadoutProtocol::Kmp)
+        );
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("# my site")
+        );
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).ok();

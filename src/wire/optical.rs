@@ -5,7 +5,56 @@ use super::SpanRecord;
 use crate::protocol::iec_session::Verdict;
 use crate::protocol::iec61107::{DataBlock, Identification};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The protocol a readout speaks on the optical head or the bus. The 685-382 answers IEC 61107
+/// and KMP on the same head; M-Bus needs a bus level converter.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadoutProtocol {
+    /// IEC 61107 (IEC 62056-21) mode A/B/C readout: 300 baud 7E1, then the meter's speed.
+    #[default]
+    Iec,
+    /// Kamstrup Meter Protocol: the 685-382's ASCII-hex variant or binary KMP.
+    Kmp,
+    /// M-Bus (EN 13757): 2400 baud 8E1 through a level converter.
+    Mbus,
+}
+
+impl ReadoutProtocol {
+    pub const ALL: [ReadoutProtocol; 3] = [
+        ReadoutProtocol::Iec,
+        ReadoutProtocol::Kmp,
+        ReadoutProtocol::Mbus,
+    ];
+
+    /// The name in the config and on the command line.
+    pub fn key(self) -> &'static str {
+        match self {
+            ReadoutProtocol::Iec => "iec",
+            ReadoutProtocol::Kmp => "kmp",
+            ReadoutProtocol::Mbus => "mbus",
+        }
+    }
+
+    /// The name on screen.
+    pub fn title(self) -> &'static str {
+        match self {
+            ReadoutProtocol::Iec => "IEC 61107",
+            ReadoutProtocol::Kmp => "KMP",
+            ReadoutProtocol::Mbus => "M-Bus",
+        }
+    }
+
+    /// The next protocol in [`Self::ALL`], for the key that cycles them.
+    pub fn next(self) -> Self {
+        let i = Self::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+}
 
 /// The step a readout is at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod keys;
 pub mod ports;
 pub mod read;
+pub mod read_kmp;
 pub mod run;
 pub mod sim;
 

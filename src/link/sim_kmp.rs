@@ -5,7 +5,6 @@
 //! counter and peak power, so a KMP and an IEC readout of the simulated meter agree.
 
 use super::sim::SharedEnergy;
-use crate::protocol::framer::{Content, Probe};
 use crate::protocol::kmp::{self, CR, Direction};
 use crate::protocol::kmp_register::{Meter685382, ascii_frame};
 use std::time::Duration;
@@ -46,13 +45,7 @@ impl SimKmp {
 
     /// The answer frame to one request frame; `None` for one the meter leaves unanswered.
     pub fn answer(&self, request: &[u8]) -> Option<Vec<u8>> {
-        let Probe::Frame {
-            frame: Content::Kmp(f),
-            ..
-        } = kmp::probe(request, 0, true)
-        else {
-            return None;
-        };
+        let f = kmp::parse(request)?;
         if f.direction != Direction::Request || f.checks.iter().any(|c| !c.ok) {
             return None;
         }
@@ -135,13 +128,7 @@ mod tests {
         // The tariff split of the IEC side: tariff 2 holds a thousandth of the total.
         let a = sim.answer(b"@FE95006D\r").unwrap();
         assert_eq!(a, b"HFE9501000023480000233F0000000996\r");
-        let Probe::Frame {
-            frame: Content::Kmp(f),
-            ..
-        } = kmp::probe(&sim.answer(b"@FE9072\r").unwrap(), 0, true)
-        else {
-            panic!("not a frame");
-        };
+        let f = kmp::parse(&sim.answer(b"@FE9072\r").unwrap()).unwrap();
         let regs = decode_ascii_response(0x90, None, f.data())
             .unwrap()
             .unwrap();

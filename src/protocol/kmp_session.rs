@@ -10,7 +10,6 @@
 //! GetSerialNo and GetRegister for the standard electricity registers, eight at a time.
 
 use super::check::{Check, CheckValue};
-use super::framer::{Content, Probe};
 use super::kmp::{self, CR, Direction, Frame, Variant};
 use super::kmp_register::{self as reg, Register};
 
@@ -333,13 +332,7 @@ impl KmpSession {
         let at = self.rx.iter().position(|&b| b == start)?;
         let cr = self.rx[at..].iter().position(|&b| b == CR)?;
         let end = at + cr + 1;
-        let frame = match kmp::probe(&self.rx[..end], at, true) {
-            Probe::Frame { frame, .. } => match frame {
-                Content::Kmp(f) => Ok(f),
-                _ => Err(end),
-            },
-            _ => Err(end),
-        };
+        let frame = kmp::parse(&self.rx[at..end]).ok_or(end);
         self.rx.drain(..end);
         Some(frame)
     }
@@ -501,10 +494,7 @@ mod tests {
     fn ascii_meter(echo: bool) -> impl FnMut(&[u8]) -> Vec<u8> {
         let m = meter();
         move |req| {
-            let Probe::Frame { frame, .. } = kmp::probe(req, 0, true) else {
-                return Vec::new();
-            };
-            let Content::Kmp(f) = frame else {
+            let Some(f) = kmp::parse(req) else {
                 return Vec::new();
             };
             let mut out = if echo { req.to_vec() } else { Vec::new() };
@@ -581,10 +571,7 @@ mod tests {
     #[test]
     fn a_binary_meter_reads_its_registers() {
         let (s, v) = run(KmpOptions::new(Variant::Binary), |req| {
-            let Probe::Frame { frame, .. } = kmp::probe(req, 0, true) else {
-                return Vec::new();
-            };
-            let Content::Kmp(f) = frame else {
+            let Some(f) = kmp::parse(req) else {
                 return Vec::new();
             };
             let cmd = f.command().unwrap();

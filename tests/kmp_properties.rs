@@ -100,10 +100,10 @@ proptest! {
             let r = v.register();
             prop_assert_eq!(r.id, Some(v.id));
             prop_assert_eq!(r.scaler, Some(v.exponent));
-            if !v.mantissa.is_empty() && v.mantissa.iter().any(|b| *b != 0) {
-                if let Some(x) = r.value() {
-                    prop_assert_eq!(x < 0.0, v.negative);
-                }
+            if v.mantissa.iter().any(|b| *b != 0)
+                && let Some(x) = r.value()
+            {
+                prop_assert_eq!(x < 0.0, v.negative);
             }
         }
         let request = encode_register_request(&ids);

@@ -89,9 +89,8 @@ pub(crate) async fn run_kmp(
                 tokio::time::sleep(char_time * piece.len() as u32).await;
             }
         }
-        if !pending.contains(&b'@') {
-            pending.clear();
-        } else if pending.len() > 1024 {
+        // Nothing that can start a request, or a runaway line without CR: start afresh.
+        if !pending.contains(&b'@') || pending.len() > 1024 {
             pending.clear();
         }
     }

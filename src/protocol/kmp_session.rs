@@ -359,7 +359,7 @@ impl KmpSession {
             }
         };
         if let Some(bad) = frame.checks.iter().find(|c| !c.ok) {
-            self.failed_check = Some(bad.clone());
+            self.failed_check = Some(*bad);
             return self.retry(step, attempt, now);
         }
         if frame.command() != Some(request.command) {

@@ -154,6 +154,22 @@ pub fn out(text: &str) {
     }
 }
 
+/// The next event of a readout task. Ctrl-C asks the task to stop; it still reports how the
+/// readout ended, so the caller keeps waiting for that.
+pub async fn next_event<E>(
+    events: &mut tokio::sync::mpsc::Receiver<E>,
+    cancel: &tokio::sync::mpsc::Sender<()>,
+) -> Option<E> {
+    loop {
+        tokio::select! {
+            e = events.recv() => return e,
+            _ = tokio::signal::ctrl_c() => {
+                let _ = cancel.send(()).await;
+            }
+        }
+    }
+}
+
 /// The async runtime of a command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, UserError> {
     kamscope::task::runtime().map_err(|e| UserError(format!("cannot start the async runtime: {e}")))

@@ -3,7 +3,7 @@
 //! for a complete readout with every check good, 1 when the meter answered but a check failed or
 //! it stopped, 2 for no answer or a port error (with the reason on stderr).
 
-use super::{Format, SerialArgs, UserError, out, runtime};
+use super::{Format, SerialArgs, UserError, next_event, out, runtime};
 use kamscope::link::serial::SerialConnector;
 use kamscope::protocol::kmp::Variant;
 use kamscope::protocol::kmp_session::{KmpOptions, Verdict};
@@ -125,14 +125,7 @@ pub fn run(
         let (mut events, cancel) = kmp::spawn(connector, KmpOptions::new(variant), None);
         let mut spans: Vec<SpanRecord> = Vec::new();
         loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = tokio::signal::ctrl_c() => {
-                    let _ = cancel.send(()).await;
-                    continue;
-                }
-            };
-            match event {
+            match next_event(&mut events, &cancel).await {
                 Some(KmpEvent::Span(s)) => spans.push(*s),
                 Some(KmpEvent::Done(r)) => return (Some(*r), spans),
                 Some(_) => {}

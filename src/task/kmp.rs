@@ -3,16 +3,15 @@
 //! pipeline (recording, framing for the inspector, echoes marked), and reports progress and the
 //! result. Used by `kamscope read --protocol kmp` (and the Readout tab later).
 
+use super::line::{self, LineTask, Wake};
 use crate::link::{OpticalConnector, io_reason};
 use crate::protocol::kmp_session::{Action, KmpOptions, KmpSession, Phase, Verdict};
 use crate::protocol::{Decoder, Protocols};
 use crate::wire::kmp::{KmpEvent, KmpResult, KmpStatus};
-use crate::wire::{Chunk, Direction, Link, Pipeline, SharedRecorder};
-use chrono::{DateTime, Utc};
+use crate::wire::{Direction, Link, Pipeline, SharedRecorder};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 /// The optical line's pipeline for a KMP readout: KMP both ways.
 pub fn kmp_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
@@ -27,42 +26,9 @@ pub fn kmp_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
     )
 }
 
-struct Task {
-    port: String,
-    started_at: Instant,
-    started: DateTime<Utc>,
-    session: KmpSession,
-    pipeline: Pipeline,
-    events: mpsc::Sender<KmpEvent>,
-}
+type Task = LineTask<KmpSession, KmpEvent>;
 
 impl Task {
-    fn now(&self) -> u64 {
-        self.started_at.elapsed().as_millis() as u64
-    }
-
-    async fn emit(&self, e: KmpEvent) {
-        let _ = self.events.send(e).await;
-    }
-
-    /// Bytes sent or received: recorded, framed for the inspector.
-    async fn bytes(&mut self, dir: Direction, bytes: &[u8]) {
-        let chunk = Chunk {
-            t: Utc::now(),
-            link: Link::Optical,
-            dir,
-            bytes: bytes.to_vec(),
-        };
-        let (spans, recorded) = self.pipeline.records_of(&chunk);
-        if let Err(e) = recorded {
-            tracing::error!("{e}");
-            self.emit(KmpEvent::RecordError(e)).await;
-        }
-        for s in spans {
-            self.emit(KmpEvent::Span(Box::new(s))).await;
-        }
-    }
-
     fn status(&self) -> KmpStatus {
         let (step, steps) = self.session.progress();
         KmpStatus {
@@ -91,15 +57,12 @@ pub async fn run(
 ) {
     let port = connector.describe();
     tracing::info!(%port, "KMP readout started");
-    let started_at = Instant::now();
-    let mut task = Task {
+    let mut task = Task::new(
         port,
-        started_at,
-        started: Utc::now(),
-        session: KmpSession::new(options),
-        pipeline: kmp_pipeline(recorder),
+        KmpSession::new(options),
+        kmp_pipeline(recorder),
         events,
-    };
+    );
     let mut link = match connector.open().await {
         Ok(l) => l,
         Err(e) => {
@@ -109,7 +72,6 @@ pub async fn run(
         }
     };
     let mut actions = task.session.start(0);
-    let mut buf = [0u8; 512];
     loop {
         for Action::Send(bytes) in actions.drain(..) {
             if let Err(e) = link.write_all(&bytes).await {
@@ -121,27 +83,12 @@ pub async fn run(
         let Some(deadline) = task.session.deadline() else {
             break;
         };
-        let wake = started_at + std::time::Duration::from_millis(deadline);
-        tokio::select! {
-            r = link.read(&mut buf) => match r {
-                Ok(0) => task.session.on_link_lost("end of stream"),
-                Err(e) => task.session.on_link_lost(&io_reason(&e)),
-                Ok(n) => {
-                    let bytes = buf[..n].to_vec();
-                    let now = task.now();
-                    task.bytes(Direction::Rx, &bytes).await;
-                    actions = task.session.on_bytes(&bytes, now);
-                }
-            },
-            () = tokio::time::sleep_until(wake) => {
-                let now = task.now();
-                actions = task.session.on_tick(now);
-            }
-            _ = cancel.recv() => {
-                task.session.cancel();
-                actions = Vec::new();
-            }
+        let woke = line::wait(&mut link, task.instant(deadline), &mut cancel).await;
+        let now = task.now();
+        if let Wake::Bytes(bytes) = &woke {
+            task.bytes(Direction::Rx, bytes).await;
         }
+        actions = line::apply(&mut task.session, &woke, now);
     }
     let _ = link.shutdown().await;
     drop(link);
@@ -150,9 +97,7 @@ pub async fn run(
 
 async fn finish(mut task: Task) {
     // Whatever arrived is framed and shown, complete or not.
-    for s in task.pipeline.flush_records(Utc::now()) {
-        task.emit(KmpEvent::Span(Box::new(s))).await;
-    }
+    task.flush().await;
     task.emit(KmpEvent::Status(task.status())).await;
     let result = KmpResult {
         port: task.port.clone(),

@@ -30,11 +30,13 @@ pub struct ReadArgs {
     /// Stay at 300 baud even if the meter offers more.
     #[arg(long)]
     no_baud_switch: bool,
+    /// The protocol to read with.
     #[arg(long, value_enum, default_value_t = ReadProtocol::Iec)]
     protocol: ReadProtocol,
-    /// With --protocol kmp: the 685-382's ASCII-hex KMP (1200 8E2) or binary KMP (1200 8N2).
-    #[arg(long, value_enum, default_value_t = super::read_kmp::KmpVariantArg::Ascii)]
-    kmp_variant: super::read_kmp::KmpVariantArg,
+    /// With --protocol kmp: the 685-382's ASCII-hex KMP (1200 8E2, the default) or binary KMP
+    /// (1200 8N2).
+    #[arg(long, value_enum)]
+    kmp_variant: Option<super::read_kmp::KmpVariantArg>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
@@ -43,7 +45,19 @@ pub struct ReadArgs {
 
 pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
     if args.protocol == ReadProtocol::Kmp {
-        return super::read_kmp::run(args.port, args.kmp_variant, args.format, &args.serial);
+        if !args.address.is_empty() || args.no_baud_switch {
+            return Err(UserError(
+                "--address and --no-baud-switch are for IEC 61107 readouts, not --protocol kmp"
+                    .into(),
+            ));
+        }
+        let variant = args
+            .kmp_variant
+            .unwrap_or(super::read_kmp::KmpVariantArg::Ascii);
+        return super::read_kmp::run(args.port, variant, args.format, &args.serial);
+    }
+    if args.kmp_variant.is_some() {
+        return Err(UserError("--kmp-variant needs --protocol kmp".into()));
     }
     let path = args.port.clone();
     let connector = Arc::new(SerialConnector {

@@ -572,9 +572,16 @@ fn kmp_ascii_hex_frames() {
     let fetch3 = &spans[6];
     assert_eq!(fetch3.kind.as_deref(), Some("ascii-hex response"));
     assert_eq!(fetch3.details["kmp"]["command"], "0x90");
-    assert_eq!(fetch3.details["kmp"]["u32_words"][0], 9032);
+    assert_eq!(fetch3.details["kmp"]["command_name"], "counters");
+    assert_eq!(fetch3.fields[0].name, "Total energy");
+    assert_eq!(fetch3.fields[0].value, Some(9032.0));
+    assert_eq!(fetch3.fields[0].unit.as_deref(), Some("kWh"));
     let fetch4 = &spans[7];
-    assert_eq!(fetch4.details["kmp"]["u32_words"][0], 9032);
+    let tariff: Vec<_> = fetch4.fields[1..]
+        .iter()
+        .map(|f| (f.value.unwrap(), f.unit.as_deref().unwrap()))
+        .collect();
+    assert_eq!(tariff, [(9032.0, "kWh"), (9031.0, "kWh"), (1.0, "kWh")]);
 
     let mut bad = load("kmp/kmp-685-382-ascii-hex.bin");
     bad[3] = b'1'; // hello request: FE 00 -> FE 10, LRC no longer matches

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod keys;
 pub mod ports;
 pub mod read;
+pub mod read_kmp;
 pub mod run;
 pub mod sim;
 
@@ -37,7 +38,8 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// List serial ports with their USB ids, manufacturer, product and serial number.
     Ports(ports::PortsArgs),
-    /// Read the meter's registers through an optical head (IEC 61107, 300 baud 7E1). Exit code 0
+    /// Read the meter's registers through an optical head (IEC 61107, 300 baud 7E1; or KMP with
+    /// `--protocol kmp`). Exit code 0
     /// for a complete readout with a good BCC, 1 when it came but failed a check, 2 for no readout.
     Read(read::ReadArgs),
     /// Run the simulated meter on a pseudo-terminal and print its path, to test the serial path
@@ -150,6 +152,22 @@ pub fn out(text: &str) {
         .is_err()
     {
         std::process::exit(0);
+    }
+}
+
+/// The next event of a readout task. Ctrl-C asks the task to stop; it still reports how the
+/// readout ended, so the caller keeps waiting for that.
+pub async fn next_event<E>(
+    events: &mut tokio::sync::mpsc::Receiver<E>,
+    cancel: &tokio::sync::mpsc::Sender<()>,
+) -> Option<E> {
+    loop {
+        tokio::select! {
+            e = events.recv() => return e,
+            _ = tokio::signal::ctrl_c() => {
+                let _ = cancel.send(()).await;
+            }
+        }
     }
 }
 

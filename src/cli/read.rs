@@ -10,6 +10,15 @@ use kamscope::wire::{OpticalEvent, ReadoutPhase, SpanDetail};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Which protocol `read` speaks.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadProtocol {
+    /// IEC 61107 / IEC 62056-21 readout (300 7E1 and up).
+    Iec,
+    /// Kamstrup Meter Protocol (1200 baud; see --kmp-variant).
+    Kmp,
+}
+
 #[derive(clap::Args)]
 pub struct ReadArgs {
     /// Serial port of the optical head.
@@ -21,6 +30,13 @@ pub struct ReadArgs {
     /// Stay at 300 baud even if the meter offers more.
     #[arg(long)]
     no_baud_switch: bool,
+    /// The protocol to read with.
+    #[arg(long, value_enum, default_value_t = ReadProtocol::Iec)]
+    protocol: ReadProtocol,
+    /// With --protocol kmp: the 685-382's ASCII-hex KMP (1200 8E2, the default) or binary KMP
+    /// (1200 8N2).
+    #[arg(long, value_enum)]
+    kmp_variant: Option<super::read_kmp::KmpVariantArg>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
@@ -28,6 +44,21 @@ pub struct ReadArgs {
 }
 
 pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
+    if args.protocol == ReadProtocol::Kmp {
+        if !args.address.is_empty() || args.no_baud_switch {
+            return Err(UserError(
+                "--address and --no-baud-switch are for IEC 61107 readouts, not --protocol kmp"
+                    .into(),
+            ));
+        }
+        let variant = args
+            .kmp_variant
+            .unwrap_or(super::read_kmp::KmpVariantArg::Ascii);
+        return super::read_kmp::run(args.port, variant, args.format, &args.serial);
+    }
+    if args.kmp_variant.is_some() {
+        return Err(UserError("--kmp-variant needs --protocol kmp".into()));
+    }
     let path = args.port.clone();
     let connector = Arc::new(SerialConnector {
         path: args.port,

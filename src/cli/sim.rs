@@ -22,6 +22,9 @@ pub struct SimArgs {
     /// Readout tab on the other side).
     #[arg(long, value_enum)]
     iec_meter: Option<IecMeter>,
+    /// Play the 685-382's optical port speaking ASCII-hex KMP (`kamscope read --protocol kmp`).
+    #[arg(long, conflicts_with = "iec_meter")]
+    kmp: bool,
     /// With --iec-meter: echo the request like a real optical head.
     #[arg(long, requires = "iec_meter")]
     echo: bool,
@@ -37,6 +40,10 @@ pub fn run(args: SimArgs) -> Result<ExitCode, UserError> {
             .map_or(1, |d| d.as_nanos() as u64);
         let pty_error = |e: std::io::Error| UserError(format!("cannot open a pseudo-terminal: {e}"));
         let sim = match args.iec_meter {
+            None if args.kmp => {
+                let kmp = kamscope::link::sim_kmp::SimKmp::new(false, demo_energy());
+                SimPty::open_kmp(kmp, args.speed).map_err(pty_error)?
+            }
             None => SimPty::open(args.meter, args.faults, args.speed, seed).map_err(pty_error)?,
             Some(iec) => {
                 let optical = SimOptical::new(iec, args.echo, args.iec_fault, demo_energy());
@@ -46,6 +53,9 @@ pub fn run(args: SimArgs) -> Result<ExitCode, UserError> {
         let path = sim.path.display().to_string();
         out(&format!("{path}\n"));
         match args.iec_meter {
+            None if args.kmp => eprintln!(
+                "simulated 685-382 optical port (KMP) on {path}: run `kamscope read --protocol kmp --port {path}`; Ctrl-C stops it",
+            ),
             None => eprintln!(
                 "simulated {} meter (HAN port) on {path}: run `kamscope --port {path}`; Ctrl-C stops it",
                 args.meter.name(),

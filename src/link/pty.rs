@@ -59,6 +59,20 @@ impl SimPty {
     }
 }
 
+impl SimPty {
+    /// A pseudo-terminal playing the 685-382's optical port in ASCII-hex KMP: silent until a
+    /// request.
+    pub fn open_kmp(sim: super::sim_kmp::SimKmp, speed: f64) -> io::Result<SimPty> {
+        let (path, slave, master) = open_raw()?;
+        let task = tokio::spawn(super::sim_kmp::run_kmp(sim, speed.max(0.01), master));
+        Ok(SimPty {
+            path,
+            _slave: slave,
+            task,
+        })
+    }
+}
+
 impl Drop for SimPty {
     fn drop(&mut self) {
         self.task.abort();

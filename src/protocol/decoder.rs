@@ -7,7 +7,7 @@ use super::framer::{Content, Span};
 use super::han::{self, HanMessage, Scaling};
 use super::hdlc::{self, Reassembler, Segment};
 use super::iec61107::{self, DataBlock, Identification};
-use super::mbus;
+use super::{kmp, kmp_register, mbus};
 
 /// What a span means, beyond the checks the framer already made.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,8 +15,17 @@ pub enum Decoded {
     Junk,
     Hdlc(HdlcDecoded),
     Iec61107(IecDecoded),
-    Kmp,
+    Kmp(KmpDecoded),
     Mbus(Option<mbus::Telegram>),
+}
+
+/// A KMP frame's payload: the registers of a command with a public layout.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KmpDecoded {
+    /// `None`: no public layout for this command (the data stays raw).
+    pub registers: Option<Result<Vec<kmp_register::Register>, kmp_register::PayloadError>>,
+    /// The echo of what we sent (an optical head repeats it).
+    pub echo: bool,
 }
 
 impl Decoded {
@@ -30,14 +39,20 @@ impl Decoded {
 
     /// Whether this received span is the echo of what we just sent (optical readouts).
     pub fn echo(&self) -> bool {
-        matches!(self, Decoded::Iec61107(i) if i.echo)
+        match self {
+            Decoded::Iec61107(i) => i.echo,
+            Decoded::Kmp(k) => k.echo,
+            _ => false,
+        }
     }
 
-    /// Marks a received span as the echo of what we sent. Only IEC 61107 spans (the optical
-    /// head) carry the mark.
+    /// Marks a received span as the echo of what we sent. Only IEC 61107 and KMP spans (the
+    /// optical head) carry the mark.
     pub fn mark_echo(&mut self) {
-        if let Decoded::Iec61107(i) = self {
-            i.echo = true;
+        match self {
+            Decoded::Iec61107(i) => i.echo = true,
+            Decoded::Kmp(k) => k.echo = true,
+            _ => {}
         }
     }
 
@@ -240,6 +255,9 @@ pub struct Decoder {
     reassembler: Reassembler,
     blocks: BlockJoiner,
     last_ident: Option<Identification>,
+    /// The data of the last ASCII-hex KMP request of each command: a memory read's answer is
+    /// read by the layout of what was asked.
+    kmp_requests: Vec<(u8, Vec<u8>)>,
 }
 
 impl Decoder {
@@ -282,8 +300,36 @@ impl Decoder {
                 }
                 Decoded::Iec61107(out)
             }
-            Content::Kmp(_) => Decoded::Kmp,
+            Content::Kmp(f) => Decoded::Kmp(self.decode_kmp(f)),
             Content::Mbus(_) => Decoded::Mbus(mbus::parse(span.bytes)),
+        }
+    }
+
+    fn decode_kmp(&mut self, f: &kmp::Frame) -> KmpDecoded {
+        let (Some(command), data) = (f.command(), f.data()) else {
+            return KmpDecoded::default();
+        };
+        let registers = match (f.variant, f.direction) {
+            (kmp::Variant::AsciiHex, kmp::Direction::Request) => {
+                self.kmp_requests.retain(|(c, _)| *c != command);
+                self.kmp_requests.push((command, data.to_vec()));
+                None
+            }
+            (kmp::Variant::AsciiHex, kmp::Direction::Response) => {
+                let request = self
+                    .kmp_requests
+                    .iter()
+                    .find(|(c, _)| *c == command)
+                    .map(|(_, d)| d.as_slice());
+                kmp_register::decode_ascii_response(command, request, data)
+            }
+            (kmp::Variant::Binary, direction) => {
+                kmp_register::decode_binary(direction, command, data)
+            }
+        };
+        KmpDecoded {
+            registers,
+            echo: false,
         }
     }
 

@@ -113,6 +113,22 @@ fn hex_value(c: u8) -> Option<u8> {
     }
 }
 
+/// The frame that `wire` holds from its first to its last byte (start byte to CR), if it is one.
+/// An ASCII-hex frame is returned with its checks whether they pass or not; a binary frame only
+/// when its CRC matches (nothing else tells a binary frame from noise).
+pub fn parse(wire: &[u8]) -> Option<Frame> {
+    if wire.is_empty() {
+        return None;
+    }
+    match probe(wire, 0, true) {
+        Probe::Frame {
+            end,
+            frame: super::framer::Content::Kmp(f),
+        } if end == wire.len() => Some(f),
+        _ => None,
+    }
+}
+
 pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
     match probe_ascii(buf, pos, eof) {
         Probe::No if buf[pos] == 0x80 || buf[pos] == 0x40 => probe_binary(buf, pos, eof),

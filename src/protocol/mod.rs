@@ -12,6 +12,8 @@ pub mod hdlc;
 pub mod iec61107;
 pub mod iec_session;
 pub mod kmp;
+pub mod kmp_register;
+pub mod kmp_session;
 pub mod mbus;
 pub mod obis;
 pub mod region;

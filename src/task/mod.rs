@@ -3,6 +3,8 @@
 //! app over a channel.
 
 pub mod han;
+pub mod kmp;
+mod line;
 pub mod optical;
 
 /// The async runtime every command and the app run on: two workers (the laptop an installer

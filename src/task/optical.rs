@@ -5,6 +5,7 @@
 //! A replayed recording's optical line goes through [`OpticalReplay`]: the same pipeline, a fresh
 //! one for each recorded readout ([`ReadoutSplit`]), so the Inspector shows it as it was live.
 
+use super::line::{self, LineTask, Wake};
 use crate::link::{OpticalConnector, io_reason};
 use crate::protocol::iec_session::{Action, Phase, ReadoutOptions, ReadoutSession, Verdict};
 use crate::protocol::iec61107::{Identification, Kind, parse_data_block};
@@ -16,9 +17,8 @@ use crate::wire::{
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 /// The optical line's pipeline for one readout: IEC 61107 both ways.
 pub fn readout_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
@@ -42,42 +42,9 @@ pub fn expected_lines(ident: &Identification) -> Option<usize> {
     }
 }
 
-struct Task {
-    port: String,
-    started_at: Instant,
-    started: DateTime<Utc>,
-    session: ReadoutSession,
-    pipeline: Pipeline,
-    events: mpsc::Sender<OpticalEvent>,
-}
+type Task = LineTask<ReadoutSession, OpticalEvent>;
 
 impl Task {
-    fn now(&self) -> u64 {
-        self.started_at.elapsed().as_millis() as u64
-    }
-
-    async fn emit(&self, e: OpticalEvent) {
-        let _ = self.events.send(e).await;
-    }
-
-    /// Bytes sent or received: recorded, framed for the inspector.
-    async fn bytes(&mut self, dir: Direction, bytes: &[u8]) {
-        let chunk = Chunk {
-            t: Utc::now(),
-            link: Link::Optical,
-            dir,
-            bytes: bytes.to_vec(),
-        };
-        let (spans, recorded) = self.pipeline.records_of(&chunk);
-        if let Err(e) = recorded {
-            tracing::error!("{e}");
-            self.emit(OpticalEvent::RecordError(e)).await;
-        }
-        for s in spans {
-            self.emit(OpticalEvent::Span(Box::new(s))).await;
-        }
-    }
-
     fn status(&self) -> ReadoutStatus {
         let (bytes, lines) = self.session.progress();
         let now = self.now();
@@ -119,15 +86,12 @@ pub async fn run(
 ) {
     let port = connector.describe();
     tracing::info!(%port, "optical readout started");
-    let started_at = Instant::now();
-    let mut task = Task {
-        port: port.clone(),
-        started_at,
-        started: Utc::now(),
-        session: ReadoutSession::new(options, 0),
-        pipeline: readout_pipeline(recorder),
+    let mut task = Task::new(
+        port.clone(),
+        ReadoutSession::new(options, 0),
+        readout_pipeline(recorder),
         events,
-    };
+    );
     let mut link = match connector.open().await {
         Ok(l) => l,
         Err(e) => {
@@ -137,7 +101,6 @@ pub async fn run(
         }
     };
     let mut actions = task.session.start(0);
-    let mut buf = [0u8; 512];
     loop {
         for action in actions.drain(..) {
             match action {
@@ -164,27 +127,12 @@ pub async fn run(
         let Some(deadline) = task.session.deadline() else {
             break;
         };
-        let wake = started_at + std::time::Duration::from_millis(deadline);
-        tokio::select! {
-            r = link.read(&mut buf) => match r {
-                Ok(0) => task.session.on_link_lost("end of stream"),
-                Err(e) => task.session.on_link_lost(&io_reason(&e)),
-                Ok(n) => {
-                    let bytes = buf[..n].to_vec();
-                    let now = task.now();
-                    task.bytes(Direction::Rx, &bytes).await;
-                    actions = task.session.on_bytes(&bytes, now);
-                }
-            },
-            () = tokio::time::sleep_until(wake) => {
-                let now = task.now();
-                actions = task.session.on_tick(now);
-            }
-            _ = cancel.recv() => {
-                task.session.cancel();
-                actions = Vec::new();
-            }
+        let woke = line::wait(&mut link, task.instant(deadline), &mut cancel).await;
+        let now = task.now();
+        if let Wake::Bytes(bytes) = &woke {
+            task.bytes(Direction::Rx, bytes).await;
         }
+        actions = line::apply(&mut task.session, &woke, now);
     }
     let _ = link.shutdown().await;
     drop(link);
@@ -193,9 +141,7 @@ pub async fn run(
 
 async fn finish(mut task: Task) {
     // Whatever arrived is framed and shown, complete or not.
-    for s in task.pipeline.flush_records(Utc::now()) {
-        task.emit(OpticalEvent::Span(Box::new(s))).await;
-    }
+    task.flush().await;
     task.emit(OpticalEvent::Status(task.status())).await;
     let raw_block = task.session.block().to_vec();
     let result = ReadoutResult {

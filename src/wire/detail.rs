@@ -10,13 +10,14 @@ use crate::protocol::axdr::Data;
 use crate::protocol::check::CheckValue;
 use crate::protocol::check::{Check, all_ok};
 use crate::protocol::datetime::DateTime;
+use crate::protocol::decoder::KmpDecoded;
 use crate::protocol::decoder::{
     Decoded, HdlcDecoded, IecDecoded, SegmentState, SpanError, Unverified,
 };
 use crate::protocol::framer::{Content, Span};
 use crate::protocol::han::Field;
 use crate::protocol::iec_session::Verdict;
-use crate::protocol::{hdlc, iec61107, kmp, mbus};
+use crate::protocol::{hdlc, iec61107, kmp, kmp_register, mbus};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
@@ -156,6 +157,37 @@ impl FieldDetail {
             } else {
                 None
             },
+            unverified: false,
+            storage: None,
+            tariff: None,
+            subunit: None,
+            function: None,
+        }
+    }
+
+    /// A KMP register: `obis` holds the binary register id (`0x0001`), none for the 685-382's
+    /// fixed layouts.
+    pub fn of_kmp(r: &kmp_register::Register) -> Self {
+        use kmp_register::Raw;
+        FieldDetail {
+            obis: r.id.map(|id| format!("0x{id:04X}")),
+            name: r.name.clone(),
+            raw: match &r.raw {
+                Raw::UInt(u) => RawValue::UInt(*u),
+                Raw::Int(i) => RawValue::Int(*i),
+                Raw::Text(t) => RawValue::Text(t.clone()),
+                Raw::Bytes(b) => RawValue::Text(hex::encode(b)),
+            },
+            scaler: r.scaler,
+            value: r.value(),
+            unit: r.unit.map(str::to_string),
+            text: match (r.unit, r.unit_code) {
+                (None, Some(code)) if code != 0 => {
+                    Some(format!("unit code {code}, not named publicly"))
+                }
+                _ => None,
+            },
+            inferred_obis: None,
             unverified: false,
             storage: None,
             tariff: None,
@@ -332,8 +364,10 @@ pub struct IecDetail {
 pub struct KmpFrameDetail {
     pub address: Option<String>,
     pub command: Option<String>,
+    /// What the command does, where public (`GetRegister`, `counters`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_name: Option<&'static str>,
     pub data: String,
-    pub u32_words: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -579,7 +613,7 @@ impl SpanDetail {
                     d.details = Some(Details::Iec61107(detail));
                 }
             }
-            (Content::Kmp(f), _) => d.add_kmp(f),
+            (Content::Kmp(f), Decoded::Kmp(k)) => d.add_kmp(f, k),
             (Content::Mbus(f), Decoded::Mbus(t)) => {
                 d.kind = Some(match f.kind {
                     mbus::Kind::Short => "short-frame".into(),
@@ -674,7 +708,7 @@ impl SpanDetail {
         }
     }
 
-    fn add_kmp(&mut self, f: &kmp::Frame) {
+    fn add_kmp(&mut self, f: &kmp::Frame, k: &KmpDecoded) {
         self.kind = Some(format!(
             "{} {}",
             match f.variant {
@@ -684,21 +718,31 @@ impl SpanDetail {
             f.direction.name()
         ));
         let data = f.data();
-        let words: Vec<u32> = if data.len() >= 4 {
-            let skip = data.len() % 4;
-            data[skip..]
-                .chunks_exact(4)
-                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        if k.echo {
+            self.echo = true;
+            self.note = Some("echo of our request: the optical head repeats what we send".into());
+        }
+        match &k.registers {
+            Some(Ok(regs)) => self.fields = regs.iter().map(FieldDetail::of_kmp).collect(),
+            Some(Err(e)) => {
+                self.error = Some(SpanError {
+                    message: e.message.clone(),
+                    // ASCII-hex: start byte, address and command pairs, then two characters a
+                    // byte. Binary stuffing moves bytes, so no offset is claimed there.
+                    at: (f.variant == kmp::Variant::AsciiHex).then_some(5 + 2 * e.at),
+                })
+            }
+            None => {}
+        }
         self.details = Some(Details::Kmp(KmpDetail {
             kmp: KmpFrameDetail {
                 address: f.address().map(|a| format!("0x{a:02X}")),
                 command: f.command().map(|c| format!("0x{c:02X}")),
+                command_name: f.command().and_then(|c| match f.variant {
+                    kmp::Variant::AsciiHex => kmp_register::ascii_command_name(c),
+                    kmp::Variant::Binary => kmp_register::binary_command_name(c),
+                }),
                 data: hex::encode(data),
-                u32_words: words,
             },
         }));
     }

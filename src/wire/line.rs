@@ -36,6 +36,20 @@ impl SerialSettings {
         parity: Parity::Even,
         stop_bits: 1,
     };
+    /// Kamstrup 685-382 ASCII-hex KMP through the optical head: 1200 baud 8E2.
+    pub const KMP_ASCII: SerialSettings = SerialSettings {
+        baud: 1200,
+        data_bits: 8,
+        parity: Parity::Even,
+        stop_bits: 2,
+    };
+    /// Binary KMP through the optical head: 1200 baud 8N2.
+    pub const KMP_BINARY: SerialSettings = SerialSettings {
+        baud: 1200,
+        data_bits: 8,
+        parity: Parity::None,
+        stop_bits: 2,
+    };
 }
 
 impl fmt::Display for SerialSettings {

@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod detail;
 pub mod hex;
+pub mod kmp;
 pub mod line;
 pub mod optical;
 pub mod pipeline;

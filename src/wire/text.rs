@@ -119,7 +119,12 @@ fn bus_lines(r: &SpanDetail, out: &mut String) {
             }
             let parts = vec![
                 format!("address {}", k.address.as_deref().unwrap_or("-")),
-                format!("command {}", k.command.as_deref().unwrap_or("-")),
+                match k.command_name {
+                    Some(name) => {
+                        format!("command {} ({name})", k.command.as_deref().unwrap_or("-"))
+                    }
+                    None => format!("command {}", k.command.as_deref().unwrap_or("-")),
+                },
                 format!("data {data}"),
             ];
             wrapped_line("kmp", &parts, out);

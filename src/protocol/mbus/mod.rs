@@ -4,6 +4,8 @@
 //! bytes from C through the last data byte, mod 256.
 
 pub mod records;
+pub mod session;
+pub mod slave;
 
 pub use records::{Function, Record, RecordKind, Records, Value, parse_records};
 

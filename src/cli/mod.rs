@@ -5,6 +5,7 @@ pub mod decode;
 pub mod keys;
 pub mod ports;
 pub mod read;
+pub mod read_mbus;
 pub mod run;
 pub mod sim;
 

@@ -10,12 +10,24 @@ use kamscope::wire::{OpticalEvent, ReadoutPhase, SpanDetail};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// The protocol of a readout.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadProtocol {
+    /// IEC 61107 through an optical head (300 baud 7E1).
+    Iec,
+    /// M-Bus (EN 13757) through a level converter (2400 baud 8E1).
+    Mbus,
+}
+
 #[derive(clap::Args)]
 pub struct ReadArgs {
-    /// Serial port of the optical head.
+    /// Serial port of the optical head (or the M-Bus level converter).
     #[arg(long, value_name = "PATH")]
     port: String,
-    /// Device address for the sign-on request (`/?ADDRESS!`).
+    #[arg(long, value_enum, default_value_t = ReadProtocol::Iec)]
+    protocol: ReadProtocol,
+    /// Device address for the sign-on request (`/?ADDRESS!`); with --protocol mbus the primary
+    /// address (0-250, or 254 for the one meter on the bus: the default).
     #[arg(long, default_value = "")]
     address: String,
     /// Stay at 300 baud even if the meter offers more.
@@ -25,9 +37,23 @@ pub struct ReadArgs {
     format: Format,
     #[command(flatten)]
     serial: SerialArgs,
+    #[command(flatten)]
+    mbus: super::read_mbus::MbusArgs,
 }
 
 pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
+    match args.protocol {
+        ReadProtocol::Iec => args.mbus.reject_for_iec()?,
+        ReadProtocol::Mbus => {
+            return super::read_mbus::run(
+                args.port,
+                args.address,
+                args.mbus,
+                args.format,
+                &args.serial,
+            );
+        }
+    }
     let path = args.port.clone();
     let connector = Arc::new(SerialConnector {
         path: args.port,

@@ -7,6 +7,7 @@ pub mod record;
 pub mod replay;
 pub mod serial;
 pub mod sim;
+pub mod sim_mbus;
 pub mod sim_optical;
 
 use std::future::Future;

@@ -3,6 +3,7 @@
 //! app over a channel.
 
 pub mod han;
+pub mod mbus;
 pub mod optical;
 
 /// The async runtime every command and the app run on: two workers (the laptop an installer

@@ -139,7 +139,7 @@ impl fmt::Display for Target {
             Target::Primary(254) => f.write_str("primary address 254 (any one meter)"),
             Target::Primary(a) => write!(f, "primary address {a}"),
             Target::Secondary(s) => write!(f, "secondary address {s}"),
-            Target::Scan => f.write_str("a scan by secondary address"),
+            Target::Scan => f.write_str("every meter (a scan by secondary address)"),
         }
     }
 }

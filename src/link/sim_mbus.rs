@@ -194,6 +194,24 @@ pub(crate) async fn run_mbus(
     }
 }
 
+/// The M-Bus module as an in-process link (a demo, the task's tests).
+pub struct MbusSimConnector {
+    pub sim: SimMbus,
+    pub speed: f64,
+}
+
+impl super::OpticalConnector for MbusSimConnector {
+    fn describe(&self) -> String {
+        format!("demo M-Bus module (primary address {})", self.sim.primary)
+    }
+
+    fn open(&self) -> super::OpenOpticalFuture<'_> {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        tokio::spawn(run_mbus(self.sim.clone(), self.speed.max(0.01), theirs));
+        Box::pin(async move { Ok(Box::new(ours) as super::BoxOptical) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,14 +30,20 @@ impl Decoded {
 
     /// Whether this received span is the echo of what we just sent (optical readouts).
     pub fn echo(&self) -> bool {
-        matches!(self, Decoded::Iec61107(i) if i.echo)
+        match self {
+            Decoded::Iec61107(i) => i.echo,
+            Decoded::Mbus(Some(t)) => t.echo,
+            _ => false,
+        }
     }
 
-    /// Marks a received span as the echo of what we sent. Only IEC 61107 spans (the optical
-    /// head) carry the mark.
+    /// Marks a received span as the echo of what we sent. IEC 61107 spans (the optical head)
+    /// and M-Bus frames (the level converter) carry the mark.
     pub fn mark_echo(&mut self) {
-        if let Decoded::Iec61107(i) = self {
-            i.echo = true;
+        match self {
+            Decoded::Iec61107(i) => i.echo = true,
+            Decoded::Mbus(Some(t)) => t.echo = true,
+            _ => {}
         }
     }
 

@@ -24,6 +24,7 @@ pub struct ReadArgs {
     /// Serial port of the optical head (or the M-Bus level converter).
     #[arg(long, value_name = "PATH")]
     port: String,
+    /// Which readout (its line settings are the preset; --baud and the others change them).
     #[arg(long, value_enum, default_value_t = ReadProtocol::Iec)]
     protocol: ReadProtocol,
     /// Device address for the sign-on request (`/?ADDRESS!`); with --protocol mbus the primary
@@ -44,6 +45,11 @@ pub struct ReadArgs {
 pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
     match args.protocol {
         ReadProtocol::Iec => args.mbus.reject_for_iec()?,
+        ReadProtocol::Mbus if args.no_baud_switch => {
+            return Err(UserError(
+                "--no-baud-switch is for the optical head: M-Bus keeps the speed of --baud".into(),
+            ));
+        }
         ReadProtocol::Mbus => {
             return super::read_mbus::run(
                 args.port,

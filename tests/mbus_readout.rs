@@ -2,8 +2,10 @@
 //! pseudo-terminal: primary and secondary addressing, a scan, the level converter's echo, and a
 //! meter that is not there. Plus: no bytes, in any chunks and at any times, panic the session.
 
+use kamscope::link::sim::demo_energy;
+use kamscope::link::sim_mbus::SimMbus;
 use kamscope::protocol::mbus::session::{MbusOptions, MbusSession, SecondaryAddress, Target};
-use kamscope::protocol::mbus::slave::{Identity, Slave};
+use kamscope::protocol::mbus::slave::Slave;
 use proptest::prelude::*;
 use std::io::BufRead;
 use std::process::{Child, Command, Output, Stdio};
@@ -204,13 +206,7 @@ fn bad_options_are_one_sentence() {
 }
 
 fn kam(primary: u8, id: u32) -> Slave {
-    Slave::new(Identity {
-        primary,
-        id,
-        manufacturer: 0x2C2D,
-        version: 1,
-        medium: 2,
-    })
+    Slave::new(SimMbus::new(primary, id, false, demo_energy()).identity())
 }
 
 proptest! {
@@ -264,8 +260,7 @@ proptest! {
 /// inspector as spans, the echoes marked, and the result holds the meter's two telegrams.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_task_frames_both_ways_and_marks_the_echo() {
-    use kamscope::link::sim::demo_energy;
-    use kamscope::link::sim_mbus::{MbusSimConnector, SimMbus};
+    use kamscope::link::sim_mbus::MbusSimConnector;
     use kamscope::wire::{Direction, MbusEvent};
     let connector = MbusSimConnector {
         sim: SimMbus::new(3, 12345678, true, demo_energy()),

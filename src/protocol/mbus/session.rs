@@ -858,7 +858,8 @@ fn hex(b: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::slave::{Identity, Reply, Slave};
+    use super::super::slave::tests::kam;
+    use super::super::slave::{Reply, Slave};
     use super::*;
 
     /// Data records of a telegram; `more`: ends with DIF 1F.
@@ -882,18 +883,7 @@ mod tests {
     impl Bus {
         fn new(ids: &[(u8, u32)], telegrams: usize) -> Self {
             Bus {
-                slaves: ids
-                    .iter()
-                    .map(|&(primary, id)| {
-                        Slave::new(Identity {
-                            primary,
-                            id,
-                            manufacturer: 0x2C2D,
-                            version: 1,
-                            medium: 2,
-                        })
-                    })
-                    .collect(),
+                slaves: ids.iter().map(|&(primary, id)| kam(primary, id)).collect(),
                 telegrams,
                 echo: false,
             }
@@ -1030,13 +1020,7 @@ mod tests {
     fn a_lost_telegram_is_asked_for_again_with_the_same_fcb() {
         let mut s = MbusSession::new(options(Target::Primary(1)), 0);
         s.start(0);
-        let mut slave = Slave::new(Identity {
-            primary: 1,
-            id: 1,
-            manufacturer: 0x2C2D,
-            version: 1,
-            medium: 2,
-        });
+        let mut slave = kam(1, 1);
         let mut a = s.on_bytes(&[ACK], 10);
         assert_eq!(a, vec![Action::Send(vec![0x10, 0x7B, 0x01, 0x7C, 0x16])]);
         let Some(Action::Send(req)) = a.pop() else {
@@ -1067,13 +1051,7 @@ mod tests {
         let mut s = MbusSession::new(options(Target::Primary(1)), 0);
         s.start(0);
         s.on_bytes(&[ACK], 10);
-        let mut slave = Slave::new(Identity {
-            primary: 1,
-            id: 1,
-            manufacturer: 0x2C2D,
-            version: 1,
-            medium: 2,
-        });
+        let mut slave = kam(1, 1);
         let mut bad = slave.rsp_ud(&records(0, false));
         let n = bad.len();
         bad[n - 2] ^= 0x10;
@@ -1207,13 +1185,7 @@ mod tests {
         );
         s.start(0);
         s.on_bytes(&[ACK], 1);
-        let mut slave = Slave::new(Identity {
-            primary: 1,
-            id: 1,
-            manufacturer: 0x2C2D,
-            version: 1,
-            medium: 2,
-        });
+        let mut slave = kam(1, 1);
         s.on_bytes(&slave.rsp_ud(&records(0, true)), 2);
         s.on_bytes(&slave.rsp_ud(&records(1, true)), 3);
         assert_eq!(s.done(), Some(&Verdict::TooManyTelegrams { cap: 2 }));
@@ -1225,13 +1197,7 @@ mod tests {
         let mut s = MbusSession::new(options(Target::Primary(1)), 0);
         s.start(0);
         s.on_bytes(&[ACK], 1);
-        let mut slave = Slave::new(Identity {
-            primary: 1,
-            id: 1,
-            manufacturer: 0x2C2D,
-            version: 1,
-            medium: 2,
-        });
+        let mut slave = kam(1, 1);
         // An int32 record cut after two bytes.
         s.on_bytes(&slave.rsp_ud(&[0x04, 0x03, 0x01, 0x02]), 2);
         let v = s.done().unwrap();

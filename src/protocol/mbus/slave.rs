@@ -190,11 +190,12 @@ impl Slave {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{encode_short, parse};
     use super::*;
 
-    fn kam(primary: u8, id: u32) -> Slave {
+    /// A Kamstrup electricity meter (version 1) on the bus.
+    pub(in super::super) fn kam(primary: u8, id: u32) -> Slave {
         Slave::new(Identity {
             primary,
             id,

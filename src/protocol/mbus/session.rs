@@ -239,6 +239,10 @@ pub enum Verdict {
         attempts: u8,
         echo: bool,
     },
+    /// A scan whose wildcard select nobody answered.
+    NoMeters {
+        echo: bool,
+    },
     /// An answer that is not an M-Bus answer (noise, a cut-off frame, a collision).
     Garbled {
         step: Step,
@@ -293,6 +297,7 @@ impl Verdict {
         match self {
             Verdict::Complete { .. } => "complete",
             Verdict::NoAnswer { .. } => "no-answer",
+            Verdict::NoMeters { .. } => "no-meters",
             Verdict::Garbled { .. } => "garbled",
             Verdict::BadChecksum { .. } => "bad-checksum",
             Verdict::BadRecord { .. } => "bad-record",
@@ -316,11 +321,7 @@ impl Verdict {
             Verdict::Complete { meters, .. } => {
                 format!("scan complete: {meters} meter{} found", plural(*meters))
             }
-            Verdict::NoAnswer {
-                step: Step::Select,
-                attempts: 1,
-                echo,
-            } => format!(
+            Verdict::NoMeters { echo } => format!(
                 "no meter answered the wildcard select{}: check the bus wiring, the level converter and the speed (M-Bus meters talk at 300, 2400 or 9600 baud 8E1)",
                 echoed(*echo)
             ),
@@ -828,9 +829,7 @@ impl MbusSession {
                     meters,
                 }
             } else if meters == 0 {
-                Verdict::NoAnswer {
-                    step: Step::Select,
-                    attempts: 1,
+                Verdict::NoMeters {
                     echo: self.echo_seen,
                 }
             } else {

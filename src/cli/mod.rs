@@ -6,6 +6,7 @@ pub mod keys;
 pub mod ports;
 pub mod read;
 pub mod read_kmp;
+pub mod read_mbus;
 pub mod run;
 pub mod sim;
 
@@ -38,9 +39,10 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// List serial ports with their USB ids, manufacturer, product and serial number.
     Ports(ports::PortsArgs),
-    /// Read the meter's registers through an optical head (IEC 61107, 300 baud 7E1; or KMP with
-    /// `--protocol kmp`). Exit code 0
-    /// for a complete readout with a good BCC, 1 when it came but failed a check, 2 for no readout.
+    /// Read the meter's registers through an optical head (IEC 61107, 300 baud 7E1; KMP with
+    /// --protocol kmp) or, with --protocol mbus, an M-Bus level converter (2400 baud 8E1). Exit
+    /// code 0 for a complete readout with good checks, 1 when it came but failed a check, 2 for
+    /// no readout.
     Read(read::ReadArgs),
     /// Run the simulated meter on a pseudo-terminal and print its path, to test the serial path
     /// end to end (`kamscope --port <path>` in another terminal).

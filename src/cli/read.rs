@@ -6,33 +6,27 @@ use kamscope::link::serial::SerialConnector;
 use kamscope::protocol::iec_session::{ReadoutOptions, Verdict};
 use kamscope::task::optical;
 use kamscope::wire::line::SerialSettings;
+use kamscope::wire::optical::ReadoutProtocol;
 use kamscope::wire::{OpticalEvent, ReadoutPhase, SpanDetail};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Which protocol `read` speaks.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReadProtocol {
-    /// IEC 61107 / IEC 62056-21 readout (300 7E1 and up).
-    Iec,
-    /// Kamstrup Meter Protocol (1200 baud; see --kmp-variant).
-    Kmp,
-}
-
 #[derive(clap::Args)]
 pub struct ReadArgs {
-    /// Serial port of the optical head.
+    /// Serial port of the optical head (or the M-Bus level converter).
     #[arg(long, value_name = "PATH")]
     port: String,
-    /// Device address for the sign-on request (`/?ADDRESS!`).
+    /// Device address for the sign-on request (`/?ADDRESS!`); with --protocol mbus the primary
+    /// address (0-250, or 254 for the one meter on the bus: the default).
     #[arg(long, default_value = "")]
     address: String,
     /// Stay at 300 baud even if the meter offers more.
     #[arg(long)]
     no_baud_switch: bool,
-    /// The protocol to read with.
-    #[arg(long, value_enum, default_value_t = ReadProtocol::Iec)]
-    protocol: ReadProtocol,
+    /// The protocol to read with: IEC 61107 (300 7E1), KMP (1200 8E2) or M-Bus (2400 8E1); --baud
+    /// and the other line options change the preset.
+    #[arg(long, value_enum, default_value_t = ReadoutProtocol::Iec)]
+    protocol: ReadoutProtocol,
     /// With --protocol kmp: the 685-382's ASCII-hex KMP (1200 8E2, the default) or binary KMP
     /// (1200 8N2).
     #[arg(long, value_enum)]
@@ -41,23 +35,43 @@ pub struct ReadArgs {
     format: Format,
     #[command(flatten)]
     serial: SerialArgs,
+    #[command(flatten)]
+    mbus: super::read_mbus::MbusArgs,
 }
 
 pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
-    if args.protocol == ReadProtocol::Kmp {
-        if !args.address.is_empty() || args.no_baud_switch {
+    if args.protocol != ReadoutProtocol::Kmp && args.kmp_variant.is_some() {
+        return Err(UserError("--kmp-variant needs --protocol kmp".into()));
+    }
+    match args.protocol {
+        ReadoutProtocol::Iec => args.mbus.reject_for_iec()?,
+        ReadoutProtocol::Kmp => {
+            args.mbus.reject_for("kmp")?;
+            if !args.address.is_empty() || args.no_baud_switch {
+                return Err(UserError(
+                    "--address and --no-baud-switch are for IEC 61107 readouts, not --protocol kmp"
+                        .into(),
+                ));
+            }
+            let variant = args
+                .kmp_variant
+                .unwrap_or(super::read_kmp::KmpVariantArg::Ascii);
+            return super::read_kmp::run(args.port, variant, args.format, &args.serial);
+        }
+        ReadoutProtocol::Mbus if args.no_baud_switch => {
             return Err(UserError(
-                "--address and --no-baud-switch are for IEC 61107 readouts, not --protocol kmp"
-                    .into(),
+                "--no-baud-switch is for the optical head: M-Bus keeps the speed of --baud".into(),
             ));
         }
-        let variant = args
-            .kmp_variant
-            .unwrap_or(super::read_kmp::KmpVariantArg::Ascii);
-        return super::read_kmp::run(args.port, variant, args.format, &args.serial);
-    }
-    if args.kmp_variant.is_some() {
-        return Err(UserError("--kmp-variant needs --protocol kmp".into()));
+        ReadoutProtocol::Mbus => {
+            return super::read_mbus::run(
+                args.port,
+                args.address,
+                args.mbus,
+                args.format,
+                &args.serial,
+            );
+        }
     }
     let path = args.port.clone();
     let connector = Arc::new(SerialConnector {

@@ -8,6 +8,7 @@ pub mod replay;
 pub mod serial;
 pub mod sim;
 pub mod sim_kmp;
+pub mod sim_mbus;
 pub mod sim_optical;
 
 use std::future::Future;

@@ -71,6 +71,17 @@ impl SimPty {
             task,
         })
     }
+
+    /// A pseudo-terminal playing the meter's M-Bus module: silent until the master asks.
+    pub fn open_mbus(sim: super::sim_mbus::SimMbus, speed: f64) -> io::Result<SimPty> {
+        let (path, slave, master) = open_raw()?;
+        let task = tokio::spawn(super::sim_mbus::run_mbus(sim, speed.max(0.01), master));
+        Ok(SimPty {
+            path,
+            _slave: slave,
+            task,
+        })
+    }
 }
 
 impl Drop for SimPty {

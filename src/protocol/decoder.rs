@@ -42,16 +42,18 @@ impl Decoded {
         match self {
             Decoded::Iec61107(i) => i.echo,
             Decoded::Kmp(k) => k.echo,
+            Decoded::Mbus(Some(t)) => t.echo,
             _ => false,
         }
     }
 
-    /// Marks a received span as the echo of what we sent. Only IEC 61107 and KMP spans (the
-    /// optical head) carry the mark.
+    /// Marks a received span as the echo of what we sent: IEC 61107 and KMP spans (the optical
+    /// head) and M-Bus frames (the level converter) carry the mark.
     pub fn mark_echo(&mut self) {
         match self {
             Decoded::Iec61107(i) => i.echo = true,
             Decoded::Kmp(k) => k.echo = true,
+            Decoded::Mbus(Some(t)) => t.echo = true,
             _ => {}
         }
     }

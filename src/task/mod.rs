@@ -5,6 +5,7 @@
 pub mod han;
 pub mod kmp;
 mod line;
+pub mod mbus;
 pub mod optical;
 
 /// The async runtime every command and the app run on: two workers (the laptop an installer

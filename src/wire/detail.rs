@@ -621,6 +621,12 @@ impl SpanDetail {
                 });
                 if let Some(t) = t {
                     d.add_mbus(span.bytes, t);
+                    if t.echo {
+                        d.echo = true;
+                        d.note = Some(
+                            "echo of our frame: the level converter repeats what we send".into(),
+                        );
+                    }
                 }
             }
             _ => {}

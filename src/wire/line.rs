@@ -50,6 +50,14 @@ impl SerialSettings {
         parity: Parity::None,
         stop_bits: 2,
     };
+    /// M-Bus (EN 13757-2) through a level converter: 2400 baud 8E1 (meters also take 300 and
+    /// 9600).
+    pub const MBUS: SerialSettings = SerialSettings {
+        baud: 2400,
+        data_bits: 8,
+        parity: Parity::Even,
+        stop_bits: 1,
+    };
 }
 
 impl fmt::Display for SerialSettings {

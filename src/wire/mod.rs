@@ -10,6 +10,7 @@ pub mod detail;
 pub mod hex;
 pub mod kmp;
 pub mod line;
+pub mod mbus;
 pub mod optical;
 pub mod pipeline;
 pub mod summary;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use capture::{Chunk, Direction};
 pub use detail::{FieldDetail, SpanDetail};
+pub use mbus::{MbusEvent, MbusResult, MbusStatus};
 pub use optical::{OpticalEvent, ReadoutPhase, ReadoutResult, ReadoutStatus};
 pub use pipeline::{ChunkSink, Pipeline, RecordError, SharedRecorder};
 

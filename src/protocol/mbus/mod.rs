@@ -4,6 +4,8 @@
 //! bytes from C through the last data byte, mod 256.
 
 pub mod records;
+pub mod session;
+pub mod slave;
 
 pub use records::{Function, Record, RecordKind, Records, Value, parse_records};
 
@@ -180,6 +182,8 @@ pub struct Telegram {
     pub header: Option<FixedHeader>,
     /// The data records after the header, as span indices (read them with [`Telegram::records`]).
     pub records: std::ops::Range<usize>,
+    /// Received right after we sent the same bytes: a level converter's echo of our frame.
+    pub echo: bool,
 }
 
 impl Telegram {
@@ -210,6 +214,7 @@ pub fn parse(span: &[u8]) -> Option<Telegram> {
             ci: None,
             header: None,
             records: 0..0,
+            echo: false,
         }),
         LONG_START => {
             let l = usize::from(*span.get(1)?);
@@ -237,6 +242,7 @@ pub fn parse(span: &[u8]) -> Option<Telegram> {
                 ci: Some(ci),
                 header,
                 records: records_start.min(user_end)..user_end,
+                echo: false,
             })
         }
         _ => None,

@@ -128,6 +128,9 @@ pub struct Energies {
     pub registers: [Option<(f64, i128, &'static str)>; 4],
     /// The 10-exponent the values hold the raw integers scaled with.
     pub scaler: i8,
+    /// Whether the energy scaling setting applies: Kamstrup HAN-NVE registers; not values whose
+    /// scaler or unit came with them (Aidon, P1).
+    pub scalable: bool,
 }
 
 /// History kept for the charts: a little over a day at one push per 10 s.
@@ -301,7 +304,7 @@ fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
         current: currents.map(value),
         current_raw: currents.map(|c| field(c).and_then(|f| f.value.as_i128())),
         current_scaler: scaler,
-        scalable: m.brand == Brand::Kamstrup,
+        scalable: m.kamstrup_scaling(),
     }
 }
 
@@ -321,7 +324,7 @@ impl LiveState {
             self.list_version = Some(v.to_string());
         }
         self.null_placeholders = m.null_placeholders;
-        if m.brand == Brand::Kamstrup && m.current_scaler != self.current_scaler {
+        if m.kamstrup_scaling() && m.current_scaler != self.current_scaler {
             // The reader applies another scaler now (a setting changed): the history follows.
             self.current_scaler = m.current_scaler;
             self.rescale_history();
@@ -373,6 +376,7 @@ impl LiveState {
                 meter_time: m.clock().and_then(naive).or(meter_time),
                 registers,
                 scaler,
+                scalable: m.kamstrup_scaling(),
             });
         }
     }
@@ -391,7 +395,7 @@ impl LiveState {
         let clamp = |v: i32| v.clamp(-9, 9) as i8;
         self.current_scaler = clamp(i32::from(self.current_scaler) + current_delta);
         self.rescale_history();
-        if let Some(e) = &mut self.energies {
+        if let Some(e) = self.energies.as_mut().filter(|e| e.scalable) {
             e.scaler = clamp(i32::from(e.scaler) + energy_delta);
             for r in e.registers.iter_mut().flatten() {
                 r.0 = scaled(r.1, e.scaler);
@@ -409,6 +413,7 @@ impl LiveState {
         let energy_delta = self
             .energies
             .as_ref()
+            .filter(|e| e.scalable)
             .map_or(0, |e| i32::from(energy) - i32::from(e.scaler));
         self.rescale(
             i32::from(current) - i32::from(self.current_scaler),

@@ -35,6 +35,8 @@ pub enum Brand {
     Kamstrup,
     Aidon,
     Kaifa,
+    LandisGyr,
+    Iskra,
     Unknown,
 }
 
@@ -44,6 +46,8 @@ impl Brand {
             Brand::Kamstrup => "Kamstrup",
             Brand::Aidon => "Aidon",
             Brand::Kaifa => "Kaifa",
+            Brand::LandisGyr => "Landis+Gyr",
+            Brand::Iskra => "Iskra",
             Brand::Unknown => "unknown",
         }
     }
@@ -203,6 +207,12 @@ impl HanMessage {
 
     pub fn meter_type(&self) -> Option<&str> {
         self.field_where(Obis::is_meter_type).and_then(Field::text)
+    }
+
+    /// Whether the raw values follow the Kamstrup tables, so the scaling settings apply to them
+    /// (other brands and P1 telegrams send their scalers or units themselves).
+    pub fn kamstrup_scaling(&self) -> bool {
+        self.brand == Brand::Kamstrup && !self.fields.iter().any(|f| f.scaler_in_frame)
     }
 
     /// The clock object in the list (Kamstrup list 2 RTC, Aidon clock).

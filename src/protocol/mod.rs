@@ -14,6 +14,7 @@ pub mod iec_session;
 pub mod kmp;
 pub mod mbus;
 pub mod obis;
+pub mod p1;
 pub mod region;
 
 pub use check::{Check, CheckValue};

@@ -432,6 +432,9 @@ fn draw_power(frame: &mut Frame, area: Rect, v: &View) {
 
 /// The energy scaling in words.
 fn energy_unit(app: &App) -> String {
+    if app.live.energies.as_ref().is_some_and(|e| !e.scalable) {
+        return "units as sent".into();
+    }
     match app.scaling.energy_scaler {
         0 => "raw x 1 Wh (SE)".into(),
         1 => "raw x 10 Wh (NO)".into(),

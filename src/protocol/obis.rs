@@ -180,7 +180,8 @@ fn fixed_name(o: Obis) -> Option<&'static str> {
         (1, 52, 36, 0) => "Voltage swells L2",
         (1, 72, 36, 0) => "Voltage swells L3",
         (0, 24, 1, 0) => "M-Bus device type",
-        (0, 24, 2, 1) => "M-Bus reading (capture time, value)",
+        (0, 24, 2, 1) => "M-Bus reading",
+        (0, 24, 3, 0) => "M-Bus profile (DSMR 2/3)",
         _ => return None,
     })
 }

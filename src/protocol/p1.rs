@@ -825,6 +825,10 @@ pub fn to_han_message(t: &Telegram) -> HanMessage {
         let (Some(obis), Some(v)) = (line.obis, line.values.first()) else {
             continue;
         };
+        // M-Bus channels (0-1:..., 0-2:...) describe other meters: not the Live tab's values.
+        if obis.a() == 0 && obis.0[1] != 0 {
+            continue;
+        }
         let mut field = Field {
             obis: Some(obis),
             inferred: None,

@@ -345,9 +345,14 @@ impl LiveState {
             }
             self.history.push_back(reading);
         }
-        if m.list == ListKind::List2 {
-            self.list2_pushes += 1;
-            self.take_energies(m, received, reading.meter_time);
+        match m.list {
+            ListKind::List2 => {
+                self.list2_pushes += 1;
+                self.take_energies(m, received, reading.meter_time);
+            }
+            // P1 telegrams carry the registers every time.
+            ListKind::Telegram => self.take_energies(m, received, reading.meter_time),
+            ListKind::List1 | ListKind::Other => {}
         }
     }
 

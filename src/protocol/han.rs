@@ -60,6 +60,8 @@ pub enum ListKind {
     List1,
     /// Instantaneous values plus clock and energy registers (Kamstrup: hourly).
     List2,
+    /// A P1 telegram: instantaneous values, clock and registers in every push.
+    Telegram,
     /// Nothing recognisable.
     Other,
 }
@@ -69,6 +71,7 @@ impl ListKind {
         match self {
             ListKind::List1 => "list1",
             ListKind::List2 => "list2",
+            ListKind::Telegram => "telegram",
             ListKind::Other => "other",
         }
     }

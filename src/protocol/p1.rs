@@ -874,15 +874,10 @@ pub fn to_han_message(t: &Telegram) -> HanMessage {
         })
         .and_then(|f| f.scaler)
         .unwrap_or(0);
-    let list = if fields
-        .iter()
-        .any(|f| f.code().is_some_and(|o| o.is_energy() || o.is_clock()))
-    {
-        ListKind::List2
-    } else if fields.is_empty() {
+    let list = if fields.is_empty() {
         ListKind::Other
     } else {
-        ListKind::List1
+        ListKind::Telegram
     };
     HanMessage {
         brand: brand_of(t.manufacturer()),

@@ -148,7 +148,10 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
     if let Some(ver) = &l.list_version {
         rest.push(ver.clone());
     }
-    if l.pushes > 0 {
+    if l.pushes > 0 && l.list2_pushes == 0 && l.energies.is_some() {
+        // P1 telegrams: the registers come with every push, there is no hourly list.
+        rest.push(format!("{} pushes", l.pushes));
+    } else if l.pushes > 0 {
         rest.push(format!("{} pushes, {} hourly", l.pushes, l.list2_pushes));
     }
     let title = v.title("Meter", &rest, area.width);
@@ -488,7 +491,13 @@ fn draw_energy(frame: &mut Frame, area: Rect, v: &View) {
                 vec![
                     energy_unit(app),
                     format!(
-                        "list 2 at {at}, {} ago",
+                        "{} at {at}, {} ago",
+                        // P1 telegrams bring the registers with every push, not in a list 2.
+                        if app.live.list2_pushes > 0 {
+                            "list 2"
+                        } else {
+                            "registers"
+                        },
                         human_seconds(age).trim_start_matches('+')
                     ),
                 ],

@@ -431,3 +431,66 @@ proptest! {
         }
     }
 }
+
+/// `kamscope sim --pty --meter p1` on one side, the app's HAN reader (its default protocols, at
+/// 115200 8N1) on the other: the telegrams arrive, pass their CRC and fill the Live values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_reader_sees_the_simulated_p1_meter_over_a_pty() {
+    use kamscope::link::serial::SerialConnector;
+    use kamscope::task::han::{self, HanConfig};
+    use kamscope::wire::line::SerialSettings;
+    use kamscope::wire::{HanEvent, LinkState};
+    use std::io::BufRead;
+    use std::time::Duration;
+
+    let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_kamscope"))
+        .args(["sim", "--pty", "--meter", "p1", "--speed", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut path = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut path)
+        .unwrap();
+    let connector = SerialConnector {
+        path: path.trim().to_string(),
+        settings: SerialSettings::P1,
+    };
+    let (mut events, _commands) = han::spawn(Box::new(connector), HanConfig::default());
+    let now = chrono::Utc::now().with_timezone(&oslo());
+    let mut app = app_at(now);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut good = 0;
+    while good < 3 {
+        let event = tokio::time::timeout_at(deadline, events.recv()).await;
+        let Ok(Some(event)) = event else {
+            sim.kill().ok();
+            panic!("no telegrams: {event:?} after {good} good");
+        };
+        if let HanEvent::Span(s) = &event
+            && s.ok()
+            && s.protocol() == Protocol::P1
+            && s.decoded.han_message().is_some()
+        {
+            good += 1;
+        }
+        if !matches!(event, HanEvent::Link(LinkState::Connecting)) {
+            app.on_han(event);
+        }
+    }
+    sim.kill().ok();
+    sim.wait().ok();
+    let r = app.live.latest.expect("live values");
+    assert!(r.power[0].is_some_and(|p| p > 0.0), "{r:?}");
+    assert!(
+        r.voltage
+            .iter()
+            .all(|u| u.is_some_and(|u| (200.0..260.0).contains(&u))),
+        "{r:?}"
+    );
+    assert!(r.current.iter().all(Option::is_some), "{r:?}");
+    let e = app.live.energies.as_ref().expect("registers");
+    assert_eq!(e.registers[0].unwrap().2, "Wh");
+    assert!(app.live.pushes >= 3);
+}

@@ -74,6 +74,9 @@ pub struct Reading {
     /// Whether the current scaler comes from the scaling settings (Kamstrup; Aidon sends its
     /// own scaler in the frame and Kaifa's is fixed).
     pub scalable: bool,
+    /// A voltage the meter sends as 0 because it does not measure it: Kaifa's 3-wire MA304H3
+    /// measures L1-L2 and L3-L2 and sends UL2 = 0 (kept as no value, not as a missing phase).
+    pub voltage_not_measured: [bool; 3],
 }
 
 /// raw x 10^scaler, dividing by an exact power of ten so 237 x 10^-2 is 2.37.
@@ -200,7 +203,20 @@ impl Wiring {
     /// (line to line in a 230 V IT network: 3-wire), the `6841131...`/`6841138...` meters from
     /// Sweden, Denmark and Norway 226-243 V phase to neutral (4-wire), and the 1-phase
     /// `6861111...` has a 1 there.
+    ///
+    /// Kaifa's types name the wiring too (public HAN reader reports and grid companies' pages):
+    /// MA105/MA110 1-phase, MA304H3 3-phase 3-wire (IT, L2 voltage not measured), MA304H4
+    /// 3-phase 4-wire.
     pub fn from_type(meter_type: &str) -> Option<Wiring> {
+        if let Some(kaifa) = meter_type.strip_prefix("MA") {
+            return match kaifa.get(..5) {
+                _ if kaifa.starts_with("105") || kaifa.starts_with("110") => Some(Wiring::OnePhase),
+                Some("304H3") => Some(Wiring::ThreeWire),
+                Some("304H4") => Some(Wiring::FourWire),
+                _ if kaifa.starts_with("304") => Some(Wiring::ThreePhase),
+                _ => None,
+            };
+        }
         let family = meter_type.get(..3)?;
         let wires = meter_type.as_bytes().get(5).copied();
         match (family, wires) {
@@ -292,6 +308,14 @@ fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
     };
     let value = |c: u8| field(c).and_then(|f| f.scaled());
     let currents = [31, 51, 71];
+    let mut voltage = [value(32), value(52), value(72)];
+    let mut voltage_not_measured = [false; 3];
+    let kaifa_three_wire = m.brand == Brand::Kaifa
+        && m.meter_type().and_then(Wiring::from_type) == Some(Wiring::ThreeWire);
+    if kaifa_three_wire && voltage[1] == Some(0.0) {
+        voltage[1] = None;
+        voltage_not_measured[1] = true;
+    }
     let scaler = currents
         .iter()
         .find_map(|&c| field(c).and_then(|f| f.scaler))
@@ -300,11 +324,12 @@ fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
         received,
         meter_time: m.time().and_then(naive),
         power: [value(1), value(2), value(3), value(4)],
-        voltage: [value(32), value(52), value(72)],
+        voltage,
         current: currents.map(value),
         current_raw: currents.map(|c| field(c).and_then(|f| f.value.as_i128())),
         current_scaler: scaler,
         scalable: m.kamstrup_scaling(),
+        voltage_not_measured,
     }
 }
 
@@ -507,7 +532,10 @@ mod tests {
         );
         assert_eq!(Wiring::from_type("684"), Some(Wiring::ThreePhase));
         assert_eq!(Wiring::from_type("000000000000000000"), None);
-        assert_eq!(Wiring::from_type("MA304H3E"), None);
+        assert_eq!(Wiring::from_type("MA304H3E"), Some(Wiring::ThreeWire));
+        assert_eq!(Wiring::from_type("MA304H4D"), Some(Wiring::FourWire));
+        assert_eq!(Wiring::from_type("MA105H2E"), Some(Wiring::OnePhase));
+        assert_eq!(Wiring::from_type("MA999"), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl Obis {
     }
 
     /// The same code with group B (the channel) ignored: Kamstrup uses B=1, others B=0.
-    fn cde(&self) -> (u8, u8, u8, u8) {
+    pub fn cde(&self) -> (u8, u8, u8, u8) {
         (self.0[0], self.0[2], self.0[3], self.0[4])
     }
 
@@ -165,6 +165,7 @@ fn fixed_name(o: Obis) -> Option<&'static str> {
         (0, 96, 1, 7) => "Meter type",
         (0, 1, 0, 0) => "Clock (RTC)",
         (0, 42, 0, 0) => "Logical device name",
+        (0, 25, 9, 0) => "Push setup",
         (0, 96, 14, 0) => "Active tariff",
         (0, 96, 3, 10) => "Disconnector state",
         (0, 96, 1, 4) => "Version information",

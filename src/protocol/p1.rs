@@ -803,18 +803,6 @@ fn live_unit(unit: &str) -> Option<(&'static str, i8)> {
     })
 }
 
-/// The brand a P1 identification names (its first three letters, the FLAG manufacturer id).
-pub fn brand_of(manufacturer: &str) -> Brand {
-    match manufacturer {
-        "KAM" | "KMP" => Brand::Kamstrup,
-        "AIM" | "ADN" => Brand::Aidon,
-        "KFM" => Brand::Kaifa,
-        "ISK" | "Isk" => Brand::Iskra,
-        "LGF" | "LGB" | "LGZ" => Brand::LandisGyr,
-        _ => Brand::Unknown,
-    }
-}
-
 /// The telegram's values as a HAN push, for the Live tab: numbers with their units brought to
 /// the units HAN-NVE uses (W, var, Wh, varh), exactly (the scaler moves, the digits stay); the
 /// clock from 0-0:1.0.0; the meter id decoded from hex. Only the first value of each line is
@@ -880,7 +868,7 @@ pub fn to_han_message(t: &Telegram) -> HanMessage {
         ListKind::Telegram
     };
     HanMessage {
-        brand: brand_of(t.manufacturer()),
+        brand: Brand::from_flag_id(t.manufacturer()),
         list,
         meter_kind: MeterKind::Unknown,
         header_time: HeaderTime::Absent,

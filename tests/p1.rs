@@ -494,3 +494,21 @@ async fn the_app_reader_sees_the_simulated_p1_meter_over_a_pty() {
     assert_eq!(e.registers[0].unwrap().2, "Wh");
     assert!(app.live.pushes >= 3);
 }
+
+#[test]
+fn the_inspector_shows_a_telegram_and_its_byte_map() {
+    use crossterm::event::KeyCode;
+    let now = utc("2025-01-15T07:30:12Z").with_timezone(&oslo());
+    let mut app = app_at(now);
+    feed_at(
+        &mut app,
+        &fixture_in("p1", "p1-bad-crc.hex"),
+        now.to_utc(),
+        None,
+        0,
+    );
+    app.on_key(common::key(KeyCode::Char('3')));
+    let screen = text(&render(&app, 120, 40, COLOR));
+    assert!(screen.contains("CRC"), "{screen}");
+    insta::assert_snapshot!("inspector_p1_bad_crc_120x40", screen);
+}

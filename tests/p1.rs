@@ -512,3 +512,22 @@ fn the_inspector_shows_a_telegram_and_its_byte_map() {
     assert!(screen.contains("CRC"), "{screen}");
     insta::assert_snapshot!("inspector_p1_bad_crc_120x40", screen);
 }
+
+#[test]
+fn a_telegram_without_end_is_cut_at_the_length_guard() {
+    let mut stream = b"/KAM5 endless\r\n\r\n".to_vec();
+    while stream.len() < p1::MAX_TELEGRAM + 500 {
+        stream.extend(b"1-0:1.7.0(0001.234*kW)\r\n");
+    }
+    let got = spans(&stream, 1000, Protocols::ALL);
+    assert_eq!(
+        got[0],
+        (0, p1::MAX_TELEGRAM, Protocol::P1, false),
+        "{got:?}"
+    );
+    assert_eq!(got.iter().map(|s| s.1).sum::<usize>(), stream.len());
+    let s = &decode_all(&stream, &mut Decoder::default())[0];
+    let end = s.checks.iter().find(|c| c.name == "end").unwrap();
+    assert_eq!(end.actual.to_string(), "too long");
+    assert!(s.unverified && s.fields.iter().all(|f| f.unverified));
+}

@@ -532,7 +532,7 @@ pub fn p1_fields(t: &p1::Telegram) -> Vec<FieldDetail> {
                         Err(_) => RawValue::Text(v.raw.clone()),
                     },
                     Some(-(decimals as i8)),
-                    Some(mantissa as f64 / 10f64.powi(i32::from(decimals))),
+                    v.number(),
                     None,
                 ),
                 p1::Reading::Time(time) => (
@@ -685,6 +685,22 @@ impl SpanDetail {
         self.time = t.time().map(|time| time.iso8601());
         self.meter_id = t.meter_id();
         self.fields = p1_fields(t);
+        if !all_ok(&frame.checks) {
+            // What a damaged telegram says may be what the damage made of it.
+            let reason = if frame.checks.iter().any(|c| c.name == "end" && !c.ok) {
+                "telegram cut off"
+            } else {
+                "CRC failed"
+            };
+            self.unverified = true;
+            self.unverified_reason = Some(reason);
+            self.note = Some(format!(
+                "unverified: {reason}; any value may be the one the damage hit"
+            ));
+            for f in &mut self.fields {
+                f.unverified = true;
+            }
+        }
         let version = t
             .line(1, 3, 0, 2, 8)
             .and_then(|l| l.values.first())

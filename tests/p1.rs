@@ -278,6 +278,11 @@ fn the_meter_id_is_decoded_from_hex() {
     assert_eq!(app.live.phases(), Some(1));
     // Tariff registers (1.8.1, 1.8.2) are not the total 1.8.0 the energy panel shows.
     assert!(app.live.energies.is_none());
+    let screen = text(&render(&app, 120, 40, COLOR));
+    assert!(
+        screen.contains("the telegrams carry no total registers"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -258,6 +258,8 @@ pub struct LiveState {
     pub energies: Option<Energies>,
     pub pushes: u64,
     pub list2_pushes: u64,
+    /// The kind of the latest push (a P1 telegram brings its registers every time, or never).
+    pub last_list: Option<ListKind>,
     pub null_placeholders: usize,
     pub current_scaler: i8,
     pub chart: ChartKind,
@@ -282,6 +284,7 @@ impl Default for LiveState {
             energies: None,
             pushes: 0,
             list2_pushes: 0,
+            last_list: None,
             null_placeholders: 0,
             current_scaler: -2,
             chart: ChartKind::Power,
@@ -337,6 +340,7 @@ impl LiveState {
     /// Takes in one decoded push.
     pub fn push(&mut self, m: &HanMessage, received: DateTime<Utc>) {
         self.pushes += 1;
+        self.last_list = Some(m.list);
         self.brand = Some(m.brand);
         if let Some(id) = m.meter_id() {
             self.meter_id = Some(id);

@@ -9,7 +9,7 @@ use crate::app::live::{
     self, ChartKind, Level, Reading, WINDOWS, Wiring, human_seconds, power_figures,
 };
 use crate::app::verdict::{self, Freshness};
-use crate::protocol::han::{Brand, MeterKind};
+use crate::protocol::han::{Brand, ListKind, MeterKind};
 use crate::ui::Theme;
 use chrono::Utc;
 use ratatui::Frame;
@@ -473,7 +473,9 @@ fn draw_energy(frame: &mut Frame, area: Rect, v: &View) {
         None => (
             vec![energy_unit(app)],
             Line::from(Span::styled(
-                if app.live.brand.is_none_or(|b| b == Brand::Kamstrup) {
+                if app.live.last_list == Some(ListKind::Telegram) {
+                    "the telegrams carry no total registers (1.8.0 ... 4.8.0)"
+                } else if app.live.brand.is_none_or(|b| b == Brand::Kamstrup) {
                     "come with the hourly list 2 (at xx:00:05)"
                 } else {
                     "come with the hourly list"

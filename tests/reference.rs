@@ -21,6 +21,7 @@ fn cases() -> Vec<(String, PathBuf, Vec<&'static str>)> {
         "tests/fixtures/iec61107",
         "tests/fixtures/kmp",
         "tests/fixtures/mbus",
+        "tests/fixtures/p1",
         "assets",
     ] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))

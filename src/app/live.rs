@@ -74,6 +74,9 @@ pub struct Reading {
     /// Whether the current scaler comes from the scaling settings (Kamstrup; Aidon sends its
     /// own scaler in the frame and Kaifa's is fixed).
     pub scalable: bool,
+    /// A voltage the meter sends as 0 because it does not measure it: Kaifa's 3-wire MA304H3
+    /// measures L1-L2 and L3-L2 and sends UL2 = 0 (kept as no value, not as a missing phase).
+    pub voltage_not_measured: [bool; 3],
 }
 
 /// raw x 10^scaler, dividing by an exact power of ten so 237 x 10^-2 is 2.37.
@@ -128,6 +131,9 @@ pub struct Energies {
     pub registers: [Option<(f64, i128, &'static str)>; 4],
     /// The 10-exponent the values hold the raw integers scaled with.
     pub scaler: i8,
+    /// Whether the energy scaling setting applies: Kamstrup HAN-NVE registers; not values whose
+    /// scaler or unit came with them (Aidon, P1).
+    pub scalable: bool,
 }
 
 /// History kept for the charts: a little over a day at one push per 10 s.
@@ -197,7 +203,20 @@ impl Wiring {
     /// (line to line in a 230 V IT network: 3-wire), the `6841131...`/`6841138...` meters from
     /// Sweden, Denmark and Norway 226-243 V phase to neutral (4-wire), and the 1-phase
     /// `6861111...` has a 1 there.
+    ///
+    /// Kaifa's types name the wiring too (public HAN reader reports and grid companies' pages):
+    /// MA105/MA110 1-phase, MA304H3 3-phase 3-wire (IT, L2 voltage not measured), MA304H4
+    /// 3-phase 4-wire.
     pub fn from_type(meter_type: &str) -> Option<Wiring> {
+        if let Some(kaifa) = meter_type.strip_prefix("MA") {
+            return match kaifa.get(..5) {
+                _ if kaifa.starts_with("105") || kaifa.starts_with("110") => Some(Wiring::OnePhase),
+                Some("304H3") => Some(Wiring::ThreeWire),
+                Some("304H4") => Some(Wiring::FourWire),
+                _ if kaifa.starts_with("304") => Some(Wiring::ThreePhase),
+                _ => None,
+            };
+        }
         let family = meter_type.get(..3)?;
         let wires = meter_type.as_bytes().get(5).copied();
         match (family, wires) {
@@ -239,6 +258,8 @@ pub struct LiveState {
     pub energies: Option<Energies>,
     pub pushes: u64,
     pub list2_pushes: u64,
+    /// The kind of the latest push (a P1 telegram brings its registers every time, or never).
+    pub last_list: Option<ListKind>,
     pub null_placeholders: usize,
     pub current_scaler: i8,
     pub chart: ChartKind,
@@ -263,6 +284,7 @@ impl Default for LiveState {
             energies: None,
             pushes: 0,
             list2_pushes: 0,
+            last_list: None,
             null_placeholders: 0,
             current_scaler: -2,
             chart: ChartKind::Power,
@@ -289,6 +311,14 @@ fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
     };
     let value = |c: u8| field(c).and_then(|f| f.scaled());
     let currents = [31, 51, 71];
+    let mut voltage = [value(32), value(52), value(72)];
+    let mut voltage_not_measured = [false; 3];
+    let kaifa_three_wire = m.brand == Brand::Kaifa
+        && m.meter_type().and_then(Wiring::from_type) == Some(Wiring::ThreeWire);
+    if kaifa_three_wire && voltage[1] == Some(0.0) {
+        voltage[1] = None;
+        voltage_not_measured[1] = true;
+    }
     let scaler = currents
         .iter()
         .find_map(|&c| field(c).and_then(|f| f.scaler))
@@ -297,11 +327,12 @@ fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
         received,
         meter_time: m.time().and_then(naive),
         power: [value(1), value(2), value(3), value(4)],
-        voltage: [value(32), value(52), value(72)],
+        voltage,
         current: currents.map(value),
         current_raw: currents.map(|c| field(c).and_then(|f| f.value.as_i128())),
         current_scaler: scaler,
-        scalable: m.brand == Brand::Kamstrup,
+        scalable: m.kamstrup_scaling(),
+        voltage_not_measured,
     }
 }
 
@@ -309,6 +340,7 @@ impl LiveState {
     /// Takes in one decoded push.
     pub fn push(&mut self, m: &HanMessage, received: DateTime<Utc>) {
         self.pushes += 1;
+        self.last_list = Some(m.list);
         self.brand = Some(m.brand);
         if let Some(id) = m.meter_id() {
             self.meter_id = Some(id);
@@ -321,7 +353,7 @@ impl LiveState {
             self.list_version = Some(v.to_string());
         }
         self.null_placeholders = m.null_placeholders;
-        if m.brand == Brand::Kamstrup && m.current_scaler != self.current_scaler {
+        if m.kamstrup_scaling() && m.current_scaler != self.current_scaler {
             // The reader applies another scaler now (a setting changed): the history follows.
             self.current_scaler = m.current_scaler;
             self.rescale_history();
@@ -342,9 +374,14 @@ impl LiveState {
             }
             self.history.push_back(reading);
         }
-        if m.list == ListKind::List2 {
-            self.list2_pushes += 1;
-            self.take_energies(m, received, reading.meter_time);
+        match m.list {
+            ListKind::List2 => {
+                self.list2_pushes += 1;
+                self.take_energies(m, received, reading.meter_time);
+            }
+            // P1 telegrams carry the registers every time.
+            ListKind::Telegram => self.take_energies(m, received, reading.meter_time),
+            ListKind::List1 | ListKind::Other => {}
         }
     }
 
@@ -373,6 +410,7 @@ impl LiveState {
                 meter_time: m.clock().and_then(naive).or(meter_time),
                 registers,
                 scaler,
+                scalable: m.kamstrup_scaling(),
             });
         }
     }
@@ -391,7 +429,7 @@ impl LiveState {
         let clamp = |v: i32| v.clamp(-9, 9) as i8;
         self.current_scaler = clamp(i32::from(self.current_scaler) + current_delta);
         self.rescale_history();
-        if let Some(e) = &mut self.energies {
+        if let Some(e) = self.energies.as_mut().filter(|e| e.scalable) {
             e.scaler = clamp(i32::from(e.scaler) + energy_delta);
             for r in e.registers.iter_mut().flatten() {
                 r.0 = scaled(r.1, e.scaler);
@@ -409,6 +447,7 @@ impl LiveState {
         let energy_delta = self
             .energies
             .as_ref()
+            .filter(|e| e.scalable)
             .map_or(0, |e| i32::from(energy) - i32::from(e.scaler));
         self.rescale(
             i32::from(current) - i32::from(self.current_scaler),
@@ -497,7 +536,10 @@ mod tests {
         );
         assert_eq!(Wiring::from_type("684"), Some(Wiring::ThreePhase));
         assert_eq!(Wiring::from_type("000000000000000000"), None);
-        assert_eq!(Wiring::from_type("MA304H3E"), None);
+        assert_eq!(Wiring::from_type("MA304H3E"), Some(Wiring::ThreeWire));
+        assert_eq!(Wiring::from_type("MA304H4D"), Some(Wiring::FourWire));
+        assert_eq!(Wiring::from_type("MA105H2E"), Some(Wiring::OnePhase));
+        assert_eq!(Wiring::from_type("MA999"), None);
     }
 
     #[test]

@@ -231,9 +231,7 @@ impl App {
                 self.stats.count(&span);
                 self.log_span(&span);
                 self.note_cipher(&span);
-                if let Decoded::Hdlc(h) = &span.decoded
-                    && let Some(m) = &h.message
-                {
+                if let Some(m) = span.decoded.han_message() {
                     self.live.push(m, span.received);
                 }
                 self.inspector.push(*span);

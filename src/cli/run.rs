@@ -33,7 +33,8 @@ pub struct RunArgs {
     /// Run on the built-in simulated meter.
     #[arg(long, conflicts_with = "replay")]
     demo: bool,
-    /// Simulated meter: 3-phase direct, 1-phase direct, or 3-phase CT meter.
+    /// Simulated meter: 3-phase direct, 1-phase direct, 3-phase CT meter, or a P1 (DSMR-style)
+    /// meter at 115200 baud.
     #[arg(long, value_enum, default_value_t = MeterProfile::ThreePhase)]
     meter: MeterProfile,
     /// Let the simulated meter inject junk, bit errors, cut-off frames and a lost phase.

@@ -6,6 +6,7 @@
 use super::{BoxLink, ConnectFuture, Connector};
 use crate::protocol::datetime::DateTime;
 use crate::protocol::han::{KamstrupList, MissingPhases};
+use crate::protocol::p1::{P1Time, SwedishList as P1List};
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -37,6 +38,9 @@ pub enum MeterProfile {
     /// 685-... 3-phase CT meter (currents in mA).
     #[value(name = "ct")]
     Ct,
+    /// Swedish 3-phase meter pushing HAN-P1 (DSMR-style) telegrams at 115200 8N1.
+    #[value(name = "p1")]
+    P1,
 }
 
 impl MeterProfile {
@@ -45,12 +49,21 @@ impl MeterProfile {
             MeterProfile::ThreePhase => "3-phase",
             MeterProfile::OnePhase => "1-phase",
             MeterProfile::Ct => "3-phase CT",
+            MeterProfile::P1 => "3-phase P1",
+        }
+    }
+
+    /// Bytes per second on the meter's HAN line: 2400 8N1 for HAN-NVE, 115200 8N1 for P1.
+    pub fn bytes_per_second(self) -> f64 {
+        match self {
+            MeterProfile::P1 => 11_520.0,
+            _ => HAN_BYTES_PER_SECOND,
         }
     }
 
     fn meter_type(self) -> &'static str {
         match self {
-            MeterProfile::ThreePhase => "6841131BN243101040",
+            MeterProfile::ThreePhase | MeterProfile::P1 => "6841131BN243101040",
             MeterProfile::OnePhase => "6861111BN242101040",
             MeterProfile::Ct => "6851131BN243101040",
         }
@@ -216,6 +229,18 @@ impl SimMeter {
         {
             *e = self.energy;
         }
+        if self.profile == MeterProfile::P1 {
+            // P1 pushes every 10 s, with the energy registers in every telegram.
+            if !second.is_multiple_of(10) {
+                return None;
+            }
+            let mut out = self.p1_telegram(local, summer_time(t), &v);
+            self.last_fault = Fault::None;
+            if self.faults {
+                self.inject_fault(&mut out);
+            }
+            return Some(out);
+        }
         let phases = if self.profile == MeterProfile::OnePhase {
             1
         } else {
@@ -258,6 +283,38 @@ impl SimMeter {
             self.inject_fault(&mut out);
         }
         Some(out)
+    }
+
+    /// A Swedish HAN-port telegram with the same values a HAN-NVE push would carry, in kW, kvar,
+    /// kWh and kvarh.
+    fn p1_telegram(&self, local: NaiveDateTime, summer: bool, v: &Values) -> Vec<u8> {
+        let kilo = |x: f64| x / 1000.0;
+        let share = |i: usize| {
+            let s: f64 = v.voltage.iter().zip(v.current).map(|(u, i)| u * i).sum();
+            if s > 0.0 {
+                v.voltage[i] * v.current[i] / s
+            } else {
+                0.0
+            }
+        };
+        let list = P1List {
+            ident: "KAM5 Kamstrup OMNIPOWER".into(),
+            time: P1Time {
+                year: local.year() as u16,
+                month: local.month() as u8,
+                day: local.day() as u8,
+                hour: local.hour() as u8,
+                minute: local.minute() as u8,
+                second: local.second() as u8,
+                summer,
+            },
+            energies: self.energy.map(kilo),
+            power: v.power.map(kilo),
+            phase_power: std::array::from_fn(|i| Some(v.power.map(|p| kilo(p) * share(i)))),
+            voltages: v.voltage.map(Some),
+            currents: v.current.map(Some),
+        };
+        list.encode()
     }
 
     fn inject_fault(&mut self, frame: &mut Vec<u8>) {
@@ -367,6 +424,24 @@ fn local_time(t: i64) -> NaiveDateTime {
         .unwrap_or_default()
 }
 
+/// Whether local time at unix time `t` is summer time (its UTC offset above the year's lower one):
+/// the `S` or `W` of a P1 timestamp.
+fn summer_time(t: i64) -> bool {
+    use chrono::{Local, Offset, TimeZone};
+    let offset = |ts: i64| {
+        Local
+            .timestamp_opt(ts, 0)
+            .single()
+            .map(|d| d.offset().fix().local_minus_utc())
+    };
+    let year_start = t - t.rem_euclid(365 * 86_400);
+    let standard = [offset(year_start), offset(year_start + 182 * 86_400)]
+        .into_iter()
+        .flatten()
+        .min();
+    matches!((offset(t), standard), (Some(now), Some(std)) if now > std)
+}
+
 /// Runs the meter on the simulated clock, writing its pushes to `io` until the reader goes away.
 pub(crate) async fn run_meter(
     mut meter: SimMeter,
@@ -374,14 +449,16 @@ pub(crate) async fn run_meter(
     mut io: impl tokio::io::AsyncWrite + Unpin,
 ) {
     let clock = SimClock::new(speed);
+    let bytes_per_second = meter.profile.bytes_per_second();
     // Start at the next whole second.
     let mut t = clock.now_ms().div_euclid(1000) + 1;
     loop {
         tokio::time::sleep_until(clock.instant_of(t * 1000)).await;
         if let Some(bytes) = meter.push_at(t, local_time(t)) {
-            // Pace like the line: 240 bytes/s, sent in 24-byte pieces.
-            let piece_time = Duration::from_secs_f64(24.0 / HAN_BYTES_PER_SECOND / speed);
-            for piece in bytes.chunks(24) {
+            // Pace like the line (240 bytes/s at 2400 baud), in pieces of a tenth of a second.
+            let piece = (bytes_per_second / 10.0) as usize;
+            let piece_time = Duration::from_secs_f64(0.1 / speed);
+            for piece in bytes.chunks(piece) {
                 if io.write_all(piece).await.is_err() || io.flush().await.is_err() {
                     return; // the reader went away
                 }

@@ -7,7 +7,7 @@ use super::framer::{Content, Span};
 use super::han::{self, HanMessage, Scaling};
 use super::hdlc::{self, Reassembler, Segment};
 use super::iec61107::{self, DataBlock, Identification};
-use super::{kmp, kmp_register, mbus};
+use super::{kmp, kmp_register, mbus, p1};
 
 /// What a span means, beyond the checks the framer already made.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,17 @@ pub enum Decoded {
     Iec61107(IecDecoded),
     Kmp(KmpDecoded),
     Mbus(Option<mbus::Telegram>),
+    P1(P1Decoded),
+}
+
+/// A P1 telegram, parsed, and its values as a HAN push for the Live tab (only from a telegram
+/// whose checks passed: a damaged one's values never reach the screen).
+#[derive(Debug, Clone, PartialEq)]
+pub struct P1Decoded {
+    pub telegram: p1::Telegram,
+    pub message: Option<HanMessage>,
+    /// Where a line could not be parsed.
+    pub error: Option<SpanError>,
 }
 
 /// A KMP frame's payload: the registers of a command with a public layout.
@@ -62,6 +73,16 @@ impl Decoded {
     pub fn error(&self) -> Option<&SpanError> {
         match self {
             Decoded::Hdlc(h) => h.error.as_ref(),
+            Decoded::P1(p) => p.error.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The push for the Live tab: a decoded HAN-NVE message or a good P1 telegram's values.
+    pub fn han_message(&self) -> Option<&HanMessage> {
+        match self {
+            Decoded::Hdlc(h) => h.message.as_ref(),
+            Decoded::P1(p) => p.message.as_ref(),
             _ => None,
         }
     }
@@ -304,6 +325,19 @@ impl Decoder {
             }
             Content::Kmp(f) => Decoded::Kmp(self.decode_kmp(f)),
             Content::Mbus(_) => Decoded::Mbus(mbus::parse(span.bytes)),
+            Content::P1(frame) => {
+                let telegram = p1::parse(span.bytes);
+                let good = super::check::all_ok(&frame.checks) && telegram.broke_at.is_none();
+                let error = telegram
+                    .broke_at
+                    .as_ref()
+                    .map(|(at, why)| SpanError::at(format!("line broke at byte {at}: {why}"), *at));
+                Decoded::P1(P1Decoded {
+                    message: good.then(|| p1::to_han_message(&telegram)),
+                    telegram,
+                    error,
+                })
+            }
         }
     }
 

@@ -6,7 +6,7 @@
 //! once the bytes that decide its extent are there (or at [`Framer::finish`]).
 
 use super::check::Check;
-use super::{hdlc, iec61107, kmp, mbus};
+use super::{hdlc, iec61107, kmp, mbus, p1};
 
 /// Which protocols the framer hunts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct Protocols {
     pub iec61107: bool,
     pub kmp: bool,
     pub mbus: bool,
+    /// HAN-P1 (DSMR-style) telegrams.
+    pub p1: bool,
 }
 
 impl Protocols {
@@ -23,18 +25,24 @@ impl Protocols {
         iec61107: true,
         kmp: true,
         mbus: true,
+        p1: true,
     };
     pub const NONE: Protocols = Protocols {
         hdlc: false,
         iec61107: false,
         kmp: false,
         mbus: false,
+        p1: false,
     };
     pub const HDLC: Protocols = Protocols {
         hdlc: true,
-        iec61107: false,
-        kmp: false,
-        mbus: false,
+        ..Protocols::NONE
+    };
+    /// What a HAN port sends: HDLC frames (HAN-NVE) or P1 telegrams.
+    pub const HAN: Protocols = Protocols {
+        hdlc: true,
+        p1: true,
+        ..Protocols::NONE
     };
 }
 
@@ -51,15 +59,17 @@ pub enum Protocol {
     Iec61107,
     Kmp,
     Mbus,
+    P1,
     Junk,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 6] = [
         Protocol::Hdlc,
         Protocol::Iec61107,
         Protocol::Kmp,
         Protocol::Mbus,
+        Protocol::P1,
         Protocol::Junk,
     ];
 
@@ -69,6 +79,7 @@ impl Protocol {
             Protocol::Iec61107 => "iec61107",
             Protocol::Kmp => "kmp",
             Protocol::Mbus => "mbus",
+            Protocol::P1 => "p1",
             Protocol::Junk => "junk",
         }
     }
@@ -82,6 +93,7 @@ pub enum Content {
     Iec61107(iec61107::Frame),
     Kmp(kmp::Frame),
     Mbus(mbus::Frame),
+    P1(p1::Frame),
 }
 
 impl Content {
@@ -92,6 +104,7 @@ impl Content {
             Content::Iec61107(_) => Protocol::Iec61107,
             Content::Kmp(_) => Protocol::Kmp,
             Content::Mbus(_) => Protocol::Mbus,
+            Content::P1(_) => Protocol::P1,
         }
     }
 
@@ -102,6 +115,7 @@ impl Content {
             Content::Iec61107(f) => &f.checks,
             Content::Kmp(f) => &f.checks,
             Content::Mbus(f) => &f.checks,
+            Content::P1(f) => &f.checks,
         }
     }
 }
@@ -124,6 +138,11 @@ impl From<kmp::Frame> for Content {
 impl From<mbus::Frame> for Content {
     fn from(f: mbus::Frame) -> Self {
         Content::Mbus(f)
+    }
+}
+impl From<p1::Frame> for Content {
+    fn from(f: p1::Frame) -> Self {
+        Content::P1(f)
     }
 }
 
@@ -355,7 +374,12 @@ impl Framer {
             }
         }
         let mut other = Probe::No;
-        if p.iec61107 && iec61107::is_start(b) {
+        // A P1 telegram opens with a `/` line like an IEC 61107 identification; the empty line
+        // after it tells them apart, so P1 is asked first.
+        if p.p1 && p1::is_start(b) {
+            other = p1::probe(buf, pos, eof);
+        }
+        if matches!(other, Probe::No) && p.iec61107 && iec61107::is_start(b) {
             other = iec61107::probe(buf, pos, eof);
         }
         if matches!(other, Probe::No) && p.kmp && kmp::is_start(b) {
@@ -384,6 +408,7 @@ impl Framer {
                 let frame = match frame {
                     Content::Mbus(_) => Content::Mbus(mbus::inspect_long(bytes)),
                     Content::Iec61107(f) => Content::Iec61107(iec61107::cut_short(f.kind)),
+                    Content::P1(_) => Content::P1(p1::inspect(bytes)),
                     other => other,
                 };
                 Probe::Frame { end: cut, frame }

@@ -35,15 +35,33 @@ pub enum Brand {
     Kamstrup,
     Aidon,
     Kaifa,
+    LandisGyr,
+    Iskra,
     Unknown,
 }
 
 impl Brand {
+    /// The brand a FLAG manufacturer id names: the first three letters of a COSEM logical device
+    /// name (0.0.42.0.0.255) and of a P1 identification line (`/ISk5...`: a lower-case third
+    /// letter only says the meter answers fast).
+    pub fn from_flag_id(id: &str) -> Brand {
+        match id.get(..3).map(str::to_ascii_uppercase).as_deref() {
+            Some("KAM") => Brand::Kamstrup,
+            Some("ADN") => Brand::Aidon,
+            Some("KFM") => Brand::Kaifa,
+            Some("LGZ") => Brand::LandisGyr,
+            Some("ISK") => Brand::Iskra,
+            _ => Brand::Unknown,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Brand::Kamstrup => "Kamstrup",
             Brand::Aidon => "Aidon",
             Brand::Kaifa => "Kaifa",
+            Brand::LandisGyr => "Landis+Gyr",
+            Brand::Iskra => "Iskra",
             Brand::Unknown => "unknown",
         }
     }
@@ -56,6 +74,8 @@ pub enum ListKind {
     List1,
     /// Instantaneous values plus clock and energy registers (Kamstrup: hourly).
     List2,
+    /// A P1 telegram: instantaneous values, clock and registers in every push.
+    Telegram,
     /// Nothing recognisable.
     Other,
 }
@@ -65,6 +85,7 @@ impl ListKind {
         match self {
             ListKind::List1 => "list1",
             ListKind::List2 => "list2",
+            ListKind::Telegram => "telegram",
             ListKind::Other => "other",
         }
     }
@@ -205,6 +226,12 @@ impl HanMessage {
         self.field_where(Obis::is_meter_type).and_then(Field::text)
     }
 
+    /// Whether the raw values follow the Kamstrup tables, so the scaling settings apply to them
+    /// (other brands and P1 telegrams send their scalers or units themselves).
+    pub fn kamstrup_scaling(&self) -> bool {
+        self.brand == Brand::Kamstrup && !self.fields.iter().any(|f| f.scaler_in_frame)
+    }
+
     /// The clock object in the list (Kamstrup list 2 RTC, Aidon clock).
     pub fn clock(&self) -> Option<&DateTime> {
         match &self.field_where(Obis::is_clock)?.value {
@@ -267,6 +294,10 @@ pub fn map(
         only.inferred = Some(Obis::new(1, 0, 1, 7, 0, 255));
     }
 
+    if brand == Brand::Unknown {
+        brand = brand_by_device_name(&mut fields);
+    }
+
     if brand == Brand::Kamstrup {
         // The interface description names the version object, but it is sent without its code.
         if let Some(f) = fields.iter_mut().find(|f| f.obis.is_none()) {
@@ -315,6 +346,12 @@ pub fn map(
             Brand::Kaifa => match (code.c(), code.d()) {
                 (31 | 51 | 71, 7) => -3,
                 (32 | 52 | 72, 7) => -1,
+                _ => 0,
+            },
+            // Landis+Gyr E450 pushes without scaler-unit send currents in 0.01 A (a public
+            // report of an E450: 1.0.31.7.0.255 = 106 for 1.06 A); W, Wh and V as they are.
+            Brand::LandisGyr => match (code.c(), code.d()) {
+                (31 | 51 | 71, 7) => -2,
                 _ => 0,
             },
             _ => 0,
@@ -417,6 +454,36 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// The brand named by the COSEM logical device name, when the list carries one: sent with its code
+/// 0.0.42.0.0.255, or as the first value without code (Landis+Gyr and Iskra pushes open with it).
+/// A logical device name is 16 characters, the first three the FLAG manufacturer id
+/// (IEC 62056-6-2); a string sent without code is taken for one only if it has that shape.
+fn brand_by_device_name(fields: &mut [Field]) -> Brand {
+    const DEVICE_NAME: Obis = Obis::new(0, 0, 42, 0, 0, 255);
+    let looks_like_name = |t: &str| {
+        t.len() == 16
+            && t.bytes().take(3).all(|b| b.is_ascii_alphabetic())
+            && t.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    if let Some(f) = fields
+        .iter()
+        .find(|f| f.obis.is_some_and(|o| o.cde() == DEVICE_NAME.cde()))
+    {
+        return f.text().map_or(Brand::Unknown, Brand::from_flag_id);
+    }
+    let Some(first) = fields.first_mut().filter(|f| f.obis.is_none()) else {
+        return Brand::Unknown;
+    };
+    let brand = first
+        .text()
+        .filter(|t| looks_like_name(t))
+        .map_or(Brand::Unknown, Brand::from_flag_id);
+    if brand != Brand::Unknown {
+        first.inferred = Some(DEVICE_NAME);
+    }
+    brand
 }
 
 /// Kaifa lists carry no OBIS codes; their documented layouts are known by length.

@@ -16,6 +16,7 @@ pub mod kmp_register;
 pub mod kmp_session;
 pub mod mbus;
 pub mod obis;
+pub mod p1;
 pub mod region;
 
 pub use check::{Check, CheckValue};

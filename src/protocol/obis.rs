@@ -29,7 +29,7 @@ impl Obis {
     }
 
     /// The same code with group B (the channel) ignored: Kamstrup uses B=1, others B=0.
-    fn cde(&self) -> (u8, u8, u8, u8) {
+    pub fn cde(&self) -> (u8, u8, u8, u8) {
         (self.0[0], self.0[2], self.0[3], self.0[4])
     }
 
@@ -44,11 +44,13 @@ impl Obis {
     }
 
     pub fn is_meter_id(&self) -> bool {
-        matches!(self.cde(), (_, 0, 0, 5) | (0, 96, 1, 0))
+        matches!(self.cde(), (_, 0, 0, 5) | (0, 96, 1, 0) | (0, 96, 1, 1))
     }
 
+    /// Kamstrup's 1.1.96.1.1 (the type number) and the 0.0.96.1.7 others send; 0.0.96.1.1 is the
+    /// equipment identifier in DSMR.
     pub fn is_meter_type(&self) -> bool {
-        matches!(self.cde(), (_, 96, 1, 1) | (_, 96, 1, 7))
+        matches!(self.cde(), (1, 96, 1, 1) | (_, 96, 1, 7))
     }
 
     pub fn is_list_version(&self) -> bool {
@@ -163,8 +165,24 @@ fn fixed_name(o: Obis) -> Option<&'static str> {
         (0, 96, 1, 7) => "Meter type",
         (0, 1, 0, 0) => "Clock (RTC)",
         (0, 42, 0, 0) => "Logical device name",
+        (0, 25, 9, 0) => "Push setup",
         (0, 96, 14, 0) => "Active tariff",
         (0, 96, 3, 10) => "Disconnector state",
+        (0, 96, 1, 4) => "Version information",
+        (1, 0, 2, 8) => "P1 version",
+        (0, 96, 13, 0) => "Text message",
+        (0, 96, 7, 21) => "Number of power failures",
+        (0, 96, 7, 9) => "Number of long power failures",
+        (1, 99, 97, 0) => "Power failure event log",
+        (1, 32, 32, 0) => "Voltage sags L1",
+        (1, 52, 32, 0) => "Voltage sags L2",
+        (1, 72, 32, 0) => "Voltage sags L3",
+        (1, 32, 36, 0) => "Voltage swells L1",
+        (1, 52, 36, 0) => "Voltage swells L2",
+        (1, 72, 36, 0) => "Voltage swells L3",
+        (0, 24, 1, 0) => "M-Bus device type",
+        (0, 24, 2, 1) => "M-Bus reading",
+        (0, 24, 3, 0) => "M-Bus profile (DSMR 2/3)",
         _ => return None,
     })
 }

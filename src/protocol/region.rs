@@ -175,6 +175,7 @@ pub fn of_span(bytes: &[u8], content: &Content, decoded: &Decoded) -> Vec<Region
         Content::Iec61107(f) => super::iec61107::regions(bytes, f, &mut r),
         Content::Kmp(f) => f.regions(bytes, &mut r),
         Content::Mbus(f) => f.regions(bytes, &mut r),
+        Content::P1(_) => super::p1::regions(bytes, &mut r),
     }
     if let Some(e) = decoded.error()
         && let Some(at) = e.at

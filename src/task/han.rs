@@ -33,7 +33,7 @@ pub struct HanConfig {
 impl Default for HanConfig {
     fn default() -> Self {
         HanConfig {
-            protocols: Protocols::HDLC,
+            protocols: Protocols::HAN,
             scaling: Scaling::default(),
             keys: None,
             recorder: None,

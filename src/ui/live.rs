@@ -9,6 +9,7 @@ use crate::app::live::{
     self, ChartKind, Level, Reading, WINDOWS, Wiring, human_seconds, power_figures,
 };
 use crate::app::verdict::{self, Freshness};
+use crate::protocol::han::{Brand, ListKind, MeterKind};
 use crate::ui::Theme;
 use chrono::Utc;
 use ratatui::Frame;
@@ -130,15 +131,22 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
         Span::raw(l.meter_type.clone().unwrap_or_else(|| "—".into())),
     ];
     if l.meter_type.is_some() {
-        let mut kind = l.meter_kind.description().to_string();
+        // Kamstrup types tell the kind; other brands' types are named by the brand.
+        let mut parts = Vec::new();
+        match (l.meter_kind, l.brand) {
+            (MeterKind::Unknown, Some(b)) if b != Brand::Unknown => parts.push(b.name()),
+            (kind, _) => parts.push(kind.description()),
+        }
         if let Some(w) = l
             .wiring()
             .filter(|w| !matches!(w, Wiring::ThreePhase | Wiring::OnePhase))
         {
-            kind.push_str(", ");
-            kind.push_str(w.describe());
+            parts.push(w.describe());
         }
-        first.push(Span::styled(format!(" ({kind})"), theme.info()));
+        first.push(Span::styled(
+            format!(" ({})", parts.join(", ")),
+            theme.info(),
+        ));
     }
     let second = match &l.latest {
         None => no_values_line(v),
@@ -148,7 +156,10 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
     if let Some(ver) = &l.list_version {
         rest.push(ver.clone());
     }
-    if l.pushes > 0 {
+    if l.pushes > 0 && l.list2_pushes == 0 && l.energies.is_some() {
+        // P1 telegrams: the registers come with every push, there is no hourly list.
+        rest.push(format!("{} pushes", l.pushes));
+    } else if l.pushes > 0 {
         rest.push(format!("{} pushes, {} hourly", l.pushes, l.list2_pushes));
     }
     let title = v.title("Meter", &rest, area.width);
@@ -307,6 +318,11 @@ fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
         Span::styled(format!("{:>6}", num(u, 0, "V")), u_style),
         Span::raw(" "),
     ];
+    if u.is_none() && r.voltage_not_measured[p] {
+        spans.push(Span::styled("U not measured (3-wire meter)  ", theme.dim()));
+        spans.push(Span::styled(num(i, 2, "A"), v.value()));
+        return Line::from(spans);
+    }
     if u.is_none_or(|u| u < PHASE_MISSING_V) {
         let why = format!("missing (below {PHASE_MISSING_V:.0} V)");
         spans.push(Span::styled(why, v.judged(theme.bad())));
@@ -365,10 +381,13 @@ fn draw_phases(frame: &mut Frame, area: Rect, v: &View) {
     } else {
         "auto"
     };
-    let mut rest = vec![
-        format!("I x{} {how}", multiplier(l.current_scaler)),
-        bar_scale(app).1,
-    ];
+    // Values with their own scaler (Aidon, P1) or a fixed documented one (Kaifa) do not follow
+    // the current scaler setting.
+    let current = match l.latest {
+        Some(r) if !r.scalable => format!("I x{} fixed", multiplier(r.current_scaler)),
+        _ => format!("I x{} {how}", multiplier(l.current_scaler)),
+    };
+    let mut rest = vec![current, bar_scale(app).1];
     if l.wiring() == Some(Wiring::ThreeWire) {
         rest.insert(0, "U line to line".into());
     }
@@ -432,6 +451,14 @@ fn draw_power(frame: &mut Frame, area: Rect, v: &View) {
 
 /// The energy scaling in words.
 fn energy_unit(app: &App) -> String {
+    let l = &app.live;
+    let not_scalable = match &l.energies {
+        Some(e) => !e.scalable,
+        None => l.latest.is_some_and(|r| !r.scalable),
+    };
+    if not_scalable {
+        return "units as sent".into();
+    }
     match app.scaling.energy_scaler {
         0 => "raw x 1 Wh (SE)".into(),
         1 => "raw x 10 Wh (NO)".into(),
@@ -446,7 +473,13 @@ fn draw_energy(frame: &mut Frame, area: Rect, v: &View) {
         None => (
             vec![energy_unit(app)],
             Line::from(Span::styled(
-                "come with the hourly list 2 (at xx:00:05)",
+                if app.live.last_list == Some(ListKind::Telegram) {
+                    "the telegrams carry no total registers (1.8.0 ... 4.8.0)"
+                } else if app.live.brand.is_none_or(|b| b == Brand::Kamstrup) {
+                    "come with the hourly list 2 (at xx:00:05)"
+                } else {
+                    "come with the hourly list"
+                },
                 theme.dim(),
             )),
         ),
@@ -485,7 +518,13 @@ fn draw_energy(frame: &mut Frame, area: Rect, v: &View) {
                 vec![
                     energy_unit(app),
                     format!(
-                        "list 2 at {at}, {} ago",
+                        "{} at {at}, {} ago",
+                        // P1 telegrams bring the registers with every push, not in a list 2.
+                        if app.live.list2_pushes > 0 {
+                            "list 2"
+                        } else {
+                            "registers"
+                        },
                         human_seconds(age).trim_start_matches('+')
                     ),
                 ],
@@ -710,6 +749,7 @@ mod tests {
             current_raw: [None; 3],
             current_scaler: -2,
             scalable: true,
+            voltage_not_measured: [false; 3],
         }
     }
 

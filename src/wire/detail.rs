@@ -12,12 +12,12 @@ use crate::protocol::check::{Check, all_ok};
 use crate::protocol::datetime::DateTime;
 use crate::protocol::decoder::KmpDecoded;
 use crate::protocol::decoder::{
-    Decoded, HdlcDecoded, IecDecoded, SegmentState, SpanError, Unverified,
+    Decoded, HdlcDecoded, IecDecoded, P1Decoded, SegmentState, SpanError, Unverified,
 };
 use crate::protocol::framer::{Content, Span};
 use crate::protocol::han::Field;
 use crate::protocol::iec_session::Verdict;
-use crate::protocol::{hdlc, iec61107, kmp, kmp_register, mbus};
+use crate::protocol::{hdlc, iec61107, kmp, kmp_register, mbus, p1};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
@@ -407,6 +407,22 @@ pub struct MbusDetail {
     pub mbus: MbusTelegramDetail,
 }
 
+/// A P1 telegram's header and trailer (keys in alphabetical order).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct P1TelegramDetail {
+    /// `CRC-16/ARC` when the telegram carries one, `none` for a DSMR 2/3 telegram without.
+    pub crc: &'static str,
+    pub lines: usize,
+    pub manufacturer: String,
+    /// The version line 1-3:0.2.8 (DSMR) when sent.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct P1Detail {
+    pub p1: P1TelegramDetail,
+}
+
 /// A finished optical readout.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReadoutDetail {
@@ -429,6 +445,7 @@ pub enum Details {
     Iec61107(IecDetail),
     Kmp(KmpDetail),
     Mbus(MbusDetail),
+    P1(P1Detail),
     Readout(ReadoutDetail),
 }
 
@@ -511,6 +528,72 @@ pub fn iec_fields(block: &iec61107::DataBlock) -> Vec<FieldDetail> {
                 name,
                 raw: RawValue::Text(v.raw.clone()),
                 scaler: value.map(|_| 0),
+                value,
+                unit: v.unit.clone(),
+                text,
+                inferred_obis: None,
+                unverified: false,
+                storage: None,
+                tariff: None,
+                subunit: None,
+                function: None,
+            });
+        }
+    }
+    out
+}
+
+/// The values of a P1 telegram, one field per value, in the units sent: numbers as their digits
+/// (raw) with the decimal point as scaler, timestamps with their UTC offset, hex-encoded ids
+/// decoded alongside.
+pub fn p1_fields(t: &p1::Telegram) -> Vec<FieldDetail> {
+    let mut out = Vec::new();
+    for line in &t.lines {
+        let base_name = line
+            .obis
+            .map_or_else(|| format!("Code {}", line.code), |o| o.name());
+        for (i, v) in line.values.iter().enumerate() {
+            let name = if i == 0 {
+                base_name.clone()
+            } else {
+                format!("{base_name} (value {})", i + 1)
+            };
+            let (raw, scaler, value, text) = match line.reading(i) {
+                p1::Reading::Number { mantissa, decimals } => (
+                    match i64::try_from(mantissa) {
+                        Ok(m) if m >= 0 => RawValue::UInt(m as u64),
+                        Ok(m) => RawValue::Int(m),
+                        Err(_) => RawValue::Text(v.raw.clone()),
+                    },
+                    Some(-(decimals as i8)),
+                    v.number(),
+                    None,
+                ),
+                p1::Reading::Time(time) => (
+                    RawValue::Text(v.raw.clone()),
+                    None,
+                    None,
+                    Some(format!(
+                        "{} ({} time)",
+                        time.iso8601(),
+                        if time.summer { "summer" } else { "winter" }
+                    )),
+                ),
+                p1::Reading::Text => (
+                    RawValue::Text(v.raw.clone()),
+                    None,
+                    None,
+                    p1::hex_ascii(&v.raw).map(|a| format!("\"{a}\" (hex-encoded text)")),
+                ),
+            };
+            out.push(FieldDetail {
+                obis: Some(
+                    line.obis
+                        .map_or_else(|| line.code.clone(), |o| o.to_string()),
+                ),
+                name,
+                raw,
+                scaler,
                 value,
                 unit: v.unit.clone(),
                 text,
@@ -629,9 +712,50 @@ impl SpanDetail {
                     }
                 }
             }
+            (Content::P1(f), Decoded::P1(p)) => d.add_p1(f, p),
             _ => {}
         }
         d
+    }
+
+    fn add_p1(&mut self, frame: &p1::Frame, p: &P1Decoded) {
+        let t = &p.telegram;
+        self.kind = Some("telegram".into());
+        self.ident = Some(t.ident.clone());
+        self.time = t.time().map(|time| time.iso8601());
+        self.meter_id = t.meter_id();
+        self.fields = p1_fields(t);
+        if !all_ok(&frame.checks) {
+            // What a damaged telegram says may be what the damage made of it.
+            let reason = if frame.checks.iter().any(|c| c.name == "end" && !c.ok) {
+                "telegram cut off"
+            } else {
+                "CRC failed"
+            };
+            self.unverified = true;
+            self.unverified_reason = Some(reason);
+            self.note = Some(format!(
+                "unverified: {reason}; any value may be the one the damage hit"
+            ));
+            for f in &mut self.fields {
+                f.unverified = true;
+            }
+        }
+        let version = t
+            .line(1, 3, 0, 2, 8)
+            .and_then(|l| l.values.first())
+            .map(|v| v.raw.clone());
+        self.details = Some(Details::P1(P1Detail {
+            p1: P1TelegramDetail {
+                crc: match frame.crc {
+                    p1::CrcField::NotSent => "none",
+                    _ => "CRC-16/ARC",
+                },
+                lines: t.lines.len(),
+                manufacturer: t.manufacturer().to_string(),
+                version,
+            },
+        }));
     }
 
     fn add_hdlc(&mut self, frame: &hdlc::Frame, h: &HdlcDecoded) {

@@ -29,6 +29,13 @@ impl SerialSettings {
         parity: Parity::None,
         stop_bits: 1,
     };
+    /// HAN-P1 (DSMR-style telegrams, Swedish HAN port): 115200 baud 8N1.
+    pub const P1: SerialSettings = SerialSettings {
+        baud: 115_200,
+        data_bits: 8,
+        parity: Parity::None,
+        stop_bits: 1,
+    };
     /// IEC 61107 optical head, mode A: 300 baud 7E1.
     pub const OPTICAL: SerialSettings = SerialSettings {
         baud: 300,

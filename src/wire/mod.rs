@@ -89,6 +89,12 @@ impl SpanRecord {
             h.damaged_message = None;
             self.compact = true;
         }
+        if let Decoded::P1(p) = &mut self.decoded
+            && p.message.is_some()
+        {
+            p.message = None;
+            self.compact = true;
+        }
     }
 
     /// The framer's view of this span, for the protocol code.

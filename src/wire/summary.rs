@@ -17,6 +17,7 @@ pub struct PerProtocol {
     pub iec61107: GoodBad,
     pub kmp: GoodBad,
     pub mbus: GoodBad,
+    pub p1: GoodBad,
 }
 
 impl PerProtocol {
@@ -26,6 +27,7 @@ impl PerProtocol {
             Protocol::Iec61107 => Some(&mut self.iec61107),
             Protocol::Kmp => Some(&mut self.kmp),
             Protocol::Mbus => Some(&mut self.mbus),
+            Protocol::P1 => Some(&mut self.p1),
             Protocol::Junk => None,
         }
     }
@@ -57,6 +59,7 @@ struct SummaryJson<'a> {
     junk_runs: u64,
     kmp: u64,
     mbus: u64,
+    p1: u64,
     protocols: &'a PerProtocol,
     undecoded: u64,
 }
@@ -96,6 +99,7 @@ impl Summary {
             junk_runs: self.junk_runs,
             kmp: total(p.kmp),
             mbus: total(p.mbus),
+            p1: total(p.p1),
             protocols: p,
             undecoded: self.undecoded,
         })

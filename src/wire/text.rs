@@ -52,7 +52,7 @@ pub fn render(r: &SpanDetail, out: &mut String) {
     if let Some(why) = r.unverified_reason.filter(|_| r.unverified) {
         let _ = writeln!(out, "  values   unverified ({why})");
     }
-    if r.list.is_some() || r.time.is_some() {
+    if (r.list.is_some() || r.time.is_some()) && r.protocol != "p1" {
         message_line(r, out);
     }
     if r.meter_id.is_some() || r.meter_type.is_some() {
@@ -128,6 +128,23 @@ fn bus_lines(r: &SpanDetail, out: &mut String) {
                 format!("data {data}"),
             ];
             wrapped_line("kmp", &parts, out);
+        }
+        Some(Details::P1(p)) => {
+            let p = &p.p1;
+            let mut parts = vec![
+                format!("/{}", r.ident.as_deref().unwrap_or("")),
+                format!("manufacturer {}", p.manufacturer),
+            ];
+            if let Some(v) = &p.version {
+                parts.push(format!("version {v}"));
+            }
+            parts.push(format!("time {}", r.time.as_deref().unwrap_or("not sent")));
+            parts.push(format!("{} lines", p.lines));
+            parts.push(match p.crc {
+                "none" => "no CRC (DSMR 2/3)".to_string(),
+                crc => crc.to_string(),
+            });
+            wrapped_line("p1", &parts, out);
         }
         _ => {}
     }

@@ -15,8 +15,14 @@ pub const COLOR: Theme = Theme { color: true };
 
 /// A HAN fixture's bytes (`tests/fixtures/han/NAME`, hex text).
 pub fn fixture(name: &str) -> Vec<u8> {
+    fixture_in("han", name)
+}
+
+/// A fixture's bytes (`tests/fixtures/DIR/NAME`, hex text).
+pub fn fixture_in(dir: &str, name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/han")
+        .join("tests/fixtures")
+        .join(dir)
         .join(name);
     kamscope::wire::hex::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -69,12 +75,13 @@ pub fn app_at(now: DateTime<FixedOffset>) -> App {
     app
 }
 
-/// Bytes through a fresh HAN pipeline (the app's scaling, `keys`) into the app, as if they
+/// Bytes through a fresh HAN pipeline (what the app's HAN reader hunts: HDLC and P1; the app's
+/// scaling, `keys`) into the app, as if they
 /// arrived at `at`; span offsets count from `offset`.
 pub fn feed_at(app: &mut App, bytes: &[u8], at: DateTime<Utc>, keys: Option<Keys>, offset: u64) {
     let mut pipeline = Pipeline::new(
         Link::Han,
-        Protocols::HDLC,
+        Protocols::HAN,
         Decoder::new(app.scaling, keys),
         None,
     );

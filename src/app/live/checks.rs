@@ -240,6 +240,17 @@ fn phase_checks(live: &LiveState, r: &Reading, out: &mut Vec<Diagnostic>) -> Vec
     for p in 0..wiring.phases() {
         let name = format!("L{}", p + 1);
         let d = match r.voltage[p] {
+            None if r.voltage_not_measured[p] => {
+                out.push(Diagnostic::new(
+                    Level::Info,
+                    Topic::Phases,
+                    format!(
+                        "{name} voltage not measured: normal on this 3-wire meter, which \
+                         measures L1-L2 and L3-L2 (it sends 0 V for {name})"
+                    ),
+                ));
+                continue;
+            }
             None => Diagnostic::new(
                 Level::Bad,
                 Topic::Phases,

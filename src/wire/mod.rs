@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 pub use capture::{Chunk, Direction};
 pub use detail::{FieldDetail, SpanDetail};
 pub use mbus::{MbusEvent, MbusResult, MbusStatus};
-pub use optical::{OpticalEvent, ReadoutPhase, ReadoutResult, ReadoutStatus};
+pub use optical::{
+    OpticalEvent, ReadoutEvent, ReadoutPhase, ReadoutProtocol, ReadoutResult, ReadoutStatus,
+};
 pub use pipeline::{ChunkSink, Pipeline, RecordError, SharedRecorder};
 
 /// Which line of the meter a span came from or went to.

@@ -138,3 +138,11 @@ pub enum OpticalEvent {
     RecordError(super::RecordError),
     Done(Box<ReadoutResult>),
 }
+
+/// Any readout task's event, as the app takes it: each protocol's task reports in its own terms.
+#[derive(Debug, Clone)]
+pub enum ReadoutEvent {
+    Iec(OpticalEvent),
+    Kmp(super::kmp::KmpEvent),
+    Mbus(super::mbus::MbusEvent),
+}

@@ -13,7 +13,9 @@ use crate::protocol::iec_session::ReadoutOptions;
 use crate::task::optical::OpticalReplay;
 use crate::ui::{self, Theme};
 use crate::wire::capture::EventLine;
-use crate::wire::{HanCommand, HanEvent, OpticalEvent, SharedRecorder};
+use crate::wire::{
+    HanCommand, HanEvent, OpticalEvent, ReadoutEvent, ReadoutProtocol, SharedRecorder,
+};
 use chrono::{DateTime, FixedOffset, Local};
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseButton, MouseEventKind,
@@ -52,6 +54,15 @@ pub trait Environment {
     fn export_dir(&self) -> Option<&Path> {
         None
     }
+    /// Remembers the protocol chosen for a readout port (in the config); an error is one
+    /// sentence. Nothing is kept by default (tests).
+    fn remember_readout_protocol(
+        &mut self,
+        _port: &str,
+        _protocol: ReadoutProtocol,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The real clock and file system.
@@ -59,6 +70,8 @@ pub trait Environment {
 pub struct RealEnvironment {
     /// Where exports go (made when the first export is written).
     pub export_dir: Option<PathBuf>,
+    /// The config file the readout protocol of each port is remembered in (`None`: not kept).
+    pub config: Option<PathBuf>,
 }
 
 impl Environment for RealEnvironment {
@@ -82,6 +95,18 @@ impl Environment for RealEnvironment {
 
     fn export_dir(&self) -> Option<&Path> {
         self.export_dir.as_deref()
+    }
+
+    fn remember_readout_protocol(
+        &mut self,
+        port: &str,
+        protocol: ReadoutProtocol,
+    ) -> Result<(), String> {
+        match &self.config {
+            Some(path) => crate::config::save_readout_protocol(path, port, protocol)
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -133,15 +158,26 @@ pub fn write_export<E: Environment>(
     ))
 }
 
-/// The optical head, for readouts started from the Readout tab.
+/// The readout port, for readouts started from the Readout tab.
 #[derive(Default)]
 pub struct Optical {
-    pub connector: Option<Arc<dyn OpticalConnector>>,
+    pub connectors: Option<ReadoutConnectors>,
+    /// Options of an IEC 61107 readout (device address, speed switch).
     pub options: ReadoutOptions,
     /// The recording shared with the HAN reader (the readout records its bytes too).
     pub recorder: Option<SharedRecorder>,
     /// A replayed recording's optical line: its readouts' spans go to the Inspector as live.
     pub replay: Option<OpticalReplay>,
+}
+
+/// The readout port opened for each protocol at its own line settings (an optical head reads IEC
+/// 61107 at 300 7E1 and the 685-382's KMP at 1200 8E2; an M-Bus level converter runs 2400 8E1).
+pub struct ReadoutConnectors {
+    pub iec: Arc<dyn OpticalConnector>,
+    pub kmp: Arc<dyn OpticalConnector>,
+    pub mbus: Arc<dyn OpticalConnector>,
+    /// The M-Bus line speed, for the answer timeouts.
+    pub mbus_baud: u32,
 }
 
 /// The HAN reader task as the loop sees it.
@@ -150,8 +186,15 @@ pub struct HanTask {
     pub commands: mpsc::Sender<HanCommand>,
 }
 
+/// The events of a readout in progress, each protocol's task in its own terms.
+enum ReadoutEvents {
+    Iec(mpsc::Receiver<OpticalEvent>),
+    Kmp(mpsc::Receiver<crate::wire::kmp::KmpEvent>),
+    Mbus(mpsc::Receiver<crate::wire::mbus::MbusEvent>),
+}
+
 /// A readout in progress: its events and the way to cancel it.
-type Readout = (mpsc::Receiver<OpticalEvent>, mpsc::Sender<()>);
+type Readout = (ReadoutEvents, mpsc::Sender<()>);
 
 /// The port picker, before the app: `None` when the user quits. Rescans every second so an
 /// adapter plugged in now shows up.
@@ -315,7 +358,7 @@ where
             },
             _ = tick.tick() => app.tick(env.now()),
             ev = next_readout_event(&mut readout), if readout.is_some() => match ev {
-                Some(e) => app.on_optical(e),
+                Some(e) => app.on_readout(e),
                 None => readout_ended = true,
             },
             ev = next_event(&mut replayed), if replayed.is_some() => match ev {
@@ -385,13 +428,48 @@ async fn apply<E: Environment>(
         Effect::Han(cmd) => {
             let _ = han.commands.send(cmd).await;
         }
-        Effect::StartReadout => {
-            if let Some(connector) = &optical.connector {
-                *readout = Some(crate::task::optical::spawn(
-                    connector.clone(),
-                    optical.options.clone(),
-                    optical.recorder.clone(),
-                ));
+        Effect::StartReadout {
+            protocol,
+            mbus_target,
+        } => {
+            if let Some(c) = &optical.connectors {
+                let recorder = optical.recorder.clone();
+                *readout = Some(match protocol {
+                    ReadoutProtocol::Iec => {
+                        let (events, cancel) = crate::task::optical::spawn(
+                            c.iec.clone(),
+                            optical.options.clone(),
+                            recorder,
+                        );
+                        (ReadoutEvents::Iec(events), cancel)
+                    }
+                    ReadoutProtocol::Kmp => {
+                        // The Readout tab reads the 685-382, the meter whose optical port
+                        // speaks ASCII-hex KMP (`kamscope read --protocol kmp` also reads binary).
+                        let options = crate::protocol::kmp_session::KmpOptions::new(
+                            crate::protocol::kmp::Variant::AsciiHex,
+                        );
+                        let (events, cancel) =
+                            crate::task::kmp::spawn(c.kmp.clone(), options, recorder);
+                        (ReadoutEvents::Kmp(events), cancel)
+                    }
+                    ReadoutProtocol::Mbus => {
+                        let options = crate::protocol::mbus::session::MbusOptions::for_baud(
+                            mbus_target,
+                            c.mbus_baud,
+                        );
+                        let (events, cancel) =
+                            crate::task::mbus::spawn(c.mbus.clone(), options, recorder);
+                        (ReadoutEvents::Mbus(events), cancel)
+                    }
+                });
+            }
+        }
+        Effect::RememberReadoutProtocol { port, protocol } => {
+            if let Err(e) = env.remember_readout_protocol(&port, protocol) {
+                tracing::warn!(%port, reason = %e, "readout protocol not remembered");
+                app.notice = Some(e);
+                app.dirty = true;
             }
         }
         Effect::CancelReadout => {
@@ -440,9 +518,11 @@ async fn next_event(events: &mut Option<mpsc::Receiver<OpticalEvent>>) -> Option
 }
 
 /// The next event of the readout in progress (never called without one).
-async fn next_readout_event(readout: &mut Option<Readout>) -> Option<OpticalEvent> {
+async fn next_readout_event(readout: &mut Option<Readout>) -> Option<ReadoutEvent> {
     match readout {
-        Some((events, _)) => events.recv().await,
+        Some((ReadoutEvents::Iec(events), _)) => events.recv().await.map(ReadoutEvent::Iec),
+        Some((ReadoutEvents::Kmp(events), _)) => events.recv().await.map(ReadoutEvent::Kmp),
+        Some((ReadoutEvents::Mbus(events), _)) => events.recv().await.map(ReadoutEvent::Mbus),
         None => std::future::pending().await,
     }
 }
@@ -465,6 +545,7 @@ mod tests {
         let dir = temp_dir("real").join("not yet there");
         let mut env = RealEnvironment {
             export_dir: Some(dir.clone()),
+            config: None,
         };
         let name = Path::new("kamscope-readout-20240501-100000.csv");
         let first = write_export(&mut env, name, "one").unwrap();
@@ -491,6 +572,7 @@ mod tests {
         let dir = temp_dir("message");
         let mut env = RealEnvironment {
             export_dir: Some(dir.clone()),
+            config: None,
         };
         let now = Local::now().fixed_offset();
         let mut app = App::new("test".into(), Default::default(), None, now, 0);

@@ -414,7 +414,13 @@ mod readout_tab {
         insta::assert_snapshot!("readout_idle_80x24", text(&render(&app, 80, 24, COLOR)));
 
         let effects = app.on_key(key(KeyCode::Char('r')));
-        assert!(matches!(effects.as_slice(), [Effect::StartReadout]));
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::StartReadout {
+                protocol: kamscope::wire::ReadoutProtocol::Iec,
+                ..
+            }]
+        ));
         app.on_optical(OpticalEvent::Status(ReadoutStatus {
             port: "/dev/ttyUSB1 300 7E1".into(),
             phase: ReadoutPhase::ReadingData,
@@ -481,7 +487,31 @@ mod readout_tab {
         let x = line.find("complete").unwrap() as u16;
         assert_eq!(t.backend().buffer()[(x, y as u16)].fg, Color::Green);
         // The HAN list 2 of the scripted session says A+ = 155232.51 kWh; the 351 says 12658 kWh.
-        assert!(screen.contains("HAN A+ 155232.51 kWh"), "{screen}");
-        assert!(screen.contains("differ by"));
+        assert!(
+            screen.contains("Active energy import (A+) from every source"),
+            "{screen}"
+        );
+        let han = screen.lines().find(|l| l.contains("HAN ")).unwrap();
+        assert!(
+            han.contains("155232.51 kWh") && han.contains("reference"),
+            "{han}"
+        );
+        let rows: Vec<&str> = screen.lines().collect();
+        let at = rows
+            .iter()
+            .position(|l| l.contains("IEC 61107 1.8.0"))
+            .unwrap();
+        assert!(rows[at].contains("12658.00 kWh"), "{}", rows[at]);
+        // The verdict on the line below: far more than 58 minutes can explain.
+        assert!(
+            rows[at + 1].contains("58 min later: more than"),
+            "{}",
+            rows[at + 1]
+        );
+        assert!(
+            rows[at + 1].contains("scaling, CT ratio"),
+            "{}",
+            rows[at + 1]
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! when their difference is what the meters' resolution and the energy that can have flowed in
 //! the time between explain; anything more is scaling, a CT ratio, or two different meters.
 
+use super::live::LiveState;
+use super::readout::ReadoutTab;
 use crate::wire::FieldDetail;
 use chrono::{DateTime, Utc};
 
@@ -99,6 +101,38 @@ pub fn judge(readings: &[EnergyReading], max_power_w: f64) -> Vec<Agreement> {
             }
         })
         .collect()
+}
+
+/// A+ from the HAN side's last list 2 (or P1 telegram), the first row of the comparison.
+pub fn han_energy(live: &LiveState) -> Option<EnergyReading> {
+    let e = live.energies.as_ref()?;
+    let (value, _, unit) = e.registers[0]?;
+    let factor = unit_factor(unit)?;
+    Some(EnergyReading {
+        source: "HAN",
+        register: "A+ (1.8.0)".into(),
+        kwh: value * factor,
+        at: e.received,
+        resolution_kwh: 10f64.powi(i32::from(e.scaler)) * factor,
+    })
+}
+
+/// The most import power the HAN side saw in this run; without any, what the main fuse lets
+/// through on three phases (a generous bound, so no false alarm).
+pub fn max_power_w(live: &LiveState) -> f64 {
+    live.history
+        .iter()
+        .filter_map(|r| r.power[0])
+        .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))))
+        .unwrap_or(3.0 * super::live::limits::NOMINAL_V * live.fuse_a)
+}
+
+/// Every source's A+ with its agreement with the first (the HAN side when it has list 2).
+pub fn energy_table(live: &LiveState, readouts: &ReadoutTab) -> Vec<(EnergyReading, Agreement)> {
+    let mut readings: Vec<EnergyReading> = han_energy(live).into_iter().collect();
+    readings.extend(readouts.energy_readings());
+    let verdicts = judge(&readings, max_power_w(live));
+    readings.into_iter().zip(verdicts).collect()
 }
 
 /// The time between two readings, short: `12 s`, `4 min`, `2 h 5 min`.

@@ -65,6 +65,10 @@ pub enum Action {
     CurrentScaler,
     // Readout
     StartReadout,
+    /// The next protocol for the readout port.
+    ReadoutProtocol,
+    /// Scan the M-Bus for meters.
+    MbusScan,
     ReadoutPrev,
     ReadoutNext,
     ReadoutCompare,
@@ -92,7 +96,7 @@ pub enum Action {
 
 impl Action {
     /// Every action (the tests check that each one has a key).
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 36] = [
         Action::Quit,
         Action::Help,
         Action::ShowTab(Tab::Live),
@@ -107,6 +111,8 @@ impl Action {
         Action::EnergyScaler,
         Action::CurrentScaler,
         Action::StartReadout,
+        Action::ReadoutProtocol,
+        Action::MbusScan,
         Action::ReadoutPrev,
         Action::ReadoutNext,
         Action::ReadoutCompare,
@@ -309,7 +315,7 @@ pub const KEYMAP: &[Binding] = &[
         Hint::ShowOn {
             tab: Tab::Readout,
             label: "cancel",
-            priority: 5,
+            priority: 7,
         },
     ),
     bind(
@@ -353,14 +359,28 @@ pub const KEYMAP: &[Binding] = &[
         Readout,
         &[ch('r'), k(KeyCode::Enter)],
         Action::StartReadout,
-        Line("read through the optical head (Esc cancels)"),
+        Line("read (Esc cancels); scan the M-Bus (↑ ↓ pick a meter)"),
         hint("read", 9),
+    ),
+    bind(
+        Readout,
+        &[ch('n')],
+        Action::MbusScan,
+        WithAbove,
+        hint("scan", 2),
+    ),
+    bind(
+        Readout,
+        &[ch('p')],
+        Action::ReadoutProtocol,
+        Line("protocol: IEC 61107 / KMP / M-Bus (kept per port)"),
+        hint("protocol", 8),
     ),
     bind(
         Readout,
         &[k(KeyCode::Left), ch('h')],
         Action::ReadoutPrev,
-        Line("earlier / later readout; compare with previous"),
+        Line("earlier / later; compare to previous; raw values"),
         hint("readouts", 6),
     ),
     bind(
@@ -381,7 +401,7 @@ pub const KEYMAP: &[Binding] = &[
         Readout,
         &[ch('v')],
         Action::ReadoutRawValues,
-        Line("values as numbers / as the meter sent them"),
+        WithAbove,
         hint("raw", 4),
     ),
     bind(
@@ -777,6 +797,8 @@ mod tests {
             readout,
             [
                 "r read",
+                "n scan",
+                "p protocol",
                 "← → readouts",
                 "c compare",
                 "v raw",

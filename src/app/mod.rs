@@ -13,7 +13,10 @@ pub mod verdict;
 use crate::protocol::Content;
 use crate::protocol::decoder::Decoded;
 use crate::protocol::han::Scaling;
-use crate::wire::{HanCommand, HanEvent, LinkState, OpticalEvent, SpanRecord};
+use crate::protocol::mbus::session::Target;
+use crate::wire::{
+    HanCommand, HanEvent, LinkState, OpticalEvent, ReadoutEvent, ReadoutProtocol, SpanRecord,
+};
 use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyEvent, KeyEventKind};
 use inspector::InspectorState;
@@ -140,9 +143,18 @@ pub enum Effect {
         what: &'static str,
         contents: String,
     },
-    /// Start an optical readout.
-    StartReadout,
+    /// Start a readout on the readout port: in this protocol, for M-Bus of this meter (or a
+    /// scan of the bus).
+    StartReadout {
+        protocol: ReadoutProtocol,
+        mbus_target: Target,
+    },
     CancelReadout,
+    /// Remember the protocol chosen for this readout port (in the config).
+    RememberReadoutProtocol {
+        port: String,
+        protocol: ReadoutProtocol,
+    },
 }
 
 #[derive(Debug)]
@@ -242,26 +254,56 @@ impl App {
     }
 
     pub fn on_optical(&mut self, event: OpticalEvent) {
+        self.on_readout(ReadoutEvent::Iec(event));
+    }
+
+    /// What a readout task reports: its progress, the spans of the line (to the Inspector), and
+    /// the finished readout.
+    pub fn on_readout(&mut self, event: ReadoutEvent) {
+        use crate::wire::kmp::KmpEvent;
+        use crate::wire::mbus::MbusEvent;
+        use readout::{Finished, Running};
         self.dirty = true;
-        match event {
-            OpticalEvent::Status(s) => self.readout.running = Some(s),
-            OpticalEvent::Span(s) => {
-                self.inspector.push(*s);
-                self.refresh_detail(false);
-            }
-            OpticalEvent::RecordError(e) => self.recording_failed(&e),
-            OpticalEvent::Done(r) => {
-                let level = if r.verdict.ok() {
-                    live::Level::Ok
-                } else {
-                    live::Level::Bad
-                };
-                let now = self.now.to_utc();
-                self.events
-                    .push(now, level, format!("readout: {}", r.verdict.describe()));
-                self.notice = Some(format!("readout: {}", r.verdict.describe()));
-                self.readout.finish(*r);
-            }
+        let (running, span, error, done) = match event {
+            ReadoutEvent::Iec(e) => match e {
+                OpticalEvent::Status(s) => (Some(Running::Iec(s)), None, None, None),
+                OpticalEvent::Span(s) => (None, Some(s), None, None),
+                OpticalEvent::RecordError(e) => (None, None, Some(e), None),
+                OpticalEvent::Done(r) => (None, None, None, Some(Finished::Iec(*r))),
+            },
+            ReadoutEvent::Kmp(e) => match e {
+                KmpEvent::Status(s) => (Some(Running::Kmp(s)), None, None, None),
+                KmpEvent::Span(s) => (None, Some(s), None, None),
+                KmpEvent::RecordError(e) => (None, None, Some(e), None),
+                KmpEvent::Done(r) => (None, None, None, Some(Finished::Kmp(*r))),
+            },
+            ReadoutEvent::Mbus(e) => match e {
+                MbusEvent::Status(s) => (Some(Running::Mbus(s)), None, None, None),
+                MbusEvent::Span(s) => (None, Some(s), None, None),
+                MbusEvent::RecordError(e) => (None, None, Some(e), None),
+                MbusEvent::Done(r) => (None, None, None, Some(Finished::Mbus(*r))),
+            },
+        };
+        if let Some(s) = running {
+            self.readout.running = Some(s);
+        }
+        if let Some(s) = span {
+            self.inspector.push(*s);
+            self.refresh_detail(false);
+        }
+        if let Some(e) = error {
+            self.recording_failed(&e);
+        }
+        if let Some(r) = done {
+            let level = match r.outcome() {
+                readout::Outcome::Good => live::Level::Ok,
+                readout::Outcome::Cancelled => live::Level::Warn,
+                readout::Outcome::Failed => live::Level::Bad,
+            };
+            let text = format!("{} readout: {}", r.protocol().title(), r.verdict_text());
+            self.events.push(self.now.to_utc(), level, text.clone());
+            self.notice = Some(text);
+            self.readout.finish(r);
         }
     }
 
@@ -429,7 +471,9 @@ impl App {
                     ..self.scaling
                 });
             }
-            Action::StartReadout => return self.start_readout(),
+            Action::StartReadout => return self.start_readout(false),
+            Action::MbusScan => return self.start_readout(true),
+            Action::ReadoutProtocol => return self.next_readout_protocol(),
             Action::ReadoutPrev => self.readout.select_by(-1),
             Action::ReadoutNext => self.readout.select_by(1),
             Action::ReadoutCompare => self.readout.compare = !self.readout.compare,
@@ -484,30 +528,86 @@ impl App {
                 *back = back.saturating_add_signed(-delta);
             }
             _ => {
-                let s = &mut self.readout.scroll;
+                let tab = &mut self.readout;
+                // On a shown M-Bus scan the arrows pick a meter instead.
+                if let Some(meters) = tab.shown().and_then(readout::Finished::scan) {
+                    let last = meters.len().saturating_sub(1);
+                    tab.scan_cursor = tab
+                        .scan_cursor
+                        .saturating_add_signed(isize::from(delta))
+                        .min(last);
+                    return;
+                }
+                let s = &mut tab.scroll;
                 *s = s.saturating_add_signed(delta);
             }
         }
     }
 
-    fn start_readout(&mut self) -> Vec<Effect> {
+    /// Starts a readout in the chosen protocol; on a shown M-Bus scan, of the meter picked in it.
+    fn start_readout(&mut self, scan: bool) -> Vec<Effect> {
         let tab = &mut self.readout;
-        if tab.port.is_none() {
+        let Some(port) = tab.port.clone() else {
             self.notice =
-                Some("no optical head: start kamscope with --optical PATH (or --demo)".into());
-        } else if tab.running.is_none() {
-            tab.running = Some(crate::wire::ReadoutStatus::starting(
-                tab.port.clone().unwrap_or_default(),
-            ));
-            let port = tab.port.clone().unwrap_or_default();
-            self.events.push(
-                self.now.to_utc(),
-                live::Level::Info,
-                format!("readout started on {port}"),
-            );
-            return vec![Effect::StartReadout];
+                Some("no readout port: start kamscope with --optical PATH (or --demo)".into());
+            return Vec::new();
+        };
+        if tab.running.is_some() {
+            return Vec::new();
         }
-        Vec::new()
+        let protocol = tab.protocol;
+        if scan && protocol != ReadoutProtocol::Mbus {
+            self.notice = Some("n scans an M-Bus: press p until the protocol is M-Bus".into());
+            return Vec::new();
+        }
+        if protocol == ReadoutProtocol::Mbus
+            && !scan
+            && let Some(picked) = tab.picked_meter()
+        {
+            tab.mbus_target = Some(picked);
+        }
+        let mbus_target = if scan {
+            Target::Scan
+        } else {
+            tab.mbus_target()
+        };
+        tab.running = Some(readout::Running::Starting(protocol));
+        let what = match protocol {
+            ReadoutProtocol::Mbus => format!("M-Bus readout of {mbus_target}"),
+            p => format!("{} readout", p.title()),
+        };
+        self.events.push(
+            self.now.to_utc(),
+            live::Level::Info,
+            format!("{what} started on {port}"),
+        );
+        vec![Effect::StartReadout {
+            protocol,
+            mbus_target,
+        }]
+    }
+
+    /// The next protocol for the readout port, remembered for the port.
+    fn next_readout_protocol(&mut self) -> Vec<Effect> {
+        let tab = &mut self.readout;
+        let Some(port) = tab.port.clone() else {
+            self.notice =
+                Some("no readout port: start kamscope with --optical PATH (or --demo)".into());
+            return Vec::new();
+        };
+        if tab.running.is_some() {
+            self.notice = Some("a readout is running: Esc cancels it first".into());
+            return Vec::new();
+        }
+        tab.protocol = tab.protocol.next();
+        self.notice = Some(format!(
+            "readout protocol: {} (p changes it)",
+            tab.protocol.title()
+        ));
+        vec![Effect::RememberReadoutProtocol {
+            port,
+            protocol: tab.protocol,
+        }]
     }
 
     /// The shown readout as `csv` or `json`.

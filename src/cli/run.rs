@@ -11,13 +11,15 @@ use kamscope::link::record::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
 use kamscope::link::serial::{SerialConnector, check_baud};
 use kamscope::link::sim::{MeterProfile, SharedEnergy, SimConnector, demo_energy};
+use kamscope::link::sim_kmp::{KmpSimConnector, SimKmp};
+use kamscope::link::sim_mbus::{self, MbusSimConnector, SimMbus};
 use kamscope::link::sim_optical::{IecMeter, OpticalFault, OpticalSimConnector, SimOptical};
 use kamscope::link::{Connector, OpticalConnector, io_reason};
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::iec_session::ReadoutOptions;
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical::OpticalReplay;
-use kamscope::tui::{self, HanTask, Optical, RealEnvironment};
+use kamscope::tui::{self, HanTask, Optical, ReadoutConnectors, RealEnvironment};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::{Chunk, SharedRecorder};
 use std::path::PathBuf;
@@ -46,7 +48,8 @@ pub struct RunArgs {
     /// Time factor for --demo and --replay (10 = ten times faster).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     speed: f64,
-    /// Serial port of the optical head, for the Readout tab (IEC 61107, 300 7E1).
+    /// Serial port of the optical head or M-Bus level converter, for the Readout tab (IEC 61107
+    /// at 300 7E1, KMP at 1200 8E2, M-Bus at 2400 8E1: `p` in the tab chooses).
     #[arg(long, value_name = "PATH")]
     optical: Option<String>,
     /// Device address for the optical sign-on request (`/?ADDRESS!`).
@@ -188,25 +191,65 @@ fn han_connector(
     })
 }
 
-/// The optical head: a real port, or in the demo the simulated meter's optical side.
-fn optical_connector(
+/// The readout port (an optical head or an M-Bus level converter), opened per protocol at the
+/// protocol's line settings: a real port, or in the demo the simulated meter's optical side
+/// (IEC 61107 and KMP) and its M-Bus module. With its name: the path, or `demo`.
+fn readout_connectors(
     args: &RunArgs,
     config: &config::Config,
     source: &Source,
     energy: SharedEnergy,
-) -> Result<Option<Arc<dyn OpticalConnector>>, UserError> {
-    let settings = config.optical.settings(SerialSettings::OPTICAL);
-    let optical_port = |path: String| -> Result<Arc<dyn OpticalConnector>, UserError> {
-        check_baud("[optical] baud", settings.baud)?;
-        Ok(Arc::new(SerialConnector { path, settings }))
+) -> Result<Option<(String, ReadoutConnectors)>, UserError> {
+    let iec = config.optical.settings(SerialSettings::OPTICAL);
+    let port = |path: String| -> Result<(String, ReadoutConnectors), UserError> {
+        check_baud("[optical] baud", iec.baud)?;
+        let open = |settings| -> Arc<dyn OpticalConnector> {
+            Arc::new(SerialConnector {
+                path: path.clone(),
+                settings,
+            })
+        };
+        Ok((
+            path.clone(),
+            ReadoutConnectors {
+                iec: open(iec),
+                kmp: open(SerialSettings::KMP_ASCII),
+                mbus: open(SerialSettings::MBUS),
+                mbus_baud: SerialSettings::MBUS.baud,
+            },
+        ))
     };
     Ok(match (&args.optical, source) {
-        (Some(path), _) => Some(optical_port(path.clone())?),
-        (None, Source::Demo) => Some(Arc::new(OpticalSimConnector {
-            sim: SimOptical::new(args.iec_meter, args.iec_echo, args.iec_fault, energy),
-            speed: args.speed,
-        })),
-        (None, _) => config.optical.port.clone().map(optical_port).transpose()?,
+        (Some(path), _) => Some(port(path.clone())?),
+        (None, Source::Demo) => Some((
+            "demo".into(),
+            ReadoutConnectors {
+                iec: Arc::new(OpticalSimConnector {
+                    sim: SimOptical::new(
+                        args.iec_meter,
+                        args.iec_echo,
+                        args.iec_fault,
+                        energy.clone(),
+                    ),
+                    speed: args.speed,
+                }),
+                kmp: Arc::new(KmpSimConnector {
+                    sim: SimKmp::new(args.iec_echo, energy.clone()),
+                    speed: args.speed,
+                }),
+                mbus: Arc::new(MbusSimConnector {
+                    sim: SimMbus::new(
+                        sim_mbus::DEFAULT_PRIMARY,
+                        sim_mbus::DEFAULT_SECONDARY,
+                        false,
+                        energy,
+                    ),
+                    speed: args.speed,
+                }),
+                mbus_baud: SerialSettings::MBUS.baud,
+            },
+        )),
+        (None, _) => config.optical.port.clone().map(port).transpose()?,
     })
 }
 
@@ -253,7 +296,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     let energy = demo_energy();
     let (connector, replayed_optical, clock_reference) =
         han_connector(&args, &config, &source, &energy)?;
-    let optical = optical_connector(&args, &config, &source, energy)?;
+    let readout_port = readout_connectors(&args, &config, &source, energy)?;
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(UserError(
             "the app needs a terminal; for scripts use `kamscope decode`".into(),
@@ -275,7 +318,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
         now.fixed_offset(),
         kamscope::app::live::standard_offset_seconds(now),
     );
-    app.readout.port = optical.as_ref().map(|c| c.describe());
+    if let Some((name, _)) = &readout_port {
+        app.readout.port = Some(name.clone());
+        app.readout.protocol = config
+            .readout
+            .protocol
+            .get(name)
+            .copied()
+            .unwrap_or_default();
+    }
     app.live.fuse_a = config.site.fuse_a();
     app.live.clock_reference = clock_reference;
     app.notice = notice;
@@ -295,7 +346,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
         HanTask { events, commands }
     };
     let optical = Optical {
-        connector: optical,
+        connectors: readout_port.map(|(_, c)| c),
         options: ReadoutOptions {
             address: args.address.clone(),
             no_baud_switch: args.no_baud_switch,
@@ -310,6 +361,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     };
     let env = RealEnvironment {
         export_dir: export_dir(&config),
+        config: config::path(),
     };
     color_eyre::install()?;
     tui::run(app, spawn_han, optical, env)?;

@@ -1,11 +1,14 @@
-//! The Readout tab: the optical readout's progress and verdict, the registers read, a comparison
-//! with the previous readout, and the matching energy register from the HAN side.
+//! The Readout tab: the readout port's protocol, the readout's progress and verdict, the
+//! registers read (or the meters an M-Bus scan found), a comparison with the previous readout,
+//! and active energy import from every source side by side.
 
 use crate::app::App;
-use crate::app::readout::fields;
-use crate::protocol::iec_session::Verdict;
+use crate::app::compare::{self, Agreement};
+use crate::app::readout::{Finished, Outcome};
 use crate::ui::Theme;
 use crate::wire::FieldDetail;
+use crate::wire::ReadoutProtocol;
+use crate::wire::mbus::FoundMeterDetail;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -14,7 +17,10 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [head, table] = Layout::vertical([Constraint::Length(6), Constraint::Min(3)]).areas(area);
     draw_head(frame, head, app, theme);
-    draw_registers(frame, table, app, theme);
+    match app.readout.shown().and_then(Finished::scan) {
+        Some(_) => draw_scan(frame, table, app, theme),
+        None => draw_registers(frame, table, app, theme),
+    }
 }
 
 fn seconds(ms: u64) -> String {
@@ -26,11 +32,28 @@ fn bar(fraction: f64, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "·".repeat(width - filled))
 }
 
-fn verdict_style(v: &Verdict, theme: &Theme) -> ratatui::style::Style {
-    match v {
-        Verdict::Complete { .. } => theme.ok(),
-        Verdict::Cancelled => theme.warn(),
-        _ => theme.bad(),
+fn outcome_style(o: Outcome, theme: &Theme) -> ratatui::style::Style {
+    match o {
+        Outcome::Good => theme.ok(),
+        Outcome::Cancelled => theme.warn(),
+        Outcome::Failed => theme.bad(),
+    }
+}
+
+/// What the chosen protocol needs on the line, for the ready screen.
+fn protocol_line(app: &App) -> String {
+    match app.readout.protocol {
+        ReadoutProtocol::Iec => {
+            "IEC 61107: hold the head on the meter's optical port and press r (300 baud 7E1, 10 to 90 s)."
+                .into()
+        }
+        ReadoutProtocol::Kmp => {
+            "KMP: hold the head on the 685-382's optical port and press r (1200 baud 8E2).".into()
+        }
+        ReadoutProtocol::Mbus => format!(
+            "M-Bus through a level converter (2400 8E1): r reads {}, n scans the bus.",
+            app.readout.mbus_target()
+        ),
     }
 }
 
@@ -39,110 +62,103 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines = Vec::new();
     let Some(port) = &tab.port else {
         lines.push(Line::from(Span::styled(
-            "No optical head configured.",
+            "No readout port configured.",
             theme.warn(),
         )));
         lines.push(Line::from(
-            "Start kamscope with --optical PATH (the head's serial port, read at 300 7E1),",
+            "Start kamscope with --optical PATH (an optical head, or an M-Bus level converter),",
         ));
         lines.push(Line::from(
             "or set [optical] port in the config. The demo has a simulated one.",
         ));
         frame.render_widget(
-            Paragraph::new(lines).block(Block::bordered().title(" Optical readout ")),
+            Paragraph::new(lines).block(Block::bordered().title(" Readout ")),
             area,
         );
         return;
     };
     match &tab.running {
-        Some(s) => {
+        Some(running) => {
+            let p = running.progress();
             let mut first = vec![
-                Span::styled(format!("{} ", s.phase), theme.warn()),
+                Span::styled(format!("{} ", p.phase), theme.warn()),
                 Span::styled(
                     format!(
-                        "· {} B · {} lines · {}",
-                        s.bytes,
-                        s.lines,
-                        seconds(s.elapsed_ms)
+                        "· {}{}{}",
+                        p.so_far,
+                        if p.so_far.is_empty() { "" } else { " · " },
+                        seconds(p.elapsed_ms)
                     ),
                     theme.value(),
                 ),
             ];
-            if s.attempt > 1 {
+            if p.attempt > 1 {
                 first.push(Span::styled(
-                    format!(" · attempt {}", s.attempt),
+                    format!(" · attempt {}", p.attempt),
                     theme.warn(),
                 ));
             }
-            if s.echo_seen {
+            if p.echo_seen {
                 first.push(Span::styled(" · echo dropped", theme.dim()));
             }
             lines.push(Line::from(first));
             let width = (area.width as usize).saturating_sub(24).clamp(10, 50);
-            let (fraction, left) = match (s.eta_ms, s.lines) {
-                (Some(eta), _) => {
-                    let total = s.elapsed_ms + eta;
-                    (
-                        s.elapsed_ms as f64 / total.max(1) as f64,
-                        format!("~{} left", seconds(eta)),
-                    )
-                }
-                (None, 0) => (0.0, "waiting".into()),
-                (None, _) => (0.5, "length unknown".into()),
+            let (fraction, left) = match (p.eta_ms, p.fraction) {
+                (Some(eta), Some(f)) => (f, format!("~{} left", seconds(eta))),
+                (None, Some(0.0)) => (0.0, "waiting".into()),
+                (None, Some(f)) => (f, String::new()),
+                (_, None) => (0.5, "length unknown".into()),
             };
             lines.push(Line::from(vec![
                 Span::styled(bar(fraction, width), theme.info()),
                 Span::styled(format!(" {left}"), theme.dim()),
             ]));
-            if let Some(id) = &s.ident {
-                lines.push(Line::from(Span::raw(format!(
-                    "{} {} · mode {} · {} baud",
-                    id.manufacturer,
-                    id.ident,
-                    id.mode.name(),
-                    s.baud
-                ))));
+            if let Some(meter) = p.meter {
+                lines.push(Line::from(Span::raw(meter)));
             }
             lines.push(Line::from(Span::styled("Esc cancels", theme.dim())));
         }
         None => match tab.shown() {
             None => {
                 lines.push(Line::from(Span::styled(
-                    "Ready: hold the head on the meter's optical port and press r.",
+                    format!("Ready: {}", protocol_line(app)),
                     theme.value(),
                 )));
                 lines.push(Line::from(Span::styled(
-                    "A readout at 300 baud takes 10 to 90 seconds; the head may echo what it sends.",
+                    "p chooses the protocol (IEC 61107, KMP, M-Bus); the head may echo what it sends.",
                     theme.dim(),
                 )));
             }
             Some(r) => {
                 lines.push(Line::from(vec![Span::styled(
-                    r.verdict.describe(),
-                    verdict_style(&r.verdict, theme),
+                    r.verdict_text(),
+                    outcome_style(r.outcome(), theme),
                 )]));
-                let mut second = vec![Span::raw(match &r.ident {
-                    Some(id) => format!(
-                        "{} {} · mode {} {} baud",
-                        id.manufacturer,
-                        id.ident,
-                        id.mode.name(),
-                        r.baud
+                // The shown readout's protocol, when it is not the one the title names.
+                let prefix = if r.protocol() == tab.protocol {
+                    String::new()
+                } else {
+                    format!("{} · ", r.protocol().title())
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(prefix, theme.label()),
+                    Span::raw(r.meter_line()),
+                    Span::styled(
+                        format!(
+                            " · {} in {}{}",
+                            r.size_text(),
+                            seconds(r.duration_ms()),
+                            if r.echo_seen() {
+                                " · echo dropped"
+                            } else {
+                                ""
+                            }
+                        ),
+                        theme.dim(),
                     ),
-                    None => "no identification".into(),
-                })];
-                second.push(Span::styled(
-                    format!(
-                        " · {} B in {}{}",
-                        r.raw_block.len(),
-                        seconds(r.duration_ms),
-                        if r.echo_seen { " · echo dropped" } else { "" }
-                    ),
-                    theme.dim(),
-                ));
-                lines.push(Line::from(second));
-                if let Some((at, why)) = &r.block.broke_at
-                    && !matches!(r.verdict, Verdict::Incomplete { .. })
+                ]));
+                if let Some((at, why)) = r.broke_at()
+                    && r.outcome() != Outcome::Failed
                 {
                     lines.push(Line::from(Span::styled(
                         format!("broke at byte {at}: {why}"),
@@ -151,7 +167,7 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
                 lines.push(Line::from(Span::styled(
                     format!(
-                        "readout {} of {} (← →) · r again · c compare{} · s CSV · x JSON",
+                        "readout {} of {} (← →) · r again · p protocol · c compare{} · s CSV · x JSON",
                         tab.selected + 1,
                         tab.results.len(),
                         if tab.compare { " (on)" } else { "" }
@@ -161,16 +177,21 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
         },
     }
+    let protocol = tab.running.as_ref().map_or(tab.protocol, |r| r.protocol());
+    let title = match (&tab.running, tab.shown()) {
+        (None, Some(r)) => format!(
+            " Readout · {} · {port} · last {} ",
+            protocol.title(),
+            r.started()
+                .with_timezone(app.now.offset())
+                .format("%H:%M:%S")
+        ),
+        _ => format!(" Readout · {} · {port} ", protocol.title()),
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(match (&tab.running, tab.shown()) {
-                (None, Some(r)) => format!(
-                    " Optical readout · {port} · {} ",
-                    r.started.with_timezone(app.now.offset()).format("%H:%M:%S")
-                ),
-                _ => format!(" Optical readout · {port} "),
-            })),
+            .block(Block::bordered().title(title)),
         area,
     );
 }
@@ -185,20 +206,85 @@ fn value_text(f: &FieldDetail, raw: bool) -> String {
     }
 }
 
+/// The meters an M-Bus scan found, one to pick for the next readout.
+fn draw_scan(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let tab = &app.readout;
+    let meters: Vec<FoundMeterDetail> = tab
+        .shown()
+        .and_then(Finished::scan)
+        .unwrap_or_default()
+        .iter()
+        .map(FoundMeterDetail::of)
+        .collect();
+    let mut lines = vec![Line::from(Span::styled(
+        format!(
+            "  {:>7}  {:<9} {:<5} {:>7}  medium",
+            "primary", "secondary", "maker", "version"
+        ),
+        theme.dim(),
+    ))];
+    for (i, m) in meters.iter().enumerate() {
+        let picked = i == tab.scan_cursor;
+        let text = format!(
+            "{} {:>7}  {:<9} {:<5} {:>7}  {} ({})",
+            if picked { "›" } else { " " },
+            m.primary,
+            m.id,
+            m.manufacturer,
+            m.version,
+            m.medium_name,
+            m.medium
+        );
+        lines.push(Line::from(Span::styled(
+            text,
+            if picked {
+                theme
+                    .value()
+                    .add_modifier(ratatui::style::Modifier::REVERSED)
+            } else {
+                theme.value()
+            },
+        )));
+    }
+    if meters.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "no meter answered the scan",
+            theme.warn(),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(format!(
+            " Meters on the bus ({}) · ↑ ↓ pick · r reads it ",
+            meters.len()
+        ))),
+        area,
+    );
+}
+
 fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let tab = &app.readout;
     let Some(r) = tab.shown() else {
-        frame.render_widget(Block::bordered().title(" Registers "), area);
+        let mut lines = Vec::new();
+        energy_lines(
+            app,
+            theme,
+            usize::from(area.width.saturating_sub(2)),
+            &mut lines,
+        );
+        frame.render_widget(
+            Paragraph::new(lines).block(Block::bordered().title(" Registers ")),
+            area,
+        );
         return;
     };
-    let current = fields(r);
+    let current = r.fields();
     let raw = tab.show_raw;
     // Values of a readout that failed its check are shown, but not as trustworthy.
-    let trusted = r.verdict.ok();
+    let trusted = r.outcome() == Outcome::Good;
     let value_style = if trusted { theme.value() } else { theme.warn() };
     let value_text = |f: &FieldDetail| value_text(f, raw);
     let previous = if tab.compare {
-        tab.previous().map(fields)
+        tab.previous().map(Finished::fields)
     } else {
         None
     };
@@ -232,7 +318,13 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(format!("{:<6}", f.unit.as_deref().unwrap_or(""))),
         ];
         if let Some(prev) = &previous {
-            let before = prev.iter().find(|p| p.obis == f.obis && p.name == f.name);
+            let before = prev.iter().find(|p| {
+                p.obis == f.obis
+                    && p.name == f.name
+                    && p.storage == f.storage
+                    && p.tariff == f.tariff
+                    && p.function == f.function
+            });
             let (b, change, style) = match before {
                 None => ("—".to_string(), "new".to_string(), theme.info()),
                 Some(p) => match (f.value, p.value) {
@@ -254,38 +346,12 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         lines.push(Line::from(spans));
     }
-    // The same energy from both sources, when the HAN side is live.
-    if let Some(e) = &app.live.energies
-        && let Some((han, _, _)) = e.registers[0]
-        && let Some(iec) = current
-            .iter()
-            .find(|f| matches!(f.obis.as_deref(), Some("1.8.0") | Some("1.20")))
-        && let Some(iec_kwh) = iec.value
-    {
-        let han_kwh = han / 1000.0;
-        let diff = han_kwh - iec_kwh;
-        let style = if diff.abs() <= 1.0 {
-            theme.ok()
-        } else {
-            theme.warn()
-        };
-        lines.push(Line::from(""));
-        lines.push(Line::from(vec![
-            Span::styled("active energy import: ", theme.label()),
-            Span::raw(format!(
-                "optical {} {iec_kwh} kWh · HAN A+ {han_kwh:.2} kWh ",
-                iec.obis.as_deref().unwrap_or("")
-            )),
-            Span::styled(
-                if diff.abs() <= 1.0 {
-                    "(agree)".to_string()
-                } else {
-                    format!("(differ by {diff:+.2} kWh: scaling, CT ratio, or different meters?)")
-                },
-                style,
-            ),
-        ]));
-    }
+    energy_lines(
+        app,
+        theme,
+        usize::from(area.width.saturating_sub(2)),
+        &mut lines,
+    );
     let rows = area.height.saturating_sub(2) as usize;
     let scroll = (tab.scroll as usize).min(lines.len().saturating_sub(rows)) as u16;
     let more = if lines.len() > rows {
@@ -306,4 +372,78 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(Block::bordered().title(Line::from(title))),
         area,
     );
+}
+
+/// Active energy import from the HAN side and the latest good readout of each protocol, side by
+/// side: the first is the reference, each other says whether it agrees with the time between.
+fn energy_lines(app: &App, theme: &Theme, width: usize, lines: &mut Vec<Line<'static>>) {
+    let table = compare::energy_table(&app.live, &app.readout);
+    if table.len() < 2 {
+        return;
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Active energy import (A+) from every source",
+        theme.label(),
+    )));
+    let reference = table[0].0.at;
+    let register_w = table
+        .iter()
+        .map(|(r, _)| r.register.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 14);
+    for (reading, agreement) in &table {
+        let time = reading
+            .at
+            .with_timezone(app.now.offset())
+            .format("%H:%M:%S");
+        let register: String = reading.register.chars().take(register_w).collect();
+        let mut spans = vec![
+            Span::styled(format!("{:<10}", reading.source), theme.dim()),
+            Span::raw(format!("{register:<register_w$} ")),
+            Span::styled(format!("{:>12.2} kWh ", reading.kwh), theme.value()),
+            Span::styled(format!("{time} "), theme.dim()),
+        ];
+        let later = if reading.at >= reference {
+            "later"
+        } else {
+            "earlier"
+        };
+        let between = compare::between(reference, reading.at);
+        let judged = match agreement {
+            Agreement::Reference => {
+                spans.push(Span::styled("reference", theme.dim()));
+                None
+            }
+            Agreement::Agree {
+                diff_kwh,
+                allowed_kwh,
+            } => Some(Span::styled(
+                format!("{diff_kwh:+.2} kWh, {between} {later}: agrees (±{allowed_kwh:.2} kWh)"),
+                theme.ok(),
+            )),
+            Agreement::Differ {
+                diff_kwh,
+                allowed_kwh,
+            } => {
+                let text = format!(
+                    "{diff_kwh:+.2} kWh, {between} {later}: more than {allowed_kwh:.2} kWh can explain"
+                );
+                let why = " (scaling, CT ratio, another meter?)";
+                Some(Span::styled(
+                    if 10 + text.chars().count() + why.len() <= width {
+                        format!("{text}{why}")
+                    } else {
+                        text
+                    },
+                    theme.bad(),
+                ))
+            }
+        };
+        lines.push(Line::from(spans));
+        if let Some(judged) = judged {
+            lines.push(Line::from(vec![Span::raw(" ".repeat(10)), judged]));
+        }
+    }
 }

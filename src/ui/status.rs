@@ -142,7 +142,7 @@ mod tests {
         );
         assert_eq!(
             hint_line(Tab::Readout, 80),
-            " r read  ← → readouts  c compare  v raw  ↑ ↓ scroll  s CSV  x JSON  Esc cancel"
+            " r read  p protocol  ← → readouts  c compare  v raw  s CSV  x JSON  Esc cancel"
         );
     }
 
@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(hint_line(Tab::Live, 5), "");
         assert_eq!(
             hint_line(Tab::Readout, 50),
-            " r read  ← → readouts  s CSV  x JSON  Esc cancel"
+            " r read  p protocol  s CSV  x JSON  Esc cancel"
         );
         for tab in Tab::ALL {
             for width in 0..100 {

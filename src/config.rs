@@ -248,9 +248,12 @@ pub fn save_readout_protocol(
     protocol: ReadoutProtocol,
 ) -> Result<(), ConfigError> {
     edit(path, |doc| {
+        // `[readout.protocol]` alone, without an empty `[readout]` above it.
+        let mut implicit = toml_edit::Table::new();
+        implicit.set_implicit(true);
         let readout = doc
             .entry("readout")
-            .or_insert_with(toml_edit::table)
+            .or_insert(toml_edit::Item::Table(implicit))
             .as_table_like_mut();
         if let Some(readout) = readout {
             let table = readout
@@ -275,10 +278,10 @@ fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result
             crate::link::io_reason(&e)
         ))
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let (text, header) = match std::fs::read_to_string(path) {
+        Ok(t) => (t, ""),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "# kamscope configuration (see README)\n".to_string()
+            (String::new(), "# kamscope configuration (see README)\n")
         }
         Err(e) => return Err(fail(e)),
     };
@@ -289,7 +292,7 @@ fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    write_atomically(path, doc.to_string().as_bytes()).map_err(fail)
+    write_atomically(path, format!("{header}{doc}").as_bytes()).map_err(fail)
 }
 
 /// Writes `bytes` to a new temporary file beside `path` and renames it over `path`.
@@ -324,6 +327,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kamscope-config-{}", std::process::id()));
         let path = dir.join("config.toml");
         assert_eq!(load(&path).unwrap(), Config::default());
+        save_readout_protocol(&path, "demo", ReadoutProtocol::Kmp).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# kamscope configuration (see README)\n[readout.protocol]\ndemo = \"kmp\"\n"
+        );
+        std::fs::remove_file(&path).unwrap();
         save_last_source(&path, "demo").unwrap();
         assert_eq!(load(&path).unwrap().last_source.as_deref(), Some("demo"));
 

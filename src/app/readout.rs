@@ -229,9 +229,9 @@ impl Finished {
     pub fn size_text(&self) -> String {
         match self {
             Finished::Iec(r) => format!("{} B", r.raw_block.len()),
-            Finished::Kmp(r) => format!("{} registers", r.registers.len()),
-            Finished::Mbus(r) if r.target == Target::Scan => format!("{} meters", r.meters.len()),
-            Finished::Mbus(r) => format!("{} telegrams", r.telegrams.len()),
+            Finished::Kmp(r) => count(r.registers.len(), "register"),
+            Finished::Mbus(r) if r.target == Target::Scan => count(r.meters.len(), "meter"),
+            Finished::Mbus(r) => count(r.telegrams.len(), "telegram"),
         }
     }
 
@@ -290,6 +290,15 @@ impl Finished {
             at: self.read_at(),
             resolution_kwh: compare::resolution_kwh(field)?,
         })
+    }
+}
+
+/// `1 meter`, `2 meters`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 

@@ -183,8 +183,10 @@ impl SimMeter {
             let sum: f64 = shares.iter().sum();
             shares = shares.map(|s| s / sum);
         }
-        // Apparent power per phase from the active and reactive load.
-        let apparent = (load * load + q * q).sqrt();
+        // Apparent power per phase from what flows through the meter: the net active power (load
+        // less solar) and the reactive load. Currents from the load alone would disagree with
+        // the metered power at midday, a wiring fault the demo does not have.
+        let apparent = net.hypot(q);
         let mut voltage = [0.0; 3];
         let mut current = [0.0; 3];
         for i in 0..phases {

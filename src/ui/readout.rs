@@ -125,7 +125,7 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.value(),
                 )));
                 lines.push(Line::from(Span::styled(
-                    "p chooses the protocol (IEC 61107, KMP, M-Bus); the head may echo what it sends.",
+                    "p chooses the protocol: IEC 61107, KMP (the 685-382) or M-Bus.",
                     theme.dim(),
                 )));
             }
@@ -294,9 +294,16 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .max()
         .unwrap_or(4)
         .clamp(4, 32);
+    // M-Bus record codes (DIF, DIFEs, VIF, VIFEs) can be longer than an OBIS id.
+    let id_w = current
+        .iter()
+        .filter_map(|f| f.obis.as_ref().map(|o| o.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .clamp(9, 17);
     let mut lines = Vec::new();
     let mut header = format!(
-        "{:<9} {:<name_w$} {:>12} {:<6}",
+        "{:<id_w$} {:<name_w$} {:>12} {:<6}",
         "id",
         "name",
         if raw { "as sent" } else { "value" },
@@ -310,7 +317,7 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let name: String = f.name.chars().take(name_w).collect();
         let mut spans = vec![
             Span::styled(
-                format!("{:<9} ", f.obis.as_deref().unwrap_or("")),
+                format!("{:<id_w$} ", f.obis.as_deref().unwrap_or("")),
                 theme.dim(),
             ),
             Span::raw(format!("{name:<name_w$} ")),

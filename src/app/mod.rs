@@ -133,6 +133,9 @@ impl CipherStatus {
     }
 }
 
+/// What a readout key says when no readout port is configured.
+const NO_READOUT_PORT: &str = "no readout port: start kamscope with --optical PATH (or --demo)";
+
 /// Work for the main loop.
 #[derive(Debug)]
 pub enum Effect {
@@ -548,8 +551,7 @@ impl App {
     fn start_readout(&mut self, scan: bool) -> Vec<Effect> {
         let tab = &mut self.readout;
         let Some(port) = tab.port.clone() else {
-            self.notice =
-                Some("no readout port: start kamscope with --optical PATH (or --demo)".into());
+            self.notice = Some(NO_READOUT_PORT.into());
             return Vec::new();
         };
         if tab.running.is_some() {
@@ -591,8 +593,7 @@ impl App {
     fn next_readout_protocol(&mut self) -> Vec<Effect> {
         let tab = &mut self.readout;
         let Some(port) = tab.port.clone() else {
-            self.notice =
-                Some("no readout port: start kamscope with --optical PATH (or --demo)".into());
+            self.notice = Some(NO_READOUT_PORT.into());
             return Vec::new();
         };
         if tab.running.is_some() {

@@ -107,7 +107,7 @@ fn primary_address_reads_both_telegrams_and_a_wrong_one_gets_no_answer() {
     let stderr = text(&out.stderr);
     let last = stderr.lines().last().unwrap();
     assert!(
-        last.starts_with("kamscope: no answer to SND_NKE after 3 attempts:"),
+        last.starts_with("kamscope: no answer to the reset (SND_NKE) after 3 attempts:"),
         "{stderr}"
     );
     assert_eq!(last.matches(". ").count(), 0, "one sentence: {last}");
@@ -145,7 +145,9 @@ fn secondary_address_and_scan() {
 
     let out = sim.read(&["--secondary", "87654321"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no answer to the select after 3 attempts"));
+    assert!(
+        text(&out.stderr).contains("no answer to the select by secondary address after 3 attempts")
+    );
 
     let out = sim.read(&["--scan"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

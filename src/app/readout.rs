@@ -235,10 +235,16 @@ impl Finished {
         }
     }
 
-    /// Where an IEC data block broke, when it did.
+    /// Where an IEC data block broke, when its verdict does not already say: not for a readout
+    /// cut short (the verdict says where) or cancelled (the user stopped it).
     pub fn broke_at(&self) -> Option<&(usize, String)> {
+        use crate::protocol::iec_session::Verdict;
         match self {
-            Finished::Iec(r) => r.block.broke_at.as_ref(),
+            Finished::Iec(r)
+                if !matches!(r.verdict, Verdict::Incomplete { .. } | Verdict::Cancelled) =>
+            {
+                r.block.broke_at.as_ref()
+            }
             _ => None,
         }
     }

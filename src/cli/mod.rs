@@ -118,9 +118,9 @@ impl SerialArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
-    /// One block per span, for people.
+    /// For people: one block per span (decode) or the verdict and registers (read).
     Text,
-    /// One JSON object per span (JSON Lines), for scripts.
+    /// For scripts: one JSON object per span, JSON Lines (decode); one document (read).
     Json,
 }
 

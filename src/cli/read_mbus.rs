@@ -97,7 +97,11 @@ pub fn run(
                         eprintln!("kamscope: reading {target_text} on {}", s.port);
                     }
                     if s.attempt > 1 && shown != Some((step, s.attempt)) {
-                        eprintln!("kamscope: {} again (attempt {})", step.name(), s.attempt);
+                        eprintln!(
+                            "kamscope: no answer to {} yet: asking again (attempt {})",
+                            step.name(),
+                            s.attempt
+                        );
                     }
                     shown = Some((step, s.attempt));
                 }

@@ -113,7 +113,7 @@ impl Verdict {
             Verdict::Garbled { reason } => format!("unreadable answer: {reason}"),
             Verdict::EchoOnly => "only our own request came back: the head sees itself (check its orientation and that it sits on the meter's optical port)".into(),
             Verdict::NoAnswer { attempts } => format!(
-                "no answer after {attempts} attempts: check the head's position, the port and its speed (KMP: 1200 baud), and wake the meter"
+                "no answer after {attempts} attempts: check the head's position, the port and its speed (KMP: 1200 baud), the KMP variant (the 685-382 speaks ASCII-hex, heat and Omnipower meters binary), and wake the meter"
             ),
             Verdict::PortError { reason } => format!("optical port: {reason}"),
             Verdict::Cancelled => "cancelled".into(),

@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::protocol::Protocol;
+use crate::protocol::check::CheckValue;
 use crate::ui::{Theme, hexdump};
 use crate::wire::{Direction, SpanDetail, SpanRecord};
 use ratatui::Frame;
@@ -230,6 +231,9 @@ fn head_lines(
             format!("  ✔ {} {}", c.name, c.actual)
         } else if let Some(cut) = report.cut_off_text(c) {
             format!("  ✖ {cut}")
+        } else if c.actual == CheckValue::Missing {
+            // Nothing to compare: the span ended before the check's bytes.
+            format!("  ✖ {}: not received (the span ended before it)", c.name)
         } else {
             format!("  ✖ {}: expected {}, got {}", c.name, c.expected, c.actual)
         };

@@ -157,9 +157,7 @@ fn draw_head(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         theme.dim(),
                     ),
                 ]));
-                if let Some((at, why)) = r.broke_at()
-                    && r.outcome() != Outcome::Failed
-                {
+                if let Some((at, why)) = r.broke_at() {
                     lines.push(Line::from(Span::styled(
                         format!("broke at byte {at}: {why}"),
                         theme.bad(),
@@ -288,12 +286,6 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         None
     };
-    let name_w = current
-        .iter()
-        .map(|f| f.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 32);
     // M-Bus record codes (DIF, DIFEs, VIF, VIFEs) can be longer than an OBIS id.
     let id_w = current
         .iter()
@@ -301,6 +293,15 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .max()
         .unwrap_or(0)
         .clamp(9, 17);
+    // Names as long as the width leaves beside the id, value, unit (and comparison) columns.
+    let room = usize::from(area.width.saturating_sub(2))
+        .saturating_sub(id_w + 1 + 1 + 13 + 6 + if previous.is_some() { 23 } else { 0 });
+    let name_w = current
+        .iter()
+        .map(|f| f.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, room.max(4));
     let mut lines = Vec::new();
     let mut header = format!(
         "{:<id_w$} {:<name_w$} {:>12} {:<6}",
@@ -367,7 +368,7 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ""
     };
     let mut title = vec![Span::raw(format!(" Registers ({}){more} ", current.len()))];
-    if !trusted {
+    if !trusted && !current.is_empty() {
         title.push(Span::styled(
             "· from a readout that failed: do not trust ",
             theme.bad(),
@@ -379,6 +380,15 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(Block::bordered().title(Line::from(title))),
         area,
     );
+}
+
+/// The decimals that show a register's resolution: 1 kWh none, 10 Wh two, 1 Wh three.
+fn decimals(resolution_kwh: f64) -> usize {
+    if resolution_kwh >= 1.0 || resolution_kwh <= 0.0 {
+        0
+    } else {
+        ((-resolution_kwh.log10()) - 1e-9).ceil().clamp(0.0, 3.0) as usize
+    }
 }
 
 /// Active energy import from the HAN side and the latest good readout of each protocol, side by
@@ -406,12 +416,15 @@ fn energy_lines(app: &App, theme: &Theme, width: usize, lines: &mut Vec<Line<'st
             .with_timezone(app.now.offset())
             .format("%H:%M:%S");
         let register: String = reading.register.chars().take(register_w).collect();
+        let digits = decimals(reading.resolution_kwh);
         let mut spans = vec![
             Span::styled(format!("{:<10}", reading.source), theme.dim()),
             Span::raw(format!("{register:<register_w$} ")),
-            Span::styled(format!("{:>12.2} kWh ", reading.kwh), theme.value()),
+            Span::styled(format!("{:>12.digits$} kWh ", reading.kwh), theme.value()),
             Span::styled(format!("{time} "), theme.dim()),
         ];
+        // Differences with the digits of the finer of the two registers.
+        let digits = digits.max(decimals(table[0].0.resolution_kwh));
         let later = if reading.at >= reference {
             "later"
         } else {
@@ -427,7 +440,9 @@ fn energy_lines(app: &App, theme: &Theme, width: usize, lines: &mut Vec<Line<'st
                 diff_kwh,
                 allowed_kwh,
             } => Some(Span::styled(
-                format!("{diff_kwh:+.2} kWh, {between} {later}: agrees (±{allowed_kwh:.2} kWh)"),
+                format!(
+                    "{diff_kwh:+.digits$} kWh, {between} {later}: agrees (±{allowed_kwh:.digits$} kWh)"
+                ),
                 theme.ok(),
             )),
             Agreement::Differ {
@@ -435,7 +450,7 @@ fn energy_lines(app: &App, theme: &Theme, width: usize, lines: &mut Vec<Line<'st
                 allowed_kwh,
             } => {
                 let text = format!(
-                    "{diff_kwh:+.2} kWh, {between} {later}: more than {allowed_kwh:.2} kWh can explain"
+                    "{diff_kwh:+.digits$} kWh, {between} {later}: more than {allowed_kwh:.digits$} kWh can explain"
                 );
                 let why = " (scaling, CT ratio, another meter?)";
                 Some(Span::styled(

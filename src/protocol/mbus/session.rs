@@ -199,9 +199,9 @@ pub enum Step {
 impl Step {
     pub fn name(self) -> &'static str {
         match self {
-            Step::Reset => "SND_NKE",
-            Step::Select => "the select",
-            Step::Request => "REQ_UD2",
+            Step::Reset => "the reset (SND_NKE)",
+            Step::Select => "the select by secondary address",
+            Step::Request => "the data request (REQ_UD2)",
         }
     }
 }
@@ -330,7 +330,7 @@ impl Verdict {
                 attempts,
                 echo,
             } => format!(
-                "no answer to {} after {attempts} attempt{}{}: check the address, the bus wiring, the level converter and the speed (M-Bus meters talk at 300, 2400 or 9600 baud 8E1)",
+                "no answer to {} after {attempts} attempt{}{}: no meter at this address? Scan the bus to find it (--scan, or n in the Readout tab); else check the bus wiring, the level converter and the speed (M-Bus meters talk at 300, 2400 or 9600 baud 8E1)",
                 step.name(),
                 plural(usize::from(*attempts)),
                 echoed(*echo)
@@ -1011,7 +1011,7 @@ mod tests {
         assert!(!v.answered());
         assert!(
             v.describe()
-                .starts_with("no answer to SND_NKE after 3 attempts (only")
+                .starts_with("no answer to the reset (SND_NKE) after 3 attempts (only")
         );
     }
 

@@ -487,7 +487,11 @@ async fn the_app_reader_sees_the_simulated_p1_meter_over_a_pty() {
     sim.kill().ok();
     sim.wait().ok();
     let r = app.live.latest.expect("live values");
-    assert!(r.power[0].is_some_and(|p| p > 0.0), "{r:?}");
+    // Import, or export around midday when the simulated solar panels give more than the load.
+    assert!(
+        r.power[0].is_some_and(|p| p > 0.0) || r.power[1].is_some_and(|p| p > 0.0),
+        "{r:?}"
+    );
     assert!(
         r.voltage
             .iter()

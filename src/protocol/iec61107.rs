@@ -535,16 +535,35 @@ pub fn parse_data_block(span: &[u8]) -> DataBlock {
                 i += 1;
             }
             b'(' => {
-                let Some(close) = text[i..].iter().position(|&c| c == b')') else {
-                    block.broke_at = Some((start + i, "value not closed by ')'".into()));
-                    break;
+                // A value ends at ')' on its own line; a damaged one is reported where its line
+                // ends, and the lines after it are read on (one hit byte hides one line only).
+                let line_end = text[i..]
+                    .iter()
+                    .position(|&c| c == CR || c == LF)
+                    .map_or(text.len(), |e| i + e);
+                let close = text[i + 1..line_end]
+                    .iter()
+                    .position(|&c| c == b')' || c == b'(')
+                    .map(|c| i + 1 + c)
+                    .filter(|&c| text[c] == b')');
+                let Some(close) = close else {
+                    // The data set keeps the values read before the damaged one.
+                    if let Some(done) = current.take() {
+                        block.datasets.push(done);
+                    }
+                    note_break(
+                        &mut block,
+                        start + i,
+                        format!(
+                            "value not closed by ')' before its line ends at byte {}",
+                            start + line_end
+                        ),
+                    );
+                    i = line_end;
+                    continue;
                 };
-                let inner = &text[i + 1..i + close];
-                if inner.iter().any(|&c| c == b'(' || c == CR || c == LF) {
-                    block.broke_at = Some((start + i, "value not closed by ')'".into()));
-                    break;
-                }
-                let inner = String::from_utf8_lossy(inner);
+                let close = close - i;
+                let inner = String::from_utf8_lossy(&text[i + 1..i + close]);
                 let (raw, unit) = match inner.split_once('*') {
                     Some((v, u)) => (v.to_string(), Some(u.to_string())),
                     None => (inner.to_string(), None),
@@ -568,8 +587,12 @@ pub fn parse_data_block(span: &[u8]) -> DataBlock {
                     i += 1;
                 }
                 if text.get(i) != Some(&b'(') {
-                    block.broke_at = Some((start + from, "address without a value".into()));
-                    break;
+                    note_break(&mut block, start + from, "address without a value".into());
+                    // Read on from the next line.
+                    while i < text.len() && !matches!(text[i], CR | LF) {
+                        i += 1;
+                    }
+                    continue;
                 }
                 current = Some(DataSet {
                     address: String::from_utf8_lossy(&text[from..i]).trim().to_string(),
@@ -592,6 +615,13 @@ pub fn parse_data_block(span: &[u8]) -> DataBlock {
         block.broke_at = Some((span.len(), "cut off before ETX".into()));
     }
     block
+}
+
+/// Keeps the first place the block broke (later ones follow from it or are read past).
+fn note_break(block: &mut DataBlock, at: usize, why: String) {
+    if block.broke_at.is_none() {
+        block.broke_at = Some((at, why));
+    }
 }
 
 /// The byte map of an IEC 61107 span: the control characters, each data set as the block parser
@@ -856,5 +886,20 @@ mod tests {
         assert_eq!(parsed.datasets.len(), 3);
         assert_eq!(parsed.datasets[0].values.len(), 2);
         assert_eq!(parsed.datasets[2].address, "2.8.0");
+    }
+
+    #[test]
+    fn one_damaged_line_hides_only_itself() {
+        // Line 2's closing ')' was hit (it arrives as '-'), and line 4 lost its value: the lines
+        // after each are read on, and the first break is reported where its value opened.
+        let block = b"\x021.20(0009032*kWh)\r\n1.31(0057342*h-\r\n1.26(0000000)\r\n1.6\r\n1.6*1(000002,8)\r\n!\r\n\x03";
+        let parsed = parse_data_block(block);
+        let ids: Vec<&str> = parsed.datasets.iter().map(|d| d.address.as_str()).collect();
+        assert_eq!(ids, ["1.20", "1.31", "1.26", "1.6*1"], "{parsed:?}");
+        assert!(parsed.datasets[1].values.is_empty());
+        let (at, why) = parsed.broke_at.clone().unwrap();
+        assert_eq!(block[at], b'(');
+        assert!(why.contains("not closed by ')'") && why.contains("line ends at byte 35"), "{why}");
+        assert!(parsed.end_marker);
     }
 }

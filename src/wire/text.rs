@@ -15,9 +15,10 @@ pub fn render(r: &SpanDetail, out: &mut String) {
     };
     let _ = write!(
         out,
-        "@{} · {} bytes · {}",
+        "@{} · {} byte{} · {}",
         r.offset,
         r.len,
+        if r.len == 1 { "" } else { "s" },
         r.protocol.to_uppercase()
     );
     if let Some(k) = &r.kind {

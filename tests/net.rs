@@ -85,7 +85,20 @@ type Meter = Box<dyn FnMut(&BridgeLine, &[u8]) -> Vec<u8> + Send>;
 async fn rfc2217_session(mut stream: TcpStream, log: Arc<Mutex<Vec<Setting>>>, mut meter: Meter) {
     // As ser2net opens: COM port control and binary asked for, a terminal type asked for (to
     // be refused), a line state notice (to be ignored).
-    let mut out = vec![IAC, DO, COM_PORT_OPTION, IAC, WILL, 0, IAC, DO, 0, IAC, DO, 24];
+    let mut out = vec![
+        IAC,
+        DO,
+        COM_PORT_OPTION,
+        IAC,
+        WILL,
+        0,
+        IAC,
+        DO,
+        0,
+        IAC,
+        DO,
+        24,
+    ];
     out.extend_from_slice(&[IAC, SB, COM_PORT_OPTION, 106, 0x60, IAC, SE]);
     stream.write_all(&out).await.unwrap();
     let mut parser = Parser::default();
@@ -223,7 +236,8 @@ async fn han_through_an_rfc2217_bridge_sets_2400_8n1() {
 
 async fn readout(url: &str) -> kamscope::wire::optical::ReadoutResult {
     let connector = port_connector(url, SerialSettings::OPTICAL).unwrap();
-    let (mut events, _cancel) = optical::spawn(Arc::new(connector), ReadoutOptions::default(), None);
+    let (mut events, _cancel) =
+        optical::spawn(Arc::new(connector), ReadoutOptions::default(), None);
     loop {
         match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
             Ok(Some(OpticalEvent::Done(r))) => return *r,
@@ -301,7 +315,8 @@ async fn a_bridge_that_does_not_speak_rfc2217_is_one_sentence() {
 async fn the_han_reader_reconnects_when_the_bridge_is_back() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let connector = port_connector(&format!("tcp://127.0.0.1:{port}"), SerialSettings::HAN).unwrap();
+    let connector =
+        port_connector(&format!("tcp://127.0.0.1:{port}"), SerialSettings::HAN).unwrap();
     let cfg = HanConfig {
         retry: Duration::from_millis(100),
         ..HanConfig::default()
@@ -323,9 +338,10 @@ async fn the_han_reader_reconnects_when_the_bridge_is_back() {
         }
     );
     // Retrying while nothing listens: the reason changes to the refusal.
-    let refused = wait_for(&mut events, |l| {
-        matches!(l, LinkState::Waiting { reason } if reason.contains("refused"))
-    })
+    let refused = wait_for(
+        &mut events,
+        |l| matches!(l, LinkState::Waiting { reason } if reason.contains("refused")),
+    )
     .await;
     assert_eq!(
         refused,

@@ -120,7 +120,7 @@ impl NetConnector {
             telnet: None,
         };
         if self.scheme == Scheme::Rfc2217 {
-            link.telnet = Some(Telnet::default());
+            link.telnet = Some(TelnetSide::default());
             link.set_line(self.settings).await?;
         }
         Ok(link)
@@ -153,7 +153,7 @@ impl OpticalConnector for NetConnector {
 
 /// The Telnet side of an `rfc2217://` link.
 #[derive(Default)]
-struct Telnet {
+struct TelnetSide {
     client: Client,
     /// Meter bytes taken out of the Telnet stream and not yet read.
     inbox: Vec<u8>,
@@ -165,7 +165,7 @@ struct Telnet {
     refused: bool,
 }
 
-impl Telnet {
+impl TelnetSide {
     fn take(&mut self, raw: &[u8]) {
         self.client
             .feed(raw, &mut self.inbox, &mut self.outbox, &mut self.events);
@@ -186,7 +186,7 @@ impl Telnet {
 pub struct NetLink {
     stream: TcpStream,
     address: String,
-    telnet: Option<Telnet>,
+    telnet: Option<TelnetSide>,
 }
 
 fn parity_code(p: Parity) -> u8 {

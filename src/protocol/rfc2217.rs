@@ -290,18 +290,17 @@ impl Client {
                 Telnet::Negotiate { verb, option } => {
                     let i = usize::from(option);
                     match verb {
-                        // The server asks for (or agrees to) an option on the client's side.
-                        DO if wanted(option) => {
-                            if !self.sent_will[i] {
-                                self.sent_will[i] = true;
-                                reply.extend_from_slice(&[IAC, WILL, option]);
-                            }
-                        }
-                        // The server offers (or agrees to) an option on its side.
-                        WILL if wanted(option) => {
-                            if !self.sent_do[i] {
-                                self.sent_do[i] = true;
-                                reply.extend_from_slice(&[IAC, DO, option]);
+                        // The server asks for (or agrees to) an option on the client's side
+                        // (DO), or offers (or agrees to) one on its own (WILL).
+                        DO | WILL if wanted(option) => {
+                            let (said, yes) = if verb == DO {
+                                (&mut self.sent_will[i], WILL)
+                            } else {
+                                (&mut self.sent_do[i], DO)
+                            };
+                            if !*said {
+                                *said = true;
+                                reply.extend_from_slice(&[IAC, yes, option]);
                             }
                         }
                         DO | WILL if !self.refused[i] => {

@@ -2,8 +2,10 @@
 //! RFC 2217 side with the crate's own codec, from the server's side), the HAN reader, optical
 //! readouts and the `decode` / `read` commands on top.
 
+mod common;
+
+use common::{command, good_pushes, wait_for};
 use kamscope::link::port::connector as port_connector;
-use kamscope::protocol::Decoded;
 use kamscope::protocol::han::sample_stream;
 use kamscope::protocol::iec_session::{ReadoutOptions, Verdict};
 use kamscope::protocol::iec61107::{self, BccRule, Line};
@@ -11,23 +13,13 @@ use kamscope::protocol::rfc2217::{self, COM_PORT_OPTION, DO, IAC, Parser, SB, SE
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical;
 use kamscope::wire::line::SerialSettings;
-use kamscope::wire::{HanEvent, LinkState, OpticalEvent};
+use kamscope::wire::{LinkState, OpticalEvent};
 use std::io::{Read, Write};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::Receiver;
-
-fn command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kamscope"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
-        .env_remove("KAMSCOPE_KEY")
-        .env_remove("KAMSCOPE_AUTH_KEY");
-    c
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -187,38 +179,6 @@ fn mode_c_meter() -> Meter {
     })
 }
 
-async fn wait_for(events: &mut Receiver<HanEvent>, want: impl Fn(&LinkState) -> bool) -> LinkState {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(HanEvent::Link(l))) if want(&l) => return l,
-            Ok(Some(_)) => {}
-            other => panic!("link state never came: {other:?}"),
-        }
-    }
-}
-
-/// Waits for `n` good decoded pushes; returns their meter ids.
-async fn good_pushes(events: &mut Receiver<HanEvent>, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while ids.len() < n {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(HanEvent::Span(s))) => {
-                if let Decoded::Hdlc(h) = &s.decoded
-                    && let Some(m) = &h.message
-                    && s.ok()
-                {
-                    ids.push(m.meter_id().unwrap_or_default());
-                }
-            }
-            Ok(Some(_)) => {}
-            other => panic!("no pushes: {other:?} after {} good", ids.len()),
-        }
-    }
-    ids
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn han_through_an_rfc2217_bridge_sets_2400_8n1() {
     let (port, log) = rfc2217_bridge(|| han_meter(3)).await;
@@ -263,20 +223,28 @@ async fn a_mode_c_readout_sets_300_7e1_then_switches_the_bridge_to_9600() {
     assert_eq!(*log.lock().unwrap(), want);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn raw_tcp_cannot_switch_the_speed_and_says_so() {
+/// A raw TCP bridge (no Telnet) with a mode C meter behind it, its line fixed at 300 7E1: it
+/// answers a sign-on with its identification and then stays connected.
+async fn raw_mode_c_bridge() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.unwrap();
-        let mut request = [0u8; 5];
-        stream.read_exact(&mut request).await.unwrap();
-        assert_eq!(&request, b"/?!\r\n");
-        let ident = iec61107::encode_identification("LGZ", '5', "ZMD3104107");
-        stream.write_all(&ident).await.unwrap();
-        let mut rest = Vec::new();
-        let _ = stream.read_to_end(&mut rest).await;
+        let (mut rx, mut buf) = (Vec::new(), [0u8; 256]);
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            rx.extend_from_slice(&buf[..n]);
+            if rx.ends_with(b"/?!\r\n") {
+                let ident = iec61107::encode_identification("LGZ", '5', "ZMD3104107");
+                stream.write_all(&ident).await.unwrap();
+            }
+        }
     });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_tcp_cannot_switch_the_speed_and_says_so() {
+    let port = raw_mode_c_bridge().await;
     let result = readout(&format!("tcp://127.0.0.1:{port}")).await;
     assert_eq!(
         result.verdict,
@@ -291,13 +259,7 @@ async fn raw_tcp_cannot_switch_the_speed_and_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bridge_that_does_not_speak_rfc2217_is_one_sentence() {
     // A raw TCP port given as rfc2217://: it never answers the settings.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut all = Vec::new();
-        let _ = stream.read_to_end(&mut all).await;
-    });
+    let port = raw_mode_c_bridge().await;
     let result = readout(&format!("rfc2217://127.0.0.1:{port}")).await;
     assert_eq!(
         result.verdict,

@@ -88,9 +88,19 @@ impl NetConnector {
     /// Connects, and with `rfc2217://` sets the line and waits for the bridge to confirm it.
     async fn open_link(&self) -> io::Result<NetLink> {
         let first = !self.answered;
-        let addrs: Vec<_> = match tokio::net::lookup_host((self.host.as_str(), self.port)).await {
-            Ok(a) => a.collect(),
-            Err(_) => return Err(self.unreachable("unknown host", first)),
+        let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
+        let addrs: Vec<_> = match tokio::time::timeout(CONNECT_TIMEOUT, lookup).await {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(_)) => return Err(self.unreachable("unknown host", first)),
+            Err(_) => {
+                return Err(self.unreachable(
+                    &format!(
+                        "no name server answer within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                    false,
+                ));
+            }
         };
         let stream =
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addrs[..])).await {
@@ -397,5 +407,37 @@ impl OpticalLink for NetLink {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn permanent(e: &io::Error) -> bool {
+        PortError::of("unused", e).permanent()
+    }
+
+    /// A refusal before the bridge ever answered is a wrong address (`decode` and `read` stop);
+    /// after it had answered, a bridge restarting (waited for).
+    #[tokio::test]
+    async fn a_refusal_is_permanent_only_before_the_bridge_answered() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut connector =
+            NetConnector::new(Scheme::Tcp, "127.0.0.1".into(), port, SerialSettings::HAN);
+        let link = connector.connect().await.unwrap();
+        drop(link);
+        drop(listener);
+        let again = connector.connect().await.err().unwrap();
+        assert_eq!(
+            io_reason(&again),
+            format!("cannot connect to 127.0.0.1:{port}: connection refused")
+        );
+        assert!(!permanent(&again));
+
+        let fresh = NetConnector::new(Scheme::Tcp, "127.0.0.1".into(), port, SerialSettings::HAN);
+        let first = OpticalConnector::open(&fresh).await.err().unwrap();
+        assert!(permanent(&first));
     }
 }

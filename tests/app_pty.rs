@@ -230,3 +230,36 @@ fn no_permission_stays_on_the_screen() {
     sim.wait().ok();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A network bridge that is not up yet: the app says the connection is refused, stays up, and
+/// reads the meter once the bridge listens.
+#[test]
+fn a_tcp_bridge_that_comes_late_is_read() {
+    let dir = temp_dir("tcp");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = kamscope(&dir);
+    cmd.args(["--port", &format!("tcp://127.0.0.1:{port}")]);
+    let mut app = start(cmd);
+    app.shows(&format!(
+        "cannot connect to 127.0.0.1:{port}: connection refused"
+    ));
+    assert!(app.child.try_wait().unwrap().is_none(), "the app stays up");
+
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let bridge = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .write_all(&kamscope::protocol::han::sample_stream(3))
+            .unwrap();
+        // Held open until the app goes.
+        let _ = stream.read_to_end(&mut Vec::new());
+    });
+    app.shows("5706567326590407");
+    app.shows(&format!("tcp://127.0.0.1:{port}"));
+    app.quit();
+    bridge.join().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,18 +1,10 @@
 //! The `kamscope decode` command as a user and a script see it.
 
+mod common;
+
+use common::command;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-
-/// `kamscope` as a user starts it, but with no config and no keys in the environment (the
-/// machine's own must not change what the tests see).
-fn command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kamscope"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
-        .env_remove("KAMSCOPE_KEY")
-        .env_remove("KAMSCOPE_AUTH_KEY");
-    c
-}
 
 fn kamscope(args: &[&str], stdin: Option<&[u8]>) -> Output {
     kamscope_with(args, stdin, &[])

@@ -2,48 +2,17 @@
 //! reader on the other. The "adapter" is unplugged (terminal closed, device gone) and plugged in
 //! again, and the reader recovers by itself.
 
+mod common;
+
+use common::{good_pushes, wait_for};
 use kamscope::link::pty::SimPty;
 use kamscope::link::serial::SerialConnector;
 use kamscope::link::sim::MeterProfile;
-use kamscope::protocol::Decoded;
 use kamscope::task::han::{self, HanConfig};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::{HanEvent, LinkState};
 use std::path::Path;
 use std::time::Duration;
-use tokio::sync::mpsc::Receiver;
-
-/// Waits for `n` good decoded pushes; returns the meter ids seen.
-async fn good_pushes(events: &mut Receiver<HanEvent>, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while ids.len() < n {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(HanEvent::Span(s))) => {
-                if let Decoded::Hdlc(h) = &s.decoded
-                    && let Some(m) = &h.message
-                    && s.ok()
-                {
-                    ids.push(m.meter_id().unwrap_or_default());
-                }
-            }
-            Ok(Some(_)) => {}
-            other => panic!("no pushes: {other:?} after {} good", ids.len()),
-        }
-    }
-    ids
-}
-
-async fn wait_for(events: &mut Receiver<HanEvent>, want: impl Fn(&LinkState) -> bool) -> LinkState {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(HanEvent::Link(l))) if want(&l) => return l,
-            Ok(Some(_)) => {}
-            other => panic!("link state never came: {other:?}"),
-        }
-    }
-}
 
 fn plug(sim: &SimPty, link: &Path) {
     let _ = std::fs::remove_file(link);

@@ -5,7 +5,7 @@
 use super::keys::KeyArgs;
 use super::{Format, SerialArgs, UserError, runtime};
 use kamscope::link::io_reason;
-use kamscope::link::serial::SerialConnector;
+use kamscope::link::port::connector as port_connector;
 use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Protocol, Protocols};
@@ -37,8 +37,9 @@ pub struct DecodeArgs {
     /// File to decode; `-` or nothing reads standard input.
     #[arg(conflicts_with = "port")]
     input: Option<PathBuf>,
-    /// Read a live serial port instead of a file, printing spans as they arrive.
-    #[arg(long, value_name = "PATH")]
+    /// Read a live serial port instead of a file, printing spans as they arrive
+    /// (tcp://HOST:PORT for a network bridge, rfc2217://HOST:PORT to set its line too).
+    #[arg(long, value_name = "PORT")]
     pub port: Option<String>,
     #[command(flatten)]
     serial: SerialArgs,
@@ -378,7 +379,7 @@ fn decode_port(args: DecodeArgs, path: String) -> Result<ExitCode, UserError> {
         ..HanConfig::default()
     };
     runtime()?.block_on(async move {
-        let connector = SerialConnector { path, settings };
+        let connector = port_connector(&path, settings)?;
         let describe = kamscope::link::Connector::describe(&connector);
         let (mut events, _commands) = han::spawn(Box::new(connector), cfg);
         let mut output = Output {

@@ -2,7 +2,7 @@
 //! good BCC, 1 when it came but failed a check, 2 for no readout (with the reason on stderr).
 
 use super::{Format, SerialArgs, UserError, out, runtime};
-use kamscope::link::serial::SerialConnector;
+use kamscope::link::port::connector as port_connector;
 use kamscope::protocol::iec_session::{ReadoutOptions, Verdict};
 use kamscope::task::optical;
 use kamscope::wire::line::SerialSettings;
@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct ReadArgs {
-    /// Serial port of the optical head (or the M-Bus level converter).
-    #[arg(long, value_name = "PATH")]
+    /// Serial port of the optical head (or the M-Bus level converter); tcp://HOST:PORT for a
+    /// network bridge, rfc2217://HOST:PORT to set its line (and a speed switch) too.
+    #[arg(long, value_name = "PORT")]
     port: String,
     /// Device address for the sign-on request (`/?ADDRESS!`); with --protocol mbus the primary
     /// address (0-250, or 254 for the one meter on the bus: the default).
@@ -73,11 +74,11 @@ pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
             );
         }
     }
-    let path = args.port.clone();
-    let connector = Arc::new(SerialConnector {
-        path: args.port,
-        settings: args.serial.over(SerialSettings::OPTICAL, "optical")?,
-    });
+    let settings = args.serial.over(SerialSettings::OPTICAL, "optical")?;
+    let connector = port_connector(&args.port, settings)?;
+    // What the port's error sentences name it (a path, or HOST:PORT).
+    let path = connector.name();
+    let connector = Arc::new(connector);
     let options = ReadoutOptions {
         address: args.address,
         no_baud_switch: args.no_baud_switch,

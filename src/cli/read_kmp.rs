@@ -4,7 +4,7 @@
 //! it stopped, 2 for no answer or a port error (with the reason on stderr).
 
 use super::{Format, SerialArgs, UserError, next_event, out, runtime};
-use kamscope::link::serial::SerialConnector;
+use kamscope::link::port::connector as port_connector;
 use kamscope::protocol::kmp::Variant;
 use kamscope::protocol::kmp_session::{KmpOptions, Verdict};
 use kamscope::task::kmp;
@@ -117,10 +117,10 @@ pub fn run(
         KmpVariantArg::Ascii => (Variant::AsciiHex, SerialSettings::KMP_ASCII, "kmp"),
         KmpVariantArg::Binary => (Variant::Binary, SerialSettings::KMP_BINARY, "kmp"),
     };
-    let connector = Arc::new(SerialConnector {
-        path: port.clone(),
-        settings: serial.over(preset, section)?,
-    });
+    let connector = port_connector(&port, serial.over(preset, section)?)?;
+    // What the port's error sentences name it (a path, or HOST:PORT).
+    let port = connector.name();
+    let connector = Arc::new(connector);
     let (result, spans) = runtime()?.block_on(async move {
         let (mut events, cancel) = kmp::spawn(connector, KmpOptions::new(variant), None);
         let mut spans: Vec<SpanRecord> = Vec::new();

@@ -3,7 +3,7 @@
 //! records, 1 when an answer came but failed a check, 2 for no answer (the reason on stderr).
 
 use super::{Format, SerialArgs, UserError, out, runtime};
-use kamscope::link::serial::SerialConnector;
+use kamscope::link::port::connector as port_connector;
 use kamscope::protocol::mbus::session::{MbusOptions, SecondaryAddress, Target, Verdict};
 use kamscope::task::mbus;
 use kamscope::wire::MbusEvent;
@@ -72,10 +72,10 @@ pub fn run(
         (None, false) => Target::Primary(primary_address(&address)?),
     };
     let settings = serial.over(SerialSettings::MBUS, "mbus")?;
-    let connector = Arc::new(SerialConnector {
-        path: port.clone(),
-        settings,
-    });
+    let connector = port_connector(&port, settings)?;
+    // What the port's error sentences name it (a path, or HOST:PORT).
+    let port = connector.name();
+    let connector = Arc::new(connector);
     let target_text = target.to_string();
     let options = MbusOptions::for_baud(target, settings.baud);
     let result = runtime()?.block_on(async move {

@@ -7,9 +7,10 @@ use kamscope::app::App;
 use kamscope::app::live::ClockReference;
 use kamscope::app::picker::Choice;
 use kamscope::config;
+use kamscope::link::port::connector as port_connector;
 use kamscope::link::record::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
-use kamscope::link::serial::{SerialConnector, check_baud};
+use kamscope::link::serial::check_baud;
 use kamscope::link::sim::{MeterProfile, SharedEnergy, SimConnector, demo_energy};
 use kamscope::link::sim_kmp::{KmpSimConnector, SimKmp};
 use kamscope::link::sim_mbus::{self, MbusSimConnector, SimMbus};
@@ -29,8 +30,9 @@ use tokio::sync::mpsc;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Serial port of the HAN adapter (HAN preset 2400 8N1).
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["demo", "replay"])]
+    /// Serial port of the HAN adapter (HAN preset 2400 8N1); tcp://HOST:PORT for a network
+    /// bridge, rfc2217://HOST:PORT to set its line too.
+    #[arg(long, value_name = "PORT", conflicts_with_all = ["demo", "replay"])]
     port: Option<String>,
     /// Run on the built-in simulated meter.
     #[arg(long, conflicts_with = "replay")]
@@ -49,8 +51,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     speed: f64,
     /// Serial port of the optical head or M-Bus level converter, for the Readout tab (IEC 61107
-    /// at 300 7E1, KMP at 1200 8E2, M-Bus at 2400 8E1: `p` in the tab chooses).
-    #[arg(long, value_name = "PATH")]
+    /// at 300 7E1, KMP at 1200 8E2, M-Bus at 2400 8E1: `p` in the tab chooses); tcp:// or
+    /// rfc2217://HOST:PORT for a network bridge.
+    #[arg(long, value_name = "PORT")]
     optical: Option<String>,
     /// Device address for the optical sign-on request (`/?ADDRESS!`).
     #[arg(long, default_value = "")]
@@ -165,12 +168,11 @@ fn han_connector(
             (Box::new(replay), Some(optical), clock)
         }
         Source::Port(port) => (
-            Box::new(SerialConnector {
-                path: port.clone(),
-                settings: args
-                    .serial
+            Box::new(port_connector(
+                port,
+                args.serial
                     .over(config.han.settings(SerialSettings::HAN), "han")?,
-            }),
+            )?),
             None,
             ClockReference::Laptop,
         ),
@@ -203,18 +205,15 @@ fn readout_connectors(
     let iec = config.optical.settings(SerialSettings::OPTICAL);
     let port = |path: String| -> Result<(String, ReadoutConnectors), UserError> {
         check_baud("[optical] baud", iec.baud)?;
-        let open = |settings| -> Arc<dyn OpticalConnector> {
-            Arc::new(SerialConnector {
-                path: path.clone(),
-                settings,
-            })
+        let open = |settings| -> Result<Arc<dyn OpticalConnector>, UserError> {
+            Ok(Arc::new(port_connector(&path, settings)?))
         };
         Ok((
             path.clone(),
             ReadoutConnectors {
-                iec: open(iec),
-                kmp: open(SerialSettings::KMP_ASCII),
-                mbus: open(SerialSettings::MBUS),
+                iec: open(iec)?,
+                kmp: open(SerialSettings::KMP_ASCII)?,
+                mbus: open(SerialSettings::MBUS)?,
                 mbus_baud: SerialSettings::MBUS.baud,
             },
         ))

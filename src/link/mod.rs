@@ -2,6 +2,8 @@
 //! Each is opened by a [`Connector`] and read as an async byte stream, so the reader task and the
 //! app do not care which one it is.
 
+pub mod net;
+pub mod port;
 pub mod pty;
 pub mod record;
 pub mod replay;

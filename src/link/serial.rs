@@ -25,15 +25,31 @@ pub enum PortError {
     Busy(String),
     #[error("cannot open {path}: {reason}")]
     Other { path: String, reason: String },
+    /// A network bridge (`tcp://`, `rfc2217://`) that cannot be reached. `permanent` when
+    /// waiting cannot help: refused or unknown before it ever answered (a wrong address); once
+    /// it had answered, a refusal is a bridge restarting.
+    #[error("cannot connect to {address}: {reason}")]
+    Unreachable {
+        address: String,
+        reason: String,
+        permanent: bool,
+    },
+    /// An `rfc2217://` bridge that does not set the serial line as asked.
+    #[error("{address} does not set the serial line: {reason}")]
+    NoLineControl { address: String, reason: String },
 }
 
 impl PortError {
     /// Whether retrying cannot help: the user must act (or the path is wrong).
     pub fn permanent(&self) -> bool {
-        matches!(
-            self,
-            PortError::NoPermission(_) | PortError::Directory(_) | PortError::NotSerial(_)
-        )
+        match self {
+            PortError::NoPermission(_)
+            | PortError::Directory(_)
+            | PortError::NotSerial(_)
+            | PortError::NoLineControl { .. } => true,
+            PortError::Unreachable { permanent, .. } => *permanent,
+            PortError::Missing(_) | PortError::Busy(_) | PortError::Other { .. } => false,
+        }
     }
 
     /// Why opening `path` failed with `e` (as tokio-serial reports it; the path is looked at

@@ -18,6 +18,7 @@ pub mod mbus;
 pub mod obis;
 pub mod p1;
 pub mod region;
+pub mod rfc2217;
 
 pub use check::{Check, CheckValue};
 pub use decoder::{Decoded, Decoder};

@@ -102,3 +102,53 @@ pub fn feed_at(app: &mut App, bytes: &[u8], at: DateTime<Utc>, keys: Option<Keys
         app.on_han(HanEvent::Span(Box::new(span)));
     }
 }
+
+/// `kamscope` as a user starts it, but with no config and no keys in the environment (the
+/// machine's own must not change what the tests see).
+pub fn command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kamscope"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
+        .env_remove("KAMSCOPE_KEY")
+        .env_remove("KAMSCOPE_AUTH_KEY");
+    c
+}
+
+/// Waits (at most 20 s) for a link state that `want` accepts.
+pub async fn wait_for(
+    events: &mut tokio::sync::mpsc::Receiver<HanEvent>,
+    want: impl Fn(&LinkState) -> bool,
+) -> LinkState {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(HanEvent::Link(l))) if want(&l) => return l,
+            Ok(Some(_)) => {}
+            other => panic!("link state never came: {other:?}"),
+        }
+    }
+}
+
+/// Waits for `n` good decoded pushes; returns their meter ids.
+pub async fn good_pushes(
+    events: &mut tokio::sync::mpsc::Receiver<HanEvent>,
+    n: usize,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ids.len() < n {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(HanEvent::Span(s))) => {
+                if let kamscope::protocol::Decoded::Hdlc(h) = &s.decoded
+                    && let Some(m) = &h.message
+                    && s.ok()
+                {
+                    ids.push(m.meter_id().unwrap_or_default());
+                }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no pushes: {other:?} after {} good", ids.len()),
+        }
+    }
+    ids
+}

@@ -388,6 +388,9 @@ impl Framer {
         if matches!(other, Probe::No) && p.mbus && mbus::is_start(b) {
             other = mbus::probe(buf, pos, eof);
         }
+        if matches!(other, Probe::No) && p.mbus && b == mbus::ACK && pos == self.start {
+            other = mbus::probe_ack(buf, pos);
+        }
         self.cut_at_hdlc(pos, other)
     }
 
@@ -539,5 +542,42 @@ mod tests {
         let got = spans(&noise, 1000);
         assert_eq!(got.iter().map(|s| s.1).sum::<usize>(), noise.len());
         assert!(got.iter().all(|s| s.1 <= MAX_JUNK_RUN));
+    }
+
+    /// Each span's kind, framing `bytes` with `protocols` (all at once, then the end of input).
+    fn span_kinds(protocols: Protocols, bytes: &[u8]) -> Vec<(usize, &'static str)> {
+        let mut f = Framer::new(protocols);
+        f.push(bytes);
+        f.finish();
+        let mut out = Vec::new();
+        while let Some(s) = f.next_span() {
+            let kind = match &s.content {
+                Content::Mbus(m) if m.kind == mbus::Kind::Ack => "ack",
+                Content::Mbus(_) => "mbus",
+                Content::Junk => "junk",
+                _ => "other",
+            };
+            out.push((s.bytes.len(), kind));
+        }
+        out
+    }
+
+    #[test]
+    fn a_lone_e5_after_a_frame_is_the_m_bus_acknowledgement() {
+        let req_ud2 = [0x10, 0x7B, 0x05, 0x80, 0x16];
+        let mut line = vec![mbus::ACK];
+        line.extend(req_ud2);
+        line.push(mbus::ACK);
+        assert_eq!(
+            span_kinds(Protocols::ALL, &line),
+            [(1, "ack"), (5, "mbus"), (1, "ack")]
+        );
+        // E5 inside junk, or followed by other bytes, is junk; the HAN line never asks M-Bus.
+        assert_eq!(span_kinds(Protocols::ALL, &[0x12, 0xE5]), [(2, "junk")]);
+        assert_eq!(
+            span_kinds(Protocols::ALL, &[0xE5, 0x12, 0x34]),
+            [(3, "junk")]
+        );
+        assert_eq!(span_kinds(Protocols::HAN, &[0xE5]), [(1, "junk")]);
     }
 }

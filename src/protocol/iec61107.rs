@@ -899,7 +899,10 @@ mod tests {
         assert!(parsed.datasets[1].values.is_empty());
         let (at, why) = parsed.broke_at.clone().unwrap();
         assert_eq!(block[at], b'(');
-        assert!(why.contains("not closed by ')'") && why.contains("line ends at byte 35"), "{why}");
+        assert!(
+            why.contains("not closed by ')'") && why.contains("line ends at byte 35"),
+            "{why}"
+        );
         assert!(parsed.end_marker);
     }
 }

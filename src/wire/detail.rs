@@ -699,6 +699,7 @@ impl SpanDetail {
             (Content::Kmp(f), Decoded::Kmp(k)) => d.add_kmp(f, k),
             (Content::Mbus(f), Decoded::Mbus(t)) => {
                 d.kind = Some(match f.kind {
+                    mbus::Kind::Ack => "ack".into(),
                     mbus::Kind::Short => "short-frame".into(),
                     mbus::Kind::Long => "long-frame".into(),
                 });

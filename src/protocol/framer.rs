@@ -389,7 +389,7 @@ impl Framer {
             other = mbus::probe(buf, pos, eof);
         }
         if matches!(other, Probe::No) && p.mbus && b == mbus::ACK && pos == self.start {
-            other = mbus::probe_ack(buf, pos);
+            other = mbus::probe_ack(pos);
         }
         self.cut_at_hdlc(pos, other)
     }
@@ -572,11 +572,11 @@ mod tests {
             span_kinds(Protocols::ALL, &line),
             [(1, "ack"), (5, "mbus"), (1, "ack")]
         );
-        // E5 inside junk, or followed by other bytes, is junk; the HAN line never asks M-Bus.
+        // E5 inside junk is junk; the HAN line never asks M-Bus.
         assert_eq!(span_kinds(Protocols::ALL, &[0x12, 0xE5]), [(2, "junk")]);
         assert_eq!(
             span_kinds(Protocols::ALL, &[0xE5, 0x12, 0x34]),
-            [(3, "junk")]
+            [(1, "ack"), (2, "junk")]
         );
         assert_eq!(span_kinds(Protocols::HAN, &[0xE5]), [(1, "junk")]);
     }

@@ -92,25 +92,22 @@ fn checksum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |acc, b| acc.wrapping_add(*b))
 }
 
-/// A lone `E5` where a span begins (right after a frame, or the first byte of the line) is the
-/// meter's acknowledgement, when nothing follows yet or a frame follows. An `E5` inside a junk run
-/// (the framer does not ask then), or followed by other bytes, is not taken for one: one byte
-/// of noise in 256 is `E5`.
-pub(crate) fn probe_ack(buf: &[u8], pos: usize) -> Probe {
-    match buf.get(pos + 1) {
-        Some(&next) if !matches!(next, SHORT_START | LONG_START | ACK) => Probe::No,
-        _ => Probe::Frame {
-            end: pos + 1,
-            frame: Frame {
-                kind: Kind::Ack,
-                checks: vec![Check::compare(
-                    "single character",
-                    CheckValue::Hex8(ACK),
-                    CheckValue::Hex8(ACK),
-                )],
-            }
-            .into(),
-        },
+/// An `E5` where a span begins (right after a frame, or the first byte of the line) is the
+/// meter's single-character acknowledgement. Decided by that byte alone, so it is said as soon as
+/// it arrives and however the bytes are chunked; an `E5` inside a junk run (the framer does not
+/// ask then) stays junk.
+pub(crate) fn probe_ack(pos: usize) -> Probe {
+    Probe::Frame {
+        end: pos + 1,
+        frame: Frame {
+            kind: Kind::Ack,
+            checks: vec![Check::compare(
+                "single character",
+                CheckValue::Hex8(ACK),
+                CheckValue::Hex8(ACK),
+            )],
+        }
+        .into(),
     }
 }
 

@@ -38,6 +38,14 @@ impl Protocols {
         hdlc: true,
         ..Protocols::NONE
     };
+    /// What a readout line carries: IEC 61107, KMP (the optical head) or M-Bus (a level
+    /// converter).
+    pub const READOUT: Protocols = Protocols {
+        iec61107: true,
+        kmp: true,
+        mbus: true,
+        ..Protocols::NONE
+    };
     /// What a HAN port sends: HDLC frames (HAN-NVE) or P1 telegrams.
     pub const HAN: Protocols = Protocols {
         hdlc: true,

@@ -20,14 +20,12 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-/// The optical line's pipeline for one readout: IEC 61107 both ways.
+/// The optical line's pipeline for one readout, both ways: IEC 61107, KMP or M-Bus (a replayed
+/// recording's readouts may be any of them).
 pub fn readout_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
     Pipeline::new(
         Link::Optical,
-        Protocols {
-            iec61107: true,
-            ..Protocols::NONE
-        },
+        Protocols::READOUT,
         Decoder::default(),
         recorder,
     )
@@ -330,5 +328,39 @@ mod tests {
         assert!(!feed(chunk(4000, Direction::Tx, b"/?!\r\n")));
         // A long silence ends a readout too.
         assert!(feed(chunk(9000, Direction::Tx, b"/?!\r\n")));
+    }
+
+    #[test]
+    fn replayed_kmp_and_m_bus_readouts_are_framed_whole() {
+        let mut pipeline = readout_pipeline(None);
+        let mut spans = Vec::new();
+        let kmp_answer = b"HFE950100002348000023470000000196\r";
+        let snd_nke = crate::protocol::mbus::encode_short(0x40, 5);
+        let rsp_ud = crate::protocol::mbus::encode_long(0x08, 5, 0x72, &[0; 12]);
+        for (ms, dir, bytes) in [
+            (0, Direction::Tx, &b"@FE95006D\r"[..]),
+            (300, Direction::Rx, &kmp_answer[..]),
+            (9000, Direction::Tx, &snd_nke[..]),
+            (9100, Direction::Rx, &[0xE5][..]),
+            (9200, Direction::Rx, &rsp_ud[..]),
+        ] {
+            spans.extend(pipeline.records_of(&chunk(ms, dir, bytes)).0);
+        }
+        spans.extend(pipeline.flush_records(DateTime::<Utc>::UNIX_EPOCH));
+        let kinds: Vec<_> = spans
+            .iter()
+            .map(|s| (s.dir, s.protocol(), s.ok()))
+            .collect();
+        use crate::protocol::Protocol::{Kmp, Mbus};
+        assert_eq!(
+            kinds,
+            [
+                (Direction::Tx, Kmp, true),
+                (Direction::Rx, Kmp, true),
+                (Direction::Tx, Mbus, true),
+                (Direction::Rx, Mbus, true),
+                (Direction::Rx, Mbus, true),
+            ]
+        );
     }
 }

@@ -5,9 +5,9 @@
 //! A replayed recording's optical line goes through [`OpticalReplay`]: the same pipeline, a fresh
 //! one for each recorded readout ([`ReadoutSplit`]), so the Inspector shows it as it was live.
 
-use super::line::{self, LineTask, Wake};
-use crate::link::{OpticalConnector, io_reason};
-use crate::protocol::iec_session::{Action, Phase, ReadoutOptions, ReadoutSession, Verdict};
+use super::line::LineTask;
+use crate::link::OpticalConnector;
+use crate::protocol::iec_session::{Phase, ReadoutOptions, ReadoutSession, Verdict};
 use crate::protocol::iec61107::{Identification, Kind, parse_data_block};
 use crate::protocol::{Content, Decoder, Protocols};
 use crate::wire::{
@@ -17,7 +17,6 @@ use crate::wire::{
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 /// The optical line's pipeline for one readout: IEC 61107 both ways.
@@ -87,55 +86,17 @@ pub async fn run(
     let port = connector.describe();
     tracing::info!(%port, "optical readout started");
     let mut task = Task::new(
-        port.clone(),
+        port,
         ReadoutSession::new(options, 0),
         readout_pipeline(recorder),
         events,
     );
-    let mut link = match connector.open().await {
-        Ok(l) => l,
-        Err(e) => {
-            task.session.on_port_error(io_reason(&e));
-            finish(task).await;
-            return;
-        }
-    };
-    let mut actions = task.session.start(0);
-    loop {
-        for action in actions.drain(..) {
-            match action {
-                Action::Send(bytes) => {
-                    if let Err(e) = link.write_all(&bytes).await {
-                        task.session.on_port_error(io_reason(&e));
-                    }
-                    task.bytes(Direction::Tx, &bytes).await;
-                }
-                Action::SetBaud(baud) => {
-                    tracing::info!(baud, "optical readout switches speed");
-                    if let Err(e) = link.set_baud(baud) {
-                        task.session.on_port_error(format!(
-                            "cannot switch to {baud} baud: {}",
-                            io_reason(&e)
-                        ));
-                    }
-                }
-            }
-        }
+    task.drive(&*connector, &mut cancel, |task| {
         let status = task.status();
         tracing::debug!(phase = %status.phase, bytes = status.bytes, "optical readout");
-        task.emit(OpticalEvent::Status(status)).await;
-        let Some(deadline) = task.session.deadline() else {
-            break;
-        };
-        let woke = line::wait(&mut link, task.instant(deadline), &mut cancel).await;
-        let now = task.now();
-        if let Wake::Bytes(bytes) = &woke {
-            task.bytes(Direction::Rx, bytes).await;
-        }
-        actions = line::apply(&mut task.session, &woke, now);
-    }
-    let _ = link.shutdown().await;
-    drop(link);
+        OpticalEvent::Status(status)
+    })
+    .await;
     finish(task).await;
 }
 

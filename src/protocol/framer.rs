@@ -38,6 +38,14 @@ impl Protocols {
         hdlc: true,
         ..Protocols::NONE
     };
+    /// What the readout line (optical head or M-Bus level converter) carries: every readout
+    /// protocol kamscope speaks, so a recording of any readout is framed whole.
+    pub const OPTICAL: Protocols = Protocols {
+        iec61107: true,
+        kmp: true,
+        mbus: true,
+        ..Protocols::NONE
+    };
     /// What a HAN port sends: HDLC frames (HAN-NVE) or P1 telegrams.
     pub const HAN: Protocols = Protocols {
         hdlc: true,
@@ -388,6 +396,11 @@ impl Framer {
         if matches!(other, Probe::No) && p.mbus && mbus::is_start(b) {
             other = mbus::probe(buf, pos, eof);
         }
+        // The E5 acknowledgement only where it can stand alone: right after a span (never
+        // inside junk) on a line that does not carry HAN frames, whose noise may hold any byte.
+        if matches!(other, Probe::No) && p.mbus && !p.hdlc && b == mbus::ACK && pos == self.start {
+            other = mbus::probe_ack(buf, pos, eof);
+        }
         self.cut_at_hdlc(pos, other)
     }
 
@@ -531,6 +544,41 @@ mod tests {
                 (a.len() as u64, b.len(), Protocol::Hdlc, true)
             ]
         );
+    }
+
+    #[test]
+    fn a_lone_e5_is_an_mbus_ack_on_the_readout_line_only() {
+        let framed = |protocols, input: &[u8]| {
+            let mut framer = Framer::new(protocols);
+            framer.push(input);
+            framer.finish();
+            let mut out = Vec::new();
+            while let Some(s) = framer.next_span() {
+                out.push((s.bytes.len(), s.protocol()));
+            }
+            out
+        };
+        let nke = [0x10, 0x40, 0x03, 0x43, 0x16];
+        let mut input = nke.to_vec();
+        input.push(0xE5);
+        input.extend_from_slice(&nke);
+        input.push(0xE5);
+        let (frame, ack) = ((5, Protocol::Mbus), (1, Protocol::Mbus));
+        assert_eq!(
+            framed(Protocols::OPTICAL, &input),
+            vec![frame, ack, frame, ack]
+        );
+        // Inside noise, or before a byte that starts no frame, it is part of the junk.
+        assert_eq!(
+            framed(Protocols::OPTICAL, &[0x55, 0xE5, 0x55]),
+            vec![(3, Protocol::Junk)]
+        );
+        assert_eq!(
+            framed(Protocols::OPTICAL, &[0xE5, 0x55]),
+            vec![(2, Protocol::Junk)]
+        );
+        // A HAN line's noise may hold any byte: no acknowledgement there.
+        assert_eq!(framed(Protocols::ALL, &[0xE5]), vec![(1, Protocol::Junk)]);
     }
 
     #[test]

@@ -4,26 +4,13 @@
 //! result. Used by `kamscope read --protocol kmp` (and the Readout tab later).
 
 use super::line::LineTask;
+use super::optical::readout_pipeline;
 use crate::link::OpticalConnector;
 use crate::protocol::kmp_session::{KmpOptions, KmpSession, Phase, Verdict};
-use crate::protocol::{Decoder, Protocols};
+use crate::wire::SharedRecorder;
 use crate::wire::kmp::{KmpEvent, KmpResult, KmpStatus};
-use crate::wire::{Link, Pipeline, SharedRecorder};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// The optical line's pipeline for a KMP readout: KMP both ways.
-pub fn kmp_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
-    Pipeline::new(
-        Link::Optical,
-        Protocols {
-            kmp: true,
-            ..Protocols::NONE
-        },
-        Decoder::default(),
-        recorder,
-    )
-}
 
 type Task = LineTask<KmpSession, KmpEvent>;
 
@@ -59,7 +46,7 @@ pub async fn run(
     let mut task = Task::new(
         port,
         KmpSession::new(options),
-        kmp_pipeline(recorder),
+        readout_pipeline(recorder),
         events,
     );
     task.drive(&*connector, &mut cancel, |task| {

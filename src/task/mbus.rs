@@ -5,29 +5,14 @@
 //! `kamscope read --protocol mbus`.
 
 use super::line::LineTask;
+use super::optical::readout_pipeline;
 use crate::link::OpticalConnector;
+use crate::protocol::Content;
 use crate::protocol::mbus::session::{MbusOptions, MbusSession, Phase, Verdict};
-use crate::protocol::{Content, Decoder, Protocols};
-use crate::wire::{
-    Direction, Link, MbusEvent, MbusResult, MbusStatus, Pipeline, SharedRecorder, SpanRecord,
-};
+use crate::wire::{Direction, MbusEvent, MbusResult, MbusStatus, SharedRecorder, SpanRecord};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// The bus line's pipeline for one readout: M-Bus both ways. The bus is recorded as the readout
-/// line ([`Link::Optical`]: "we ask, the meter answers").
-pub fn mbus_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
-    Pipeline::new(
-        Link::Optical,
-        Protocols {
-            mbus: true,
-            ..Protocols::NONE
-        },
-        Decoder::default(),
-        recorder,
-    )
-}
 
 type Task = LineTask<MbusSession, MbusEvent>;
 
@@ -67,7 +52,7 @@ pub async fn run(
     let mut task = Task::new(
         port,
         MbusSession::new(options, 0),
-        mbus_pipeline(recorder),
+        readout_pipeline(recorder),
         events,
     )
     .keeping(received_frame);
@@ -111,7 +96,7 @@ fn telegram_spans(received: &[SpanRecord], telegrams: &[Vec<u8>]) -> Vec<SpanRec
             out.push(received[i].clone());
             continue;
         }
-        let mut p = mbus_pipeline(None);
+        let mut p = readout_pipeline(None);
         let mut spans = Vec::new();
         p.push(Direction::Rx, Utc::now(), t, |v| {
             spans.push(v.into_record())

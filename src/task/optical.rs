@@ -19,14 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// The optical line's pipeline for one readout: IEC 61107 both ways.
+/// The optical line's pipeline for one readout, whatever its protocol (IEC 61107, KMP, M-Bus;
+/// the M-Bus level converter's bus is recorded as this line too: "we ask, the meter answers").
+/// Live, replayed and decoded readouts are all framed through it.
 pub fn readout_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
     Pipeline::new(
         Link::Optical,
-        Protocols {
-            iec61107: true,
-            ..Protocols::NONE
-        },
+        Protocols::OPTICAL,
         Decoder::default(),
         recorder,
     )
@@ -138,8 +137,9 @@ pub const READOUT_GAP: Duration = Duration::from_secs(4);
 
 /// Where one recorded readout ends and the next begins, so a replay or a decode frames each
 /// through a fresh pipeline (offsets from 0, nothing pending carried over) as the live readout
-/// task did. A readout is over after [`READOUT_GAP`] of silence, or when a sign-on request
-/// follows an answered one (an unanswered sign-on sent again is a retry of the same readout).
+/// task did. A readout (IEC 61107, KMP or M-Bus) is over after [`READOUT_GAP`] of silence; an
+/// IEC 61107 readout also when a sign-on request follows an answered one (an unanswered sign-on
+/// sent again is a retry of the same readout).
 #[derive(Debug, Default)]
 pub struct ReadoutSplit {
     last: Option<DateTime<Utc>>,

@@ -15,6 +15,8 @@ use super::framer::Probe;
 pub const SHORT_START: u8 = 0x10;
 pub const LONG_START: u8 = 0x68;
 pub const STOP: u8 = 0x16;
+/// The single-character acknowledgement a meter answers SND_NKE or a select with.
+pub const ACK: u8 = 0xE5;
 
 pub fn is_start(b: u8) -> bool {
     b == SHORT_START || b == LONG_START
@@ -22,6 +24,8 @@ pub fn is_start(b: u8) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// The single character E5.
+    Ack,
     Short,
     Long,
 }
@@ -37,6 +41,7 @@ impl Frame {
     pub fn regions(&self, bytes: &[u8], r: &mut super::region::Regions) {
         use super::region::RegionKind;
         match self.kind {
+            Kind::Ack => r.add(0..1, RegionKind::Flag, "ACK E5"),
             Kind::Short => {
                 r.add(0..1, RegionKind::Flag, "start 10");
                 r.add(1..3, RegionKind::Header, "C, A");
@@ -129,6 +134,32 @@ pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
             }
         }
         _ => Probe::No,
+    }
+}
+
+/// A lone E5 (`pos` is where the last span ended): the acknowledgement, when it stands alone,
+/// the input ending after it or an M-Bus frame following. One byte carries no check, so an E5
+/// inside noise or before anything else is left to the junk it is part of.
+pub(crate) fn probe_ack(buf: &[u8], pos: usize, eof: bool) -> Probe {
+    let alone = match buf.get(pos + 1) {
+        None if eof => true,
+        None => return Probe::NeedMore,
+        Some(&next) => is_start(next),
+    };
+    if !alone {
+        return Probe::No;
+    }
+    Probe::Frame {
+        end: pos + 1,
+        frame: Frame {
+            kind: Kind::Ack,
+            checks: vec![Check::compare(
+                "ACK",
+                CheckValue::Hex8(ACK),
+                CheckValue::Hex8(buf[pos]),
+            )],
+        }
+        .into(),
     }
 }
 

@@ -3,16 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-/// `kamscope` as a user starts it, but with no config and no keys in the environment (the
-/// machine's own must not change what the tests see).
-fn command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kamscope"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
-        .env_remove("KAMSCOPE_KEY")
-        .env_remove("KAMSCOPE_AUTH_KEY");
-    c
-}
+mod common;
+use common::{command, sim_pty};
 
 fn kamscope(args: &[&str], stdin: Option<&[u8]>) -> Output {
     kamscope_with(args, stdin, &[])
@@ -341,23 +333,6 @@ fn decode_a_live_port_from_the_simulator_on_a_pty() {
             .all(|s| s["ok"] == true && s["meter_id"] == "5706567000000042"),
         "{spans:?}"
     );
-}
-
-/// Starts `kamscope sim --pty` with the given options and returns it and its terminal's path.
-fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut sim = command()
-        .args(["sim", "--pty"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut path = String::new();
-    std::io::BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut path)
-        .unwrap();
-    (sim, path.trim().to_string())
 }
 
 fn read_port(path: &str) -> Output {

@@ -102,3 +102,32 @@ pub fn feed_at(app: &mut App, bytes: &[u8], at: DateTime<Utc>, keys: Option<Keys
         app.on_han(HanEvent::Span(Box::new(span)));
     }
 }
+
+/// The kamscope binary, run from the crate's folder, with no user config and no keys from the
+/// environment.
+pub fn command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kamscope"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml")
+        .env_remove("KAMSCOPE_KEY")
+        .env_remove("KAMSCOPE_AUTH_KEY");
+    c
+}
+
+/// Starts `kamscope sim --pty` with `args` and returns it and its terminal's path.
+pub fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut sim = command()
+        .args(["sim", "--pty"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut path = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut path)
+        .unwrap();
+    (sim, path.trim().to_string())
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::command;
+use common::{command, sim_pty};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -333,23 +333,6 @@ fn decode_a_live_port_from_the_simulator_on_a_pty() {
             .all(|s| s["ok"] == true && s["meter_id"] == "5706567000000042"),
         "{spans:?}"
     );
-}
-
-/// Starts `kamscope sim --pty` with the given options and returns it and its terminal's path.
-fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut sim = command()
-        .args(["sim", "--pty"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut path = String::new();
-    std::io::BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut path)
-        .unwrap();
-    (sim, path.trim().to_string())
 }
 
 fn read_port(path: &str) -> Output {

@@ -9,8 +9,10 @@ use kamscope::task::kmp;
 use kamscope::wire::kmp::{KmpEvent, KmpResult};
 use kamscope::wire::{Direction, SpanRecord};
 use serde_json::Value;
-use std::io::BufRead;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
+
+mod common;
+use common::{command, sim_pty};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,31 +70,8 @@ async fn the_task_reads_the_simulated_685_382_and_marks_the_heads_echo() {
     }
 }
 
-fn command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kamscope"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml");
-    c
-}
-
-/// `kamscope sim --pty` with `args`, and its terminal's path.
-fn sim_pty(args: &[&str]) -> (Child, String) {
-    let mut sim = command()
-        .args(["sim", "--pty", "--speed", "20"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut path = String::new();
-    std::io::BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut path)
-        .unwrap();
-    (sim, path.trim().to_string())
-}
-
 fn read(sim_args: &[&str], read_args: &[&str]) -> Output {
-    let (mut sim, path) = sim_pty(sim_args);
+    let (mut sim, path) = sim_pty(&[&["--speed", "20"], sim_args].concat());
     let out = command()
         .args(["read", "--port", &path])
         .args(read_args)

@@ -7,16 +7,10 @@ use kamscope::link::sim_mbus::SimMbus;
 use kamscope::protocol::mbus::session::{MbusOptions, MbusSession, SecondaryAddress, Target};
 use kamscope::protocol::mbus::slave::Slave;
 use proptest::prelude::*;
-use std::io::BufRead;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 
-/// `kamscope` with no config from the machine.
-fn command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kamscope"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KAMSCOPE_CONFIG", "/nonexistent/kamscope-test-config.toml");
-    c
-}
+mod common;
+use common::{command, sim_pty};
 
 /// A simulated M-Bus module on a pseudo-terminal; killed when dropped.
 struct Sim {
@@ -26,21 +20,8 @@ struct Sim {
 
 impl Sim {
     fn start(args: &[&str]) -> Sim {
-        let mut child = command()
-            .args(["sim", "--pty", "--mbus", "--speed", "4"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut path = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut path)
-            .unwrap();
-        Sim {
-            child,
-            path: path.trim().to_string(),
-        }
+        let (child, path) = sim_pty(&[&["--mbus", "--speed", "4"], args].concat());
+        Sim { child, path }
     }
 
     fn read(&self, args: &[&str]) -> Output {

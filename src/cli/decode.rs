@@ -273,7 +273,12 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
     let new_pipeline = move |link| {
         Pipeline::new(
             link,
-            Protocols::ALL,
+            // The readout line carries only the readout protocols, as live: no HAN frame
+            // hunted inside a readout's bytes.
+            match link {
+                Link::Han => Protocols::ALL,
+                Link::Optical => Protocols::OPTICAL,
+            },
             Decoder::new(scaling, keys.clone()),
             None,
         )

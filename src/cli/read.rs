@@ -88,14 +88,7 @@ pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
         let (mut events, cancel) = optical::spawn(connector, options, None);
         let mut phase = ReadoutPhase::Starting;
         loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = tokio::signal::ctrl_c() => {
-                    let _ = cancel.send(()).await;
-                    continue;
-                }
-            };
-            match event {
+            match super::next_event(&mut events, &cancel).await {
                 Some(OpticalEvent::Status(s))
                     if s.phase != phase && s.phase != ReadoutPhase::Done =>
                 {

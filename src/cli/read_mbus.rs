@@ -82,14 +82,7 @@ pub fn run(
         let (mut events, cancel) = mbus::spawn(connector, options, None);
         let mut shown = None;
         loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = tokio::signal::ctrl_c() => {
-                    let _ = cancel.send(()).await;
-                    continue;
-                }
-            };
-            match event {
+            match super::next_event(&mut events, &cancel).await {
                 // The start, and each retry: a scan's many selects are not news.
                 Some(MbusEvent::Status(s)) => {
                     let Some(step) = s.step else { continue };

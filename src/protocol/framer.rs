@@ -38,9 +38,9 @@ impl Protocols {
         hdlc: true,
         ..Protocols::NONE
     };
-    /// What a readout line carries: IEC 61107, KMP (the optical head) or M-Bus (a level
-    /// converter).
-    pub const READOUT: Protocols = Protocols {
+    /// What the readout line (optical head or M-Bus level converter) carries: every readout
+    /// protocol kamscope speaks, so a recording of any readout is framed whole.
+    pub const OPTICAL: Protocols = Protocols {
         iec61107: true,
         kmp: true,
         mbus: true,
@@ -396,7 +396,9 @@ impl Framer {
         if matches!(other, Probe::No) && p.mbus && mbus::is_start(b) {
             other = mbus::probe(buf, pos, eof);
         }
-        if matches!(other, Probe::No) && p.mbus && b == mbus::ACK && pos == self.start {
+        // The E5 acknowledgement only where it can stand alone: right after a span (never inside
+        // junk) on a line that does not carry HAN frames, whose noise may hold any byte.
+        if matches!(other, Probe::No) && p.mbus && !p.hdlc && b == mbus::ACK && pos == self.start {
             other = mbus::probe_ack(pos);
         }
         self.cut_at_hdlc(pos, other)
@@ -577,15 +579,17 @@ mod tests {
         line.extend(req_ud2);
         line.push(mbus::ACK);
         assert_eq!(
-            span_kinds(Protocols::ALL, &line),
+            span_kinds(Protocols::OPTICAL, &line),
             [(1, "ack"), (5, "mbus"), (1, "ack")]
         );
-        // E5 inside junk is junk; the HAN line never asks M-Bus.
-        assert_eq!(span_kinds(Protocols::ALL, &[0x12, 0xE5]), [(2, "junk")]);
+        // E5 inside junk is junk.
+        assert_eq!(span_kinds(Protocols::OPTICAL, &[0x12, 0xE5]), [(2, "junk")]);
         assert_eq!(
-            span_kinds(Protocols::ALL, &[0xE5, 0x12, 0x34]),
+            span_kinds(Protocols::OPTICAL, &[0xE5, 0x12, 0x34]),
             [(1, "ack"), (2, "junk")]
         );
+        // A HAN line's noise may hold any byte: no acknowledgement where HDLC is hunted.
+        assert_eq!(span_kinds(Protocols::ALL, &[0xE5]), [(1, "junk")]);
         assert_eq!(span_kinds(Protocols::HAN, &[0xE5]), [(1, "junk")]);
     }
 }

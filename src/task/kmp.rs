@@ -3,28 +3,14 @@
 //! pipeline (recording, framing for the inspector, echoes marked), and reports progress and the
 //! result. Used by `kamscope read --protocol kmp` (and the Readout tab later).
 
-use super::line::{self, LineTask, Wake};
-use crate::link::{OpticalConnector, io_reason};
-use crate::protocol::kmp_session::{Action, KmpOptions, KmpSession, Phase, Verdict};
-use crate::protocol::{Decoder, Protocols};
+use super::line::LineTask;
+use super::optical::readout_pipeline;
+use crate::link::OpticalConnector;
+use crate::protocol::kmp_session::{KmpOptions, KmpSession, Phase, Verdict};
+use crate::wire::SharedRecorder;
 use crate::wire::kmp::{KmpEvent, KmpResult, KmpStatus};
-use crate::wire::{Direction, Link, Pipeline, SharedRecorder};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-
-/// The optical line's pipeline for a KMP readout: KMP both ways.
-pub fn kmp_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
-    Pipeline::new(
-        Link::Optical,
-        Protocols {
-            kmp: true,
-            ..Protocols::NONE
-        },
-        Decoder::default(),
-        recorder,
-    )
-}
 
 type Task = LineTask<KmpSession, KmpEvent>;
 
@@ -60,38 +46,13 @@ pub async fn run(
     let mut task = Task::new(
         port,
         KmpSession::new(options),
-        kmp_pipeline(recorder),
+        readout_pipeline(recorder),
         events,
     );
-    let mut link = match connector.open().await {
-        Ok(l) => l,
-        Err(e) => {
-            task.session.on_port_error(io_reason(&e));
-            finish(task).await;
-            return;
-        }
-    };
-    let mut actions = task.session.start(0);
-    loop {
-        for Action::Send(bytes) in actions.drain(..) {
-            if let Err(e) = link.write_all(&bytes).await {
-                task.session.on_port_error(io_reason(&e));
-            }
-            task.bytes(Direction::Tx, &bytes).await;
-        }
-        task.emit(KmpEvent::Status(task.status())).await;
-        let Some(deadline) = task.session.deadline() else {
-            break;
-        };
-        let woke = line::wait(&mut link, task.instant(deadline), &mut cancel).await;
-        let now = task.now();
-        if let Wake::Bytes(bytes) = &woke {
-            task.bytes(Direction::Rx, bytes).await;
-        }
-        actions = line::apply(&mut task.session, &woke, now);
-    }
-    let _ = link.shutdown().await;
-    drop(link);
+    task.drive(&*connector, &mut cancel, |task| {
+        KmpEvent::Status(task.status())
+    })
+    .await;
     finish(task).await;
 }
 

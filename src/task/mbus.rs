@@ -4,77 +4,19 @@
 //! is marked there as the optical head's is), and reports progress and the result. Used by
 //! `kamscope read --protocol mbus`.
 
-use crate::link::{OpticalConnector, io_reason};
-use crate::protocol::mbus::session::{Action, MbusOptions, MbusSession, Phase, Verdict};
-use crate::protocol::{Content, Decoder, Protocols};
-use crate::wire::{
-    Chunk, Direction, Link, MbusEvent, MbusResult, MbusStatus, Pipeline, SharedRecorder, SpanRecord,
-};
-use chrono::{DateTime, Utc};
+use super::line::LineTask;
+use super::optical::readout_pipeline;
+use crate::link::OpticalConnector;
+use crate::protocol::Content;
+use crate::protocol::mbus::session::{MbusOptions, MbusSession, Phase, Verdict};
+use crate::wire::{Direction, MbusEvent, MbusResult, MbusStatus, SharedRecorder, SpanRecord};
+use chrono::Utc;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-/// The bus line's pipeline for one readout: M-Bus both ways. The bus is recorded as the readout
-/// line ([`Link::Optical`]: "we ask, the meter answers").
-pub fn mbus_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
-    Pipeline::new(
-        Link::Optical,
-        Protocols {
-            mbus: true,
-            ..Protocols::NONE
-        },
-        Decoder::default(),
-        recorder,
-    )
-}
-
-struct Task {
-    port: String,
-    started_at: Instant,
-    started: DateTime<Utc>,
-    session: MbusSession,
-    pipeline: Pipeline,
-    /// Received M-Bus frames, to hand the session's telegrams over as the inspector framed them.
-    received: Vec<SpanRecord>,
-    events: mpsc::Sender<MbusEvent>,
-}
+type Task = LineTask<MbusSession, MbusEvent>;
 
 impl Task {
-    fn now(&self) -> u64 {
-        self.started_at.elapsed().as_millis() as u64
-    }
-
-    async fn emit(&self, e: MbusEvent) {
-        let _ = self.events.send(e).await;
-    }
-
-    async fn spans(&mut self, spans: Vec<SpanRecord>) {
-        for s in spans {
-            if s.dir == Direction::Rx && matches!(s.content, Content::Mbus(_)) {
-                self.received.push(s.clone());
-            }
-            self.emit(MbusEvent::Span(Box::new(s))).await;
-        }
-    }
-
-    /// Bytes sent or received: recorded, framed for the inspector.
-    async fn bytes(&mut self, dir: Direction, bytes: &[u8]) {
-        let chunk = Chunk {
-            t: Utc::now(),
-            link: Link::Optical,
-            dir,
-            bytes: bytes.to_vec(),
-        };
-        let (spans, recorded) = self.pipeline.records_of(&chunk);
-        if let Err(e) = recorded {
-            tracing::error!("{e}");
-            self.emit(MbusEvent::RecordError(e)).await;
-        }
-        self.spans(spans).await;
-    }
-
     fn status(&self) -> MbusStatus {
         let (step, attempt) = match self.session.phase() {
             Phase::Waiting { step, attempt } => (Some(*step), *attempt),
@@ -92,6 +34,11 @@ impl Task {
     }
 }
 
+/// Received M-Bus frames: the session's telegrams are handed over as the inspector framed them.
+fn received_frame(s: &SpanRecord) -> bool {
+    s.dir == Direction::Rx && matches!(s.content, Content::Mbus(_))
+}
+
 /// Runs one readout or scan. `cancel` ends it early (the port is closed cleanly).
 pub async fn run(
     connector: Arc<dyn OpticalConnector>,
@@ -102,70 +49,25 @@ pub async fn run(
 ) {
     let port = connector.describe();
     tracing::info!(%port, target = %options.target, "M-Bus readout started");
-    let started_at = Instant::now();
-    let mut task = Task {
+    let mut task = Task::new(
         port,
-        started_at,
-        started: Utc::now(),
-        session: MbusSession::new(options, 0),
-        pipeline: mbus_pipeline(recorder),
-        received: Vec::new(),
+        MbusSession::new(options, 0),
+        readout_pipeline(recorder),
         events,
-    };
-    let mut link = match connector.open().await {
-        Ok(l) => l,
-        Err(e) => {
-            task.session.on_port_error(io_reason(&e));
-            finish(task).await;
-            return;
-        }
-    };
-    let mut actions = task.session.start(0);
-    let mut buf = [0u8; 512];
-    loop {
-        for Action::Send(bytes) in actions.drain(..) {
-            if let Err(e) = link.write_all(&bytes).await {
-                task.session.on_port_error(io_reason(&e));
-            }
-            task.bytes(Direction::Tx, &bytes).await;
-        }
-        task.emit(MbusEvent::Status(task.status())).await;
-        let Some(deadline) = task.session.deadline() else {
-            break;
-        };
-        let wake = started_at + std::time::Duration::from_millis(deadline);
-        tokio::select! {
-            r = link.read(&mut buf) => match r {
-                Ok(0) => task.session.on_link_lost("end of stream"),
-                Err(e) => task.session.on_link_lost(&io_reason(&e)),
-                Ok(n) => {
-                    let bytes = buf[..n].to_vec();
-                    let now = task.now();
-                    task.bytes(Direction::Rx, &bytes).await;
-                    actions = task.session.on_bytes(&bytes, now);
-                }
-            },
-            () = tokio::time::sleep_until(wake) => {
-                let now = task.now();
-                actions = task.session.on_tick(now);
-            }
-            _ = cancel.recv() => {
-                task.session.cancel();
-                actions = Vec::new();
-            }
-        }
-    }
-    let _ = link.shutdown().await;
-    drop(link);
+    )
+    .keeping(received_frame);
+    task.drive(&*connector, &mut cancel, |task| {
+        MbusEvent::Status(task.status())
+    })
+    .await;
     finish(task).await;
 }
 
 async fn finish(mut task: Task) {
     // Whatever arrived is framed and shown (an acknowledgement, a cut-off frame).
-    let rest = task.pipeline.flush_records(Utc::now());
-    task.spans(rest).await;
+    task.flush().await;
     task.emit(MbusEvent::Status(task.status())).await;
-    let telegrams = telegram_spans(&task.received, task.session.telegrams());
+    let telegrams = telegram_spans(&task.kept, task.session.telegrams());
     let result = MbusResult {
         port: task.port.clone(),
         started: task.started,
@@ -194,7 +96,7 @@ fn telegram_spans(received: &[SpanRecord], telegrams: &[Vec<u8>]) -> Vec<SpanRec
             out.push(received[i].clone());
             continue;
         }
-        let mut p = mbus_pipeline(None);
+        let mut p = readout_pipeline(None);
         let mut spans = Vec::new();
         p.push(Direction::Rx, Utc::now(), t, |v| {
             spans.push(v.into_record())

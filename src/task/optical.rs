@@ -5,9 +5,9 @@
 //! A replayed recording's optical line goes through [`OpticalReplay`]: the same pipeline, a fresh
 //! one for each recorded readout ([`ReadoutSplit`]), so the Inspector shows it as it was live.
 
-use super::line::{self, LineTask, Wake};
-use crate::link::{OpticalConnector, io_reason};
-use crate::protocol::iec_session::{Action, Phase, ReadoutOptions, ReadoutSession, Verdict};
+use super::line::LineTask;
+use crate::link::OpticalConnector;
+use crate::protocol::iec_session::{Phase, ReadoutOptions, ReadoutSession, Verdict};
 use crate::protocol::iec61107::{Identification, Kind, parse_data_block};
 use crate::protocol::{Content, Decoder, Protocols};
 use crate::wire::{
@@ -17,15 +17,15 @@ use crate::wire::{
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-/// The optical line's pipeline for one readout, both ways: IEC 61107, KMP or M-Bus (a replayed
-/// recording's readouts may be any of them).
+/// The optical line's pipeline for one readout, whatever its protocol (IEC 61107, KMP, M-Bus;
+/// the M-Bus level converter's bus is recorded as this line too: "we ask, the meter answers").
+/// Live, replayed and decoded readouts are all framed through it.
 pub fn readout_pipeline(recorder: Option<SharedRecorder>) -> Pipeline {
     Pipeline::new(
         Link::Optical,
-        Protocols::READOUT,
+        Protocols::OPTICAL,
         Decoder::default(),
         recorder,
     )
@@ -85,55 +85,17 @@ pub async fn run(
     let port = connector.describe();
     tracing::info!(%port, "optical readout started");
     let mut task = Task::new(
-        port.clone(),
+        port,
         ReadoutSession::new(options, 0),
         readout_pipeline(recorder),
         events,
     );
-    let mut link = match connector.open().await {
-        Ok(l) => l,
-        Err(e) => {
-            task.session.on_port_error(io_reason(&e));
-            finish(task).await;
-            return;
-        }
-    };
-    let mut actions = task.session.start(0);
-    loop {
-        for action in actions.drain(..) {
-            match action {
-                Action::Send(bytes) => {
-                    if let Err(e) = link.write_all(&bytes).await {
-                        task.session.on_port_error(io_reason(&e));
-                    }
-                    task.bytes(Direction::Tx, &bytes).await;
-                }
-                Action::SetBaud(baud) => {
-                    tracing::info!(baud, "optical readout switches speed");
-                    if let Err(e) = link.set_baud(baud) {
-                        task.session.on_port_error(format!(
-                            "cannot switch to {baud} baud: {}",
-                            io_reason(&e)
-                        ));
-                    }
-                }
-            }
-        }
+    task.drive(&*connector, &mut cancel, |task| {
         let status = task.status();
         tracing::debug!(phase = %status.phase, bytes = status.bytes, "optical readout");
-        task.emit(OpticalEvent::Status(status)).await;
-        let Some(deadline) = task.session.deadline() else {
-            break;
-        };
-        let woke = line::wait(&mut link, task.instant(deadline), &mut cancel).await;
-        let now = task.now();
-        if let Wake::Bytes(bytes) = &woke {
-            task.bytes(Direction::Rx, bytes).await;
-        }
-        actions = line::apply(&mut task.session, &woke, now);
-    }
-    let _ = link.shutdown().await;
-    drop(link);
+        OpticalEvent::Status(status)
+    })
+    .await;
     finish(task).await;
 }
 
@@ -175,8 +137,9 @@ pub const READOUT_GAP: Duration = Duration::from_secs(4);
 
 /// Where one recorded readout ends and the next begins, so a replay or a decode frames each
 /// through a fresh pipeline (offsets from 0, nothing pending carried over) as the live readout
-/// task did. A readout is over after [`READOUT_GAP`] of silence, or when a sign-on request
-/// follows an answered one (an unanswered sign-on sent again is a retry of the same readout).
+/// task did. A readout (IEC 61107, KMP or M-Bus) is over after [`READOUT_GAP`] of silence; an
+/// IEC 61107 readout also when a sign-on request follows an answered one (an unanswered sign-on
+/// sent again is a retry of the same readout).
 #[derive(Debug, Default)]
 pub struct ReadoutSplit {
     last: Option<DateTime<Utc>>,

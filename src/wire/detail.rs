@@ -699,7 +699,10 @@ impl SpanDetail {
             (Content::Kmp(f), Decoded::Kmp(k)) => d.add_kmp(f, k),
             (Content::Mbus(f), Decoded::Mbus(t)) => {
                 d.kind = Some(match f.kind {
-                    mbus::Kind::Ack => "ack".into(),
+                    mbus::Kind::Ack => {
+                        d.note = Some("acknowledgement (E5): the meter took the request".into());
+                        "ack".into()
+                    }
                     mbus::Kind::Short => "short-frame".into(),
                     mbus::Kind::Long => "long-frame".into(),
                 });

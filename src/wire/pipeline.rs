@@ -166,11 +166,15 @@ impl Pipeline {
         while let Some(span) = framer.next_span() {
             let mut decoded = self.decoder.decode(&span);
             let junk = matches!(span.content, crate::protocol::Content::Junk);
+            // An M-Bus E5 is framed once the next byte shows it stands alone, so one that
+            // answered the previous request may come out after the next request was sent.
+            let ack = matches!(&span.content, crate::protocol::Content::Mbus(f) if f.kind == crate::protocol::mbus::Kind::Ack);
             match dir {
                 Direction::Tx if !junk => self.echo_of = Some(span.bytes.to_vec()),
                 Direction::Tx => {}
-                // Noise before the echo leaves it expected; anything else ends the wait.
-                Direction::Rx if junk => {}
+                // Noise or a late E5 before the echo leaves it expected; anything else ends
+                // the wait.
+                Direction::Rx if junk || ack => {}
                 Direction::Rx => {
                     if self.echo_of.take().is_some_and(|sent| sent == span.bytes) {
                         decoded.mark_echo();

@@ -152,3 +152,21 @@ pub async fn good_pushes(
     }
     ids
 }
+
+/// Starts `kamscope sim --pty` with `args` and returns it and its terminal's path.
+pub fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut sim = command()
+        .args(["sim", "--pty"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut path = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut path)
+        .unwrap();
+    (sim, path.trim().to_string())
+}

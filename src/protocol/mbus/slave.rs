@@ -10,8 +10,7 @@
 
 use super::{LONG_START, SHORT_START, STOP, checksum, encode_long};
 
-/// The single-character acknowledgement.
-pub const ACK: u8 = 0xE5;
+pub use super::ACK;
 /// Control byte of a slave's RSP_UD.
 pub const RSP_UD: u8 = 0x08;
 /// Address of the slave selected by its secondary address.

@@ -166,21 +166,14 @@ mod tests {
     }
 
     fn field(raw: RawValue, scaler: i8, value: f64, unit: &str) -> FieldDetail {
-        FieldDetail {
-            obis: None,
-            name: "A+".into(),
+        FieldDetail::plain(
+            None,
+            "A+".into(),
             raw,
-            scaler: Some(scaler),
-            value: Some(value),
-            unit: Some(unit.into()),
-            text: None,
-            inferred_obis: None,
-            unverified: false,
-            storage: None,
-            tariff: None,
-            subunit: None,
-            function: None,
-        }
+            Some(scaler),
+            Some(value),
+            Some(unit.into()),
+        )
     }
 
     #[test]

@@ -132,6 +132,33 @@ impl FieldDetail {
         self.raw.text()
     }
 
+    /// A field with what every protocol has: id, name, raw value, scaler, value and unit (the
+    /// rest unset: no text, not inferred, verified, no M-Bus storage/tariff/subunit/function).
+    pub fn plain(
+        obis: Option<String>,
+        name: String,
+        raw: RawValue,
+        scaler: Option<i8>,
+        value: Option<f64>,
+        unit: Option<String>,
+    ) -> Self {
+        FieldDetail {
+            obis,
+            name,
+            raw,
+            scaler,
+            value,
+            unit,
+            text: None,
+            inferred_obis: None,
+            unverified: false,
+            storage: None,
+            tariff: None,
+            subunit: None,
+            function: None,
+        }
+    }
+
     /// The OBIS code (or id) as sent, an inferred code in brackets, or `-`.
     pub fn code_text(&self) -> String {
         self.obis
@@ -169,30 +196,27 @@ impl FieldDetail {
     /// fixed layouts.
     pub fn of_kmp(r: &kmp_register::Register) -> Self {
         use kmp_register::Raw;
+        let raw = match &r.raw {
+            Raw::UInt(u) => RawValue::UInt(*u),
+            Raw::Int(i) => RawValue::Int(*i),
+            Raw::Text(t) => RawValue::Text(t.clone()),
+            Raw::Bytes(b) => RawValue::Text(hex::encode(b)),
+        };
         FieldDetail {
-            obis: r.id.map(|id| format!("0x{id:04X}")),
-            name: r.name.clone(),
-            raw: match &r.raw {
-                Raw::UInt(u) => RawValue::UInt(*u),
-                Raw::Int(i) => RawValue::Int(*i),
-                Raw::Text(t) => RawValue::Text(t.clone()),
-                Raw::Bytes(b) => RawValue::Text(hex::encode(b)),
-            },
-            scaler: r.scaler,
-            value: r.value(),
-            unit: r.unit.map(str::to_string),
             text: match (r.unit, r.unit_code) {
                 (None, Some(code)) if code != 0 => {
                     Some(format!("unit code {code}, not named publicly"))
                 }
                 _ => None,
             },
-            inferred_obis: None,
-            unverified: false,
-            storage: None,
-            tariff: None,
-            subunit: None,
-            function: None,
+            ..FieldDetail::plain(
+                r.id.map(|id| format!("0x{id:04X}")),
+                r.name.clone(),
+                raw,
+                r.scaler,
+                r.value(),
+                r.unit.map(str::to_string),
+            )
         }
     }
 
@@ -524,19 +548,15 @@ pub fn iec_fields(block: &iec61107::DataBlock) -> Vec<FieldDetail> {
                 });
             let value = v.number();
             out.push(FieldDetail {
-                obis: Some(set.address.clone()),
-                name,
-                raw: RawValue::Text(v.raw.clone()),
-                scaler: value.map(|_| 0),
-                value,
-                unit: v.unit.clone(),
                 text,
-                inferred_obis: None,
-                unverified: false,
-                storage: None,
-                tariff: None,
-                subunit: None,
-                function: None,
+                ..FieldDetail::plain(
+                    Some(set.address.clone()),
+                    name,
+                    RawValue::Text(v.raw.clone()),
+                    value.map(|_| 0),
+                    value,
+                    v.unit.clone(),
+                )
             });
         }
     }
@@ -586,23 +606,12 @@ pub fn p1_fields(t: &p1::Telegram) -> Vec<FieldDetail> {
                     p1::hex_ascii(&v.raw).map(|a| format!("\"{a}\" (hex-encoded text)")),
                 ),
             };
+            let obis = line
+                .obis
+                .map_or_else(|| line.code.clone(), |o| o.to_string());
             out.push(FieldDetail {
-                obis: Some(
-                    line.obis
-                        .map_or_else(|| line.code.clone(), |o| o.to_string()),
-                ),
-                name,
-                raw,
-                scaler,
-                value,
-                unit: v.unit.clone(),
                 text,
-                inferred_obis: None,
-                unverified: false,
-                storage: None,
-                tariff: None,
-                subunit: None,
-                function: None,
+                ..FieldDetail::plain(Some(obis), name, raw, scaler, value, v.unit.clone())
             });
         }
     }

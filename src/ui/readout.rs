@@ -294,8 +294,15 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .unwrap_or(0)
         .clamp(9, 17);
     // Names as long as the width leaves beside the id, value, unit (and comparison) columns.
-    let room = usize::from(area.width.saturating_sub(2))
-        .saturating_sub(id_w + 1 + 1 + 13 + 6 + if previous.is_some() { 23 } else { 0 });
+    // A date or a note beside a value keeps 18 columns of its own.
+    let text_w = if current.iter().any(|f| f.text.is_some()) {
+        18
+    } else {
+        0
+    };
+    let room = usize::from(area.width.saturating_sub(2)).saturating_sub(
+        id_w + 1 + 1 + 13 + 6 + text_w + if previous.is_some() { 23 } else { 0 },
+    );
     let name_w = current
         .iter()
         .map(|f| f.name.chars().count())

@@ -300,9 +300,8 @@ fn draw_registers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         0
     };
-    let room = usize::from(area.width.saturating_sub(2)).saturating_sub(
-        id_w + 1 + 1 + 13 + 6 + text_w + if previous.is_some() { 23 } else { 0 },
-    );
+    let room = usize::from(area.width.saturating_sub(2))
+        .saturating_sub(id_w + 1 + 1 + 13 + 6 + text_w + if previous.is_some() { 23 } else { 0 });
     let name_w = current
         .iter()
         .map(|f| f.name.chars().count())

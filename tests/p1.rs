@@ -152,17 +152,62 @@ fn damage_is_flagged_and_never_reaches_the_live_values() {
     );
 }
 
+/// A good telegram, the first 200 bytes of one (cut in the middle of a line), a good one.
+fn good_cut_good() -> Vec<u8> {
+    let good = swedish().encode();
+    let mut stream = good.clone();
+    stream.extend(&good[..200]);
+    stream.extend(&good);
+    stream
+}
+
+#[test]
+fn a_telegram_cut_mid_line_ends_where_the_next_one_begins() {
+    let good = swedish().encode().len();
+    let stream = good_cut_good();
+    let expected = vec![
+        (0, good, Protocol::P1, true),
+        (good as u64, 200, Protocol::P1, false),
+        (good as u64 + 200, good, Protocol::P1, true),
+    ];
+    for chunk in [1, 7, 200, stream.len()] {
+        assert_eq!(
+            spans(&stream, chunk, Protocols::HAN),
+            expected,
+            "chunk {chunk}"
+        );
+    }
+    let s = decode_all(&stream, &mut Decoder::default());
+    let end = s[1].checks.iter().find(|c| c.name == "end").unwrap();
+    assert_eq!(end.actual.to_string(), "a new telegram began");
+    assert!(
+        s[1].note
+            .as_deref()
+            .unwrap()
+            .starts_with("telegram cut off after 200 bytes: a new telegram began"),
+        "{:?}",
+        s[1].note
+    );
+    // Cut inside the identification line: the piece still ends where the next header begins.
+    let mut stream = b"/KAM5 Kams".to_vec();
+    stream.extend(swedish().encode());
+    assert_eq!(
+        spans(&stream, 1, Protocols::ALL),
+        vec![(0, 10, Protocol::P1, false), (10, good, Protocol::P1, true)]
+    );
+}
+
 #[test]
 fn split_at_every_byte_the_spans_are_the_same() {
     let mut stream = b"\x00junk".to_vec();
-    stream.extend(swedish().encode());
+    stream.extend(good_cut_good());
     stream.extend(fixture_in("p1", "p1-dsmr3-no-crc.hex"));
     stream.extend(b"/?!\r\n");
     stream.extend(fixture_in("p1", "p1-dsmr5-1p-log-and-gas.hex"));
     let whole = spans(&stream, stream.len(), Protocols::ALL);
     assert_eq!(
         whole.iter().filter(|s| s.2 == Protocol::P1 && s.3).count(),
-        3,
+        4,
         "{whole:?}"
     );
     for chunk in [1, 2, 3, 5, 64] {

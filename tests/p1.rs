@@ -581,3 +581,45 @@ fn a_telegram_without_end_is_cut_at_the_length_guard() {
     assert_eq!(end.actual.to_string(), "too long");
     assert!(s.unverified && s.fields.iter().all(|f| f.unverified));
 }
+
+#[test]
+fn the_live_tab_tells_the_truth_about_a_p1_meter_at_80_and_120_columns() {
+    use crossterm::event::KeyCode;
+    let now = utc("2025-01-15T07:30:12Z").with_timezone(&oslo());
+    let mut app = app_at(now);
+    feed_at(&mut app, &swedish().encode(), now.to_utc(), None, 0);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = text(&render(&app, w, h, COLOR));
+        // The identification line names the meter; there is no type field in a telegram.
+        assert!(
+            screen.contains("ident /KAM5 Kamstrup OMNIPOWER"),
+            "{screen}"
+        );
+        assert!(!screen.contains("type —"), "{screen}");
+        // Currents as sent (one decimal), no scaler claimed.
+        assert!(screen.contains("I as sent (A)"), "{screen}");
+        assert!(screen.contains(" 4.1 A "), "{screen}");
+        assert!(!screen.contains("fixed"), "{screen}");
+        // Every register fits the line, its unit not cut.
+        assert!(screen.contains("R- 345.68 kvarh"), "{screen}");
+        // P1 counters, not HDLC's.
+        assert!(screen.contains("1 telegrams ok 0 CRC✗"), "{screen}");
+        assert!(!screen.contains("HCS"), "{screen}");
+        insta::assert_snapshot!(format!("live_p1_truth_{w}x{h}"), screen);
+    }
+    for key in ['e', 'i'] {
+        app.on_key(common::key(KeyCode::Char(key)));
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("P1 telegrams carry their units: the scalers apply to Kamstrup HAN-NVE lists"),
+            "key {key}"
+        );
+        let r = app.live.latest.unwrap();
+        assert_eq!(r.current[0], Some(4.1));
+    }
+    let screen = text(&render(&app, 80, 24, COLOR));
+    assert!(
+        screen.contains("P1 telegrams carry their units"),
+        "{screen}"
+    );
+}

@@ -934,6 +934,7 @@ pub fn to_han_message(t: &Telegram) -> HanMessage {
         fields,
         null_placeholders: 0,
         current_scaler,
+        identification: Some(t.ident.clone()),
     }
 }
 

@@ -45,19 +45,31 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         sep(),
         Span::raw(format!("{} B", s.bytes)),
     ];
+    // P1 telegrams have no HCS or FCS: their counters are telegrams and CRC failures.
+    let p1 = s.p1_good + s.p1_crc_bad > 0;
+    let (good, good_what) = if p1 {
+        (s.p1_good, "telegrams ok")
+    } else {
+        (s.good, "ok")
+    };
     let mut first = vec![
         Span::raw(" "),
         Span::styled(
-            format!("{} ok", s.good),
-            if s.good > 0 { theme.ok() } else { theme.dim() },
+            format!("{good} {good_what}"),
+            if good > 0 { theme.ok() } else { theme.dim() },
         ),
     ];
-    for (n, what) in [
-        (s.hcs_bad, "HCS"),
-        (s.fcs_bad, "FCS"),
-        (s.length_bad, "len"),
-        (s.other_bad, "other"),
-    ] {
+    let counters = if p1 {
+        vec![(s.p1_crc_bad, "CRC"), (s.bad() - s.p1_crc_bad, "other")]
+    } else {
+        vec![
+            (s.hcs_bad, "HCS"),
+            (s.fcs_bad, "FCS"),
+            (s.length_bad, "len"),
+            (s.other_bad, "other"),
+        ]
+    };
+    for (n, what) in counters {
         if n > 0 || what != "other" {
             first.push(Span::raw(" "));
             first.push(Span::styled(

@@ -444,8 +444,8 @@ impl LiveState {
     }
 
     /// Why the scaling settings do not change what is shown: the latest push carries its own
-    /// units or scalers (P1 telegrams, Aidon and Kaifa lists). `None` when they apply or nothing
-    /// came yet.
+    /// units or scalers, or its brand documents fixed ones (P1 telegrams, Aidon and Kaifa
+    /// lists). `None` when they apply or nothing came yet.
     pub fn scalers_do_not_apply(&self) -> Option<&'static str> {
         if self.latest.as_ref().is_none_or(|r| r.scalable) {
             return None;
@@ -453,7 +453,7 @@ impl LiveState {
         Some(if self.last_list == Some(ListKind::Telegram) {
             "P1 telegrams carry their units: the scalers apply to Kamstrup HAN-NVE lists"
         } else {
-            "this meter sends its scalers: the scalers apply to Kamstrup HAN-NVE lists"
+            "the scalers apply to Kamstrup HAN-NVE lists, not to this meter's values"
         })
     }
 

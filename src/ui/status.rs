@@ -1,7 +1,7 @@
 //! The status bar: source and settings, link state, counters, recording, and a hint when the
 //! pattern of bytes says what is wrong.
 
-use crate::app::keymap;
+use crate::app::keymap::{self, Action};
 use crate::app::{App, Tab};
 use crate::ui::Theme;
 use crate::wire::LinkState;
@@ -107,7 +107,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if let Some(h) = app.hint() {
         Line::from(Span::styled(format!(" ⚠ {h}"), theme.bad()))
     } else {
-        Line::from(Span::styled(hint_line(app.tab, area.width), theme.dim()))
+        // The scaler keys still answer (with why), but are not offered where they do nothing.
+        let hidden: &[Action] = if app.live.scalers_do_not_apply().is_some() {
+            &[Action::EnergyScaler, Action::CurrentScaler]
+        } else {
+            &[]
+        };
+        Line::from(Span::styled(
+            hint_line_without(app.tab, area.width, hidden),
+            theme.dim(),
+        ))
     };
     let mut lines = rows;
     if !first.is_empty() {
@@ -121,7 +130,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// columns: when they do not all fit, the lowest priority goes first (of two alike, the later one),
 /// so no hint is ever cut.
 pub fn hint_line(tab: Tab, width: u16) -> String {
+    hint_line_without(tab, width, &[])
+}
+
+/// [`hint_line`] without the hints of the `hidden` actions.
+pub fn hint_line_without(tab: Tab, width: u16, hidden: &[Action]) -> String {
     let mut items = keymap::hints(tab);
+    items.retain(|h| !hidden.contains(&h.action));
     loop {
         let line = items
             .iter()

@@ -522,7 +522,10 @@ fn draw_energy(frame: &mut Frame, area: Rect, v: &View) {
             Line::from(Span::styled(
                 if app.live.last_list == Some(ListKind::Telegram) {
                     "the telegrams carry no total registers (1.8.0 ... 4.8.0)"
-                } else if app.live.brand.is_none_or(|b| b == Brand::Kamstrup) {
+                } else if app.live.brand.is_none() {
+                    // Nothing came yet: the meter may push HAN-NVE lists or P1 telegrams.
+                    "Energy registers: Kamstrup list 2 hourly (xx:00:05), P1 in every telegram"
+                } else if app.live.brand == Some(Brand::Kamstrup) {
                     "Energy registers come with the hourly list 2 (at xx:00:05)"
                 } else {
                     "Energy registers come with the hourly list"

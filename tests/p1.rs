@@ -152,17 +152,62 @@ fn damage_is_flagged_and_never_reaches_the_live_values() {
     );
 }
 
+/// A good telegram, the first 200 bytes of one (cut in the middle of a line), a good one.
+fn good_cut_good() -> Vec<u8> {
+    let good = swedish().encode();
+    let mut stream = good.clone();
+    stream.extend(&good[..200]);
+    stream.extend(&good);
+    stream
+}
+
+#[test]
+fn a_telegram_cut_mid_line_ends_where_the_next_one_begins() {
+    let good = swedish().encode().len();
+    let stream = good_cut_good();
+    let expected = vec![
+        (0, good, Protocol::P1, true),
+        (good as u64, 200, Protocol::P1, false),
+        (good as u64 + 200, good, Protocol::P1, true),
+    ];
+    for chunk in [1, 7, 200, stream.len()] {
+        assert_eq!(
+            spans(&stream, chunk, Protocols::HAN),
+            expected,
+            "chunk {chunk}"
+        );
+    }
+    let s = decode_all(&stream, &mut Decoder::default());
+    let end = s[1].checks.iter().find(|c| c.name == "end").unwrap();
+    assert_eq!(end.actual.to_string(), "a new telegram began");
+    assert!(
+        s[1].note
+            .as_deref()
+            .unwrap()
+            .starts_with("telegram cut off after 200 bytes: a new telegram began"),
+        "{:?}",
+        s[1].note
+    );
+    // Cut inside the identification line: the piece still ends where the next header begins.
+    let mut stream = b"/KAM5 Kams".to_vec();
+    stream.extend(swedish().encode());
+    assert_eq!(
+        spans(&stream, 1, Protocols::ALL),
+        vec![(0, 10, Protocol::P1, false), (10, good, Protocol::P1, true)]
+    );
+}
+
 #[test]
 fn split_at_every_byte_the_spans_are_the_same() {
     let mut stream = b"\x00junk".to_vec();
-    stream.extend(swedish().encode());
+    stream.extend(good_cut_good());
     stream.extend(fixture_in("p1", "p1-dsmr3-no-crc.hex"));
     stream.extend(b"/?!\r\n");
     stream.extend(fixture_in("p1", "p1-dsmr5-1p-log-and-gas.hex"));
     let whole = spans(&stream, stream.len(), Protocols::ALL);
     assert_eq!(
         whole.iter().filter(|s| s.2 == Protocol::P1 && s.3).count(),
-        3,
+        4,
         "{whole:?}"
     );
     for chunk in [1, 2, 3, 5, 64] {
@@ -539,4 +584,49 @@ fn a_telegram_without_end_is_cut_at_the_length_guard() {
     let end = s.checks.iter().find(|c| c.name == "end").unwrap();
     assert_eq!(end.actual.to_string(), "too long");
     assert!(s.unverified && s.fields.iter().all(|f| f.unverified));
+}
+
+#[test]
+fn the_live_tab_tells_the_truth_about_a_p1_meter_at_80_and_120_columns() {
+    use crossterm::event::KeyCode;
+    let now = utc("2025-01-15T07:30:12Z").with_timezone(&oslo());
+    let mut app = app_at(now);
+    feed_at(&mut app, &swedish().encode(), now.to_utc(), None, 0);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = text(&render(&app, w, h, COLOR));
+        // The identification line names the meter; there is no type field in a telegram.
+        assert!(
+            screen.contains("ident /KAM5 Kamstrup OMNIPOWER"),
+            "{screen}"
+        );
+        assert!(!screen.contains("type —"), "{screen}");
+        // Currents as sent (one decimal), no scaler claimed.
+        assert!(screen.contains("I as sent (A)"), "{screen}");
+        assert!(screen.contains(" 4.1 A "), "{screen}");
+        assert!(!screen.contains("fixed"), "{screen}");
+        // Every register fits the line, its unit not cut.
+        assert!(screen.contains("R- 345.68 kvarh"), "{screen}");
+        // P1 counters, not HDLC's.
+        assert!(screen.contains("1 telegrams ok 0 CRC✗"), "{screen}");
+        assert!(!screen.contains("HCS"), "{screen}");
+        // The scaler keys are not offered where they do nothing.
+        assert!(!screen.contains("energy scaler"), "{screen}");
+        assert!(!screen.contains("current scaler"), "{screen}");
+        insta::assert_snapshot!(format!("live_p1_truth_{w}x{h}"), screen);
+    }
+    for key in ['e', 'i'] {
+        app.on_key(common::key(KeyCode::Char(key)));
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("P1 telegrams carry their units: the scalers apply to Kamstrup HAN-NVE lists"),
+            "key {key}"
+        );
+        let r = app.live.latest.unwrap();
+        assert_eq!(r.current[0], Some(4.1));
+    }
+    let screen = text(&render(&app, 80, 24, COLOR));
+    assert!(
+        screen.contains("P1 telegrams carry their units"),
+        "{screen}"
+    );
 }

@@ -608,6 +608,8 @@ pub struct HintItem {
     pub keys: String,
     pub label: &'static str,
     pub priority: u8,
+    /// What the hint's first key does.
+    pub action: Action,
 }
 
 impl HintItem {
@@ -642,6 +644,7 @@ pub fn hints(tab: Tab) -> Vec<HintItem> {
                 keys: first,
                 label,
                 priority,
+                action: b.action,
             });
             last_shown = true;
         } else if b.hint == Hint::WithAbove && last_shown {

@@ -252,6 +252,8 @@ pub struct LiveState {
     pub meter_type: Option<String>,
     pub meter_kind: MeterKind,
     pub list_version: Option<String>,
+    /// A P1 meter's identification line (`KAM5 Kamstrup OMNIPOWER`).
+    pub identification: Option<String>,
     pub latest: Option<Reading>,
     pub latest_clock: Option<CosemDateTime>,
     pub history: VecDeque<Reading>,
@@ -278,6 +280,7 @@ impl Default for LiveState {
             meter_type: None,
             meter_kind: MeterKind::Unknown,
             list_version: None,
+            identification: None,
             latest: None,
             latest_clock: None,
             history: VecDeque::new(),
@@ -348,6 +351,9 @@ impl LiveState {
         if let Some(t) = m.meter_type() {
             self.meter_type = Some(t.to_string());
             self.meter_kind = m.meter_kind;
+        }
+        if let Some(ident) = &m.identification {
+            self.identification = Some(ident.clone());
         }
         if let Some(v) = m.list_version() {
             self.list_version = Some(v.to_string());
@@ -435,6 +441,20 @@ impl LiveState {
                 r.0 = scaled(r.1, e.scaler);
             }
         }
+    }
+
+    /// Why the scaling settings do not change what is shown: the latest push carries its own
+    /// units or scalers, or its brand documents fixed ones (P1 telegrams, Aidon and Kaifa
+    /// lists). `None` when they apply or nothing came yet.
+    pub fn scalers_do_not_apply(&self) -> Option<&'static str> {
+        if self.latest.as_ref().is_none_or(|r| r.scalable) {
+            return None;
+        }
+        Some(if self.last_list == Some(ListKind::Telegram) {
+            "P1 telegrams carry their units: the scalers apply to Kamstrup HAN-NVE lists"
+        } else {
+            "the scalers apply to Kamstrup HAN-NVE lists, not to this meter's values"
+        })
     }
 
     /// Sets the scalers outright (`current` `None`: by meter type, -3 on CT meters, else -2) and

@@ -66,6 +66,9 @@ pub struct Stats {
     pub fcs_bad: u64,
     pub length_bad: u64,
     pub other_bad: u64,
+    /// P1 telegrams good, and bad by their CRC (also counted above, in `good` and `other_bad`).
+    pub p1_good: u64,
+    pub p1_crc_bad: u64,
     pub junk_bytes: u64,
     pub last_byte: Option<DateTime<Utc>>,
     pub connected_since: Option<DateTime<Utc>>,
@@ -73,6 +76,15 @@ pub struct Stats {
 
 impl Stats {
     fn count(&mut self, s: &SpanRecord) {
+        if let Content::P1(f) = &s.content {
+            if s.ok() {
+                self.p1_good += 1;
+            } else if f.checks.iter().any(|c| c.name == "CRC" && !c.ok)
+                && f.checks.iter().all(|c| c.name != "end" || c.ok)
+            {
+                self.p1_crc_bad += 1;
+            }
+        }
         match &s.content {
             Content::Junk => self.junk_bytes += s.bytes.len() as u64,
             _ if s.ok() => self.good += 1,
@@ -458,10 +470,15 @@ impl App {
                 } else {
                     1
                 };
-                return self.set_scaling(Scaling {
+                let effects = self.set_scaling(Scaling {
                     energy_scaler,
                     ..self.scaling
                 });
+                // The setting is kept for a Kamstrup list, but says why nothing changed now.
+                if let Some(why) = self.live.scalers_do_not_apply() {
+                    self.notice = Some(why.into());
+                }
+                return effects;
             }
             Action::CurrentScaler => {
                 let current_scaler = match self.scaling.current_scaler {
@@ -469,10 +486,15 @@ impl App {
                     Some(-2) => Some(-3),
                     Some(_) => None,
                 };
-                return self.set_scaling(Scaling {
+                let effects = self.set_scaling(Scaling {
                     current_scaler,
                     ..self.scaling
                 });
+                // The setting is kept for a Kamstrup list, but says why nothing changed now.
+                if let Some(why) = self.live.scalers_do_not_apply() {
+                    self.notice = Some(why.into());
+                }
+                return effects;
             }
             Action::StartReadout => return self.start_readout(false),
             Action::MbusScan => return self.start_readout(true),

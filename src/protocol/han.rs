@@ -198,6 +198,8 @@ pub struct HanMessage {
     pub null_placeholders: usize,
     /// The current scaler that was applied.
     pub current_scaler: i8,
+    /// A P1 telegram's identification line without its `/` (`KAM5 Kamstrup OMNIPOWER`).
+    pub identification: Option<String>,
 }
 
 impl HanMessage {
@@ -377,6 +379,7 @@ pub fn map(
         fields,
         null_placeholders: nulls,
         current_scaler,
+        identification: None,
     })
 }
 

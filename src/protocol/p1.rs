@@ -171,35 +171,82 @@ pub fn inspect(bytes: &[u8]) -> Frame {
 /// Does a telegram start at `pos` (a `/`)? Its header is the identification line and an empty
 /// line; a `/` line without the empty line is left to IEC 61107 (an identification).
 pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
+    match header(buf, pos, eof) {
+        Header::At { body } => scan_body(buf, pos, body, eof),
+        Header::CutByNext { at } => Probe::Frame {
+            end: at,
+            frame: cut_by_next(&buf[pos..at]).into(),
+        },
+        Header::No => Probe::No,
+        Header::NeedMore => Probe::NeedMore,
+    }
+}
+
+/// What the bytes at a `/` are.
+enum Header {
+    /// A telegram header (identification line, empty line); its body starts at `body`.
+    At {
+        body: usize,
+    },
+    /// The identification line was cut: a new telegram header begins at `at`.
+    CutByNext {
+        at: usize,
+    },
+    No,
+    NeedMore,
+}
+
+/// The header of a telegram at `pos` (a `/`): `/XXX5ident` CR LF CR LF.
+fn header(buf: &[u8], pos: usize, eof: bool) -> Header {
     let limit = buf.len().min(pos + MAX_IDENT_LINE);
     let mut i = pos + 1;
     loop {
         if i >= limit {
             return if eof || limit == pos + MAX_IDENT_LINE {
-                Probe::No
+                Header::No
             } else {
-                Probe::NeedMore
+                Header::NeedMore
             };
         }
         match buf[i] {
             CR => break,
+            // An identification cut short by the next telegram's.
+            b'/' => match header(buf, i, eof) {
+                Header::At { .. } => return Header::CutByNext { at: i },
+                Header::NeedMore => return Header::NeedMore,
+                Header::No | Header::CutByNext { .. } => i += 1,
+            },
             b if printable(b) => i += 1,
-            _ => return Probe::No,
+            _ => return Header::No,
         }
     }
     // At least the three letters of the manufacturer and the baud digit.
     if i - pos < 5 {
-        return Probe::No;
+        return Header::No;
     }
     let head = &buf[i..buf.len().min(i + 4)];
     if head != &b"\r\n\r\n"[..head.len()] {
-        return Probe::No;
+        return Header::No;
     }
     if head.len() < 4 {
-        return if eof { Probe::No } else { Probe::NeedMore };
+        return if eof { Header::No } else { Header::NeedMore };
     }
-    scan_body(buf, pos, i + 4, eof)
+    Header::At { body: i + 4 }
 }
+
+/// What a telegram cut off by the next one says: no end, and why.
+fn cut_by_next(bytes: &[u8]) -> Frame {
+    let mut frame = inspect(bytes);
+    for c in &mut frame.checks {
+        if c.name == "end" {
+            c.actual = CheckValue::Text(NEW_TELEGRAM_BEGAN);
+        }
+    }
+    frame
+}
+
+/// The "end" check's finding for a telegram that lost its end because the next one began.
+pub const NEW_TELEGRAM_BEGAN: &str = "a new telegram began";
 
 /// The body from `body` up to and through the trailer.
 fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
@@ -212,9 +259,21 @@ fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
     let mut j = body;
     while j < limit {
         let b = buf[j];
-        if line_start && b == b'/' {
-            // The next telegram began: this one lost its end.
-            return frame_to(j);
+        if b == b'/' {
+            // A telegram header, even in the middle of a line (the meter restarted, the cable
+            // was pulled), is the next telegram: this one lost its end.
+            match header(buf, j, eof) {
+                Header::At { .. } => {
+                    return Probe::Frame {
+                        end: j,
+                        frame: cut_by_next(&buf[pos..j]).into(),
+                    };
+                }
+                Header::NeedMore => return Probe::NeedMore,
+                // A `/` opening a line is no telegram text either.
+                Header::No | Header::CutByNext { .. } if line_start => return frame_to(j),
+                Header::No | Header::CutByNext { .. } => {}
+            }
         }
         if line_start && b == b'!' {
             return match trailer_len(&buf[j + 1..], eof) {
@@ -875,6 +934,7 @@ pub fn to_han_message(t: &Telegram) -> HanMessage {
         fields,
         null_placeholders: 0,
         current_scaler,
+        identification: Some(t.ident.clone()),
     }
 }
 

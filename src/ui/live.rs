@@ -127,9 +127,18 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
     let mut first = vec![
         Span::styled("id ", theme.label()),
         Span::styled(l.meter_id.clone().unwrap_or_else(|| "—".into()), v.value()),
-        Span::styled("  type ", theme.label()),
-        Span::raw(l.meter_type.clone().unwrap_or_else(|| "—".into())),
     ];
+    match (&l.meter_type, &l.identification) {
+        // A P1 meter names itself in the telegram's identification line, not in a type field.
+        (None, Some(ident)) => first.extend([
+            Span::styled("  ident ", theme.label()),
+            Span::raw(format!("/{ident}")),
+        ]),
+        (t, _) => first.extend([
+            Span::styled("  type ", theme.label()),
+            Span::raw(t.clone().unwrap_or_else(|| "—".into())),
+        ]),
+    }
     if l.meter_type.is_some() {
         // Kamstrup types tell the kind; other brands' types are named by the brand.
         let mut parts = Vec::new();
@@ -294,6 +303,16 @@ fn bar_scale(app: &App) -> (f64, String) {
     (scale, format!("bar {scale:.0} A"))
 }
 
+/// Decimals of a current: as many as the meter sent when it sends its own scaler or units (no
+/// more digits than it measured), else two (Kamstrup, whose scaler is the setting's).
+fn current_decimals(r: &Reading) -> usize {
+    if r.scalable {
+        2
+    } else {
+        usize::from((-r.current_scaler).max(0).unsigned_abs())
+    }
+}
+
 /// One phase row: voltage, current, a bar against the main fuse, U x I.
 fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
     let theme = v.theme;
@@ -320,7 +339,7 @@ fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
     ];
     if u.is_none() && r.voltage_not_measured[p] {
         spans.push(Span::styled("U not measured (3-wire meter)  ", theme.dim()));
-        spans.push(Span::styled(num(i, 2, "A"), v.value()));
+        spans.push(Span::styled(num(i, current_decimals(r), "A"), v.value()));
         return Line::from(spans);
     }
     if u.is_none_or(|u| u < PHASE_MISSING_V) {
@@ -344,7 +363,7 @@ fn phase_row<'a>(v: &View, p: usize, r: &Reading, gauge_w: usize) -> Line<'a> {
         theme.series(p)
     };
     spans.extend([
-        Span::styled(format!("{:>9}", num(i, 2, "A")), i_style),
+        Span::styled(format!("{:>9}", num(i, current_decimals(r), "A")), i_style),
         Span::raw(" "),
         Span::styled(bar(i.unwrap_or(0.0) / scale, gauge_w), bar_style),
         Span::styled(
@@ -384,6 +403,8 @@ fn draw_phases(frame: &mut Frame, area: Rect, v: &View) {
     // Values with their own scaler (Aidon, P1) or a fixed documented one (Kaifa) do not follow
     // the current scaler setting.
     let current = match l.latest {
+        // P1 telegrams send a decimal number with its unit: no scaler to speak of.
+        Some(r) if !r.scalable && l.last_list == Some(ListKind::Telegram) => "I as sent (A)".into(),
         Some(r) if !r.scalable => format!("I x{} fixed", multiplier(r.current_scaler)),
         _ => format!("I x{} {how}", multiplier(l.current_scaler)),
     };
@@ -466,19 +487,48 @@ fn energy_unit(app: &App) -> String {
     }
 }
 
+/// The four registers in k-units (`A+ 12345.68 kWh`), each with its raw integer when `with_raw`.
+fn energy_spans<'a>(v: &View, e: &live::Energies, with_raw: bool) -> Vec<Span<'a>> {
+    let theme = v.theme;
+    let mut spans = Vec::new();
+    for (name, reg) in ["A+", "A-", "R+", "R-"].iter().zip(&e.registers) {
+        spans.push(Span::styled(format!("{name} "), theme.label()));
+        match reg {
+            Some((val, raw, unit)) => {
+                // Shown in k-units: Wh -> kWh.
+                let k = if unit.ends_with('h') {
+                    format!("k{unit}")
+                } else {
+                    unit.to_string()
+                };
+                spans.push(Span::styled(format!("{:.2} {k}", val / 1000.0), v.value()));
+                if with_raw {
+                    spans.push(Span::styled(format!(" (raw {raw})"), theme.dim()));
+                }
+            }
+            None => spans.push(Span::styled("—", theme.dim())),
+        }
+        spans.push(Span::raw("  "));
+    }
+    spans
+}
+
 fn draw_energy(frame: &mut Frame, area: Rect, v: &View) {
     let (app, theme) = (v.app, v.theme);
-    let wide = area.width >= 110;
+    let inner_w = usize::from(area.width.saturating_sub(2));
     let (rest, line) = match &app.live.energies {
         None => (
             vec![energy_unit(app)],
             Line::from(Span::styled(
                 if app.live.last_list == Some(ListKind::Telegram) {
                     "the telegrams carry no total registers (1.8.0 ... 4.8.0)"
-                } else if app.live.brand.is_none_or(|b| b == Brand::Kamstrup) {
-                    "come with the hourly list 2 (at xx:00:05)"
+                } else if app.live.brand.is_none() {
+                    // Nothing came yet: the meter may push HAN-NVE lists or P1 telegrams.
+                    "Energy registers: Kamstrup list 2 hourly (xx:00:05), P1 in every telegram"
+                } else if app.live.brand == Some(Brand::Kamstrup) {
+                    "Energy registers come with the hourly list 2 (at xx:00:05)"
                 } else {
-                    "come with the hourly list"
+                    "Energy registers come with the hourly list"
                 },
                 theme.dim(),
             )),
@@ -494,25 +544,10 @@ fn draw_energy(frame: &mut Frame, area: Rect, v: &View) {
                 },
                 |t| t.format("%H:%M:%S").to_string(),
             );
-            let mut spans = Vec::new();
-            for (name, reg) in ["A+", "A-", "R+", "R-"].iter().zip(&e.registers) {
-                spans.push(Span::styled(format!("{name} "), theme.label()));
-                match reg {
-                    Some((val, raw, unit)) => {
-                        // Shown in k-units: Wh -> kWh.
-                        let k = if unit.ends_with('h') {
-                            format!("k{unit}")
-                        } else {
-                            unit.to_string()
-                        };
-                        spans.push(Span::styled(format!("{:.2} {k}", val / 1000.0), v.value()));
-                        if wide {
-                            spans.push(Span::styled(format!(" (raw {raw})"), theme.dim()));
-                        }
-                    }
-                    None => spans.push(Span::styled("—", theme.dim())),
-                }
-                spans.push(Span::raw("  "));
+            // With the raw integers when the line has room for them, else without.
+            let mut spans = energy_spans(v, e, true);
+            if Line::from(spans.clone()).width() > inner_w {
+                spans = energy_spans(v, e, false);
             }
             (
                 vec![

@@ -1,7 +1,7 @@
 //! The status bar: source and settings, link state, counters, recording, and a hint when the
 //! pattern of bytes says what is wrong.
 
-use crate::app::keymap;
+use crate::app::keymap::{self, Action};
 use crate::app::{App, Tab};
 use crate::ui::Theme;
 use crate::wire::LinkState;
@@ -45,19 +45,31 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         sep(),
         Span::raw(format!("{} B", s.bytes)),
     ];
+    // P1 telegrams have no HCS or FCS: their counters are telegrams and CRC failures.
+    let p1 = s.p1_good + s.p1_crc_bad > 0;
+    let (good, good_what) = if p1 {
+        (s.p1_good, "telegrams ok")
+    } else {
+        (s.good, "ok")
+    };
     let mut first = vec![
         Span::raw(" "),
         Span::styled(
-            format!("{} ok", s.good),
-            if s.good > 0 { theme.ok() } else { theme.dim() },
+            format!("{good} {good_what}"),
+            if good > 0 { theme.ok() } else { theme.dim() },
         ),
     ];
-    for (n, what) in [
-        (s.hcs_bad, "HCS"),
-        (s.fcs_bad, "FCS"),
-        (s.length_bad, "len"),
-        (s.other_bad, "other"),
-    ] {
+    let counters = if p1 {
+        vec![(s.p1_crc_bad, "CRC"), (s.bad() - s.p1_crc_bad, "other")]
+    } else {
+        vec![
+            (s.hcs_bad, "HCS"),
+            (s.fcs_bad, "FCS"),
+            (s.length_bad, "len"),
+            (s.other_bad, "other"),
+        ]
+    };
+    for (n, what) in counters {
         if n > 0 || what != "other" {
             first.push(Span::raw(" "));
             first.push(Span::styled(
@@ -95,7 +107,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if let Some(h) = app.hint() {
         Line::from(Span::styled(format!(" ⚠ {h}"), theme.bad()))
     } else {
-        Line::from(Span::styled(hint_line(app.tab, area.width), theme.dim()))
+        // The scaler keys still answer (with why), but are not offered where they do nothing.
+        let hidden: &[Action] = if app.live.scalers_do_not_apply().is_some() {
+            &[Action::EnergyScaler, Action::CurrentScaler]
+        } else {
+            &[]
+        };
+        Line::from(Span::styled(
+            hint_line_without(app.tab, area.width, hidden),
+            theme.dim(),
+        ))
     };
     let mut lines = rows;
     if !first.is_empty() {
@@ -109,7 +130,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// columns: when they do not all fit, the lowest priority goes first (of two alike, the later one),
 /// so no hint is ever cut.
 pub fn hint_line(tab: Tab, width: u16) -> String {
+    hint_line_without(tab, width, &[])
+}
+
+/// [`hint_line`] without the hints of the `hidden` actions.
+pub fn hint_line_without(tab: Tab, width: u16, hidden: &[Action]) -> String {
     let mut items = keymap::hints(tab);
+    items.retain(|h| !hidden.contains(&h.action));
     loop {
         let line = items
             .iter()

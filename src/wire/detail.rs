@@ -740,16 +740,25 @@ impl SpanDetail {
         self.fields = p1_fields(t);
         if !all_ok(&frame.checks) {
             // What a damaged telegram says may be what the damage made of it.
-            let reason = if frame.checks.iter().any(|c| c.name == "end" && !c.ok) {
+            let end = frame.checks.iter().find(|c| c.name == "end" && !c.ok);
+            let reason = if end.is_some() {
                 "telegram cut off"
             } else {
                 "CRC failed"
             };
             self.unverified = true;
             self.unverified_reason = Some(reason);
-            self.note = Some(format!(
-                "unverified: {reason}; any value may be the one the damage hit"
-            ));
+            self.note = Some(
+                if end.is_some_and(|c| c.actual == CheckValue::Text(p1::NEW_TELEGRAM_BEGAN)) {
+                    format!(
+                        "telegram cut off after {} bytes: a new telegram began; any value may \
+                         be the one the cut hit",
+                        self.len
+                    )
+                } else {
+                    format!("unverified: {reason}; any value may be the one the damage hit")
+                },
+            );
             for f in &mut self.fields {
                 f.unverified = true;
             }

@@ -34,7 +34,9 @@ pub enum Reading {
     /// No byte came: nothing is sending, or the wiring is wrong.
     Nothing,
     /// Bytes, but not one frame in them: the speed is wrong (every bit is cut in the wrong
-    /// place), or the data bits and parity are so wrong that nothing lines up.
+    /// place), or the parity is: a receiver that expects a parity bit the meter does not send
+    /// takes the next start bit for the stop bit and loses step, so nothing lines up either.
+    /// From the bytes alone the two cannot be told apart.
     NoFrames,
     /// Frames came, but none passed its checks: the speed is right (the frame marks and lengths
     /// line up) and the bits inside are damaged, as a wrong parity setting does.
@@ -115,18 +117,21 @@ impl Verdict {
             }
         };
         let mut parts = vec![plural(self.bytes, "byte")];
-        if self.bytes > 0 {
-            parts.push(plural(u64::from(self.good_frames), "good frame"));
+        match self.reading() {
+            Reading::Nothing => {}
+            Reading::NoFrames => parts.push("no frames".into()),
+            _ => parts.push(plural(u64::from(self.good_frames), "good frame")),
         }
         if self.reading() == Reading::FailedChecks {
             parts.extend(self.failures());
         }
-        if self.reading() != Reading::Nothing && self.junk_bytes > 0 {
+        // Junk beside frames says something; all junk is what "no frames" already says.
+        if self.frames > 0 && self.junk_bytes > 0 {
             parts.push(format!("{:.0}% junk", self.junk_share() * 100.0));
         }
         let meaning = match self.reading() {
             Reading::Nothing => "nothing came",
-            Reading::NoFrames => "wrong speed (or data bits)",
+            Reading::NoFrames => "wrong speed or parity",
             Reading::FailedChecks => "wrong parity",
             Reading::GoodFrames => "this one",
         };
@@ -260,7 +265,7 @@ mod tests {
         );
         assert_eq!(
             judge(CANDIDATES[2], at, &[0x55; 40]).to_string(),
-            "9600 8E1: 40 bytes, 0 good frames, 100% junk: wrong speed (or data bits)"
+            "9600 8E1: 40 bytes, no frames: wrong speed or parity"
         );
         // Every frame's header damaged in the same place.
         let mut damaged = kamstrup.clone();

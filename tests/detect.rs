@@ -192,3 +192,132 @@ proptest! {
         prop_assert_eq!(values, sent);
     }
 }
+
+/// The real path over a pseudo-terminal: the simulated meter ignores line settings, so the first
+/// setting tried gives good frames, and is chosen and said.
+#[test]
+fn decode_detects_on_the_simulated_meter() {
+    let (mut sim, path) = common::sim_pty(&["--speed", "10"]);
+    let out = common::command()
+        .args([
+            "decode",
+            "--port",
+            &path,
+            "--detect",
+            "--detect-seconds",
+            "8",
+        ])
+        .args(["--count", "1", "--summary"])
+        .output()
+        .unwrap();
+    sim.kill().ok();
+    sim.wait().ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("kamscope: trying 2400 8N1 ... ")
+            && lines[0].ends_with(" good frames: this one"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        "kamscope: 2400 8N1 gives good frames; use --baud 2400 --parity none next time"
+    );
+    assert_eq!(lines[2], format!("kamscope: reading {path} 2400 8N1"));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("\"good\":1"), "{summary}");
+}
+
+/// A port where nothing comes: every setting is tried and said, then one sentence and exit 2.
+#[test]
+fn a_silent_port_tries_every_setting_and_gives_up() {
+    // The optical side of the simulated meter only answers requests: the line stays quiet.
+    let (mut sim, path) = common::sim_pty(&["--iec-meter", "351"]);
+    let out = common::command()
+        .args([
+            "decode",
+            "--port",
+            &path,
+            "--detect",
+            "--detect-seconds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    sim.kill().ok();
+    sim.wait().ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let expected: Vec<String> = CANDIDATES
+        .iter()
+        .map(|s| format!("kamscope: trying {s} ... 0 bytes: nothing came"))
+        .chain([format!(
+            "kamscope: no line setting gave good frames on {path}: nothing came at all (is the adapter on the meter's HAN port, and has the grid company opened the port?)"
+        )])
+        .collect();
+    assert_eq!(stderr.lines().collect::<Vec<_>>(), expected);
+    assert!(out.stdout.is_empty());
+}
+
+/// The app detects before it starts (here it then stops: the test has no terminal).
+#[test]
+fn the_app_detects_before_it_starts() {
+    let (mut sim, path) = common::sim_pty(&["--speed", "10"]);
+    let out = common::command()
+        .args(["--port", &path, "--detect", "--detect-seconds", "8"])
+        .output()
+        .unwrap();
+    sim.kill().ok();
+    sim.wait().ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "kamscope: 2400 8N1 gives good frames; use --baud 2400 --parity none next time\n"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("the app needs a terminal; for scripts use `kamscope decode`\n"));
+}
+
+#[test]
+fn detect_needs_a_port_it_can_set() {
+    let run = |args: &[&str]| {
+        let out = common::command().args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(&["decode", "--detect"]),
+        (
+            Some(2),
+            "kamscope: --detect needs --port: it finds the line settings of a live port\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["--demo", "--detect"]),
+        (
+            Some(2),
+            "kamscope: --detect needs a HAN port: --port PATH, or one chosen in the port picker\n"
+                .into()
+        )
+    );
+    let (code, tcp) = run(&["decode", "--port", "tcp://127.0.0.1:9", "--detect"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        tcp.contains("a raw tcp:// bridge keeps its own settings"),
+        "{tcp}"
+    );
+    let (code, both) = run(&[
+        "decode",
+        "--port",
+        "/dev/null",
+        "--detect",
+        "--parity",
+        "even",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(both.contains("cannot be used with"), "{both}");
+}

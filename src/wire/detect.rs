@@ -59,7 +59,8 @@ pub struct Verdict {
     pub fcs_failures: u32,
     /// P1 telegrams whose CRC failed (or was missing).
     pub crc_failures: u32,
-    /// Bytes in no frame.
+    /// Bytes found to be in no frame (a frame still arriving when the time was up is in
+    /// neither).
     pub junk_bytes: u64,
 }
 
@@ -181,10 +182,9 @@ impl Trial {
         self.verdict.good_frames >= PROVEN_AFTER
     }
 
-    /// The time is up: what is pending is framed as it stands, and judged.
-    pub fn finish(mut self, at: DateTime<Utc>) -> Verdict {
-        let verdict = &mut self.verdict;
-        self.pipeline.flush(at, |v| count(verdict, &v));
+    /// The time is up: the verdict. A frame still arriving is left out (it was cut by the time,
+    /// not by the line); its bytes are counted.
+    pub fn finish(self) -> Verdict {
         self.verdict
     }
 }
@@ -212,7 +212,7 @@ fn count(verdict: &mut Verdict, view: &super::pipeline::SpanView<'_>) {
 pub fn judge(settings: SerialSettings, at: DateTime<Utc>, bytes: &[u8]) -> Verdict {
     let mut trial = Trial::new(settings);
     trial.push(at, bytes);
-    trial.finish(at)
+    trial.finish()
 }
 
 /// The setting to use: the one with the most good frames; on a tie the first tried (the order

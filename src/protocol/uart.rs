@@ -42,8 +42,8 @@ impl LineFormat {
         let ones = (data & self.mask()).count_ones();
         match self.parity {
             Parity::None => None,
-            Parity::Even => Some(ones % 2 == 1),
-            Parity::Odd => Some(ones % 2 == 0),
+            Parity::Even => Some(!ones.is_multiple_of(2)),
+            Parity::Odd => Some(ones.is_multiple_of(2)),
         }
     }
 

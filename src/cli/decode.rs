@@ -43,6 +43,8 @@ pub struct DecodeArgs {
     pub port: Option<String>,
     #[command(flatten)]
     serial: SerialArgs,
+    #[command(flatten)]
+    detect: super::detect::DetectArgs,
     /// With --port: stop after this many frames (junk runs not counted).
     #[arg(long)]
     count: Option<u64>,
@@ -265,6 +267,11 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
         ));
     }
     check_stdout()?;
+    if args.detect.detect && args.port.is_none() {
+        return Err(UserError(
+            "--detect needs --port: it finds the line settings of a live port".into(),
+        ));
+    }
     if let Some(port) = args.port.clone() {
         return decode_port(args, port);
     }
@@ -374,7 +381,11 @@ fn read_chunks(
 /// `decode --port`: spans from a live port as they arrive, until --count frames or Ctrl-C. A
 /// missing device is waited for; a port that cannot be opened otherwise (no permission, not a
 /// serial port) ends the command at once with the reason.
-fn decode_port(args: DecodeArgs, path: String) -> Result<ExitCode, UserError> {
+fn decode_port(mut args: DecodeArgs, path: String) -> Result<ExitCode, UserError> {
+    if args.detect.detect {
+        let found = runtime()?.block_on(args.detect.run(&path))?;
+        args.serial.set(found);
+    }
     let settings = args.serial.over(SerialSettings::HAN, "han")?;
     let cfg = HanConfig {
         protocols: Protocols::ALL,

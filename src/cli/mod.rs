@@ -2,6 +2,7 @@
 //! options, output formats, the user error (one sentence, exit code 2) and the async runtime.
 
 pub mod decode;
+pub mod detect;
 pub mod keys;
 pub mod ports;
 pub mod read;
@@ -100,6 +101,14 @@ pub struct SerialArgs {
 }
 
 impl SerialArgs {
+    /// Fixes every setting to `settings` (found by `--detect`).
+    pub fn set(&mut self, settings: SerialSettings) {
+        self.baud = Some(settings.baud);
+        self.parity = Some(settings.parity);
+        self.data_bits = Some(settings.data_bits);
+        self.stop_bits = Some(settings.stop_bits);
+    }
+
     /// These settings over `preset` (from the built-in preset or the config section `section`,
     /// which names a bad speed that did not come from the command line).
     pub fn over(&self, preset: SerialSettings, section: &str) -> Result<SerialSettings, UserError> {

@@ -75,6 +75,8 @@ pub struct RunArgs {
     record: Option<PathBuf>,
     #[command(flatten)]
     serial: SerialArgs,
+    #[command(flatten)]
+    detect: super::detect::DetectArgs,
     /// 10-exponent for energy registers: 1 = raw x 10 Wh (Norway, default), 0 = Wh (Sweden).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-9..=9))]
     energy_scaler: Option<i8>,
@@ -281,7 +283,7 @@ fn export_dir(config: &config::Config) -> Option<PathBuf> {
     }
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
+pub fn run(mut args: RunArgs) -> Result<ExitCode, UserError> {
     let mut config = match config::path() {
         Some(p) => config::load(&p)?,
         None => config::Config::default(),
@@ -290,6 +292,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, UserError> {
     let Some(source) = choose_source(&args, &mut config, &mut notice)? else {
         return Ok(ExitCode::SUCCESS);
     };
+    if args.detect.detect {
+        let Source::Port(port) = &source else {
+            return Err(UserError(
+                "--detect needs a HAN port: --port PATH, or one chosen in the port picker".into(),
+            ));
+        };
+        let found = super::runtime()?.block_on(args.detect.run(port))?;
+        args.serial.set(found);
+    }
     let keys = args.keys.keys(|| Ok(config.keys.clone()))?;
     // The demo meter's HAN and optical sides count the same energy registers.
     let energy = demo_energy();

@@ -19,6 +19,7 @@ pub mod obis;
 pub mod p1;
 pub mod region;
 pub mod rfc2217;
+pub mod uart;
 
 pub use check::{Check, CheckValue};
 pub use decoder::{Decoded, Decoder};

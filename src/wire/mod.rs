@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod detail;
+pub mod detect;
 pub mod hex;
 pub mod kmp;
 pub mod line;

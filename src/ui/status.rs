@@ -48,7 +48,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // P1 telegrams have no HCS or FCS: their counters are telegrams and CRC failures.
     let p1 = s.p1_good + s.p1_crc_bad > 0;
     let (good, good_what) = if p1 {
-        (s.p1_good, "telegrams ok")
+        (
+            s.p1_good,
+            if s.p1_good == 1 {
+                "telegram ok"
+            } else {
+                "telegrams ok"
+            },
+        )
     } else {
         (s.good, "ok")
     };

@@ -607,7 +607,7 @@ fn the_live_tab_tells_the_truth_about_a_p1_meter_at_80_and_120_columns() {
         // Every register fits the line, its unit not cut.
         assert!(screen.contains("R- 345.68 kvarh"), "{screen}");
         // P1 counters, not HDLC's.
-        assert!(screen.contains("1 telegrams ok 0 CRC✗"), "{screen}");
+        assert!(screen.contains("1 telegram ok 0 CRC✗"), "{screen}");
         assert!(!screen.contains("HCS"), "{screen}");
         // The scaler keys are not offered where they do nothing.
         assert!(!screen.contains("energy scaler"), "{screen}");

@@ -167,9 +167,9 @@ fn draw_meter(frame: &mut Frame, area: Rect, v: &View) {
     }
     if l.pushes > 0 && l.list2_pushes == 0 && l.energies.is_some() {
         // P1 telegrams: the registers come with every push, there is no hourly list.
-        rest.push(format!("{} pushes", l.pushes));
+        rest.push(pushes(l.pushes));
     } else if l.pushes > 0 {
-        rest.push(format!("{} pushes, {} hourly", l.pushes, l.list2_pushes));
+        rest.push(format!("{}, {} hourly", pushes(l.pushes), l.list2_pushes));
     }
     let title = v.title("Meter", &rest, area.width);
     frame.render_widget(
@@ -767,6 +767,15 @@ fn draw_diagnostics(frame: &mut Frame, area: Rect, v: &View) {
             .block(Block::bordered().title(title)),
         area,
     );
+}
+
+/// `1 push`, `29 pushes`.
+fn pushes(n: u64) -> String {
+    if n == 1 {
+        "1 push".into()
+    } else {
+        format!("{n} pushes")
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,12 @@ pub enum PortConnector {
 
 /// The connector for `port` at `settings`, or one sentence saying what is wrong with `port`.
 pub fn connector(port: &str, settings: SerialSettings) -> Result<PortConnector, String> {
+    if port.trim().is_empty() {
+        return Err(
+            "the port is empty: give a serial port path (/dev/ttyUSB0), tcp://HOST:PORT or rfc2217://HOST:PORT"
+                .into(),
+        );
+    }
     let Some((scheme, rest)) = port.split_once("://") else {
         return Ok(PortConnector::Serial(SerialConnector {
             path: port.to_string(),
@@ -129,6 +135,13 @@ mod tests {
 
     #[test]
     fn a_wrong_port_string_is_one_sentence() {
+        for empty in ["", "  "] {
+            assert!(
+                described(empty)
+                    .unwrap_err()
+                    .starts_with("the port is empty")
+            );
+        }
         for bad in [
             "tcp://192.168.1.5",
             "tcp://:2001",

@@ -140,6 +140,12 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
         return out;
     }
     let by_topic = |t: Topic| diags.iter().filter(move |d| d.topic == t);
+    // Pushes that stopped coming (values stale, link down) fail the data check.
+    out.extend(
+        by_topic(Topic::Push)
+            .filter(|d| d.level >= Level::Warn)
+            .map(|d| Check::of("data", d)),
+    );
 
     out.push(match (&live.meter_id, &live.meter_type) {
         (Some(id), Some(t)) => {

@@ -166,8 +166,15 @@ fn judge_recording(
 ) {
     let chunks = match recording {
         ReplaySource::Capture(chunks) => {
-            // The recording's times are the reference for the meter clock.
-            app.live.clock_reference = ClockReference::Laptop;
+            // The recording's times are the reference for the meter clock: played at speed 1
+            // from its first chunk, a push's reference time is the time it was recorded.
+            if let Some(first) = chunks.first() {
+                app.live.clock_reference = ClockReference::Recording {
+                    first_chunk: first.t,
+                    started: first.t,
+                    speed: 1.0,
+                };
+            }
             chunks
                 .into_iter()
                 .filter(|c| c.link == Link::Han && c.dir == Direction::Rx)

@@ -219,6 +219,15 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
             Status::Skip,
             "currents not judged against the fuse: their scaling is wrong",
         ));
+    } else if live
+        .latest
+        .is_none_or(|r| r.current.iter().all(Option::is_none))
+    {
+        out.push(Check::new(
+            "current",
+            Status::Skip,
+            "no phase currents in the pushes",
+        ));
     } else if currents.is_empty() {
         out.push(Check::new(
             "current",
@@ -256,7 +265,14 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
     }
 
     let clock: Vec<_> = by_topic(Topic::Clock).collect();
-    out.extend(clock.iter().map(|d| Check::of("clock", d)));
+    out.extend(clock.iter().map(|d| {
+        let mut c = Check::of("clock", d);
+        // Remarks without an offset ("no times to compare with") judged nothing.
+        if d.level == Level::Info && d.evidence("offset").is_none() {
+            c.status = Status::Skip;
+        }
+        c
+    }));
     if clock.is_empty() {
         out.push(Check::new(
             "clock",

@@ -8,7 +8,7 @@ use common::command;
 use kamscope::protocol::datetime::DateTime as CosemDateTime;
 use kamscope::protocol::han::{KamstrupList, MissingPhases};
 use kamscope::wire::{Chunk, Direction, Link};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// A 4-wire 3-phase Kamstrup meter drawing 2 kW evenly: U 230/231/232 V, I 2.90 A each.
@@ -65,7 +65,7 @@ fn check(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn replay(path: &PathBuf, args: &[&str]) -> Output {
+fn replay(path: &Path, args: &[&str]) -> Output {
     let mut all = vec!["--replay", path.to_str().unwrap()];
     all.extend(args);
     check(&all)

@@ -147,7 +147,9 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
             .map(|d| Check::of("data", d)),
     );
 
-    out.push(match (&live.meter_id, &live.meter_type) {
+    // A P1 meter names its type in the identification line.
+    let meter_type = live.meter_type.as_ref().or(live.identification.as_ref());
+    out.push(match (&live.meter_id, meter_type) {
         (Some(id), Some(t)) => {
             Check::new("identity", Status::Pass, format!("meter {id}, type {t}"))
         }
@@ -212,7 +214,15 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
     let power: Vec<_> = by_topic(Topic::Power).collect();
     let scaling_error = power.iter().any(|d| d.evidence("scaler fits").is_some());
     let currents: Vec<_> = by_topic(Topic::Current).collect();
-    out.extend(currents.iter().map(|d| Check::of("current", d)));
+    out.extend(currents.iter().map(|d| {
+        let mut c = Check::of("current", d);
+        // Remarks without numbers ("not judged", "not measured") judged nothing.
+        if d.level == Level::Info && d.evidence.is_empty() {
+            c.status = Status::Skip;
+        }
+        c
+    }));
+    let fuse_judged = live.fuse_known() && !scaling_error;
     if scaling_error {
         out.push(Check::new(
             "current",
@@ -228,7 +238,7 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
             Status::Skip,
             "no phase currents in the pushes",
         ));
-    } else if currents.is_empty() {
+    } else if fuse_judged && currents.iter().all(|d| d.level < Level::Warn) {
         out.push(Check::new(
             "current",
             Status::Pass,

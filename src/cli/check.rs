@@ -297,7 +297,7 @@ fn json(app: &App, checks: &[Check], verdict: Verdict) -> serde_json::Value {
         "checks": checks,
         "meter": {
             "id": live.meter_id,
-            "type": live.meter_type,
+            "type": live.meter_type.as_ref().or(live.identification.as_ref()),
             "wiring": live.wiring().map(|w| w.describe()),
         },
         "readings": {

@@ -257,3 +257,33 @@ fn no_source_is_one_sentence() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+#[cfg(unix)]
+fn a_port_is_judged_after_three_pushes() {
+    let (mut sim, path) = common::sim_pty(&["--speed", "20", "--meter", "ct"]);
+    let started = std::time::Instant::now();
+    let o = check(&["--port", &path, "--duration", "20"]);
+    sim.kill().unwrap();
+    sim.wait().unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    // Three pushes 0.5 s apart, not the 20 s at most.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(text.contains("pushes decoded: 3/3"), "{text}");
+    // A CT meter behind the default fuse: its currents are not judged.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("skip") && l.contains("current") && l.contains("CT meter")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_port_that_cannot_be_opened_is_no_data() {
+    let o = check(&["--port", "/dev/kamscope-no-such-port", "--duration", "10"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/dev/kamscope-no-such-port"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Application state and its update functions. No I/O here: key presses and reader events go in,
 //! state and [`Effect`]s for the main loop come out, and `ui::draw` renders the state.
 
+pub mod check;
 pub mod compare;
 pub mod events;
 pub mod inspector;

@@ -1,6 +1,7 @@
 //! The binary's commands, one file each, and what they share: the command-line schema, serial
 //! options, output formats, the user error (one sentence, exit code 2) and the async runtime.
 
+pub mod check;
 pub mod decode;
 pub mod detect;
 pub mod keys;
@@ -35,6 +36,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Listen to the HAN port (or a recording, or the demo), judge the installation and exit: 0
+    /// every check passed (warnings allowed), 1 a check failed, 2 no usable data.
+    Check(check::CheckArgs),
     /// Decode a capture (hex text, raw bytes or a kamscope recording): every frame, every check,
     /// every field.
     Decode(decode::DecodeArgs),

@@ -88,7 +88,7 @@ pub struct RunArgs {
 }
 
 /// Where the HAN bytes come from.
-enum Source {
+pub(super) enum Source {
     Port(String),
     Demo,
     Replay(PathBuf),
@@ -136,15 +136,34 @@ fn choose_source(
 
 /// The link the HAN reader reads, for a replay the recording's optical line, and what the meter
 /// clock is compared with.
-type HanSide = (
+pub(super) type HanSide = (
     Box<dyn Connector>,
     Option<mpsc::Receiver<Chunk>>,
     ClockReference,
 );
 
+/// What the HAN side of a source is opened with (the app's and `check`'s options).
+pub(super) struct HanOptions<'a> {
+    pub meter: MeterProfile,
+    pub faults: bool,
+    pub speed: f64,
+    pub serial: &'a SerialArgs,
+}
+
+impl RunArgs {
+    fn han_options(&self) -> HanOptions<'_> {
+        HanOptions {
+            meter: self.meter,
+            faults: self.faults,
+            speed: self.speed,
+            serial: &self.serial,
+        }
+    }
+}
+
 /// The HAN side of the source.
-fn han_connector(
-    args: &RunArgs,
+pub(super) fn han_connector(
+    args: &HanOptions<'_>,
     config: &config::Config,
     source: &Source,
     energy: &SharedEnergy,
@@ -305,7 +324,7 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode, UserError> {
     // The demo meter's HAN and optical sides count the same energy registers.
     let energy = demo_energy();
     let (connector, replayed_optical, clock_reference) =
-        han_connector(&args, &config, &source, &energy)?;
+        han_connector(&args.han_options(), &config, &source, &energy)?;
     let readout_port = readout_connectors(&args, &config, &source, energy)?;
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(UserError(

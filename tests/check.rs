@@ -110,6 +110,31 @@ fn a_healthy_site_passes() {
 }
 
 #[test]
+fn a_healthy_one_phase_site_passes() {
+    // A 1-phase meter (type 686-1...) drawing 1.5 kW: L2 and L3 sent as null placeholders, as
+    // real 1-phase Kamstrup lists do; no phase is missing.
+    let one_phase = KamstrupList {
+        meter_type: "6861111BN242101040".into(),
+        power: [1500, 0, 0, 0],
+        currents: [Some(652), None, None],
+        voltages: [Some(230), None, None],
+        ..healthy()
+    };
+    let o = replay(&recording("healthy-1p.jsonl", &one_phase), &[]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(failing(&o).is_empty(), "{text}");
+    assert!(text.contains("1-phase"), "{text}");
+    for id in ["phases", "voltage", "power"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("pass") && l[6..].starts_with(id)),
+            "{id} should pass:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_phase_fails_naming_it() {
     let mut list = healthy();
     list.voltages[1] = Some(0);

@@ -15,25 +15,7 @@ use proptest::prelude::*;
 
 /// Every span of `input` fed in chunks of `chunk` bytes: (offset, length, protocol, checks good).
 fn spans(input: &[u8], chunk: usize, protocols: Protocols) -> Vec<(u64, usize, Protocol, bool)> {
-    let mut framer = Framer::new(protocols);
-    let mut out = Vec::new();
-    let mut take = |framer: &mut Framer| {
-        while let Some(s) = framer.next_span() {
-            out.push((
-                s.offset,
-                s.bytes.len(),
-                s.protocol(),
-                all_ok(s.content.checks()),
-            ));
-        }
-    };
-    for c in input.chunks(chunk.max(1)) {
-        framer.push(c);
-        take(&mut framer);
-    }
-    framer.finish();
-    take(&mut framer);
-    out
+    common::spans_in_chunks(protocols, input, &[chunk])
 }
 
 fn swedish() -> SwedishList {
@@ -218,28 +200,7 @@ fn split_at_every_byte_the_spans_are_the_same() {
         );
     }
     for cut in 1..stream.len() {
-        let mut framer = Framer::new(Protocols::ALL);
-        let mut got = Vec::new();
-        for part in [&stream[..cut], &stream[cut..]] {
-            framer.push(part);
-            while let Some(s) = framer.next_span() {
-                got.push((
-                    s.offset,
-                    s.bytes.len(),
-                    s.protocol(),
-                    all_ok(s.content.checks()),
-                ));
-            }
-        }
-        framer.finish();
-        while let Some(s) = framer.next_span() {
-            got.push((
-                s.offset,
-                s.bytes.len(),
-                s.protocol(),
-                all_ok(s.content.checks()),
-            ));
-        }
+        let got = common::spans_in_chunks(Protocols::ALL, &stream, &[cut, stream.len()]);
         assert_eq!(got, whole, "split at {cut}");
     }
 }

@@ -1,7 +1,8 @@
 //! Property tests: encode -> decode round trips, chunking independence, recovery from junk and
 //! damage with exact byte accounting, and no panics on arbitrary bytes.
 
-use kamscope::protocol::check::all_ok;
+mod common;
+
 use kamscope::protocol::datetime::DateTime;
 use kamscope::protocol::han::{KamstrupList, MissingPhases};
 use kamscope::protocol::iec61107::{self, BccRule, Line};
@@ -71,33 +72,7 @@ fn encode(list: &KamstrupList) -> Vec<u8> {
 
 /// (offset, len, protocol, ok) of every span, feeding the input in the given chunk sizes.
 fn spans_chunked(input: &[u8], chunks: &[usize]) -> Vec<(u64, usize, Protocol, bool)> {
-    let mut framer = Framer::default();
-    let mut out = Vec::new();
-    let mut rest = input;
-    let mut sizes = chunks.iter().cycle();
-    while !rest.is_empty() {
-        let n = (*sizes.next().unwrap_or(&rest.len())).clamp(1, rest.len());
-        framer.push(&rest[..n]);
-        rest = &rest[n..];
-        while let Some(s) = framer.next_span() {
-            out.push((
-                s.offset,
-                s.bytes.len(),
-                s.protocol(),
-                all_ok(s.content.checks()),
-            ));
-        }
-    }
-    framer.finish();
-    while let Some(s) = framer.next_span() {
-        out.push((
-            s.offset,
-            s.bytes.len(),
-            s.protocol(),
-            all_ok(s.content.checks()),
-        ));
-    }
-    out
+    common::spans_in_chunks(kamscope::protocol::framer::Protocols::ALL, input, chunks)
 }
 
 fn assert_exact_accounting(spans: &[(u64, usize, Protocol, bool)], len: usize) {

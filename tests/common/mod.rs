@@ -170,3 +170,36 @@ pub fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
         .unwrap();
     (sim, path.trim().to_string())
 }
+
+/// (offset, len, protocol, ok) of every span of `input` framed with `protocols`, fed in chunks
+/// of the given sizes (cycled; the last may be shorter), then the end of input.
+pub fn spans_in_chunks(
+    protocols: kamscope::protocol::framer::Protocols,
+    input: &[u8],
+    chunks: &[usize],
+) -> Vec<(u64, usize, kamscope::protocol::Protocol, bool)> {
+    use kamscope::protocol::check::all_ok;
+    let mut framer = kamscope::protocol::framer::Framer::new(protocols);
+    let mut out = Vec::new();
+    let mut take = |framer: &mut kamscope::protocol::framer::Framer| {
+        while let Some(s) = framer.next_span() {
+            out.push((
+                s.offset,
+                s.bytes.len(),
+                s.protocol(),
+                all_ok(s.content.checks()),
+            ));
+        }
+    };
+    let mut rest = input;
+    let mut sizes = chunks.iter().cycle();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap_or(&rest.len())).clamp(1, rest.len());
+        framer.push(&rest[..n]);
+        rest = &rest[n..];
+        take(&mut framer);
+    }
+    framer.finish();
+    take(&mut framer);
+    out
+}

@@ -45,9 +45,9 @@ pub fn run(args: ReadArgs) -> Result<ExitCode, UserError> {
         return Err(UserError("--kmp-variant needs --protocol kmp".into()));
     }
     match args.protocol {
-        ReadoutProtocol::Iec => args.mbus.reject_for_iec()?,
+        ReadoutProtocol::Iec => args.mbus.reject_outside_mbus()?,
         ReadoutProtocol::Kmp => {
-            args.mbus.reject_for("kmp")?;
+            args.mbus.reject_outside_mbus()?;
             if !args.address.is_empty() || args.no_baud_switch {
                 return Err(UserError(
                     "--address and --no-baud-switch are for IEC 61107 readouts, not --protocol kmp"

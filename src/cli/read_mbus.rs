@@ -25,13 +25,8 @@ pub struct MbusArgs {
 }
 
 impl MbusArgs {
-    /// These options make no sense for the optical head.
-    pub fn reject_for_iec(&self) -> Result<(), UserError> {
-        self.reject_for("iec")
-    }
-
     /// These options make no sense for another protocol than M-Bus.
-    pub fn reject_for(&self, _protocol: &str) -> Result<(), UserError> {
+    pub fn reject_outside_mbus(&self) -> Result<(), UserError> {
         if self.secondary.is_some() || self.scan {
             return Err(UserError(
                 "--secondary and --scan are M-Bus options: add --protocol mbus".into(),

@@ -12,6 +12,7 @@ use kamscope::app::live::{ClockReference, standard_offset_seconds};
 use kamscope::config;
 use kamscope::link::replay::ReplaySource;
 use kamscope::link::sim::{MeterProfile, demo_energy};
+use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Protocols};
 use kamscope::task::han::{self, HanConfig};
@@ -116,6 +117,33 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
     } else {
         DEFAULT_DURATION_S
     });
+    let mut app = new_app(&config, keys.clone(), args.fuse);
+    if let Source::Replay(path) = &source {
+        let recording = ReplaySource::load(path)?;
+        judge_recording(&mut app, recording, duration, options);
+    } else {
+        let han_options = HanOptions {
+            meter: args.meter,
+            faults: args.faults,
+            speed: args.speed,
+            serial: &args.serial,
+        };
+        let (connector, _, clock) = han_connector(&han_options, &config, &source, &demo_energy())?;
+        app.source = connector.describe();
+        app.live.clock_reference = clock;
+        let han_config = HanConfig {
+            scaling: app.scaling,
+            keys,
+            stop_on_permanent: true,
+            ..HanConfig::default()
+        };
+        runtime()?.block_on(listen(&mut app, connector, han_config, duration, options));
+    }
+    report(&app, options, args.format)
+}
+
+/// An app that has seen nothing yet, with the config's scaling and fuse (or `fuse`).
+fn new_app(config: &config::Config, keys: Option<Keys>, fuse: Option<f64>) -> App {
     let scaling = Scaling {
         energy_scaler: config.scaling.energy_scaler.unwrap_or(1),
         current_scaler: config.scaling.current_scaler,
@@ -128,42 +156,35 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
         now.fixed_offset(),
         standard_offset_seconds(now),
     );
-    app.keys = keys.clone();
-    app.live.fuse_a = args.fuse.unwrap_or_else(|| config.site.fuse_a());
+    app.keys = keys;
+    app.live.fuse_a = fuse.unwrap_or_else(|| config.site.fuse_a());
+    app
+}
 
-    if let Source::Replay(path) = &source {
-        let recording = ReplaySource::load(path)?;
-        judge_recording(&mut app, recording, keys, duration, options);
-    } else {
-        let han_options = HanOptions {
-            meter: args.meter,
-            faults: args.faults,
-            speed: args.speed,
-            serial: &args.serial,
-        };
-        let (connector, _, clock) = han_connector(&han_options, &config, &source, &demo_energy())?;
-        app.source = connector.describe();
-        app.live.clock_reference = clock;
-        let han_config = HanConfig {
-            scaling,
-            keys,
-            stop_on_permanent: true,
-            ..HanConfig::default()
-        };
-        runtime()?.block_on(listen(&mut app, connector, han_config, duration, options));
-    }
-    report(&app, options, args.format)
+#[allow(dead_code)] // for `kamscope bundle`, being written
+/// A recording judged as `check --replay FILE` judges it with the default options: the verdict
+/// and the result as `--format json` prints it (for the support bundle).
+pub fn check_recording(
+    path: &std::path::Path,
+    config: &config::Config,
+    keys: Option<Keys>,
+) -> Result<(Verdict, serde_json::Value), UserError> {
+    let options = CheckOptions::default();
+    let mut app = new_app(config, keys, None);
+    judge_recording(
+        &mut app,
+        ReplaySource::load(path)?,
+        DEFAULT_DURATION_S,
+        options,
+    );
+    let checks = check::checks(&app, options);
+    let verdict = check::verdict(&app, &checks);
+    Ok((verdict, json(&app, &checks, verdict)))
 }
 
 /// Plays a recording through the HAN pipeline with its own times, until enough came or
 /// `duration` seconds of it played.
-fn judge_recording(
-    app: &mut App,
-    recording: ReplaySource,
-    keys: Option<kamscope::protocol::dlms::Keys>,
-    duration: f64,
-    options: CheckOptions,
-) {
+fn judge_recording(app: &mut App, recording: ReplaySource, duration: f64, options: CheckOptions) {
     let chunks = match recording {
         ReplaySource::Capture(chunks) => {
             // The recording's times are the reference for the meter clock: played at speed 1
@@ -193,7 +214,7 @@ fn judge_recording(
     let mut pipeline = Pipeline::new(
         Link::Han,
         Protocols::HAN,
-        Decoder::new(app.scaling, keys),
+        Decoder::new(app.scaling, app.keys.clone()),
         None,
     );
     let first = chunks.first().map(|c| c.t);

@@ -7,15 +7,15 @@
 
 use crate::app::picker::{Choice, Picker, PickerAction};
 use crate::app::{App, Effect};
+use crate::link::io_reason;
 use crate::link::serial::list_ports;
-use crate::link::{OpticalConnector, io_reason};
 use crate::protocol::iec_session::ReadoutOptions;
 use crate::task::optical::OpticalReplay;
+use crate::task::readout::Readout;
+pub use crate::task::readout::ReadoutConnectors;
 use crate::ui::{self, Theme};
 use crate::wire::capture::EventLine;
-use crate::wire::{
-    HanCommand, HanEvent, OpticalEvent, ReadoutEvent, ReadoutProtocol, SharedRecorder,
-};
+use crate::wire::{HanCommand, HanEvent, OpticalEvent, ReadoutProtocol, SharedRecorder};
 use chrono::{DateTime, FixedOffset, Local};
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseButton, MouseEventKind,
@@ -26,7 +26,6 @@ use ratatui::backend::Backend;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -170,31 +169,11 @@ pub struct Optical {
     pub replay: Option<OpticalReplay>,
 }
 
-/// The readout port opened for each protocol at its own line settings (an optical head reads IEC
-/// 61107 at 300 7E1 and the 685-382's KMP at 1200 8E2; an M-Bus level converter runs 2400 8E1).
-pub struct ReadoutConnectors {
-    pub iec: Arc<dyn OpticalConnector>,
-    pub kmp: Arc<dyn OpticalConnector>,
-    pub mbus: Arc<dyn OpticalConnector>,
-    /// The M-Bus line speed, for the answer timeouts.
-    pub mbus_baud: u32,
-}
-
 /// The HAN reader task as the loop sees it.
 pub struct HanTask {
     pub events: mpsc::Receiver<HanEvent>,
     pub commands: mpsc::Sender<HanCommand>,
 }
-
-/// The events of a readout in progress, each protocol's task in its own terms.
-enum ReadoutEvents {
-    Iec(mpsc::Receiver<OpticalEvent>),
-    Kmp(mpsc::Receiver<crate::wire::kmp::KmpEvent>),
-    Mbus(mpsc::Receiver<crate::wire::mbus::MbusEvent>),
-}
-
-/// A readout in progress: its events and the way to cancel it.
-type Readout = (ReadoutEvents, mpsc::Sender<()>);
 
 /// The port picker, before the app: `None` when the user quits. Rescans every second so an
 /// adapter plugged in now shows up.
@@ -357,7 +336,7 @@ where
                 None => break,
             },
             _ = tick.tick() => app.tick(env.now()),
-            ev = next_readout_event(&mut readout), if readout.is_some() => match ev {
+            ev = Readout::next_of(&mut readout), if readout.is_some() => match ev {
                 Some(e) => app.on_readout(e),
                 None => readout_ended = true,
             },
@@ -375,8 +354,8 @@ where
         }
     }
     let _ = han.commands.send(HanCommand::Stop).await;
-    if let Some((_, cancel)) = &readout {
-        let _ = cancel.try_send(());
+    if let Some(r) = &readout {
+        r.cancel();
     }
     // The reader finishes a frame that is still arriving (so a recording ends on a whole
     // frame): wait while it reports, not longer.
@@ -433,36 +412,13 @@ async fn apply<E: Environment>(
             mbus_target,
         } => {
             if let Some(c) = &optical.connectors {
-                let recorder = optical.recorder.clone();
-                *readout = Some(match protocol {
-                    ReadoutProtocol::Iec => {
-                        let (events, cancel) = crate::task::optical::spawn(
-                            c.iec.clone(),
-                            optical.options.clone(),
-                            recorder,
-                        );
-                        (ReadoutEvents::Iec(events), cancel)
-                    }
-                    ReadoutProtocol::Kmp => {
-                        // The Readout tab reads the 685-382, the meter whose optical port
-                        // speaks ASCII-hex KMP (`kamscope read --protocol kmp` also reads binary).
-                        let options = crate::protocol::kmp_session::KmpOptions::new(
-                            crate::protocol::kmp::Variant::AsciiHex,
-                        );
-                        let (events, cancel) =
-                            crate::task::kmp::spawn(c.kmp.clone(), options, recorder);
-                        (ReadoutEvents::Kmp(events), cancel)
-                    }
-                    ReadoutProtocol::Mbus => {
-                        let options = crate::protocol::mbus::session::MbusOptions::for_baud(
-                            mbus_target,
-                            c.mbus_baud,
-                        );
-                        let (events, cancel) =
-                            crate::task::mbus::spawn(c.mbus.clone(), options, recorder);
-                        (ReadoutEvents::Mbus(events), cancel)
-                    }
-                });
+                *readout = Some(Readout::start(
+                    c,
+                    protocol,
+                    mbus_target,
+                    optical.options.clone(),
+                    optical.recorder.clone(),
+                ));
             }
         }
         Effect::RememberReadoutProtocol { port, protocol } => {
@@ -473,8 +429,8 @@ async fn apply<E: Environment>(
             }
         }
         Effect::CancelReadout => {
-            if let Some((_, cancel)) = readout {
-                let _ = cancel.try_send(());
+            if let Some(r) = readout {
+                r.cancel();
             }
         }
         Effect::Export {
@@ -513,16 +469,6 @@ fn full_path(path: &Path) -> PathBuf {
 async fn next_event(events: &mut Option<mpsc::Receiver<OpticalEvent>>) -> Option<OpticalEvent> {
     match events {
         Some(events) => events.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The next event of the readout in progress (never called without one).
-async fn next_readout_event(readout: &mut Option<Readout>) -> Option<ReadoutEvent> {
-    match readout {
-        Some((ReadoutEvents::Iec(events), _)) => events.recv().await.map(ReadoutEvent::Iec),
-        Some((ReadoutEvents::Kmp(events), _)) => events.recv().await.map(ReadoutEvent::Kmp),
-        Some((ReadoutEvents::Mbus(events), _)) => events.recv().await.map(ReadoutEvent::Mbus),
         None => std::future::pending().await,
     }
 }

@@ -104,7 +104,7 @@ fn a_healthy_site_passes() {
     assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
     assert!(
         text.trim_end()
-            .ends_with("verdict: pass (8 passed, 0 warnings, 0 failed, 2 skipped)"),
+            .ends_with("verdict: pass (8 passed, 0 warnings, 0 failed, 4 skipped)"),
         "{text}"
     );
 }
@@ -244,7 +244,17 @@ fn a_recording_without_frames_is_no_data() {
 fn json_has_the_verdict_checks_meter_readings_frames_and_version() {
     let mut list = healthy();
     list.voltages[1] = Some(0);
-    let o = replay(&recording("json.jsonl", &list), &["--format", "json"]);
+    let o = replay(
+        &recording("json.jsonl", &list),
+        &[
+            "--format",
+            "json",
+            "--site",
+            "Storgata 1 <cellar>",
+            "--installer",
+            "Kari",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["verdict"], "fail");
@@ -257,7 +267,19 @@ fn json_has_the_verdict_checks_meter_readings_frames_and_version() {
     assert_eq!(doc["frames"]["good"], 3);
     assert_eq!(doc["frames"]["bad"], 0);
     assert_eq!(doc["frames"]["junk_bytes"], 0);
+    assert_eq!(doc["frames"]["hcs_bad"], 0);
     assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc["site"]["name"], "Storgata 1 <cellar>");
+    assert_eq!(doc["site"]["installer"], "Kari");
+    assert_eq!(doc["site"]["note"], serde_json::Value::Null);
+    assert_eq!(doc["readings"]["readout"], serde_json::Value::Null);
+    let events = doc["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["text"] == "first good frame" && e["level"] == "ok"),
+        "{events:?}"
+    );
     let checks = doc["checks"].as_array().unwrap();
     let phases = checks.iter().find(|c| c["id"] == "phases").unwrap();
     assert_eq!(phases["status"], "fail");
@@ -311,4 +333,96 @@ fn a_port_that_cannot_be_opened_is_no_data() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("/dev/kamscope-no-such-port"), "{err}");
+}
+
+#[test]
+fn the_demo_with_its_optical_side_compares_the_energy() {
+    let o = check(&[
+        "--demo",
+        "--optical",
+        "--wait-list2",
+        "--speed",
+        "600",
+        "--duration",
+        "30",
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("pass  readout") && l.contains("BCC good")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("pass  energy") && l.contains("agrees with HAN")),
+        "{text}"
+    );
+}
+
+#[test]
+fn energy_registers_that_disagree_fail() {
+    // The HAN side scaled 10x (energy scaler 2 where the meter sends 10 Wh steps): list 2's A+
+    // is ten times the optical register.
+    let dir = std::env::temp_dir().join(format!("kamscope-check-energy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "[scaling]\nenergy_scaler = 2\n").unwrap();
+    let o = command()
+        .args(["check", "--demo", "--optical", "--protocol", "mbus"])
+        .args(["--wait-list2", "--speed", "600", "--duration", "30"])
+        .env("KAMSCOPE_CONFIG", &config)
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("fail  energy") && l.contains("DIFFERS from HAN")),
+        "{text}"
+    );
+    assert!(text.contains("pass  readout"), "{text}");
+}
+
+#[test]
+fn optical_needs_a_port_unless_demo() {
+    let o = check(&["--port", "/dev/null", "--optical", "--duration", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--optical needs"), "{err}");
+}
+
+#[test]
+#[cfg(unix)]
+fn a_readout_with_a_bad_bcc_fails_the_check() {
+    let (mut han, han_path) = common::sim_pty(&["--speed", "20"]);
+    let (mut optical, optical_path) = common::sim_pty(&[
+        "--iec-meter",
+        "351",
+        "--iec-fault",
+        "bad-bcc",
+        "--speed",
+        "20",
+    ]);
+    let o = check(&[
+        "--port",
+        &han_path,
+        "--optical",
+        &optical_path,
+        "--duration",
+        "30",
+    ]);
+    for sim in [&mut han, &mut optical] {
+        sim.kill().unwrap();
+        sim.wait().unwrap();
+    }
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("fail  readout") && l.contains("IEC 61107")),
+        "{text}"
+    );
+    assert!(text.contains("pass  data"), "{text}");
 }

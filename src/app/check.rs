@@ -3,7 +3,9 @@
 //! the app judge a site the same way.
 
 use super::App;
+use super::compare::{self, Agreement};
 use super::live::{Diagnostic, Evidence, Level, Topic, limits, power_figures};
+use super::readout::Outcome;
 use super::verdict;
 use serde::Serialize;
 
@@ -88,6 +90,8 @@ pub struct CheckOptions {
     pub wait_list2: bool,
     /// The site exports (solar): export must have been seen.
     pub expect_export: bool,
+    /// An optical readout was asked for: without a good one the readout check fails.
+    pub optical: bool,
 }
 
 /// The overall verdict.
@@ -314,7 +318,14 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
         Check::new(
             "list2",
             Status::Pass,
-            format!("list 2 seen ({} pushes)", live.list2_pushes),
+            format!(
+                "list 2 seen ({})",
+                if live.list2_pushes == 1 {
+                    "1 push".to_string()
+                } else {
+                    format!("{} pushes", live.list2_pushes)
+                }
+            ),
         )
     } else if options.wait_list2 {
         Check::new(
@@ -329,7 +340,130 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
             "list 2 comes hourly: not waited for (--wait-list2)",
         )
     });
+    out.push(readout_check(app, options));
+    out.push(energy_check(app));
     out
+}
+
+/// The optical (or M-Bus) readout: complete with good checksums, its registers counted.
+fn readout_check(app: &App, options: CheckOptions) -> Check {
+    let tab = &app.readout;
+    // A scan lists meters; it reads no registers.
+    let latest = tab.results.iter().rev().find(|r| r.scan().is_none());
+    match latest {
+        Some(r) => {
+            let title = r.protocol().title();
+            let verdict = r.verdict_text();
+            let mut c = match r.outcome() {
+                Outcome::Good => Check::new(
+                    "readout",
+                    Status::Pass,
+                    format!("{title} readout: {verdict}; {}", r.meter_line()),
+                ),
+                Outcome::Cancelled => Check::new(
+                    "readout",
+                    Status::Fail,
+                    format!("{title} readout cancelled before it ended"),
+                ),
+                Outcome::Failed => Check::new(
+                    "readout",
+                    Status::Fail,
+                    format!("{title} readout failed: {verdict}"),
+                ),
+            };
+            c.evidence.push(CheckEvidence {
+                name: "registers",
+                value: r.fields().len() as f64,
+                unit: "",
+            });
+            c.evidence.push(CheckEvidence {
+                name: "duration",
+                value: r.duration_ms() as f64 / 1000.0,
+                unit: "s",
+            });
+            c
+        }
+        None if tab.running.is_some() => Check::new(
+            "readout",
+            Status::Fail,
+            "the readout had not ended when listening stopped (--duration)",
+        ),
+        None if options.optical => Check::new("readout", Status::Fail, "no readout came"),
+        None => Check::new(
+            "readout",
+            Status::Skip,
+            "no optical readout asked for (--optical)",
+        ),
+    }
+}
+
+/// A+ from HAN list 2 against each readout's register, the time between them accounted for.
+fn energy_check(app: &App) -> Check {
+    let table = compare::energy_table(&app.live, &app.readout);
+    let han = table.first().filter(|(r, _)| r.source == "HAN");
+    let others = table.len().saturating_sub(1);
+    let (Some((han, _)), true) = (han, others > 0) else {
+        let why = match (
+            compare::han_energy(&app.live),
+            app.readout.energy_readings().len(),
+        ) {
+            (None, 0) => "no energy registers to compare (list 2 and a readout)",
+            (None, _) => "no list 2 to compare the readout's A+ with (--wait-list2)",
+            _ => "no readout's A+ to compare list 2 with (--optical)",
+        };
+        return Check::new("energy", Status::Skip, why);
+    };
+    let mut worst = Status::Pass;
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    for (r, agreement) in &table[1..] {
+        let (Agreement::Agree {
+            diff_kwh,
+            allowed_kwh,
+        }
+        | Agreement::Differ {
+            diff_kwh,
+            allowed_kwh,
+        }) = *agreement
+        else {
+            continue;
+        };
+        let agrees = matches!(agreement, Agreement::Agree { .. });
+        if !agrees {
+            worst = Status::Fail;
+        }
+        parts.push(format!(
+            "{} {} {:.3} kWh {} HAN {:.3} kWh ({} apart; {:+.3} kWh, up to {:.3} kWh explained)",
+            r.source,
+            r.register,
+            r.kwh,
+            if agrees {
+                "agrees with"
+            } else {
+                "DIFFERS from"
+            },
+            han.kwh,
+            compare::between(han.at, r.at),
+            diff_kwh,
+            allowed_kwh,
+        ));
+        evidence.push(CheckEvidence {
+            name: "difference",
+            value: diff_kwh,
+            unit: "kWh",
+        });
+        evidence.push(CheckEvidence {
+            name: "allowed",
+            value: allowed_kwh,
+            unit: "kWh",
+        });
+    }
+    Check {
+        id: "energy",
+        status: worst,
+        message: parts.join("; "),
+        evidence,
+    }
 }
 
 /// Data arriving: the no-data ladder's rung and the share of bad frames.

@@ -571,7 +571,8 @@ impl App {
     }
 
     /// Starts a readout in the chosen protocol; on a shown M-Bus scan, of the meter picked in it.
-    fn start_readout(&mut self, scan: bool) -> Vec<Effect> {
+    /// (`r` in the Readout tab, and `kamscope check --optical`.)
+    pub fn start_readout(&mut self, scan: bool) -> Vec<Effect> {
         let tab = &mut self.readout;
         let Some(port) = tab.port.clone() else {
             self.notice = Some(NO_READOUT_PORT.into());

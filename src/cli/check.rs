@@ -3,20 +3,25 @@
 //! (warnings allowed), 1 a check failed, 2 no usable data.
 
 use super::keys::KeyArgs;
-use super::run::{HanOptions, Source, han_connector};
+use super::run::{DemoReadout, HanOptions, Source, han_connector, readout_connectors};
 use super::{Format, SerialArgs, UserError, out, parse_speed, runtime};
 use chrono::{DateTime, Utc};
-use kamscope::app::App;
 use kamscope::app::check::{self, Check, CheckOptions, Verdict};
 use kamscope::app::live::{ClockReference, standard_offset_seconds};
+use kamscope::app::{App, Effect};
 use kamscope::config;
 use kamscope::link::replay::ReplaySource;
 use kamscope::link::sim::{MeterProfile, demo_energy};
+use kamscope::link::sim_optical::{IecMeter, OpticalFault};
 use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::Scaling;
+use kamscope::protocol::iec_session::ReadoutOptions;
 use kamscope::protocol::{Decoder, Protocols};
 use kamscope::task::han::{self, HanConfig};
-use kamscope::wire::{Chunk, Direction, HanCommand, HanEvent, Link, LinkState, Pipeline};
+use kamscope::task::readout::{Readout, ReadoutConnectors};
+use kamscope::wire::{
+    Chunk, Direction, HanCommand, HanEvent, Link, LinkState, Pipeline, ReadoutProtocol,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -64,12 +69,37 @@ pub struct CheckArgs {
     /// The site exports (solar): fail when no export is seen.
     #[arg(long)]
     expect_export: bool,
+    /// Also read the meter's registers through the optical head on PORT while listening, and
+    /// compare its A+ with list 2's. Without PORT: the config's [optical] port, or with --demo
+    /// the simulated meter's optical side.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, conflicts_with = "replay")]
+    optical: Option<Option<String>>,
+    /// What the --optical readout speaks (default: as remembered for the port, else iec;
+    /// mbus reads the one meter on an M-Bus level converter).
+    #[arg(long, value_enum, requires = "optical")]
+    protocol: Option<ReadoutProtocol>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    #[command(flatten)]
+    site: SiteArgs,
     #[command(flatten)]
     serial: SerialArgs,
     #[command(flatten)]
     keys: KeyArgs,
+}
+
+/// Who checked what, for the JSON and the report.
+#[derive(clap::Args, Default)]
+pub struct SiteArgs {
+    /// The site's name or address.
+    #[arg(long, value_name = "NAME")]
+    site: Option<String>,
+    /// Who did the check.
+    #[arg(long, value_name = "NAME")]
+    installer: Option<String>,
+    /// A remark for the record (fuse changed, CTs replaced, ...).
+    #[arg(long, value_name = "TEXT")]
+    note: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<f64, String> {
@@ -111,6 +141,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
     let options = CheckOptions {
         wait_list2: args.wait_list2,
         expect_export: args.expect_export,
+        optical: args.optical.is_some(),
     };
     let duration = args.duration.unwrap_or(if args.wait_list2 {
         LIST2_DURATION_S
@@ -128,18 +159,52 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
             speed: args.speed,
             serial: &args.serial,
         };
-        let (connector, _, clock) = han_connector(&han_options, &config, &source, &demo_energy())?;
+        let energy = demo_energy();
+        let (connector, _, clock) = han_connector(&han_options, &config, &source, &energy)?;
         app.source = connector.describe();
         app.live.clock_reference = clock;
+        let readout = match &args.optical {
+            Some(port) => {
+                let demo = DemoReadout {
+                    meter: IecMeter::Combi351,
+                    echo: false,
+                    fault: OpticalFault::None,
+                    speed: args.speed,
+                };
+                let Some((name, connectors)) =
+                    readout_connectors(port.as_ref(), &demo, &config, &source, energy)?
+                else {
+                    return Err(UserError(
+                        "--optical needs the optical head's port (--optical PORT, or [optical] \
+                         port in the config)"
+                            .into(),
+                    ));
+                };
+                app.readout.port = Some(name.clone());
+                app.readout.protocol = args
+                    .protocol
+                    .or_else(|| config.readout.protocol.get(&name).copied())
+                    .unwrap_or_default();
+                Some(connectors)
+            }
+            None => None,
+        };
         let han_config = HanConfig {
             scaling: app.scaling,
             keys,
             stop_on_permanent: true,
             ..HanConfig::default()
         };
-        runtime()?.block_on(listen(&mut app, connector, han_config, duration, options));
+        runtime()?.block_on(listen(
+            &mut app,
+            connector,
+            han_config,
+            readout.as_ref(),
+            duration,
+            options,
+        ));
     }
-    report(&app, options, args.format)
+    report(&app, options, args.format, &args.site)
 }
 
 /// An app that has seen nothing yet, with the config's scaling and fuse (or `fuse`).
@@ -179,7 +244,7 @@ pub fn check_recording(
     );
     let checks = check::checks(&app, options);
     let verdict = check::verdict(&app, &checks);
-    Ok((verdict, json(&app, &checks, verdict)))
+    Ok((verdict, json(&app, &checks, verdict, &SiteArgs::default())))
 }
 
 /// Plays a recording through the HAN pipeline with its own times, until enough came or
@@ -257,31 +322,67 @@ fn set_now(app: &mut App, t: DateTime<Utc>) {
     app.tick(t.with_timezone(&offset));
 }
 
-/// Listens to a live source until enough came, `duration` seconds passed, the port could not be
+/// Listens to a live source (and reads the readout port, when given, at the same time) until
+/// enough came and the readout ended, `duration` seconds passed, the HAN port could not be
 /// opened, or Ctrl-C.
 async fn listen(
     app: &mut App,
     connector: Box<dyn kamscope::link::Connector>,
     han_config: HanConfig,
+    readout_port: Option<&ReadoutConnectors>,
     duration: f64,
     options: CheckOptions,
 ) {
     let (mut events, commands) = han::spawn(connector, han_config);
+    let mut readout = None;
+    if let Some(connectors) = readout_port {
+        for effect in app.start_readout(false) {
+            if let Effect::StartReadout {
+                protocol,
+                mbus_target,
+            } = effect
+            {
+                readout = Some(Readout::start(
+                    connectors,
+                    protocol,
+                    mbus_target,
+                    ReadoutOptions::default(),
+                    None,
+                ));
+            }
+        }
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(duration);
+    let mut han_done = false;
     loop {
-        let event = tokio::select! {
-            e = events.recv() => e,
+        tokio::select! {
+            e = events.recv(), if !han_done => {
+                app.tick(chrono::Local::now().fixed_offset());
+                let Some(event) = e else { break };
+                let port_failed = matches!(event, HanEvent::Link(LinkState::Waiting { .. }));
+                app.on_han(event);
+                // A port that cannot be opened before a byte came: nothing will come.
+                if port_failed && app.stats.bytes == 0 {
+                    break;
+                }
+                han_done = enough(app, options);
+            }
+            e = Readout::next_of(&mut readout), if readout.is_some() => {
+                app.tick(chrono::Local::now().fixed_offset());
+                match e {
+                    Some(e) => app.on_readout(e),
+                    None => readout = None,
+                }
+            }
             () = tokio::time::sleep_until(deadline) => break,
             _ = tokio::signal::ctrl_c() => break,
-        };
-        app.tick(chrono::Local::now().fixed_offset());
-        let Some(event) = event else { break };
-        let port_failed = matches!(event, HanEvent::Link(LinkState::Waiting { .. }));
-        app.on_han(event);
-        // A port that cannot be opened before a byte came: nothing will come.
-        if (port_failed && app.stats.bytes == 0) || enough(app, options) {
+        }
+        if han_done && readout.is_none() {
             break;
         }
+    }
+    if let Some(r) = &readout {
+        r.cancel();
     }
     let _ = commands.send(HanCommand::Stop).await;
     app.tick(chrono::Local::now().fixed_offset());
@@ -289,13 +390,18 @@ async fn listen(
 
 /// The verdict on standard output (and the no-data sentence on standard error), and the exit
 /// code.
-fn report(app: &App, options: CheckOptions, format: Format) -> Result<ExitCode, UserError> {
+fn report(
+    app: &App,
+    options: CheckOptions,
+    format: Format,
+    site: &SiteArgs,
+) -> Result<ExitCode, UserError> {
     let checks = check::checks(app, options);
     let verdict = check::verdict(app, &checks);
     match format {
         Format::Json => out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&json(app, &checks, verdict)).expect("plain data")
+            serde_json::to_string_pretty(&json(app, &checks, verdict, site)).expect("plain data")
         )),
         Format::Text if verdict != Verdict::NoData => out(&table(&checks, verdict)),
         Format::Text => {}
@@ -310,12 +416,46 @@ fn report(app: &App, options: CheckOptions, format: Format) -> Result<ExitCode, 
     }
 }
 
-fn json(app: &App, checks: &[Check], verdict: Verdict) -> serde_json::Value {
+fn json(app: &App, checks: &[Check], verdict: Verdict, site: &SiteArgs) -> serde_json::Value {
     let live = &app.live;
     let r = live.latest;
+    let energy = live.energies.as_ref().map(|e| {
+        let register = |i: usize| {
+            e.registers[i].map(|(value, _, unit)| serde_json::json!({"value": value, "unit": unit}))
+        };
+        serde_json::json!({
+            "received": e.received.to_rfc3339(),
+            "meter_time": e.meter_time.map(|t| t.to_string()),
+            "a_plus": register(0),
+            "a_minus": register(1),
+            "r_plus": register(2),
+            "r_minus": register(3),
+        })
+    });
+    let readout = app
+        .readout
+        .results
+        .iter()
+        .rev()
+        .find(|r| r.scan().is_none())
+        .map(|r| {
+            serde_json::json!({
+                "protocol": r.protocol().key(),
+                "verdict": r.verdict_text(),
+                "meter": r.meter_line(),
+                "read_at": r.read_at().to_rfc3339(),
+                "registers": r.fields(),
+            })
+        });
+    let s = &app.stats;
     serde_json::json!({
         "verdict": verdict,
         "checks": checks,
+        "site": {
+            "name": site.site,
+            "installer": site.installer,
+            "note": site.note,
+        },
         "meter": {
             "id": live.meter_id,
             "type": live.meter_type.as_ref().or(live.identification.as_ref()),
@@ -326,12 +466,24 @@ fn json(app: &App, checks: &[Check], verdict: Verdict) -> serde_json::Value {
             "current_a": r.map(|r| r.current),
             "power_import_w": r.and_then(|r| r.power[0]),
             "power_export_w": r.and_then(|r| r.power[1]),
+            "energy": energy,
+            "readout": readout,
         },
         "frames": {
-            "good": app.stats.good,
-            "bad": app.stats.bad(),
-            "junk_bytes": app.stats.junk_bytes,
+            "bytes": s.bytes,
+            "good": s.good,
+            "bad": s.bad(),
+            "hcs_bad": s.hcs_bad,
+            "fcs_bad": s.fcs_bad,
+            "length_bad": s.length_bad,
+            "other_bad": s.other_bad,
+            "junk_bytes": s.junk_bytes,
         },
+        "events": app.events.entries().map(|e| serde_json::json!({
+            "at": e.at.to_rfc3339(),
+            "level": e.level.name(),
+            "text": e.text,
+        })).collect::<Vec<_>>(),
         "version": env!("CARGO_PKG_VERSION"),
     })
 }

@@ -214,11 +214,20 @@ pub(super) fn han_connector(
     })
 }
 
+/// The demo's simulated optical side.
+pub struct DemoReadout {
+    pub meter: IecMeter,
+    pub echo: bool,
+    pub fault: OpticalFault,
+    pub speed: f64,
+}
+
 /// The readout port (an optical head or an M-Bus level converter), opened per protocol at the
 /// protocol's line settings: a real port, or in the demo the simulated meter's optical side
 /// (IEC 61107 and KMP) and its M-Bus module. With its name: the path, or `demo`.
-fn readout_connectors(
-    args: &RunArgs,
+pub(super) fn readout_connectors(
+    optical: Option<&String>,
+    demo: &DemoReadout,
     config: &config::Config,
     source: &Source,
     energy: SharedEnergy,
@@ -239,23 +248,18 @@ fn readout_connectors(
             },
         ))
     };
-    Ok(match (&args.optical, source) {
+    Ok(match (optical, source) {
         (Some(path), _) => Some(port(path.clone())?),
         (None, Source::Demo) => Some((
             "demo".into(),
             ReadoutConnectors {
                 iec: Arc::new(OpticalSimConnector {
-                    sim: SimOptical::new(
-                        args.iec_meter,
-                        args.iec_echo,
-                        args.iec_fault,
-                        energy.clone(),
-                    ),
-                    speed: args.speed,
+                    sim: SimOptical::new(demo.meter, demo.echo, demo.fault, energy.clone()),
+                    speed: demo.speed,
                 }),
                 kmp: Arc::new(KmpSimConnector {
-                    sim: SimKmp::new(args.iec_echo, energy.clone()),
-                    speed: args.speed,
+                    sim: SimKmp::new(demo.echo, energy.clone()),
+                    speed: demo.speed,
                 }),
                 mbus: Arc::new(MbusSimConnector {
                     sim: SimMbus::new(
@@ -264,7 +268,7 @@ fn readout_connectors(
                         false,
                         energy,
                     ),
-                    speed: args.speed,
+                    speed: demo.speed,
                 }),
                 mbus_baud: SerialSettings::MBUS.baud,
             },
@@ -325,7 +329,19 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode, UserError> {
     let energy = demo_energy();
     let (connector, replayed_optical, clock_reference) =
         han_connector(&args.han_options(), &config, &source, &energy)?;
-    let readout_port = readout_connectors(&args, &config, &source, energy)?;
+    let demo_readout = DemoReadout {
+        meter: args.iec_meter,
+        echo: args.iec_echo,
+        fault: args.iec_fault,
+        speed: args.speed,
+    };
+    let readout_port = readout_connectors(
+        args.optical.as_ref(),
+        &demo_readout,
+        &config,
+        &source,
+        energy,
+    )?;
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(UserError(
             "the app needs a terminal; for scripts use `kamscope decode`".into(),

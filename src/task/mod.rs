@@ -7,6 +7,7 @@ pub mod kmp;
 mod line;
 pub mod mbus;
 pub mod optical;
+pub mod readout;
 
 /// The async runtime every command and the app run on: two workers (the laptop an installer
 /// carries is small, and the tasks wait on slow lines).

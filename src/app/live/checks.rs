@@ -16,6 +16,17 @@ pub enum Level {
     Bad,
 }
 
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Bad => "bad",
+        }
+    }
+}
+
 /// What a verdict is about (the headline picks its parts by topic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {

@@ -15,6 +15,7 @@ use crate::task::readout::Readout;
 pub use crate::task::readout::ReadoutConnectors;
 use crate::ui::{self, Theme};
 use crate::wire::capture::EventLine;
+use crate::wire::line::SerialSettings;
 use crate::wire::{HanCommand, HanEvent, OpticalEvent, ReadoutProtocol, SharedRecorder};
 use chrono::{DateTime, FixedOffset, Local};
 use crossterm::event::{
@@ -190,6 +191,17 @@ pub fn pick_source(last: Option<String>) -> Result<Option<Choice>, TuiError> {
             if crossterm::event::poll(Duration::from_secs(1)).map_err(TuiError::Input)? {
                 if let Event::Key(key) = crossterm::event::read().map_err(TuiError::Input)? {
                     match picker.on_key(key) {
+                        // A network address is checked here, where ports are understood: a
+                        // mistyped one is said on its line and can be corrected.
+                        PickerAction::Choose(Choice::Port(p)) if p.contains("://") => {
+                            match crate::link::port::connector(&p, SerialSettings::HAN) {
+                                Ok(_) => return Ok(Some(Choice::Port(p))),
+                                Err(e) => {
+                                    picker.address_error = Some(e);
+                                    picker.editing = true;
+                                }
+                            }
+                        }
                         PickerAction::Choose(c) => return Ok(Some(c)),
                         PickerAction::Quit => return Ok(None),
                         PickerAction::None => {}

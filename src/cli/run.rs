@@ -100,6 +100,7 @@ fn choose_source(
     args: &RunArgs,
     config: &mut config::Config,
     notice: &mut Option<String>,
+    detect: &mut bool,
 ) -> Result<Option<Source>, UserError> {
     if let Some(path) = &args.replay {
         return Ok(Some(Source::Replay(path.clone())));
@@ -131,6 +132,10 @@ fn choose_source(
     Ok(Some(match choice {
         Choice::Demo => Source::Demo,
         Choice::Port(p) => Source::Port(p),
+        Choice::Detect(p) => {
+            *detect = true;
+            Source::Port(p)
+        }
     }))
 }
 
@@ -312,10 +317,11 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode, UserError> {
         None => config::Config::default(),
     };
     let mut notice = None;
-    let Some(source) = choose_source(&args, &mut config, &mut notice)? else {
+    let mut detect = args.detect.detect;
+    let Some(source) = choose_source(&args, &mut config, &mut notice, &mut detect)? else {
         return Ok(ExitCode::SUCCESS);
     };
-    if args.detect.detect {
+    if detect {
         let Source::Port(port) = &source else {
             return Err(UserError(
                 "--detect needs a HAN port: --port PATH, or one chosen in the port picker".into(),

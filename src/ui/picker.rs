@@ -47,6 +47,10 @@ pub fn draw(frame: &mut Frame, picker: &Picker, theme: &Theme) {
         };
         lines.push(Line::from(Span::styled(text, style)));
     }
+    lines.push(network_line(picker, theme));
+    if let Some(e) = &picker.address_error {
+        lines.push(Line::from(Span::styled(format!("  {e}"), theme.bad())));
+    }
     let demo = format!(
         "demo meter: simulated Kamstrup, no hardware needed{}",
         if picker.last.as_deref() == Some("demo") {
@@ -55,7 +59,7 @@ pub fn draw(frame: &mut Frame, picker: &Picker, theme: &Theme) {
             ""
         }
     );
-    let style = if picker.selected == picker.ports.len() {
+    let style = if picker.selected == picker.demo_index() {
         theme.selected()
     } else {
         theme.info()
@@ -74,7 +78,13 @@ pub fn draw(frame: &mut Frame, picker: &Picker, theme: &Theme) {
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(Span::styled(
-                " ↑↓ choose   Enter open   d demo meter   q quit",
+                if picker.editing {
+                    " type the bridge's address   Enter connect   Esc stop typing"
+                } else if picker.selected < picker.ports.len() {
+                    " ↑↓ choose  Enter open  s find line settings, then open  d demo  q quit"
+                } else {
+                    " ↑↓ choose   Enter open   d demo meter   q quit"
+                },
                 theme.dim(),
             )),
             Line::from(Span::styled(
@@ -84,4 +94,37 @@ pub fn draw(frame: &mut Frame, picker: &Picker, theme: &Theme) {
         ]),
         help,
     );
+}
+
+/// The network bridge's line: the address being typed, or what to type.
+fn network_line<'a>(picker: &Picker, theme: &Theme) -> Line<'a> {
+    let selected = picker.selected == picker.network_index();
+    let style = if selected {
+        theme.selected()
+    } else {
+        theme.value()
+    };
+    let label = "network bridge: ";
+    if picker.editing {
+        return Line::from(vec![
+            Span::styled(label, style),
+            Span::styled(format!("{}▏", picker.address), style),
+        ]);
+    }
+    if picker.address.is_empty() {
+        return Line::from(Span::styled(
+            format!("{label}tcp://HOST:PORT or rfc2217://HOST:PORT (ser2net, ESP-link)"),
+            style,
+        ));
+    }
+    let last = if picker.last.as_deref() == Some(picker.address.as_str()) {
+        "  (last used)"
+    } else {
+        ""
+    };
+    let edit = if selected { "  e edit" } else { "" };
+    Line::from(Span::styled(
+        format!("{label}{}{last}{edit}", picker.address),
+        style,
+    ))
 }

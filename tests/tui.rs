@@ -128,6 +128,25 @@ fn inspector_tab_snapshots() {
 }
 
 #[test]
+fn check_tab_snapshots() {
+    let mut app = scripted_app();
+    app.on_key(key(KeyCode::Char('5')));
+    let screen = text(&render(&app, 80, 24, COLOR));
+    // The same checks as `kamscope check`, hints in the app's terms.
+    assert!(screen.contains("Check · verdict"), "{screen}");
+    assert!(
+        screen.contains("no readout yet (Readout tab: r)"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("--"),
+        "no command-line flags in the app:\n{screen}"
+    );
+    insta::assert_snapshot!("check_80x24", screen);
+    insta::assert_snapshot!("check_120x40", text(&render(&app, 120, 40, COLOR)));
+}
+
+#[test]
 fn readout_and_help_snapshots() {
     let mut app = scripted_app();
     app.on_key(key(KeyCode::Char('2')));
@@ -233,7 +252,7 @@ fn whole_app_keys_and_state() {
 
     // Clicking the tab bar.
     let hits = ui::tab_hits(ratatui::layout::Rect::new(0, 0, 80, 1));
-    assert_eq!(hits.len(), 4);
+    assert_eq!(hits.len(), 5);
     app.on_tab_click(hits[2].0);
     assert_eq!(app.tab, Tab::Inspector);
 

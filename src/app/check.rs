@@ -92,6 +92,8 @@ pub struct CheckOptions {
     pub expect_export: bool,
     /// An optical readout was asked for: without a good one the readout check fails.
     pub optical: bool,
+    /// Said in the app's Check tab: hints name the app's keys, not `check`'s flags.
+    pub in_app: bool,
 }
 
 /// The overall verdict.
@@ -121,6 +123,19 @@ pub fn usable(app: &App) -> Result<(), String> {
     } else {
         Err(verdict::rung(app).text)
     }
+}
+
+/// How many checks came out which way: `8 passed, 1 warning, 0 failed, 3 skipped`.
+pub fn tally(checks: &[Check]) -> String {
+    let count = |s| checks.iter().filter(|c| c.status == s).count();
+    let warnings = count(Status::Warn);
+    format!(
+        "{} passed, {warnings} warning{}, {} failed, {} skipped",
+        count(Status::Pass),
+        if warnings == 1 { "" } else { "s" },
+        count(Status::Fail),
+        count(Status::Skip),
+    )
 }
 
 /// The verdict of a set of checks (warnings pass).
@@ -337,11 +352,15 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
         Check::new(
             "list2",
             Status::Skip,
-            "list 2 comes hourly: not waited for (--wait-list2)",
+            if options.in_app {
+                "list 2 comes hourly: not seen yet"
+            } else {
+                "list 2 comes hourly: not waited for (--wait-list2)"
+            },
         )
     });
     out.push(readout_check(app, options));
-    out.push(energy_check(app));
+    out.push(energy_check(app, options));
     out
 }
 
@@ -383,6 +402,15 @@ fn readout_check(app: &App, options: CheckOptions) -> Check {
             });
             c
         }
+        None if options.in_app => Check::new(
+            "readout",
+            Status::Skip,
+            if tab.running.is_some() {
+                "a readout is running"
+            } else {
+                "no readout yet (Readout tab: r)"
+            },
+        ),
         None if tab.running.is_some() => Check::new(
             "readout",
             Status::Fail,
@@ -398,18 +426,18 @@ fn readout_check(app: &App, options: CheckOptions) -> Check {
 }
 
 /// A+ from HAN list 2 against each readout's register, the time between them accounted for.
-fn energy_check(app: &App) -> Check {
+fn energy_check(app: &App, options: CheckOptions) -> Check {
     let table = compare::energy_table(&app.live, &app.readout);
     let han = table.first().filter(|(r, _)| r.source == "HAN");
     let others = table.len().saturating_sub(1);
     let (Some((han, _)), true) = (han, others > 0) else {
-        let why = match (
-            compare::han_energy(&app.live),
-            app.readout.energy_readings().len(),
-        ) {
-            (None, 0) => "no energy registers to compare (list 2 and a readout)",
-            (None, _) => "no list 2 to compare the readout's A+ with (--wait-list2)",
-            _ => "no readout's A+ to compare list 2 with (--optical)",
+        let han = compare::han_energy(&app.live);
+        let why = match (han, app.readout.energy_readings().len(), options.in_app) {
+            (None, 0, _) => "no energy registers to compare yet (list 2 and a readout)",
+            (None, _, true) => "no list 2 yet to compare the readout's A+ with",
+            (None, _, false) => "no list 2 to compare the readout's A+ with (--wait-list2)",
+            (_, _, true) => "no readout's A+ to compare list 2 with (Readout tab: r)",
+            (_, _, false) => "no readout's A+ to compare list 2 with (--optical)",
         };
         return Check::new("energy", Status::Skip, why);
     };

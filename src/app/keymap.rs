@@ -14,16 +14,18 @@ pub enum Scope {
     Readout,
     Inspector,
     Events,
+    Check,
 }
 
 impl Scope {
     /// In the order of the help overlay.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Everywhere,
         Scope::Live,
         Scope::Readout,
         Scope::Inspector,
         Scope::Events,
+        Scope::Check,
     ];
 
     pub fn of(tab: Tab) -> Scope {
@@ -32,6 +34,7 @@ impl Scope {
             Tab::Readout => Scope::Readout,
             Tab::Inspector => Scope::Inspector,
             Tab::Events => Scope::Events,
+            Tab::Check => Scope::Check,
         }
     }
 
@@ -43,6 +46,7 @@ impl Scope {
             Scope::Readout => "Readout",
             Scope::Inspector => "Inspector",
             Scope::Events => "Events",
+            Scope::Check => "Check",
         }
     }
 }
@@ -96,13 +100,14 @@ pub enum Action {
 
 impl Action {
     /// Every action (the tests check that each one has a key).
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Action::Quit,
         Action::Help,
         Action::ShowTab(Tab::Live),
         Action::ShowTab(Tab::Readout),
         Action::ShowTab(Tab::Inspector),
         Action::ShowTab(Tab::Events),
+        Action::ShowTab(Tab::Check),
         Action::NextTab,
         Action::PrevTab,
         Action::DismissOrCancel,
@@ -254,7 +259,7 @@ const fn k(code: KeyCode) -> Key {
 }
 
 use Help::{Line, WithAbove};
-use Scope::{Events, Everywhere, Inspector, Live, Readout};
+use Scope::{Check, Events, Everywhere, Inspector, Live, Readout};
 
 /// Every key of kamscope, grouped by scope in the order of the help overlay.
 pub const KEYMAP: &[Binding] = &[
@@ -262,7 +267,7 @@ pub const KEYMAP: &[Binding] = &[
         Everywhere,
         &[ch('1')],
         Action::ShowTab(Tab::Live),
-        Line("Live, Readout, Inspector, Events; next / previous tab"),
+        Line("the tabs; next / previous tab"),
         Hint::No,
     ),
     bind(
@@ -283,6 +288,13 @@ pub const KEYMAP: &[Binding] = &[
         Everywhere,
         &[ch('4')],
         Action::ShowTab(Tab::Events),
+        WithAbove,
+        Hint::No,
+    ),
+    bind(
+        Everywhere,
+        &[ch('5')],
+        Action::ShowTab(Tab::Check),
         WithAbove,
         Hint::No,
     ),
@@ -359,7 +371,7 @@ pub const KEYMAP: &[Binding] = &[
         Readout,
         &[ch('r'), k(KeyCode::Enter)],
         Action::StartReadout,
-        Line("read (Esc cancels); scan the M-Bus (↑ ↓ pick a meter)"),
+        Line("read (Esc cancels); scan the M-Bus (↑ ↓ pick one)"),
         hint("read", 9),
     ),
     bind(
@@ -551,6 +563,20 @@ pub const KEYMAP: &[Binding] = &[
         Action::ScrollPageDown,
         WithAbove,
         Hint::No,
+    ),
+    bind(
+        Check,
+        &[k(KeyCode::Up), ch('k')],
+        Action::ScrollUp,
+        Line("scroll the checks"),
+        hint("scroll", 3),
+    ),
+    bind(
+        Check,
+        &[k(KeyCode::Down), ch('j')],
+        Action::ScrollDown,
+        WithAbove,
+        Hint::WithAbove,
     ),
 ];
 

@@ -31,10 +31,18 @@ pub enum Tab {
     Readout,
     Inspector,
     Events,
+    /// The installer's acceptance checks, as `kamscope check` judges them.
+    Check,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Live, Tab::Readout, Tab::Inspector, Tab::Events];
+    pub const ALL: [Tab; 5] = [
+        Tab::Live,
+        Tab::Readout,
+        Tab::Inspector,
+        Tab::Events,
+        Tab::Check,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -42,6 +50,7 @@ impl Tab {
             Tab::Readout => "2 Readout",
             Tab::Inspector => "3 Inspector",
             Tab::Events => "4 Events",
+            Tab::Check => "5 Check",
         }
     }
 
@@ -201,6 +210,10 @@ pub struct App {
     pub std_offset: i32,
     /// Something changed since the last draw.
     pub dirty: bool,
+    /// What the Check tab asks beyond the defaults (the site exports, list 2 expected).
+    pub check_options: check::CheckOptions,
+    /// First row of the Check tab shown.
+    pub check_scroll: u16,
 }
 
 impl App {
@@ -238,6 +251,11 @@ impl App {
             now,
             std_offset,
             dirty: true,
+            check_options: check::CheckOptions {
+                in_app: true,
+                ..check::CheckOptions::default()
+            },
+            check_scroll: 0,
         }
     }
 
@@ -513,7 +531,7 @@ impl App {
                 return match self.tab {
                     Tab::Readout => self.export_readout("json"),
                     Tab::Inspector => self.export_frame(),
-                    Tab::Live | Tab::Events => Vec::new(),
+                    Tab::Live | Tab::Events | Tab::Check => Vec::new(),
                 };
             }
             Action::SelectUp => self.inspector.move_by(-1),
@@ -553,6 +571,7 @@ impl App {
                 let back = &mut self.events.scroll;
                 *back = back.saturating_add_signed(-delta);
             }
+            Tab::Check => self.check_scroll = self.check_scroll.saturating_add_signed(delta),
             _ => {
                 let tab = &mut self.readout;
                 // On a shown M-Bus scan the arrows pick a meter instead.

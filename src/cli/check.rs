@@ -142,6 +142,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
         wait_list2: args.wait_list2,
         expect_export: args.expect_export,
         optical: args.optical.is_some(),
+        in_app: false,
     };
     let duration = args.duration.unwrap_or(if args.wait_list2 {
         LIST2_DURATION_S
@@ -495,7 +496,10 @@ const MESSAGE_WIDTH: usize = 80 - 4 - 2 - 8 - 2;
 fn table(checks: &[Check], verdict: Verdict) -> String {
     let mut text = String::new();
     for c in checks {
-        for (i, line) in wrap(&c.message, MESSAGE_WIDTH).iter().enumerate() {
+        for (i, line) in kamscope::ui::events::wrap(&c.message, MESSAGE_WIDTH)
+            .iter()
+            .enumerate()
+        {
             let (status, id) = if i == 0 {
                 (c.status.name(), c.id)
             } else {
@@ -505,33 +509,12 @@ fn table(checks: &[Check], verdict: Verdict) -> String {
             text.push('\n');
         }
     }
-    let count = |s| checks.iter().filter(|c| c.status == s).count();
     text.push_str(&format!(
-        "verdict: {} ({} passed, {} warnings, {} failed, {} skipped)\n",
+        "verdict: {} ({})\n",
         verdict.name(),
-        count(check::Status::Pass),
-        count(check::Status::Warn),
-        count(check::Status::Fail),
-        count(check::Status::Skip),
+        check::tally(checks)
     ));
     text
-}
-
-/// Words to lines of at most `width` characters (a longer word gets a line of its own).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
-        let line = lines.last_mut().expect("one line at least");
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
 }
 
 impl CheckArgs {

@@ -8,12 +8,23 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-pub fn draw(frame: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
-    let groups: Vec<(Scope, Vec<keymap::HelpLine>)> = Scope::ALL
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let all: Vec<(Scope, Vec<keymap::HelpLine>)> = Scope::ALL
         .iter()
         .map(|&s| (s, keymap::help_lines(s)))
         .collect();
-    let rows = groups.iter().map(|(_, l)| l.len() + 1).sum::<usize>();
+    let rows_of = |groups: &[(Scope, Vec<keymap::HelpLine>)]| {
+        groups.iter().map(|(_, l)| l.len() + 1).sum::<usize>()
+    };
+    // Every tab's keys when they fit; else this tab's and those that work everywhere, and a
+    // line saying where the others are.
+    let fits = rows_of(&all) + 2 <= area.height as usize;
+    let groups: Vec<_> = all
+        .into_iter()
+        .filter(|(s, _)| fits || *s == Scope::Everywhere || *s == Scope::of(app.tab))
+        .collect();
+    let more = (!fits).then_some("other tabs' keys: press ? in that tab");
+    let rows = rows_of(&groups) + usize::from(more.is_some());
     let key_width = groups
         .iter()
         .flat_map(|(_, l)| l.iter().map(|l| l.keys.chars().count()))
@@ -22,6 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
     let text_width = groups
         .iter()
         .flat_map(|(_, l)| l.iter().map(|l| l.text.chars().count()))
+        .chain(more.map(|m| m.chars().count().saturating_sub(key_width + 3)))
         .max()
         .unwrap_or(0);
     // Borders, indent, keys, a space, text.
@@ -39,6 +51,9 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
                 Span::raw(l.text),
             ]));
         }
+    }
+    if let Some(m) = more {
+        lines.push(Line::from(Span::styled(m, theme.dim())));
     }
     frame.render_widget(Clear, popup);
     frame.render_widget(

@@ -1,5 +1,6 @@
 //! Drawing: a pure function of the app state. One file per tab or panel.
 
+pub mod check;
 pub mod events;
 pub mod help;
 pub mod hexdump;
@@ -58,6 +59,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Tab::Readout => readout::draw(frame, body, app, theme),
         Tab::Inspector => inspector::draw(frame, body, app, theme),
         Tab::Events => events::draw(frame, body, app, theme),
+        Tab::Check => check::draw(frame, body, app, theme),
     }
     status::draw(frame, status, app, theme);
     if app.help {

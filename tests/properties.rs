@@ -170,6 +170,47 @@ proptest! {
     }
 
     #[test]
+    fn chunking_does_not_change_spans_with_false_headers_inside(
+        parts in prop::collection::vec(
+            (
+                prop::collection::vec(any::<u8>(), 0..40),
+                prop::collection::vec(any::<u8>(), 0..12),
+                prop::collection::vec(any::<u8>(), 0..40),
+                0usize..4,
+                any::<prop::sample::Index>(),
+            ),
+            1..5,
+        ),
+        chunks in prop::collection::vec(1usize..64, 1..10),
+    ) {
+        // Frames whose payload holds a whole frame with a valid header check (a false header),
+        // some of them cut short or with a byte dropped, as a line delivers them.
+        let mut stream = Vec::new();
+        for (before, inner_info, after, damage, at) in &parts {
+            let mut inner = Vec::new();
+            hdlc::encode(&[0x03], &[0x03], 0x13, inner_info, false, &mut inner)
+                .unwrap();
+            let info: Vec<u8> = before.iter().chain(&inner).chain(after).copied().collect();
+            let mut outer = Vec::new();
+            hdlc::encode(&[0x2B], &[0x21], 0x13, &info, false, &mut outer)
+                .unwrap();
+            let i = at.index(outer.len());
+            match damage {
+                1 => outer.truncate(i.max(1)),
+                2 => {
+                    outer.remove(i);
+                }
+                _ => {}
+            }
+            stream.extend(outer);
+        }
+        let whole = spans_chunked(&stream, &[stream.len()]);
+        assert_exact_accounting(&whole, stream.len());
+        prop_assert_eq!(&whole, &spans_chunked(&stream, &[1]));
+        prop_assert_eq!(&whole, &spans_chunked(&stream, &chunks));
+    }
+
+    #[test]
     fn intact_frames_survive_junk_and_damage(
         lists in prop::collection::vec(arb_list(), 2..7),
         damage in prop::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<u8>()), 7),

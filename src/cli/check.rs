@@ -32,8 +32,6 @@ const PUSHES_TO_JUDGE: u64 = 3;
 const DEFAULT_DURATION_S: f64 = 40.0;
 /// The longest wait with --wait-list2 (list 2 comes once an hour, on the hour).
 const LIST2_DURATION_S: f64 = 3660.0;
-/// Silence after which a partial frame in a recording is cut off, as the live reader does.
-const IDLE_FLUSH: chrono::TimeDelta = chrono::TimeDelta::milliseconds(500);
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -288,13 +286,10 @@ fn judge_recording(app: &mut App, recording: ReplaySource, duration: f64, option
     app.on_han(HanEvent::Link(LinkState::Connected));
     let mut last = first;
     for chunk in &chunks {
-        if let (Some(first), Some(last)) = (first, last) {
-            if (chunk.t - first).as_seconds_f64() > duration || enough(app, options) {
-                break;
-            }
-            if chunk.t - last > IDLE_FLUSH {
-                feed(app, pipeline.flush_records(last + IDLE_FLUSH));
-            }
+        if let Some(first) = first
+            && ((chunk.t - first).as_seconds_f64() > duration || enough(app, options))
+        {
+            break;
         }
         set_now(app, chunk.t);
         let (spans, _) = pipeline.records_of(chunk);

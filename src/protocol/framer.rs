@@ -467,6 +467,29 @@ mod tests {
     }
 
     #[test]
+    fn a_false_header_inside_a_payload_does_not_depend_on_chunking() {
+        // Found by an adversarial run: the payload holds a whole HDLC frame with a valid HCS.
+        // Fed a byte at a time it used to become two bad frames and junk.
+        let hex = "7ea0342b2113c129e6e7000f00000001000a207ea00a0303130b1e00ccc67e78787878787878787878\
+                   78787878787878787878cd117e";
+        let input: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let whole = spans(&input, input.len());
+        assert_eq!(whole, [(0, 54, Protocol::Hdlc, true)]);
+        for chunk in 1..input.len() {
+            assert_eq!(spans(&input, chunk), whole, "chunks of {chunk}");
+        }
+        // Cut short, it is decided at the end of input, the same way however it arrived.
+        let cut = &input[..40];
+        let whole = spans(cut, cut.len());
+        for chunk in 1..cut.len() {
+            assert_eq!(spans(cut, chunk), whole, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
     fn frame_with_flags_inside_payload() {
         let f = frame(&[0xE6, 0xE7, 0x00, 0x7E, 0xA0, 0x7E, 0x7E, 0x01]);
         let got = spans(&f, 1);

@@ -460,18 +460,23 @@ pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe 
         // opening flag.
         return match first_inner_anchor(buf, start + 1, end, eof) {
             InnerAnchor::NeedMore => Probe::NeedMore,
-            InnerAnchor::At { pos, .. } => cut(buf, start, pos, shared),
+            InnerAnchor::At { pos } => cut(buf, start, pos, shared),
             InnerAnchor::None => Probe::Frame {
                 end,
                 frame: frame.into(),
             },
         };
     }
-    // Not complete yet: cut only when the next frame inside has arrived whole.
+    // Not complete yet: decided once the claimed length has arrived, or at the end of input
+    // (the end of a file, or a line quiet for long enough that it cannot come). Never earlier:
+    // a whole frame inside the payload may be data that merely looks like one, and deciding on
+    // it would make the spans depend on how the bytes happened to arrive.
+    if !eof {
+        return Probe::NeedMore;
+    }
     match first_inner_anchor(buf, start + 1, buf.len(), eof) {
-        InnerAnchor::At { pos, complete } if complete || eof => cut(buf, start, pos, shared),
-        InnerAnchor::None if eof => cut(buf, start, buf.len(), shared),
-        _ => Probe::NeedMore,
+        InnerAnchor::At { pos } => cut(buf, start, pos, shared),
+        _ => cut(buf, start, buf.len(), shared),
     }
 }
 
@@ -485,7 +490,7 @@ fn cut(buf: &[u8], start: usize, end: usize, shared: bool) -> Probe {
 pub(crate) enum InnerAnchor {
     None,
     NeedMore,
-    At { pos: usize, complete: bool },
+    At { pos: usize },
 }
 
 /// The first opening flag in `from..to` whose header check passes.
@@ -506,10 +511,7 @@ pub(crate) fn first_inner_anchor(buf: &[u8], from: usize, to: usize, eof: bool) 
             }
             HeaderParse::Header(h) => match header_check_ok(body, &h) {
                 Some(true) => {
-                    return InnerAnchor::At {
-                        pos,
-                        complete: pos + h.length + 2 <= buf.len(),
-                    };
+                    return InnerAnchor::At { pos };
                 }
                 Some(false) => {}
                 None if !eof => return InnerAnchor::NeedMore,

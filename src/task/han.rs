@@ -37,7 +37,9 @@ impl Default for HanConfig {
             scaling: Scaling::default(),
             keys: None,
             recorder: None,
-            idle_flush: Duration::from_millis(500),
+            idle_flush: crate::wire::pipeline::IDLE_FLUSH
+                .to_std()
+                .expect("a positive time"),
             retry: Duration::from_secs(1),
             stop_on_permanent: false,
         }

@@ -59,6 +59,11 @@ impl SpanView<'_> {
     }
 }
 
+/// A HAN line quiet this long has finished its frame: what is pending is decided as it stands
+/// (a cut-off frame, junk). The live reader's idle timer and the times of a recording's chunks
+/// both apply it, so a live session and the decode of its recording give the same spans.
+pub const IDLE_FLUSH: chrono::TimeDelta = chrono::TimeDelta::milliseconds(500);
+
 /// The pipeline of one link: a framer per direction (what we send is framed apart from what the
 /// meter answers) and one decoder, which keeps the context across both (an identification belongs
 /// to the request before it).
@@ -70,6 +75,9 @@ pub struct Pipeline {
     /// The last span we sent, until something else is received: an optical head echoes what
     /// it is sent, so a received span with the same bytes is that echo, not the meter.
     echo_of: Option<Vec<u8>>,
+    /// When the last received bytes came, for the idle flush of a HAN line. Readouts are
+    /// framed by their session's own timeouts, so they have none.
+    last_rx: Option<DateTime<Utc>>,
 }
 
 fn index(dir: Direction) -> usize {
@@ -92,6 +100,7 @@ impl Pipeline {
             decoder,
             recorder,
             echo_of: None,
+            last_rx: None,
         }
     }
 
@@ -142,8 +151,17 @@ impl Pipeline {
         dir: Direction,
         at: DateTime<Utc>,
         bytes: &[u8],
-        visit: impl FnMut(SpanView<'_>),
+        mut visit: impl FnMut(SpanView<'_>),
     ) {
+        if dir == Direction::Rx && self.link == Link::Han {
+            if let Some(last) = self.last_rx
+                && at - last > IDLE_FLUSH
+                && self.pending() > 0
+            {
+                self.flush(last + IDLE_FLUSH, &mut visit);
+            }
+            self.last_rx = Some(at);
+        }
         let i = index(dir);
         self.framers[i].push(bytes);
         if dir == Direction::Tx {
@@ -248,5 +266,47 @@ mod tests {
         assert!(spans[0].ok());
         let (_, again) = p.records_of(&chunk);
         assert_eq!(again, Ok(()));
+    }
+}
+
+#[cfg(test)]
+mod idle_flush_tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    /// (offset, length, ok) of the spans of `chunks` (time in ms, bytes) on a HAN line.
+    fn spans(chunks: &[(i64, &[u8])]) -> Vec<(u64, usize, bool)> {
+        let mut p = Pipeline::new(Link::Han, Protocols::HAN, Decoder::default(), None);
+        let t0 = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(20_000);
+        let mut out = Vec::new();
+        let mut last = t0;
+        for (ms, bytes) in chunks {
+            last = t0 + TimeDelta::milliseconds(*ms);
+            p.push(Direction::Rx, last, bytes, |v| {
+                out.push((v.span.offset, v.span.bytes.len(), v.ok()))
+            });
+        }
+        p.flush(last, |v| {
+            out.push((v.span.offset, v.span.bytes.len(), v.ok()))
+        });
+        out
+    }
+
+    #[test]
+    fn a_quiet_line_ends_the_frame_by_the_chunks_times() {
+        let frame = crate::protocol::han::sample_stream(1);
+        let cut = &frame[..40];
+        let junk = [0x55u8; 20];
+        // Cut off, then quiet for two seconds, then noise and the next push: the cut frame ends
+        // where the line went quiet, as the live reader's idle timer decides it.
+        let quiet = spans(&[(0, cut), (2000, &junk), (2100, &frame)]);
+        assert_eq!(
+            quiet,
+            [(0, 40, false), (40, 20, false), (60, frame.len(), true)]
+        );
+        // The same bytes without the pause: the frame's claimed length runs into the noise.
+        let busy = spans(&[(0, cut), (100, &junk), (200, &frame)]);
+        assert_eq!(busy[0], (0, 60, false));
+        assert_eq!(busy[1], (60, frame.len(), true));
     }
 }

@@ -407,6 +407,13 @@ impl Decoder {
                 joined = info;
                 &joined
             }
+            Segment::TooLong { n } => {
+                out.error = Some(SpanError::new(format!(
+                    "segment {n} would make the message longer than {} KiB: abandoned",
+                    hdlc::MAX_MESSAGE / 1024
+                )));
+                return out;
+            }
         };
         // Offsets in errors point into this frame, or into the joined message.
         let base = if out.segment == SegmentState::Whole {

@@ -523,6 +523,10 @@ pub(crate) fn first_inner_anchor(buf: &[u8], from: usize, to: usize, eof: bool) 
     InnerAnchor::None
 }
 
+/// The longest message segments are joined into: a stream of segments that never ends is
+/// abandoned here instead of growing memory without bound (real pushes are a few hundred bytes).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
 /// Joins the information fields of segmented frames (S bit set on all but the last).
 #[derive(Debug, Default)]
 pub struct Reassembler {
@@ -540,6 +544,9 @@ pub enum Segment {
     Partial { n: u32 },
     /// The last of `n` segments; the joined info field is returned.
     Last { n: u32, info: Vec<u8> },
+    /// Segment `n` would make the message longer than [`MAX_MESSAGE`]: what was joined is
+    /// dropped and the next frame starts over.
+    TooLong { n: u32 },
 }
 
 impl Reassembler {
@@ -554,8 +561,14 @@ impl Reassembler {
             return Segment::Whole;
         }
         self.from = Some(from);
-        self.buf.extend_from_slice(info);
         self.segments += 1;
+        if self.buf.len() + info.len() > MAX_MESSAGE {
+            let n = self.segments;
+            self.reset();
+            self.buf.shrink_to(4096);
+            return Segment::TooLong { n };
+        }
+        self.buf.extend_from_slice(info);
         if header.segmented {
             Segment::Partial { n: self.segments }
         } else {
@@ -580,6 +593,26 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reassembly_stops_at_the_cap_and_starts_over() {
+        let mut frame = Vec::new();
+        encode(&[0x2B], &[0x21], 0x13, &[0xAB; 1000], true, &mut frame).unwrap();
+        let header = inspect(&frame, false).header.unwrap();
+        let mut r = Reassembler::default();
+        let mut n = 0;
+        let too_long = loop {
+            n += 1;
+            match r.push(&header, &[0xAB; 1000]) {
+                Segment::Partial { n: got } => assert_eq!(got, n),
+                other => break other,
+            }
+        };
+        assert_eq!(too_long, Segment::TooLong { n: 66 });
+        assert!(r.buf.capacity() <= MAX_MESSAGE);
+        assert_eq!(r.pending_segments(), 0);
+        assert_eq!(r.push(&header, &[1]), Segment::Partial { n: 1 });
+    }
 
     #[test]
     fn crc_is_x25() {

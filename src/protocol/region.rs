@@ -292,4 +292,51 @@ mod tests {
         assert_eq!(error.range, 17..18, "{regs:#?}");
         assert!(error.label.contains("cannot fit"), "{}", error.label);
     }
+
+    /// Short ciphered frames (any content length, security control, cut at any point): no
+    /// region claims a byte past the span, and a whole frame keeps its FCS and closing flag
+    /// however wrong the ciphering header inside is.
+    #[test]
+    fn short_ciphered_frames_never_claim_bytes_past_the_frame() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mut info = vec![
+                0xE6, 0xE7, 0x00, 0xDB, 0x08, 0x4B, 0x41, 0x4D, 1, 2, 3, 4, 5,
+            ];
+            let extra = (next() % 40) as usize;
+            info.extend((0..extra).map(|_| next() as u8));
+            if info.len() > 13 {
+                info[13] = (next() % 50) as u8;
+            }
+            if info.len() > 14 {
+                info[14] = [0x30, 0x10, 0x20, 0x00][(next() % 4) as usize];
+            }
+            let mut frame = Vec::new();
+            super::super::hdlc::encode(&[0x2B], &[0x21], 0x13, &info, false, &mut frame).unwrap();
+            let cut = (next() % 4) as usize;
+            frame.truncate(frame.len() - cut);
+            let mut fr = Framer::default();
+            fr.push(&frame);
+            fr.finish();
+            let mut decoder = Decoder::default();
+            while let Some(span) = fr.next_span() {
+                let decoded = decoder.decode(&span);
+                let regs = of_span(span.bytes, &span.content, &decoded);
+                covers_every_byte_once(&regs, span.bytes.len());
+                if cut == 0 {
+                    assert!(
+                        regs.iter().any(|r| r.label.contains("FCS")),
+                        "{:02X?}\n{regs:#?}",
+                        span.bytes
+                    );
+                }
+            }
+        }
+    }
 }

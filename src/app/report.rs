@@ -29,9 +29,9 @@ pub struct ReportInfo {
 /// What the report shows for a value the app does not have.
 const NONE: &str = "—";
 /// The newest event log lines shown: the whole log (up to 2000 lines) would not fit two pages.
-pub const EVENTS_SHOWN: usize = 40;
+pub const EVENTS_SHOWN: usize = 30;
 /// The readout registers shown, for the same reason (the readout's own export has them all).
-pub const REGISTERS_SHOWN: usize = 60;
+pub const REGISTERS_SHOWN: usize = 40;
 /// Points per chart line at most: longer series keep each bucket's minimum and maximum.
 pub const MAX_CHART_POINTS: usize = 600;
 
@@ -81,10 +81,12 @@ pub fn html(app: &App, checks: &[Check], verdict: Verdict, info: &ReportInfo) ->
 const STYLE: &str = "@page { size: A4; margin: 12mm }
 * { box-sizing: border-box }
 html { -webkit-print-color-adjust: exact; print-color-adjust: exact }
-body { font: 8.5pt/1.3 sans-serif; color: #000; margin: 0 auto; max-width: 186mm }
+body { font: 8pt/1.25 sans-serif; color: #000; margin: 0 auto; max-width: 186mm }
 h1 { font-size: 15pt; margin: 0 0 1mm }
 h2 { font-size: 10.5pt; margin: 3mm 0 1mm; border-bottom: 0.3mm solid #000; break-after: avoid }
 table { border-collapse: collapse; width: 100%; break-inside: avoid }
+table.long { break-inside: auto }
+tr { break-inside: avoid }
 th, td { text-align: left; padding: 0.3mm 1.5mm; border-bottom: 0.2mm solid #bbb; vertical-align: top }
 thead th { border-bottom: 0.3mm solid #000 }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap }
@@ -101,11 +103,11 @@ td.t { white-space: nowrap }
 .v-no-data { border-style: dashed; border-color: #555; background: #f1f1f1 } .v-no-data .word { color: #444 }
 .s-pass { color: #1a7f37 } .s-skip { color: #555; font-style: italic }
 .s-warn { color: #8a5a00; font-weight: bold } .s-fail { color: #b42318; font-weight: bold; text-decoration: underline }
-.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 2mm 4mm; margin-top: 1.5mm }
+.charts { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 3mm; margin-top: 1.5mm; break-inside: avoid }
 figure { margin: 0; break-inside: avoid }
 figcaption { font-weight: bold }
 svg { display: block; width: 100%; height: auto }
-svg text { font: 8px sans-serif; fill: #000 }
+svg text { font: 7.5px sans-serif; fill: #000 }
 .note { margin: 0.5mm 0; color: #333 }
 footer { margin-top: 3mm; color: #555; font-size: 7.5pt }
 ";
@@ -464,7 +466,7 @@ impl Page<'_> {
             return s;
         }
         s.push_str(
-            "<table>\n<thead><tr><th>time</th><th>level</th><th>what happened</th></tr></thead>\n<tbody>\n",
+            "<table class=\"long\">\n<thead><tr><th>time</th><th>level</th><th>what happened</th></tr></thead>\n<tbody>\n",
         );
         for e in log.entries().skip(n - shown) {
             let level = level_name(e.level);
@@ -839,13 +841,14 @@ fn downsample(points: &[(f64, f64)], max: usize, gap_s: f64) -> Vec<Vec<(f64, f6
     lines
 }
 
-/// Chart size in SVG units: about 90 mm wide on A4, so an 8-unit label prints near 7 pt.
-const CHART_W: f64 = 300.0;
-const CHART_H: f64 = 150.0;
-const PLOT_LEFT: f64 = 44.0;
+/// Chart size in SVG units: three charts side by side are about 60 mm wide each on A4, so a
+/// 7.5-unit label prints near 6 pt.
+const CHART_W: f64 = 220.0;
+const CHART_H: f64 = 125.0;
+const PLOT_LEFT: f64 = 40.0;
 const PLOT_RIGHT: f64 = CHART_W - 8.0;
 const PLOT_TOP: f64 = 16.0;
-const PLOT_BOTTOM: f64 = CHART_H - 20.0;
+const PLOT_BOTTOM: f64 = CHART_H - 18.0;
 
 /// One chart: the lines with a legend, the y axis labelled at the values' minimum and maximum,
 /// the time axis at its start, middle and end. Without a value, a sentence instead.
@@ -881,7 +884,10 @@ fn chart(
     let (v_lo, v_hi) = (values.min - pad, values.max + pad);
     let x = |t: f64| PLOT_LEFT + (t - t_lo) / (t_hi - t_lo) * (PLOT_RIGHT - PLOT_LEFT);
     let y = |v: f64| PLOT_BOTTOM - (v - v_lo) / (v_hi - v_lo) * (PLOT_BOTTOM - PLOT_TOP);
-    let decimals = if spread >= 100.0 || values.max.abs() >= 1000.0 {
+    // Whole numbers (Kamstrup volts) are labelled whole; others to what the spread resolves.
+    let decimals = if values.min.fract() == 0.0 && values.max.fract() == 0.0 {
+        0
+    } else if spread >= 100.0 || values.max.abs() >= 1000.0 {
         0
     } else if spread >= 10.0 {
         1
@@ -907,7 +913,7 @@ fn chart(
             num(v, decimals),
             l = PLOT_LEFT - 3.0,
             yv = y(v),
-            tx = PLOT_LEFT - 4.0,
+            tx = PLOT_LEFT - 4.5,
             ty = y(v) + 3.0,
         );
     }
@@ -930,12 +936,12 @@ fn chart(
             "<path d=\"M{xt:.1},{PLOT_BOTTOM}v3\" stroke=\"#000\" stroke-width=\"0.8\"/>\
              <text x=\"{xt:.1}\" y=\"{ty}\" text-anchor=\"{anchor}\">{label}</text>",
             xt = x(t),
-            ty = PLOT_BOTTOM + 12.0,
+            ty = PLOT_BOTTOM + 11.0,
         );
     }
     // The legend, above the plot.
     for (i, line) in drawn.iter().enumerate() {
-        let lx = PLOT_LEFT + 4.0 + i as f64 * 62.0;
+        let lx = PLOT_LEFT + 2.0 + i as f64 * 48.0;
         let _ = writeln!(
             s,
             "<path d=\"M{lx},8h18\" {stroke}/><text x=\"{tx}\" y=\"11\">{}</text>",

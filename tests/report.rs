@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use kamscope::app::App;
 use kamscope::app::check::{self, CheckOptions, Verdict};
-use kamscope::app::live::ClockReference;
+use kamscope::app::live::{ClockReference, Level};
 use kamscope::app::report::{self, ReportInfo};
 use kamscope::protocol::datetime::DateTime as CosemDateTime;
 use kamscope::protocol::han::{KamstrupList, MissingPhases, Scaling};
@@ -363,6 +363,30 @@ fn a_long_session_is_charted_with_at_most_600_points_a_line_and_keeps_a_spike() 
     assert_eq!(row(&html, "U L1 (V)")[2], "253.0");
 }
 
+/// The most a report shows: ten hours of pushes, a full event log, a readout of 70 registers.
+fn crowded_app() -> App {
+    let mut app = played(&healthy_recording(METER_ID, 3600));
+    let mut block = b"\x02".to_vec();
+    for i in 0..70 {
+        block.extend(format!("1.8.{i}({:07}*kWh)\r\n", 1000 + i).bytes());
+    }
+    block.extend(b"!\r\n\x03");
+    let bcc = block[1..].iter().fold(0, |a, b| a ^ b);
+    block.push(bcc);
+    app.on_optical(OpticalEvent::Done(Box::new(iec_readout(block))));
+    for i in 0..150 {
+        app.events.push(
+            start() + Duration::seconds(i * 240),
+            Level::Bad,
+            format!(
+                "bad frame: FCS failed, a burst of {i} frames in a row; noise on the line or a \
+                 loose RJ45 plug on the HAN port"
+            ),
+        );
+    }
+    app
+}
+
 // --- The browser ---------------------------------------------------------------------------
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -475,7 +499,9 @@ fn the_report_prints_on_two_a4_pages_at_most_in_a_headless_browser() {
     let (html, _, _) = healthy_report();
     // To look at it (and at the PDF) by hand.
     if let Some(out) = std::env::var_os("KAMSCOPE_REPORT_OUT") {
-        std::fs::write(out, &html).unwrap();
+        std::fs::write(&out, &html).unwrap();
+        let (crowded, _, _) = report_of(&crowded_app(), &info());
+        std::fs::write(Path::new(&out).with_extension("crowded.html"), crowded).unwrap();
     }
     let page = dir.join("report.html");
     std::fs::write(&page, &html).unwrap();
@@ -510,5 +536,34 @@ fn the_report_prints_on_two_a4_pages_at_most_in_a_headless_browser() {
         "{dom}"
     );
     assert_eq!(console_errors(&dumped.stderr), Vec::<String>::new());
+
+    // The most the report shows still prints on two pages.
+    let (html, _, _) = report_of(&crowded_app(), &info());
+    assert!(html.contains("Showing the newest 25 of"), "the log is cut");
+    assert!(
+        html.contains("The first 40 of 70 registers"),
+        "the registers are cut"
+    );
+    let crowded = dir.join("crowded.html");
+    std::fs::write(&crowded, &html).unwrap();
+    let crowded_pdf = dir.join("crowded.pdf");
+    let printed = chromium(
+        &dir.join("profile"),
+        &[
+            &format!("--print-to-pdf={}", crowded_pdf.display()),
+            "--no-pdf-header-footer",
+        ],
+        &crowded,
+    );
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let pages = pdf_pages(&std::fs::read(&crowded_pdf).unwrap());
+    assert!(
+        (1..=2).contains(&pages),
+        "the crowded report takes {pages} pages"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

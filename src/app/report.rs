@@ -29,7 +29,7 @@ pub struct ReportInfo {
 /// What the report shows for a value the app does not have.
 const NONE: &str = "—";
 /// The newest event log lines shown: the whole log (up to 2000 lines) would not fit two pages.
-pub const EVENTS_SHOWN: usize = 30;
+pub const EVENTS_SHOWN: usize = 25;
 /// The readout registers shown, for the same reason (the readout's own export has them all).
 pub const REGISTERS_SHOWN: usize = 40;
 /// Points per chart line at most: longer series keep each bucket's minimum and maximum.
@@ -87,7 +87,7 @@ h2 { font-size: 10.5pt; margin: 3mm 0 1mm; border-bottom: 0.3mm solid #000; brea
 table { border-collapse: collapse; width: 100%; break-inside: avoid }
 table.long { break-inside: auto }
 tr { break-inside: avoid }
-th, td { text-align: left; padding: 0.3mm 1.5mm; border-bottom: 0.2mm solid #bbb; vertical-align: top }
+th, td { text-align: left; padding: 0.2mm 1.5mm; border-bottom: 0.2mm solid #bbb; vertical-align: top }
 thead th { border-bottom: 0.3mm solid #000 }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap }
 td.t { white-space: nowrap }
@@ -697,12 +697,19 @@ fn signed(v: f64, decimals: usize) -> String {
     }
 }
 
-/// A judged number as short as it is exact to three decimals (`231`, `0.05`, `2.901`).
+/// A judged number, short: whole numbers whole, others to three significant digits (at least
+/// three decimals under 1, so a share of 0.00028 is not shown as 0): `231`, `2.901`, `0.000278`.
 fn evidence_value(v: f64) -> String {
     if !v.is_finite() {
         return NONE.into();
     }
-    let s = num(v, 3);
+    let magnitude = if v == 0.0 {
+        0
+    } else {
+        v.abs().log10().floor() as i32
+    };
+    let decimals = (2 - magnitude).clamp(3, 9) as usize;
+    let s = num(v, decimals);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "-" {
         "0".into()
@@ -1044,6 +1051,9 @@ mod tests {
         assert_eq!(evidence_value(2.9), "2.9");
         assert_eq!(evidence_value(231.0), "231");
         assert_eq!(evidence_value(0.0), "0");
+        assert_eq!(evidence_value(0.000_277_7), "0.000278");
+        assert_eq!(evidence_value(0.016_39), "0.0164");
+        assert_eq!(evidence_value(1234.5678), "1234.568");
         assert_eq!(signed(0.25, 2), "+0.25");
     }
 

@@ -253,6 +253,8 @@ fn a_healthy_recording_gives_a_passing_report_with_everything() {
         );
         assert!(html.contains(&cell), "check {} missing", c.id);
     }
+    // The evidence judged: 1 bad frame of 61, said once.
+    assert!(html.contains("<td>bad share 0.0164</td>"), "{html}");
     // Three charts, their legends and min/max ticks.
     assert_eq!(html.matches("<svg").count(), 3);
     for legend in [">L1</text>", ">L2</text>", ">L3</text>", ">import</text>"] {

@@ -523,7 +523,7 @@ fn checks_table(checks: &[Check]) -> String {
          <th>check</th><th>result</th><th>judged on</th></tr></thead>\n<tbody>\n",
     );
     for c in checks {
-        let evidence: Vec<String> = c
+        let mut evidence: Vec<String> = c
             .evidence
             .iter()
             .map(|e| {
@@ -535,6 +535,8 @@ fn checks_table(checks: &[Check]) -> String {
                 format!("{} {}{unit}", escape(e.name), evidence_value(e.value))
             })
             .collect();
+        // The same number judged twice is said once.
+        evidence.dedup();
         let _ = writeln!(
             s,
             "<tr><td class=\"s-{status}\">{status}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -790,6 +792,29 @@ struct Series {
 /// gap, not a line across it), with at most `max` points in all: a longer series keeps the
 /// minimum and the maximum of each of `max / 2` time buckets, so a spike survives.
 fn downsample(points: &[(f64, f64)], max: usize, gap_s: f64) -> Vec<Vec<(f64, f64)>> {
+    /// The bucket being filled: its index (`None`: a point of its own), its lowest and highest
+    /// point, and whether a gap came before or inside it (the line breaks before it).
+    struct Bucket {
+        index: Option<usize>,
+        lo: (f64, f64),
+        hi: (f64, f64),
+        gap: bool,
+    }
+    fn flush(lines: &mut Vec<Vec<(f64, f64)>>, b: Bucket) {
+        if b.gap || lines.is_empty() {
+            lines.push(Vec::new());
+        }
+        let line = lines.last_mut().expect("a line was pushed");
+        let (first, second) = if b.lo.0 <= b.hi.0 {
+            (b.lo, b.hi)
+        } else {
+            (b.hi, b.lo)
+        };
+        line.push(first);
+        if second != first {
+            line.push(second);
+        }
+    }
     let mut lines: Vec<Vec<(f64, f64)>> = Vec::new();
     let (Some(&(t0, _)), Some(&(t1, _))) = (points.first(), points.last()) else {
         return lines;
@@ -804,41 +829,32 @@ fn downsample(points: &[(f64, f64)], max: usize, gap_s: f64) -> Vec<Vec<(f64, f6
             Some((((t - t0) / width) as usize).min(buckets - 1))
         }
     };
-    // The bucket being filled: its index, lowest and highest point, and whether a gap came
-    // before or inside it (the line breaks before it).
-    let mut current: Option<(Option<usize>, (f64, f64), (f64, f64), bool)> = None;
-    let flush = |lines: &mut Vec<Vec<(f64, f64)>>,
-                 (_, lo, hi, gap): (_, (f64, f64), (f64, f64), bool)| {
-        if gap || lines.is_empty() {
-            lines.push(Vec::new());
-        }
-        let line = lines.last_mut().expect("a line was pushed");
-        let (a, b) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
-        line.push(a);
-        if b != a {
-            line.push(b);
-        }
-    };
+    let mut current: Option<Bucket> = None;
     let mut previous: Option<f64> = None;
     for &p in points {
         let gap = previous.is_some_and(|t| p.0 - t > gap_s);
         previous = Some(p.0);
-        let bucket = bucket_of(p.0);
+        let index = bucket_of(p.0);
         match &mut current {
-            Some((b, lo, hi, g)) if bucket.is_some() && *b == bucket => {
-                if p.1 < lo.1 {
-                    *lo = p;
+            Some(b) if index.is_some() && b.index == index => {
+                if p.1 < b.lo.1 {
+                    b.lo = p;
                 }
-                if p.1 > hi.1 {
-                    *hi = p;
+                if p.1 > b.hi.1 {
+                    b.hi = p;
                 }
-                *g |= gap;
+                b.gap |= gap;
             }
             _ => {
                 if let Some(done) = current.take() {
                     flush(&mut lines, done);
                 }
-                current = Some((bucket, p, p, gap));
+                current = Some(Bucket {
+                    index,
+                    lo: p,
+                    hi: p,
+                    gap,
+                });
             }
         }
     }
@@ -892,9 +908,8 @@ fn chart(
     let x = |t: f64| PLOT_LEFT + (t - t_lo) / (t_hi - t_lo) * (PLOT_RIGHT - PLOT_LEFT);
     let y = |v: f64| PLOT_BOTTOM - (v - v_lo) / (v_hi - v_lo) * (PLOT_BOTTOM - PLOT_TOP);
     // Whole numbers (Kamstrup volts) are labelled whole; others to what the spread resolves.
-    let decimals = if values.min.fract() == 0.0 && values.max.fract() == 0.0 {
-        0
-    } else if spread >= 100.0 || values.max.abs() >= 1000.0 {
+    let whole = values.min.fract() == 0.0 && values.max.fract() == 0.0;
+    let decimals = if whole || spread >= 100.0 || values.max.abs() >= 1000.0 {
         0
     } else if spread >= 10.0 {
         1

@@ -31,19 +31,20 @@ fn start() -> DateTime<Utc> {
 
 /// A 4-wire 3-phase Kamstrup meter; the values of push `n` vary around 230 V and 2 kW.
 fn push(meter_id: &str, n: i64, at: DateTime<Utc>) -> KamstrupList {
-    let local = (at + Duration::hours(1)).naive_utc();
-    use chrono::{Datelike, Timelike};
+    // The meter keeps local standard time: the recording starts at 12:00:00 on its clock (and
+    // stays within the day).
+    let s = (at - start()).num_seconds();
     let swing = (n % 9) as u16; // 0..8
     KamstrupList {
         meter_id: meter_id.into(),
         meter_type: "6841131BN243101040".into(),
         time: CosemDateTime::new(
-            local.year() as u16,
-            local.month() as u8,
-            local.day() as u8,
-            local.hour() as u8,
-            local.minute() as u8,
-            local.second() as u8,
+            2026,
+            1,
+            15,
+            (12 + s / 3600) as u8,
+            (s / 60 % 60) as u8,
+            (s % 60) as u8,
             0,
         ),
         power: [1700 + 40 * u32::from(swing), 0, 0, 0],
@@ -483,6 +484,25 @@ fn pdf_pages(pdf: &[u8]) -> usize {
     objects
 }
 
+/// Prints `page` to a PDF next to it; its pages. Chromium must succeed without a console error.
+fn print_to_pdf(dir: &Path, page: &Path) -> usize {
+    let pdf = page.with_extension("pdf");
+    let printed = chromium(
+        &dir.join("profile"),
+        &[
+            &format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer",
+        ],
+        page,
+    );
+    let log = String::from_utf8_lossy(&printed.stderr);
+    assert!(printed.status.success(), "chromium failed: {log}");
+    assert_eq!(console_errors(&printed.stderr), Vec::<String>::new());
+    let bytes = std::fs::read(&pdf).unwrap_or_else(|e| panic!("no PDF ({e}): {log}"));
+    assert!(bytes.starts_with(b"%PDF"));
+    pdf_pages(&bytes)
+}
+
 #[test]
 fn the_report_prints_on_two_a4_pages_at_most_in_a_headless_browser() {
     if !Path::new(CHROMIUM).exists() {
@@ -504,26 +524,14 @@ fn the_report_prints_on_two_a4_pages_at_most_in_a_headless_browser() {
         std::fs::write(&out, &html).unwrap();
         let (crowded, _, _) = report_of(&crowded_app(), &info());
         std::fs::write(Path::new(&out).with_extension("crowded.html"), crowded).unwrap();
+        let (empty, _, _) = report_of(&played(&[]), &info());
+        std::fs::write(Path::new(&out).with_extension("empty.html"), empty).unwrap();
     }
     let page = dir.join("report.html");
     std::fs::write(&page, &html).unwrap();
-    let pdf = dir.join("report.pdf");
 
-    let printed = chromium(
-        &dir.join("profile"),
-        &[
-            &format!("--print-to-pdf={}", pdf.display()),
-            "--no-pdf-header-footer",
-        ],
-        &page,
-    );
-    let log = String::from_utf8_lossy(&printed.stderr);
-    assert!(printed.status.success(), "chromium failed: {log}");
-    let bytes = std::fs::read(&pdf).unwrap_or_else(|e| panic!("no PDF ({e}): {log}"));
-    assert!(bytes.starts_with(b"%PDF"));
-    let pages = pdf_pages(&bytes);
+    let pages = print_to_pdf(&dir, &page);
     assert!((1..=2).contains(&pages), "{pages} pages");
-    assert_eq!(console_errors(&printed.stderr), Vec::<String>::new());
 
     let dumped = chromium(&dir.join("profile"), &["--dump-dom"], &page);
     let dom = String::from_utf8_lossy(&dumped.stdout);
@@ -548,21 +556,7 @@ fn the_report_prints_on_two_a4_pages_at_most_in_a_headless_browser() {
     );
     let crowded = dir.join("crowded.html");
     std::fs::write(&crowded, &html).unwrap();
-    let crowded_pdf = dir.join("crowded.pdf");
-    let printed = chromium(
-        &dir.join("profile"),
-        &[
-            &format!("--print-to-pdf={}", crowded_pdf.display()),
-            "--no-pdf-header-footer",
-        ],
-        &crowded,
-    );
-    assert!(
-        printed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&printed.stderr)
-    );
-    let pages = pdf_pages(&std::fs::read(&crowded_pdf).unwrap());
+    let pages = print_to_pdf(&dir, &crowded);
     assert!(
         (1..=2).contains(&pages),
         "the crowded report takes {pages} pages"

@@ -563,3 +563,40 @@ fn the_report_prints_on_two_a4_pages_at_most_in_a_headless_browser() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_p1_telegram_shows_its_registers_in_its_own_units() {
+    let hex = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/p1/p1-kamstrup-se-h1-3p.hex"
+    ))
+    .unwrap();
+    let telegram = Recorded {
+        at: "2025-06-12T12:15:31Z".parse().unwrap(),
+        bytes: kamscope::wire::hex::parse(&hex).unwrap(),
+    };
+    let (html, _, _) = report_of(&played(&[telegram]), &info());
+    assert_self_contained(&html);
+    assert_balanced(&html);
+    assert!(html.contains("KAM5 Kamstrup OMNIPOWER"), "{html}");
+    assert!(
+        html.contains("From the telegram, meter time 2025-06-12 14:15:30."),
+        "{html}"
+    );
+    // 12345.678 kWh to the Wh, as the telegram sent it; kvarh likewise.
+    assert!(
+        html.contains("<td class=\"n\">12345.678</td><td>kWh</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td class=\"n\">345.678</td><td>kvarh</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("kkWh"));
+    // The telegram's own resolution (004.1 A).
+    assert_eq!(row(&html, "I L1 (A)")[0], "4.1");
+    assert!(
+        html.contains("1 push with values, from 2025-06-12 13:15:31 to 2025-06-12 13:15:31 (0 s)"),
+        "{html}"
+    );
+}

@@ -203,8 +203,12 @@ impl Page<'_> {
         };
         let _ = writeln!(
             s,
-            "<p class=\"note\">{n} pushes with values{kept}, from {a} to {b} ({span}); times UTC{off}.</p>",
-            n = history.len(),
+            "<p class=\"note\">{n} with values{kept}, from {a} to {b} ({span}); times UTC{off}.</p>",
+            n = if history.len() == 1 {
+                "1 push".to_string()
+            } else {
+                format!("{} pushes", history.len())
+            },
             a = self.time(first.received),
             b = self.time(last.received),
             span = live::human_seconds((last.received - first.received).num_seconds())
@@ -333,7 +337,7 @@ impl Page<'_> {
         let _ = writeln!(s, "<p class=\"note\">From {source}, {at}.</p>");
         s.push_str(
             "<table>\n<thead><tr><th>Register</th><th class=\"n\">value</th><th>unit</th>\
-             <th class=\"n\">as sent</th></tr></thead>\n<tbody>\n",
+             <th class=\"n\">raw</th></tr></thead>\n<tbody>\n",
         );
         let names = [
             "A+ active import",

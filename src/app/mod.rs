@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod live;
 pub mod picker;
 pub mod readout;
+pub mod report;
 pub mod verdict;
 
 use crate::protocol::Content;

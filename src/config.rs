@@ -17,6 +17,8 @@
 //! window = "1h"                  # 5min | 1h | 6h | 24h
 //! [site]
 //! fuse_a = 25                    # the main fuse, for judging phase currents
+//! name = "Storgata 1, Bergen"     # the site, for the commissioning report
+//! installer = "Kari Nordmann"     # who checks it, for the report
 //! [export]
 //! dir = "/home/me/kamscope"      # where exports go (default: the documents folder)
 //! [readout.protocol]             # remembered by the Readout tab, per port
@@ -75,6 +77,9 @@ pub struct ChartConfig {
 pub struct SiteConfig {
     /// The main fuse in amperes (default [`DEFAULT_FUSE_A`]).
     pub fuse_a: Option<f64>,
+    /// The site's name or address, and who checks it: for the commissioning report.
+    pub name: Option<String>,
+    pub installer: Option<String>,
 }
 
 /// The main fuse when the config does not name one: the most common in Nordic homes.
@@ -292,30 +297,7 @@ fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    write_atomically(path, format!("{header}{doc}").as_bytes()).map_err(fail)
-}
-
-/// Writes `bytes` to a new temporary file beside `path` and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::link::write_atomically(path, format!("{header}{doc}").as_bytes()).map_err(fail)
 }
 
 #[cfg(test)]

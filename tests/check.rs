@@ -209,6 +209,39 @@ fn list2_and_export_fail_only_when_asked_for() {
 }
 
 #[test]
+fn the_report_of_a_healthy_site_holds_the_meter_and_a_chart_and_fetches_nothing() {
+    let dir = std::env::temp_dir().join(format!("kamscope-check-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("site.html");
+    // An existing file (or a link) at the path is replaced whole, never written through.
+    let target = dir.join("elsewhere.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let _ = std::fs::remove_file(&page);
+    std::os::unix::fs::symlink(&target, &page).unwrap();
+    let o = replay(
+        &recording("report.jsonl", &healthy()),
+        &[
+            "--report",
+            page.to_str().unwrap(),
+            "--site",
+            "Storgata 1",
+            "--installer",
+            "Kari",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("5706567000000099"));
+    assert!(html.contains("Storgata 1") && html.contains("Kari"));
+    assert!(html.contains("<svg"));
+    for external in ["http://", "https://", "src=", "<link", "@import", "<script"] {
+        assert!(!html.contains(external), "{external}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn an_empty_recording_is_no_data_in_one_sentence() {
     let o = replay(&write("empty.jsonl", ""), &[]);
     assert_eq!(o.status.code(), Some(2));

@@ -144,6 +144,23 @@ fn check_tab_snapshots() {
     );
     insta::assert_snapshot!("check_80x24", screen);
     insta::assert_snapshot!("check_120x40", text(&render(&app, 120, 40, COLOR)));
+    // w writes the commissioning report of the session so far.
+    let effects = app.on_key(key(KeyCode::Char('w')));
+    let [
+        kamscope::app::Effect::Export {
+            path,
+            what,
+            contents,
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(*what, "report");
+    assert!(path.to_string_lossy().starts_with("kamscope-report-"));
+    assert!(path.to_string_lossy().ends_with(".html"));
+    assert!(contents.contains("5706567277656672"));
+    assert!(contents.contains("<svg"));
 }
 
 #[test]

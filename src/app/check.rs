@@ -509,11 +509,14 @@ fn data_check(app: &App, diags: &[Diagnostic]) -> Check {
         if s.junk_bytes > 0 {
             c.message = format!("{}; {} junk bytes", rung.text, s.junk_bytes);
         }
-        c.evidence.push(CheckEvidence {
-            name: "bad share",
-            value: share,
-            unit: "",
-        });
+        // The rung names the share when frames failed; otherwise it is said here (0).
+        if !c.evidence.iter().any(|e| e.name == "bad share") {
+            c.evidence.push(CheckEvidence {
+                name: "bad share",
+                value: share,
+                unit: "",
+            });
+        }
     }
     c
 }

@@ -83,6 +83,8 @@ pub enum Action {
     ScrollPageUp,
     ScrollPageDown,
     ExportCsv,
+    /// The commissioning report (HTML), from the Check tab.
+    WriteReport,
     /// JSON: the shown readout in the Readout tab, the selected frame in the Inspector.
     Export,
     // Inspector
@@ -100,7 +102,7 @@ pub enum Action {
 
 impl Action {
     /// Every action (the tests check that each one has a key).
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 38] = [
         Action::Quit,
         Action::Help,
         Action::ShowTab(Tab::Live),
@@ -127,6 +129,7 @@ impl Action {
         Action::ScrollPageUp,
         Action::ScrollPageDown,
         Action::ExportCsv,
+        Action::WriteReport,
         Action::Export,
         Action::SelectUp,
         Action::SelectDown,
@@ -563,6 +566,13 @@ pub const KEYMAP: &[Binding] = &[
         Action::ScrollPageDown,
         WithAbove,
         Hint::No,
+    ),
+    bind(
+        Check,
+        &[ch('w')],
+        Action::WriteReport,
+        Line("write the commissioning report (HTML, printable)"),
+        hint("write report", 5),
     ),
     bind(
         Check,

@@ -215,6 +215,8 @@ pub struct App {
     pub check_options: check::CheckOptions,
     /// First row of the Check tab shown.
     pub check_scroll: u16,
+    /// The site and installer named in the report (config `[site]`).
+    pub site: report::Site,
 }
 
 impl App {
@@ -257,6 +259,7 @@ impl App {
                 ..check::CheckOptions::default()
             },
             check_scroll: 0,
+            site: report::Site::default(),
         }
     }
 
@@ -528,6 +531,7 @@ impl App {
             Action::ScrollPageUp => self.scroll_by(-10),
             Action::ScrollPageDown => self.scroll_by(10),
             Action::ExportCsv => return self.export_readout("csv"),
+            Action::WriteReport => return self.write_report(),
             Action::Export => {
                 return match self.tab {
                     Tab::Readout => self.export_readout("json"),
@@ -670,6 +674,29 @@ impl App {
         vec![Effect::Export {
             path,
             what: "readout",
+            contents,
+        }]
+    }
+
+    /// The commissioning report of the session so far, as the Check tab judges it.
+    fn write_report(&mut self) -> Vec<Effect> {
+        let checks = check::checks(self, self.check_options);
+        let verdict = check::verdict(self, &checks);
+        let info = report::ReportInfo {
+            site: self.site.name.clone(),
+            installer: self.site.installer.clone(),
+            note: None,
+            generated: self.now,
+            source: self.source.clone(),
+        };
+        let contents = report::html(self, &checks, verdict, &info);
+        let path = PathBuf::from(format!(
+            "kamscope-report-{}.html",
+            self.now.format("%Y%m%d-%H%M%S")
+        ));
+        vec![Effect::Export {
+            path,
+            what: "report",
             contents,
         }]
     }

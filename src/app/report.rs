@@ -14,6 +14,13 @@ use super::readout::Finished;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::fmt::Write;
 
+/// Who and where, as the config names them (`[site] name`, `installer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Site {
+    pub name: Option<String>,
+    pub installer: Option<String>,
+}
+
 /// What the report says about itself: who made it, where, when, from what.
 #[derive(Debug, Clone)]
 pub struct ReportInfo {

@@ -8,6 +8,7 @@ use super::{Format, SerialArgs, UserError, out, parse_speed, runtime};
 use chrono::{DateTime, Utc};
 use kamscope::app::check::{self, Check, CheckOptions, Verdict};
 use kamscope::app::live::{ClockReference, standard_offset_seconds};
+use kamscope::app::report::ReportInfo;
 use kamscope::app::{App, Effect};
 use kamscope::config;
 use kamscope::link::replay::ReplaySource;
@@ -64,6 +65,10 @@ pub struct CheckArgs {
     /// Wait for list 2 (the hourly energy registers) and fail without it.
     #[arg(long)]
     wait_list2: bool,
+    /// Also write the commissioning report: one self-contained HTML page, printable on two A4
+    /// pages (replaced if it exists).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     /// The site exports (solar): fail when no export is seen.
     #[arg(long)]
     expect_export: bool,
@@ -89,10 +94,10 @@ pub struct CheckArgs {
 /// Who checked what, for the JSON and the report.
 #[derive(clap::Args, Default)]
 pub struct SiteArgs {
-    /// The site's name or address.
+    /// The site's name or address (default: config [site] name).
     #[arg(long, value_name = "NAME")]
     site: Option<String>,
-    /// Who did the check.
+    /// Who did the check (default: config [site] installer).
     #[arg(long, value_name = "NAME")]
     installer: Option<String>,
     /// A remark for the record (fuse changed, CTs replaced, ...).
@@ -136,6 +141,12 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
         }
     };
     let keys = args.keys.keys(|| Ok(config.keys.clone()))?;
+    let mut args = args;
+    args.site.site = args.site.site.or_else(|| config.site.name.clone());
+    args.site.installer = args
+        .site
+        .installer
+        .or_else(|| config.site.installer.clone());
     let options = CheckOptions {
         wait_list2: args.wait_list2,
         expect_export: args.expect_export,
@@ -203,7 +214,38 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
             options,
         ));
     }
+    if let Some(path) = &args.report {
+        write_report(&app, options, &args.site, path)?;
+    }
     report(&app, options, args.format, &args.site)
+}
+
+/// The commissioning report of what was judged, written whole or not at all.
+fn write_report(
+    app: &App,
+    options: CheckOptions,
+    site: &SiteArgs,
+    path: &std::path::Path,
+) -> Result<(), UserError> {
+    let checks = check::checks(app, options);
+    let verdict = check::verdict(app, &checks);
+    let info = ReportInfo {
+        site: site.site.clone(),
+        installer: site.installer.clone(),
+        note: site.note.clone(),
+        generated: chrono::Local::now().fixed_offset(),
+        source: app.source.clone(),
+    };
+    let page = kamscope::app::report::html(app, &checks, verdict, &info);
+    kamscope::link::write_atomically(path, page.as_bytes()).map_err(|e| {
+        UserError(format!(
+            "cannot write the report {}: {}",
+            path.display(),
+            kamscope::link::io_reason(&e)
+        ))
+    })?;
+    eprintln!("kamscope: report written to {}", path.display());
+    Ok(())
 }
 
 /// An app that has seen nothing yet, with the config's scaling and fuse (or `fuse`).

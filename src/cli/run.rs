@@ -379,6 +379,10 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode, UserError> {
             .unwrap_or_default();
     }
     app.live.fuse_a = config.site.fuse_a();
+    app.site = kamscope::app::report::Site {
+        name: config.site.name.clone(),
+        installer: config.site.installer.clone(),
+    };
     app.live.clock_reference = clock_reference;
     app.notice = notice;
     app.keys = keys.clone();

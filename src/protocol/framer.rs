@@ -207,6 +207,8 @@ pub struct Framer {
     /// Index just past the last HDLC frame, if it ended with a flag that may open the next one.
     after_flag: Option<usize>,
     eof: bool,
+    /// CRC registers over the buffer while damaged HDLC frames are judged.
+    fcs_cache: hdlc::FcsCache,
 }
 
 impl Default for Framer {
@@ -227,6 +229,7 @@ impl Framer {
             found: None,
             after_flag: None,
             eof: false,
+            fcs_cache: hdlc::FcsCache::default(),
         }
     }
 
@@ -257,6 +260,7 @@ impl Framer {
             self.weak = self.weak.map(|(p, e)| (p - n, e - n));
             self.found = self.found.take().map(|(p, e, c)| (p - n, e - n, c));
             self.after_flag = self.after_flag.and_then(|a| a.checked_sub(n));
+            self.fcs_cache.drained(n);
         }
         self.buf.extend_from_slice(chunk);
     }
@@ -363,7 +367,7 @@ impl Framer {
         Some((len, Content::Junk))
     }
 
-    fn probe(&self, pos: usize) -> Probe {
+    fn probe(&mut self, pos: usize) -> Probe {
         let buf = &self.buf;
         let eof = self.eof;
         let p = self.protocols;
@@ -373,12 +377,12 @@ impl Framer {
             if self.after_flag == Some(pos)
                 && b != hdlc::FLAG
                 && let probe @ (Probe::Frame { .. } | Probe::NeedMore) =
-                    hdlc::probe(buf, pos, true, eof)
+                    hdlc::probe(buf, pos, true, eof, &mut self.fcs_cache)
             {
                 return probe;
             }
             if b == hdlc::FLAG {
-                return hdlc::probe(buf, pos, false, eof);
+                return hdlc::probe(buf, pos, false, eof, &mut self.fcs_cache);
             }
         }
         let mut other = Probe::No;
@@ -464,6 +468,37 @@ mod tests {
             ));
         }
         out
+    }
+
+    #[test]
+    fn headers_claiming_2047_bytes_cost_each_byte_once() {
+        // An adversarial stream: 8-byte headers with a valid HCS, each claiming a 2047-byte
+        // frame whose FCS fails. Judging each would cost a 2 KiB CRC per 8 bytes of input;
+        // the registers kept over the buffer step through each byte once.
+        let mut header = vec![0x7E, 0xA7, 0xFF, 0x03, 0x03, 0x13];
+        let hcs = hdlc::crc16(&header[1..]);
+        header.extend(hcs.to_le_bytes());
+        let input: Vec<u8> = header.iter().copied().cycle().take(100_000).collect();
+        let mut framer = Framer::default();
+        let mut spans = 0;
+        for chunk in input.chunks(4096) {
+            framer.push(chunk);
+            while let Some(s) = framer.next_span() {
+                assert_eq!(s.bytes.len(), 8);
+                spans += 1;
+            }
+        }
+        framer.finish();
+        while framer.next_span().is_some() {
+            spans += 1;
+        }
+        assert_eq!(spans, 100_000 / 8);
+        assert!(
+            framer.fcs_cache.stepped <= input.len() as u64,
+            "{} bytes stepped for {} of input",
+            framer.fcs_cache.stepped,
+            input.len()
+        );
     }
 
     #[test]

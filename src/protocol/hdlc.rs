@@ -24,6 +24,160 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     X25.checksum(bytes)
 }
 
+/// The CRC register's byte step without the initial value (X-25 is reflected: polynomial 0x8408
+/// shifted right). It is linear in register and byte together, which is what lets
+/// [`FcsCache`] compute the CRC of any range from two stored registers.
+const fn linear_step(reg: u16, byte: u8) -> u16 {
+    let mut r = (reg ^ byte as u16) & 0xFF;
+    let mut bit = 0;
+    while bit < 8 {
+        r = if r & 1 == 1 {
+            (r >> 1) ^ 0x8408
+        } else {
+            r >> 1
+        };
+        bit += 1;
+    }
+    (reg >> 8) ^ r
+}
+
+/// The table form of [`linear_step`]'s low-byte part.
+const STEP_TABLE: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = linear_step(i as u16, 0);
+        i += 1;
+    }
+    t
+};
+
+/// `ZERO_RUNS[k]`: the register map of 2^k zero bytes, as the images of the 16 register bits.
+const ZERO_RUNS: [[u16; 16]; 16] = {
+    let mut runs = [[0u16; 16]; 16];
+    let mut j = 0;
+    while j < 16 {
+        runs[0][j] = linear_step(1 << j, 0);
+        j += 1;
+    }
+    let mut k = 1;
+    while k < 16 {
+        let mut j = 0;
+        while j < 16 {
+            runs[k][j] = apply(&runs[k - 1], runs[k - 1][j]);
+            j += 1;
+        }
+        k += 1;
+    }
+    runs
+};
+
+const fn apply(map: &[u16; 16], x: u16) -> u16 {
+    let mut out = 0;
+    let mut j = 0;
+    while j < 16 {
+        if x >> j & 1 == 1 {
+            out ^= map[j];
+        }
+        j += 1;
+    }
+    out
+}
+
+/// [`ZERO_RUNS`] by bytes: `[k][0][low byte] ^ [k][1][high byte]` maps a register through 2^k
+/// zero bytes in two look-ups.
+const ZERO_RUN_TABLES: [[[u16; 256]; 2]; 16] = {
+    let mut tables = [[[0u16; 256]; 2]; 16];
+    let mut k = 0;
+    while k < 16 {
+        let mut x = 0;
+        while x < 256 {
+            tables[k][0][x] = apply(&ZERO_RUNS[k], x as u16);
+            tables[k][1][x] = apply(&ZERO_RUNS[k], (x as u16) << 8);
+            x += 1;
+        }
+        k += 1;
+    }
+    tables
+};
+
+/// The register after `n` zero bytes starting from `reg` (`n` below 2^16: a frame is at most
+/// 2047 bytes).
+fn after_zeros(mut reg: u16, n: usize) -> u16 {
+    let mut k = 0;
+    while n >> k != 0 {
+        if n >> k & 1 == 1 {
+            let t = &ZERO_RUN_TABLES[k];
+            reg = t[0][usize::from(reg as u8)] ^ t[1][usize::from(reg >> 8)];
+        }
+        k += 1;
+    }
+    reg
+}
+
+/// CRC registers after each byte of the framer's buffer, kept while damaged frames are being
+/// judged: the FCS of any range they cover costs a few table steps instead of a pass over the
+/// range. Without it, a stream of headers with valid HCS, each claiming 2047 bytes, costs a
+/// 2 KiB CRC for every 8 bytes of input. A frame found intact ends it (real data never needs it).
+#[derive(Debug, Default)]
+pub struct FcsCache {
+    /// Buffer index of `registers[0]`.
+    origin: usize,
+    /// `registers[i]`: the register (from 0, no initial value) over `buf[origin..origin + i]`.
+    registers: Vec<u16>,
+    /// Bytes stepped through so far (each at most once while the cache lasts).
+    pub stepped: u64,
+}
+
+impl FcsCache {
+    /// Whether ranges starting at `at` can be computed.
+    fn covers(&self, at: usize) -> bool {
+        !self.registers.is_empty() && at >= self.origin && at < self.origin + self.registers.len()
+    }
+
+    fn start_at(&mut self, at: usize) {
+        self.origin = at;
+        self.registers.clear();
+        self.registers.push(0);
+    }
+
+    /// Registers up to buffer index `end` (each byte stepped once however often asked).
+    fn extend_to(&mut self, buf: &[u8], end: usize) {
+        let covered = self.origin + self.registers.len() - 1;
+        if end <= covered {
+            return;
+        }
+        let mut reg = *self.registers.last().expect("started");
+        self.stepped += (end - covered) as u64;
+        for &b in &buf[covered..end] {
+            reg = (reg >> 8) ^ STEP_TABLE[usize::from((reg ^ u16::from(b)) as u8)];
+            self.registers.push(reg);
+        }
+    }
+
+    /// CRC-16/X-25 of `buf[a..b]`, both covered.
+    fn crc(&self, a: usize, b: usize) -> u16 {
+        let at = |i: usize| self.registers[i - self.origin];
+        !(after_zeros(0xFFFF ^ at(a), b - a) ^ at(b))
+    }
+
+    pub fn clear(&mut self) {
+        self.registers.clear();
+    }
+
+    /// The framer dropped the first `n` bytes of its buffer.
+    pub fn drained(&mut self, n: usize) {
+        if self.origin >= n {
+            self.origin -= n;
+        } else {
+            // Registers are only ever used in pairs, so the later ones stay valid.
+            let gone = (n - self.origin).min(self.registers.len());
+            self.registers.drain(..gone);
+            self.origin = 0;
+        }
+    }
+}
+
 /// An HDLC address field of 1, 2 or 4 bytes; the last byte has its least significant bit set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Address {
@@ -419,7 +573,13 @@ pub fn encode(
 /// other checks, or has not finished arriving, and another anchor starts inside it, the frame is
 /// cut there: bytes were dropped and that anchor is the next frame. A candidate with a bad header
 /// check is reported as a weak candidate, which the framer cuts at the next good frame.
-pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe {
+pub(crate) fn probe(
+    buf: &[u8],
+    start: usize,
+    shared: bool,
+    eof: bool,
+    cache: &mut FcsCache,
+) -> Probe {
     let body_start = if shared { start } else { start + 1 };
     if !shared && buf[start] != FLAG {
         return Probe::No;
@@ -431,15 +591,10 @@ pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe 
         HeaderParse::Header(h) => h,
     };
     let end = body_start + header.length + 1;
-    // When the whole frame is here, one pass computes every check (the common case).
-    let complete = (end <= buf.len()).then(|| inspect(&buf[start..end], shared));
-    // Without an info field the header check is the FCS: decide the same way complete or not.
-    let hcs_ok = match &complete {
-        Some(frame) if header.has_info() => frame.hcs_ok(),
-        _ => match header_check_ok(body, &header) {
-            Some(ok) => ok,
-            None => return if eof { Probe::No } else { Probe::NeedMore },
-        },
+    // Without an info field the header check is the FCS: decided the same way complete or not.
+    let hcs_ok = match header_check_ok(body, &header) {
+        Some(ok) => ok,
+        None => return if eof { Probe::No } else { Probe::NeedMore },
     };
     if !hcs_ok {
         // A shared flag needs a proper frame behind it; otherwise these are junk bytes.
@@ -448,35 +603,52 @@ pub(crate) fn probe(buf: &[u8], start: usize, shared: bool, eof: bool) -> Probe 
         }
         return Probe::Weak { end };
     }
-    if let Some(frame) = complete {
+    if end > buf.len() {
+        // Not complete yet: decided once the claimed length has arrived, or at the end of
+        // input (the end of a file, or a line quiet for long enough that it cannot come).
+        // Never earlier: a whole frame inside the payload may be data that merely looks like
+        // one, and deciding on it would make the spans depend on how the bytes arrived.
+        if !eof {
+            return Probe::NeedMore;
+        }
+        return match first_inner_anchor(buf, start + 1, buf.len(), eof) {
+            InnerAnchor::At { pos } => cut(buf, start, pos, shared),
+            _ => cut(buf, start, buf.len(), shared),
+        };
+    }
+    let intact = if cache.covers(start) {
+        // Judging damaged frames already: the FCS from the stored registers.
+        cache.extend_to(buf, end);
+        let fcs_at = body_start + header.length - 2;
+        let fcs = u16::from_le_bytes([buf[fcs_at], buf[fcs_at + 1]]);
+        cache.crc(body_start, fcs_at) == fcs && buf[end - 1] == FLAG
+    } else {
+        // One pass computes every check (the common case: an intact frame).
+        let frame = inspect(&buf[start..end], shared);
         if frame.intact() {
             return Probe::Frame {
                 end,
                 frame: frame.into(),
             };
         }
-        // Damaged: look for a next frame that starts inside (dropped bytes), up to and including
-        // the closing-flag position: a damaged frame's "closing flag" may be the next one's
-        // opening flag.
-        return match first_inner_anchor(buf, start + 1, end, eof) {
-            InnerAnchor::NeedMore => Probe::NeedMore,
-            InnerAnchor::At { pos } => cut(buf, start, pos, shared),
-            InnerAnchor::None => Probe::Frame {
-                end,
-                frame: frame.into(),
-            },
+        cache.start_at(start);
+        cache.extend_to(buf, end);
+        false
+    };
+    if intact {
+        cache.clear();
+        return Probe::Frame {
+            end,
+            frame: inspect(&buf[start..end], shared).into(),
         };
     }
-    // Not complete yet: decided once the claimed length has arrived, or at the end of input
-    // (the end of a file, or a line quiet for long enough that it cannot come). Never earlier:
-    // a whole frame inside the payload may be data that merely looks like one, and deciding on
-    // it would make the spans depend on how the bytes happened to arrive.
-    if !eof {
-        return Probe::NeedMore;
-    }
-    match first_inner_anchor(buf, start + 1, buf.len(), eof) {
+    // Damaged: look for a next frame that starts inside (dropped bytes), up to and including
+    // the closing-flag position: a damaged frame's "closing flag" may be the next one's opening
+    // flag.
+    match first_inner_anchor(buf, start + 1, end, eof) {
+        InnerAnchor::NeedMore => Probe::NeedMore,
         InnerAnchor::At { pos } => cut(buf, start, pos, shared),
-        _ => cut(buf, start, buf.len(), shared),
+        InnerAnchor::None => cut(buf, start, end, shared),
     }
 }
 
@@ -612,6 +784,23 @@ mod tests {
         assert!(r.buf.capacity() <= MAX_MESSAGE);
         assert_eq!(r.pending_segments(), 0);
         assert_eq!(r.push(&header, &[1]), Segment::Partial { n: 1 });
+    }
+
+    #[test]
+    fn the_fcs_cache_gives_the_crc_of_any_range() {
+        let buf: Vec<u8> = (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let mut cache = FcsCache::default();
+        cache.start_at(5);
+        cache.extend_to(&buf, 2900);
+        for (a, b) in [(5, 6), (5, 2900), (17, 2064), (100, 100), (2000, 2899)] {
+            assert_eq!(cache.crc(a, b), crc16(&buf[a..b]), "{a}..{b}");
+        }
+        // After the framer drops bytes, the same ranges are at new indices.
+        cache.drained(3);
+        assert_eq!(cache.crc(14, 2061), crc16(&buf[17..2064]));
+        cache.drained(10);
+        assert_eq!(cache.crc(4, 2051), crc16(&buf[17..2064]));
+        assert!(!cache.covers(3000));
     }
 
     #[test]

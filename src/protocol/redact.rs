@@ -1,0 +1,501 @@
+//! Redaction for the support bundle: meter ids replaced by stable pseudonyms in the bytes as they
+//! came, with each changed frame's checks computed again, so the redacted capture still decodes
+//! to the same values (except the ids).
+//!
+//! Two passes over a line's received bytes: [`learn`] decodes them as `decode` does and collects
+//! the ids the messages carry; [`redact_stream`] frames them again and rewrites each frame that
+//! holds one. A pseudonym has the length and character classes of the id it replaces, so no
+//! length field (A-XDR string length, HDLC frame length) changes. A frame whose check failed
+//! before still fails after (its error is carried over), so redaction never makes a damaged frame
+//! look good.
+
+use super::decoder::{Decoded, Decoder};
+use super::framer::{Content, Framer, Protocols};
+use super::han::HanMessage;
+use super::{hdlc, p1};
+use std::collections::BTreeMap;
+
+/// Ids shorter than this are left alone: too short to find in text without hitting other values.
+pub const MIN_ID_LEN: usize = 4;
+
+/// A-XDR tags of the strings an id is sent as (octet-string, visible-string, utf8-string).
+const STRING_TAGS: [u8; 3] = [0x09, 0x0A, 0x0C];
+
+/// The pseudonym of an id: the same for the same id, in every bundle (derived from a hash of the
+/// id, no key), with the id's length and character classes: a digit for a digit, an upper-case
+/// letter for one, a lower-case letter for one; other characters are kept. An id of 8 or more
+/// digits (a GS1 number, a serial number) becomes `999` and hash digits, so it reads as made up.
+pub fn pseudonym(real: &str) -> String {
+    let digits_only = real.len() >= 8 && real.bytes().all(|b| b.is_ascii_digit());
+    let mut salt = 0u64;
+    loop {
+        let mut state = fnv1a(real.as_bytes()) ^ salt;
+        let made: String = real
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if digits_only && i < 3 {
+                    return '9';
+                }
+                state = splitmix(state);
+                let pick = |base: u8, n: u64| char::from(base + (state % n) as u8);
+                match c {
+                    '0'..='9' => pick(b'0', 10),
+                    'A'..='Z' => pick(b'A', 26),
+                    'a'..='z' => pick(b'a', 26),
+                    other => other,
+                }
+            })
+            .collect();
+        // An id without a character the hash can change (or, by rare chance, hashed onto
+        // itself) must still not stay as it was.
+        if made != real || salt > 3 {
+            return if made == real {
+                real.chars().map(|_| 'X').collect()
+            } else {
+                made
+            };
+        }
+        salt += 1;
+    }
+}
+
+/// FNV-1a, 64 bits.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// One step of SplitMix64: spreads the hash over the characters.
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Upper-case hex of bytes (how DSMR sends its equipment id).
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// The ids found so far, each with its pseudonym.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pseudonyms {
+    map: BTreeMap<String, String>,
+}
+
+impl Pseudonyms {
+    /// Adds an id (a blank or too short one is left out).
+    pub fn add(&mut self, real: &str) {
+        let real = real.trim();
+        if real.len() >= MIN_ID_LEN && !self.map.contains_key(real) {
+            self.map.insert(real.to_string(), pseudonym(real));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// (id, pseudonym), in the ids' order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(r, p)| (r.as_str(), p.as_str()))
+    }
+
+    pub fn get(&self, real: &str) -> Option<&str> {
+        self.map.get(real).map(String::as_str)
+    }
+
+    /// Each id, longest first (so an id inside a longer one is not replaced first), as sent
+    /// and hex-encoded, with what replaces it.
+    fn forms(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut forms: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for (real, pseudo) in self.iter() {
+            forms.push((real.as_bytes().to_vec(), pseudo.as_bytes().to_vec()));
+            let (hex_real, hex_pseudo) = (hex_upper(real.as_bytes()), hex_upper(pseudo.as_bytes()));
+            forms.push((
+                hex_real.to_ascii_lowercase().into_bytes(),
+                hex_pseudo.to_ascii_lowercase().into_bytes(),
+            ));
+            forms.push((hex_real.into_bytes(), hex_pseudo.into_bytes()));
+        }
+        forms.sort_by_key(|(real, _)| std::cmp::Reverse(real.len()));
+        forms
+    }
+
+    /// Text (a log, a config, a report) with every id replaced, as written and hex-encoded.
+    pub fn redact_text(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (real, pseudo) in self.forms() {
+            let (real, pseudo) = (
+                String::from_utf8(real).expect("ids are text"),
+                String::from_utf8(pseudo).expect("pseudonyms are text"),
+            );
+            out = out.replace(&real, &pseudo);
+        }
+        out
+    }
+
+    /// The ids still in `bytes`, as written or hex-encoded (what a redaction missed).
+    pub fn found_in(&self, bytes: &[u8]) -> Vec<&str> {
+        self.iter()
+            .map(|(real, _)| real)
+            .filter(|real| {
+                let hex = hex_upper(real.as_bytes());
+                [
+                    real.as_bytes(),
+                    hex.as_bytes(),
+                    hex.to_ascii_lowercase().as_bytes(),
+                ]
+                .iter()
+                .any(|form| contains(bytes, form))
+            })
+            .collect()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Replaces each `prefix + real + suffix` in `bytes` by `prefix + pseudonym + suffix` (same
+/// length). Returns whether anything changed.
+fn replace_framed(bytes: &mut [u8], prefix: &[u8], real: &[u8], suffix: &[u8], pseudo: &[u8]) -> bool {
+    debug_assert_eq!(real.len(), pseudo.len());
+    let whole = prefix.len() + real.len() + suffix.len();
+    let mut changed = false;
+    let mut at = 0;
+    while at + whole <= bytes.len() {
+        let w = &bytes[at..at + whole];
+        if w.starts_with(prefix) && w[prefix.len()..].starts_with(real) && w.ends_with(suffix) {
+            let start = at + prefix.len();
+            bytes[start..start + pseudo.len()].copy_from_slice(pseudo);
+            changed = true;
+            at += whole;
+        } else {
+            at += 1;
+        }
+    }
+    changed
+}
+
+/// The ids a decoded push carries: the meter id / GS1 number (0.0.96.1.0, 0.0.96.1.1,
+/// x.x.0.0.5, also when a list without codes is mapped by its documented layout).
+pub fn ids_of(message: &HanMessage) -> Vec<String> {
+    message
+        .fields
+        .iter()
+        .filter(|f| f.code().is_some_and(|o| o.is_meter_id()))
+        .filter_map(|f| f.text().map(str::to_string))
+        .collect()
+}
+
+/// What the first pass saw on one line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Learned {
+    /// HDLC frames with ciphered content: their ids (if any) are inside the cipher.
+    pub ciphered_frames: usize,
+}
+
+/// The first pass: decodes a line's bytes as `decode` does (with `decoder`, which holds the keys)
+/// and adds every id the messages carry to `ids`.
+pub fn learn(
+    bytes: &[u8],
+    protocols: Protocols,
+    decoder: &mut Decoder,
+    ids: &mut Pseudonyms,
+) -> Learned {
+    let mut learned = Learned::default();
+    let mut framer = Framer::new(protocols);
+    framer.push(bytes);
+    framer.finish();
+    while let Some(span) = framer.next_span() {
+        match decoder.decode(&span) {
+            Decoded::Hdlc(h) => {
+                if h.cipher.is_some() {
+                    learned.ciphered_frames += 1;
+                }
+                for m in h.message.iter().chain(h.damaged_message.iter()) {
+                    ids_of(m).iter().for_each(|id| ids.add(id));
+                }
+            }
+            Decoded::P1(p) => {
+                if let Some(id) = p.telegram.meter_id() {
+                    ids.add(&id);
+                }
+            }
+            _ => {}
+        }
+    }
+    learned
+}
+
+/// A line's bytes with the ids replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted {
+    /// As long as the input, byte for byte but the ids and the checks.
+    pub bytes: Vec<u8>,
+    /// HDLC frames whose HCS and FCS were computed again.
+    pub hdlc_frames: usize,
+    /// P1 telegrams whose CRC was computed again.
+    pub p1_telegrams: usize,
+}
+
+/// The second pass: frames `bytes` again and replaces the ids in every HDLC frame and P1
+/// telegram, fixing their checks.
+pub fn redact_stream(bytes: &[u8], protocols: Protocols, ids: &Pseudonyms) -> Redacted {
+    let mut out = Redacted {
+        bytes: Vec::with_capacity(bytes.len()),
+        hdlc_frames: 0,
+        p1_telegrams: 0,
+    };
+    let mut framer = Framer::new(protocols);
+    framer.push(bytes);
+    framer.finish();
+    while let Some(span) = framer.next_span() {
+        let redacted = match &span.content {
+            Content::Hdlc(frame) => redact_hdlc(span.bytes, frame, ids).inspect(|_| {
+                out.hdlc_frames += 1;
+            }),
+            Content::P1(frame) => redact_p1(span.bytes, frame, ids).inspect(|_| {
+                out.p1_telegrams += 1;
+            }),
+            _ => None,
+        };
+        out.bytes
+            .extend_from_slice(redacted.as_deref().unwrap_or(span.bytes));
+    }
+    out
+}
+
+/// A check value computed again over changed bytes: the new right value when the old one was
+/// right, else the new right value off by the same bits as before (a failed check stays failed,
+/// with its error as it was).
+fn recheck<T: std::ops::BitXor<Output = T> + Copy>(old_right: T, sent: T, new_right: T) -> T {
+    new_right ^ (old_right ^ sent)
+}
+
+/// One HDLC frame span with the ids in its information field replaced (where sent as A-XDR
+/// strings), its HCS and FCS computed again. `None` when it holds no id.
+pub fn redact_hdlc(span: &[u8], frame: &hdlc::Frame, ids: &Pseudonyms) -> Option<Vec<u8>> {
+    let header = frame.header?;
+    let mut out = span.to_vec();
+    let info = frame.info.start.min(out.len())..frame.info.end.min(out.len());
+    let mut changed = false;
+    for (real, pseudo) in ids.iter() {
+        let Ok(len) = u8::try_from(real.len()) else {
+            continue;
+        };
+        for tag in STRING_TAGS {
+            changed |= replace_framed(
+                &mut out[info.clone()],
+                &[tag, len],
+                real.as_bytes(),
+                &[],
+                pseudo.as_bytes(),
+            );
+        }
+    }
+    if !changed {
+        return None;
+    }
+    let body = usize::from(!frame.shared_start_flag);
+    let le16 = |b: &[u8], at: usize| Some(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?]));
+    // HCS over the header, FCS over everything between the flags but itself.
+    let mut checks = vec![header.length - 2];
+    if header.has_info() {
+        checks.insert(0, header.len);
+    }
+    for at in checks {
+        let (Some(sent), Some(covered)) = (le16(span, body + at), span.get(body..body + at)) else {
+            continue;
+        };
+        let fixed = recheck(
+            hdlc::crc16(covered),
+            sent,
+            hdlc::crc16(&out[body..body + at]),
+        );
+        out[body + at..body + at + 2].copy_from_slice(&fixed.to_le_bytes());
+    }
+    Some(out)
+}
+
+/// One P1 telegram span with its equipment id lines' ids replaced (sent as text or hex-encoded
+/// ASCII, as `(id)`), its CRC computed again. `None` when it holds no id.
+pub fn redact_p1(span: &[u8], frame: &p1::Frame, ids: &Pseudonyms) -> Option<Vec<u8>> {
+    let mut out = span.to_vec();
+    let mut changed = false;
+    for (real, pseudo) in ids.forms() {
+        changed |= replace_framed(&mut out, b"(", &real, b")", &pseudo);
+    }
+    if !changed {
+        return None;
+    }
+    // The `!` that ends the telegram starts a line; the CRC's four hex digits follow it.
+    let bang = (1..span.len()).rev().find(|&i| span[i] == b'!' && span[i - 1] == b'\n');
+    if let (Some(bang), p1::CrcField::Sent(sent)) = (bang, frame.crc) {
+        let fixed = recheck(
+            p1::crc16(&span[..=bang]),
+            sent,
+            p1::crc16(&out[..=bang]),
+        );
+        out[bang + 1..bang + 5].copy_from_slice(format!("{fixed:04X}").as_bytes());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::framer::Protocols;
+    use crate::protocol::han::{KamstrupList, MissingPhases};
+
+    const GS1: &str = "5706567326590407";
+
+    fn list_frame(id: &str) -> Vec<u8> {
+        let list = KamstrupList {
+            meter_id: id.into(),
+            meter_type: "6841131BN243101040".into(),
+            time: crate::protocol::datetime::DateTime::new(2026, 1, 15, 12, 0, 0, 0),
+            power: [2000, 0, 0, 0],
+            currents: [Some(290), Some(290), Some(290)],
+            voltages: [Some(230), Some(231), Some(232)],
+            missing_phases: MissingPhases::NullPlaceholders,
+            energies: None,
+        };
+        let mut bytes = Vec::new();
+        list.encode_frame(&mut bytes).unwrap();
+        bytes
+    }
+
+    fn ids(list: &[&str]) -> Pseudonyms {
+        let mut p = Pseudonyms::default();
+        list.iter().for_each(|id| p.add(id));
+        p
+    }
+
+    /// The frame inspected as the framer finds it (one span, nothing else).
+    fn only_frame(bytes: &[u8]) -> hdlc::Frame {
+        let mut framer = Framer::new(Protocols::HDLC);
+        framer.push(bytes);
+        framer.finish();
+        let content = framer.next_span().expect("a span").content;
+        assert!(framer.next_span().is_none(), "more than one span");
+        match content {
+            Content::Hdlc(f) => f,
+            other => panic!("not an HDLC frame: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_and_keep_length_and_classes() {
+        let p = pseudonym(GS1);
+        assert_eq!(p, pseudonym(GS1), "the same id, the same pseudonym");
+        assert_eq!(p.len(), GS1.len());
+        assert!(p.starts_with("999") && p.bytes().all(|b| b.is_ascii_digit()));
+        assert_ne!(p, pseudonym("5706567326590408"));
+        let mixed = pseudonym("E0012-ab");
+        assert_eq!(mixed.len(), 8);
+        let classes = |s: &str| -> Vec<u8> {
+            s.bytes()
+                .map(|b| match b {
+                    b'0'..=b'9' => 0,
+                    b'A'..=b'Z' => 1,
+                    b'a'..=b'z' => 2,
+                    other => other,
+                })
+                .collect()
+        };
+        assert_eq!(classes(&mixed), classes("E0012-ab"));
+        assert_ne!(pseudonym("----"), "----", "an id is never left as it was");
+    }
+
+    #[test]
+    fn a_redacted_frame_keeps_its_length_and_passes_its_checks() {
+        let bytes = list_frame(GS1);
+        let frame = only_frame(&bytes);
+        assert!(frame.intact());
+        let out = redact_hdlc(&bytes, &frame, &ids(&[GS1])).expect("the id is in the frame");
+        assert_eq!(out.len(), bytes.len());
+        assert!(!contains(&out, GS1.as_bytes()));
+        assert!(contains(&out, pseudonym(GS1).as_bytes()));
+        let again = only_frame(&out);
+        assert!(again.hcs_ok() && again.fcs_ok() && again.intact(), "{again:?}");
+        // The FCS did change: the checks were computed again, not left.
+        assert_ne!(out[out.len() - 3..], bytes[bytes.len() - 3..]);
+        // Only the id's bytes and the FCS differ.
+        let differ = out.iter().zip(&bytes).filter(|(a, b)| a != b).count();
+        assert!(differ <= GS1.len() + 2, "{differ} bytes changed");
+    }
+
+    #[test]
+    fn a_frame_that_failed_its_fcs_still_fails_it() {
+        let mut bytes = list_frame(GS1);
+        let fcs_at = bytes.len() - 3;
+        bytes[fcs_at] ^= 0x01;
+        let frame = only_frame(&bytes);
+        assert!(frame.hcs_ok() && !frame.fcs_ok());
+        let out = redact_hdlc(&bytes, &frame, &ids(&[GS1])).unwrap();
+        let again = only_frame(&out);
+        assert!(again.hcs_ok() && !again.fcs_ok());
+    }
+
+    #[test]
+    fn frames_without_the_id_are_left_alone() {
+        let bytes = list_frame(GS1);
+        let frame = only_frame(&bytes);
+        assert_eq!(redact_hdlc(&bytes, &frame, &ids(&["5706567000000001"])), None);
+    }
+
+    #[test]
+    fn learning_and_redacting_a_stream_of_two_meters() {
+        let other = "5706567271533207";
+        let mut stream = list_frame(GS1);
+        stream.extend_from_slice(&[0x29, 0x12]);
+        stream.extend(list_frame(other));
+        let mut found = Pseudonyms::default();
+        let mut decoder = Decoder::default();
+        let learned = learn(&stream, Protocols::ALL, &mut decoder, &mut found);
+        assert_eq!(learned.ciphered_frames, 0);
+        assert_eq!(found.iter().map(|(r, _)| r).collect::<Vec<_>>(), [other, GS1]);
+        let out = redact_stream(&stream, Protocols::ALL, &found);
+        assert_eq!(out.bytes.len(), stream.len());
+        assert_eq!(out.hdlc_frames, 2);
+        assert!(found.found_in(&out.bytes).is_empty());
+        assert_eq!(out.bytes[list_frame(GS1).len()..][..2], [0x29, 0x12]);
+    }
+
+    #[test]
+    fn p1_ids_hex_encoded_or_plain_are_replaced_and_the_crc_fixed() {
+        let id = "E0025000123456789";
+        let lines = [
+            p1::OutLine::new("0-0:96.1.1", hex_upper(id.as_bytes()), None),
+            p1::OutLine::new("1-0:1.8.0", "000123.456".into(), Some("kWh")),
+        ];
+        let bytes = p1::encode("KFM5KAIFA-METER", &lines, true);
+        let frame = p1::inspect(&bytes);
+        assert!(crate::protocol::check::all_ok(&frame.checks));
+        let found = ids(&[id]);
+        let out = redact_p1(&bytes, &frame, &found).expect("the id is in the telegram");
+        assert_eq!(out.len(), bytes.len());
+        assert!(found.found_in(&out).is_empty());
+        let again = p1::inspect(&out);
+        assert!(crate::protocol::check::all_ok(&again.checks), "{again:?}");
+        assert_eq!(p1::parse(&out).meter_id().as_deref(), Some(pseudonym(id).as_str()));
+    }
+
+    #[test]
+    fn text_is_redacted_as_written_and_hex_encoded() {
+        let p = ids(&[GS1]);
+        let text = format!("meter {GS1} frame 09 10 {}", hex_upper(GS1.as_bytes()));
+        let out = p.redact_text(&text);
+        assert!(p.found_in(out.as_bytes()).is_empty(), "{out}");
+        assert!(out.contains(&pseudonym(GS1)));
+    }
+}

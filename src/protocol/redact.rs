@@ -199,6 +199,8 @@ pub fn ids_of(message: &HanMessage) -> Vec<String> {
 /// What the first pass saw on one line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Learned {
+    /// Frames of any protocol (not junk).
+    pub frames: usize,
     /// HDLC frames with ciphered content: their ids (if any) are inside the cipher.
     pub ciphered_frames: usize,
 }
@@ -216,6 +218,9 @@ pub fn learn(
     framer.push(bytes);
     framer.finish();
     while let Some(span) = framer.next_span() {
+        if span.content != Content::Junk {
+            learned.frames += 1;
+        }
         match decoder.decode(&span) {
             Decoded::Hdlc(h) => {
                 if h.cipher.is_some() {
@@ -462,7 +467,7 @@ mod tests {
         let mut found = Pseudonyms::default();
         let mut decoder = Decoder::default();
         let learned = learn(&stream, Protocols::ALL, &mut decoder, &mut found);
-        assert_eq!(learned.ciphered_frames, 0);
+        assert_eq!((learned.frames, learned.ciphered_frames), (2, 0));
         assert_eq!(found.iter().map(|(r, _)| r).collect::<Vec<_>>(), [other, GS1]);
         let out = redact_stream(&stream, Protocols::ALL, &found);
         assert_eq!(out.bytes.len(), stream.len());

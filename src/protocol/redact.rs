@@ -118,11 +118,13 @@ impl Pseudonyms {
         let mut forms: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for (real, pseudo) in self.iter() {
             forms.push((real.as_bytes().to_vec(), pseudo.as_bytes().to_vec()));
+            // Hex-encoded in the case it came in; upper case (DSMR's) when its digits do not
+            // tell.
             let (hex_real, hex_pseudo) = (hex_upper(real.as_bytes()), hex_upper(pseudo.as_bytes()));
-            forms.push((
-                hex_real.to_ascii_lowercase().into_bytes(),
-                hex_pseudo.to_ascii_lowercase().into_bytes(),
-            ));
+            let lower = hex_real.to_ascii_lowercase();
+            if lower != hex_real {
+                forms.push((lower.into_bytes(), hex_pseudo.to_ascii_lowercase().into_bytes()));
+            }
             forms.push((hex_real.into_bytes(), hex_pseudo.into_bytes()));
         }
         forms.sort_by_key(|(real, _)| std::cmp::Reverse(real.len()));
@@ -196,6 +198,21 @@ pub fn ids_of(message: &HanMessage) -> Vec<String> {
         .collect()
 }
 
+/// The equipment ids a P1 telegram carries: the meter's (0-0:96.1.1, 0-0:96.1.0) and those of
+/// the meters it relays on other channels (a gas meter's 0-1:96.1.0), decoded when hex-encoded.
+pub fn p1_ids(telegram: &p1::Telegram) -> Vec<String> {
+    telegram
+        .lines
+        .iter()
+        .filter(|l| {
+            l.obis
+                .is_some_and(|o| o.a() == 0 && o.c() == 96 && o.d() == 1 && o.e() <= 1)
+        })
+        .filter_map(|l| l.values.first())
+        .map(|v| p1::hex_ascii(&v.raw).unwrap_or_else(|| v.raw.clone()))
+        .collect()
+}
+
 /// What the first pass saw on one line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Learned {
@@ -230,11 +247,7 @@ pub fn learn(
                     ids_of(m).iter().for_each(|id| ids.add(id));
                 }
             }
-            Decoded::P1(p) => {
-                if let Some(id) = p.telegram.meter_id() {
-                    ids.add(&id);
-                }
-            }
+            Decoded::P1(p) => p1_ids(&p.telegram).iter().for_each(|id| ids.add(id)),
             _ => {}
         }
     }

@@ -140,7 +140,9 @@ fn hex(text: &str) -> String {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
@@ -148,12 +150,21 @@ fn the_redacted_recording_decodes_to_the_same_values_but_the_ids() {
     let d = dir("same-values");
     let input = recording(&d, "site.jsonl", &MIXED);
     let zip = d.join("support.zip");
-    let o = bundle(&d, &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()], None);
+    let o = bundle(
+        &d,
+        &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let entries = unzip(&zip);
     assert_eq!(
         entries.keys().collect::<Vec<_>>(),
-        ["README.txt", "check.json", "kamscope.log", "recording.jsonl"]
+        [
+            "README.txt",
+            "check.json",
+            "kamscope.log",
+            "recording.jsonl"
+        ]
     );
     let redacted = d.join("recording.jsonl");
     std::fs::write(&redacted, &entries["recording.jsonl"]).unwrap();
@@ -210,8 +221,14 @@ fn the_redacted_recording_decodes_to_the_same_values_but_the_ids() {
     assert!(log.contains(&pseudonym(KAMSTRUP_3P)), "{log}");
     let readme = String::from_utf8_lossy(&entries["README.txt"]);
     assert!(readme.contains(&format!("pseudonym {}", pseudonym(KAMSTRUP_3P))));
-    assert!(readme.contains("HCS/FCS recomputed on 4 frame(s)"), "{readme}");
-    assert!(readme.contains("CRC recomputed on 1 telegram(s)"), "{readme}");
+    assert!(
+        readme.contains("HCS/FCS recomputed on 4 frame(s)"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("CRC recomputed on 1 telegram(s)"),
+        "{readme}"
+    );
     assert!(readme.contains("no config.toml"), "{readme}");
 }
 
@@ -221,7 +238,11 @@ fn the_same_meter_gets_the_same_pseudonym_in_every_bundle() {
     let pseudonyms_of = |name: &str, fixture: &str| -> Vec<String> {
         let input = recording(&d, &format!("{name}.jsonl"), &[("han", fixture)]);
         let zip = d.join(format!("{name}.zip"));
-        let o = bundle(&d, &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()], None);
+        let o = bundle(
+            &d,
+            &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()],
+            None,
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         let redacted = d.join(format!("{name}-redacted.jsonl"));
         std::fs::write(&redacted, &unzip(&zip)["recording.jsonl"]).unwrap();
@@ -258,11 +279,20 @@ fn the_config_goes_without_its_keys() {
     assert!(o.status.success(), "{}", stderr(&o));
     let entries = unzip(&zip);
     let text = String::from_utf8_lossy(&entries["config.toml"]);
-    assert!(text.contains("fuse_a = 35") && text.contains("# site notes"), "{text}");
+    assert!(
+        text.contains("fuse_a = 35") && text.contains("# site notes"),
+        "{text}"
+    );
     assert!(!text.contains("[keys]"), "{text}");
     for (name, bytes) in &entries {
-        assert!(!contains(bytes, "00112233445566778899AABBCCDDEEFF"), "key in {name}");
-        assert!(!contains(bytes, "FFEEDDCCBBAA99887766554433221100"), "key in {name}");
+        assert!(
+            !contains(bytes, "00112233445566778899AABBCCDDEEFF"),
+            "key in {name}"
+        );
+        assert!(
+            !contains(bytes, "FFEEDDCCBBAA99887766554433221100"),
+            "key in {name}"
+        );
     }
     // The check was made with the config's fuse.
     let check: Value = serde_json::from_slice(&entries["check.json"]).unwrap();
@@ -299,11 +329,18 @@ fn bad_input_is_one_sentence_and_exit_code_2() {
     let not_a_recording = d.join("notes.txt");
     std::fs::write(&not_a_recording, "call the electrician on monday\n").unwrap();
     for input in [d.join("missing.jsonl"), not_a_recording] {
-        let o = bundle(&d, &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()], None);
+        let o = bundle(
+            &d,
+            &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()],
+            None,
+        );
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         let err = stderr(&o);
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.starts_with("kamscope: ") && !err.contains("panicked"), "{err}");
+        assert!(
+            err.starts_with("kamscope: ") && !err.contains("panicked"),
+            "{err}"
+        );
         assert!(!zip.exists());
     }
     let input = recording(&d, "in.jsonl", &[("han", "kamstrup-no-list1-3p-2022.hex")]);
@@ -314,5 +351,49 @@ fn bad_input_is_one_sentence_and_exit_code_2() {
         None,
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).starts_with("kamscope: cannot write"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("kamscope: cannot write"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ciphered_frames_are_counted_and_their_id_kept_out_of_the_check() {
+    let d = dir("ciphered");
+    let input = recording(&d, "dk.jsonl", &[("han", "kamstrup-dk-encrypted-glo.hex")]);
+    let zip = d.join("dk.zip");
+    let o = bundle(
+        &d,
+        &[
+            input.to_str().unwrap(),
+            "-o",
+            zip.to_str().unwrap(),
+            "--key",
+            "00112233445566778899AABBCCDDEEFF",
+            "--auth-key",
+            "FFEEDDCCBBAA99887766554433221100",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let entries = unzip(&zip);
+    let readme = String::from_utf8_lossy(&entries["README.txt"]);
+    assert!(
+        readme.contains("1 ciphered frame(s) left as they are (their ids are inside the cipher)"),
+        "{readme}"
+    );
+    // The check decrypted the push with the keys: the meter number it names is a pseudonym.
+    let check: Value = serde_json::from_slice(&entries["check.json"]).unwrap();
+    let id = check["meter"]["id"].as_str().unwrap();
+    assert_eq!(id.len(), "12343400".len());
+    assert_ne!(id, "12343400");
+    for (name, bytes) in &entries {
+        assert!(!contains(bytes, "12343400"), "the meter number in {name}");
+    }
+    // The ciphered frame is as it came.
+    assert_eq!(
+        std::fs::read_to_string(&input).unwrap(),
+        String::from_utf8_lossy(&entries["recording.jsonl"])
+    );
 }

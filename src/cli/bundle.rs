@@ -82,7 +82,8 @@ pub fn run(args: BundleArgs, log: Option<&Path>) -> Result<ExitCode, UserError> 
         )));
     }
     let (recording_name, recording) = redaction.recording_file();
-    let left = redaction.ids.found_in(recording.as_bytes());
+    let mut left = redaction.ids.found_in(&redaction.han_bytes());
+    left.extend(redaction.ids.found_in(recording.as_bytes()));
     if !left.is_empty() {
         return Err(UserError(format!(
             "{} meter id(s) in {name} could not be replaced (inside a message split over frames?): no bundle written",
@@ -90,9 +91,9 @@ pub fn run(args: BundleArgs, log: Option<&Path>) -> Result<ExitCode, UserError> 
         )));
     }
     let (verdict, check) = super::check::check_recording(redaction.replay_source(), &config, keys);
-    let check_json = redaction.ids.redact_text(
-        &(serde_json::to_string_pretty(&check).expect("plain data") + "\n"),
-    );
+    let check_json = redaction
+        .ids
+        .redact_text(&(serde_json::to_string_pretty(&check).expect("plain data") + "\n"));
 
     let log_path = log
         .map(Path::to_path_buf)
@@ -250,6 +251,14 @@ impl Redaction {
         }
     }
 
+    /// The HAN line's received bytes, redacted, joined.
+    fn han_bytes(&self) -> Vec<u8> {
+        match &self.input {
+            Input::Lines(lines) => joined(lines, Link::Han, Direction::Rx),
+            Input::Bytes(bytes) => bytes.clone(),
+        }
+    }
+
     /// The redacted recording as `check --replay` reads it.
     fn replay_source(&self) -> ReplaySource {
         match &self.input {
@@ -290,7 +299,9 @@ impl ConfigFile {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return left_out("there is no config file".into());
             }
-            Err(e) => return left_out(format!("the config file cannot be read: {}", io_reason(&e))),
+            Err(e) => {
+                return left_out(format!("the config file cannot be read: {}", io_reason(&e)));
+            }
         };
         let mut doc = match text.parse::<toml_edit::DocumentMut>() {
             Ok(d) => d,
@@ -369,7 +380,8 @@ fn readme(
     }
     t.push_str(&format!(
         "  HAN push lists (HDLC): the meter id / GS1 number (OBIS 0.0.96.1.0, 0.0.96.1.1, \
-         1.1.0.0.5); HCS/FCS recomputed on {} frame(s).\n\
+         1.1.0.0.5) and a meter number sent as a number (x.x.0.0.1); HCS/FCS recomputed on {} \
+         frame(s).\n\
          \x20 P1 telegrams: the equipment id (0-0:96.1.1, 0-0:96.1.0); CRC recomputed on {} \
          telegram(s).\n",
         r.hdlc_frames, r.p1_telegrams
@@ -391,9 +403,19 @@ fn readme(
          from it) and every reading.\n\n\
          A pseudonym is made from the id alone, so the same meter gets the same pseudonym in \
          every bundle; it has the id's length, so no frame length changes. A frame that failed \
-         a check before still fails it. The same ids were replaced in check.json, config.toml \
-         and kamscope.log. The keys were left out.\n",
+         a check before still fails it.\n",
     );
+    let mut others = vec!["check.json"];
+    if config.left_out.is_none() {
+        others.push("config.toml");
+    }
+    if log {
+        others.push("kamscope.log");
+    }
+    t.push_str(&format!(
+        "The same ids were replaced in {}. No key is in the bundle.\n",
+        others.join(", ")
+    ));
     t
 }
 

@@ -9,6 +9,7 @@
 //! before still fails after (its error is carried over), so redaction never makes a damaged frame
 //! look good.
 
+use super::axdr::{self, Data};
 use super::decoder::{Decoded, Decoder};
 use super::framer::{Content, Framer, Protocols};
 use super::han::HanMessage;
@@ -83,7 +84,38 @@ fn hex_upper(bytes: &[u8]) -> String {
 /// The ids found so far, each with its pseudonym.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pseudonyms {
+    /// Ids sent as text.
     map: BTreeMap<String, String>,
+    /// Ids sent as numbers (a meter number), in decimal as they are shown.
+    decimal: BTreeMap<String, String>,
+    /// The same numbers A-XDR encoded (tag and value) as they are in a frame: the pseudonym
+    /// encoded alike, and the id in decimal.
+    numbers: BTreeMap<Vec<u8>, (Vec<u8>, String)>,
+}
+
+/// Numeric ids with fewer digits are left alone: too short to find in text without hitting a
+/// reading.
+pub const MIN_NUMBER_DIGITS: usize = 6;
+
+/// The pseudonym of a numeric id of at most `max`: a number with as many digits (so its text
+/// has the same length), derived from the id alone, never the id itself.
+pub fn number_pseudonym(real: u64, max: u64) -> u64 {
+    let digits = real.checked_ilog10().unwrap_or(0);
+    let low = if digits == 0 { 0 } else { 10u64.pow(digits) };
+    let high = 10u64
+        .checked_pow(digits + 1)
+        .map_or(u64::MAX, |h| h - 1)
+        .min(max);
+    let span = high - low;
+    if span == 0 {
+        return real;
+    }
+    let made = low + splitmix(fnv1a(real.to_string().as_bytes())) % (span + 1);
+    if made == real {
+        low + (made - low + 1) % (span + 1)
+    } else {
+        made
+    }
 }
 
 impl Pseudonyms {
@@ -95,21 +127,63 @@ impl Pseudonyms {
         }
     }
 
+    /// Adds a numeric id as the frame sends it (an unsigned or non-negative integer of 32 or
+    /// 64 bits; shorter ones and other values are left out).
+    pub fn add_number(&mut self, value: &Data) {
+        let (real, max) = match *value {
+            Data::DoubleLongUnsigned(v) => (u64::from(v), u64::from(u32::MAX)),
+            Data::DoubleLong(v) if v >= 0 => (v as u64, i32::MAX as u64),
+            Data::Long64Unsigned(v) => (v, u64::MAX),
+            Data::Long64(v) if v >= 0 => (v as u64, i64::MAX as u64),
+            _ => return,
+        };
+        let text = real.to_string();
+        if text.len() < MIN_NUMBER_DIGITS || self.decimal.contains_key(&text) {
+            return;
+        }
+        let pseudo = number_pseudonym(real, max);
+        let same_type = |n: u64| match value {
+            Data::DoubleLongUnsigned(_) => Data::DoubleLongUnsigned(n as u32),
+            Data::DoubleLong(_) => Data::DoubleLong(n as i32),
+            Data::Long64Unsigned(_) => Data::Long64Unsigned(n),
+            _ => Data::Long64(n as i64),
+        };
+        let encoded = |n| {
+            let mut out = Vec::new();
+            axdr::encode(&same_type(n), &mut out);
+            out
+        };
+        self.numbers
+            .insert(encoded(real), (encoded(pseudo), text.clone()));
+        self.decimal.insert(text, pseudo.to_string());
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.decimal.len()
     }
 
-    /// (id, pseudonym), in the ids' order.
+    /// (id, pseudonym), in the ids' order: those sent as text, then those sent as numbers.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map
+            .iter()
+            .chain(&self.decimal)
+            .map(|(r, p)| (r.as_str(), p.as_str()))
+    }
+
+    /// The ids sent as text.
+    fn texts(&self) -> impl Iterator<Item = (&str, &str)> {
         self.map.iter().map(|(r, p)| (r.as_str(), p.as_str()))
     }
 
     pub fn get(&self, real: &str) -> Option<&str> {
-        self.map.get(real).map(String::as_str)
+        self.map
+            .get(real)
+            .or_else(|| self.decimal.get(real))
+            .map(String::as_str)
     }
 
     /// Each id, longest first (so an id inside a longer one is not replaced first), as sent
@@ -123,7 +197,10 @@ impl Pseudonyms {
             let (hex_real, hex_pseudo) = (hex_upper(real.as_bytes()), hex_upper(pseudo.as_bytes()));
             let lower = hex_real.to_ascii_lowercase();
             if lower != hex_real {
-                forms.push((lower.into_bytes(), hex_pseudo.to_ascii_lowercase().into_bytes()));
+                forms.push((
+                    lower.into_bytes(),
+                    hex_pseudo.to_ascii_lowercase().into_bytes(),
+                ));
             }
             forms.push((hex_real.into_bytes(), hex_pseudo.into_bytes()));
         }
@@ -144,9 +221,15 @@ impl Pseudonyms {
         out
     }
 
-    /// The ids still in `bytes`, as written or hex-encoded (what a redaction missed).
+    /// The ids still in a line's `bytes`: text ids as written or hex-encoded, numeric ids
+    /// A-XDR encoded (what a redaction missed).
     pub fn found_in(&self, bytes: &[u8]) -> Vec<&str> {
-        self.iter()
+        let numbers = self
+            .numbers
+            .iter()
+            .filter(|(encoded, _)| contains(bytes, encoded))
+            .map(|(_, (_, text))| text.as_str());
+        self.texts()
             .map(|(real, _)| real)
             .filter(|real| {
                 let hex = hex_upper(real.as_bytes());
@@ -158,6 +241,7 @@ impl Pseudonyms {
                 .iter()
                 .any(|form| contains(bytes, form))
             })
+            .chain(numbers)
             .collect()
     }
 }
@@ -168,7 +252,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Replaces each `prefix + real + suffix` in `bytes` by `prefix + pseudonym + suffix` (same
 /// length). Returns whether anything changed.
-fn replace_framed(bytes: &mut [u8], prefix: &[u8], real: &[u8], suffix: &[u8], pseudo: &[u8]) -> bool {
+fn replace_framed(
+    bytes: &mut [u8],
+    prefix: &[u8],
+    real: &[u8],
+    suffix: &[u8],
+    pseudo: &[u8],
+) -> bool {
     debug_assert_eq!(real.len(), pseudo.len());
     let whole = prefix.len() + real.len() + suffix.len();
     let mut changed = false;
@@ -187,15 +277,20 @@ fn replace_framed(bytes: &mut [u8], prefix: &[u8], real: &[u8], suffix: &[u8], p
     changed
 }
 
-/// The ids a decoded push carries: the meter id / GS1 number (0.0.96.1.0, 0.0.96.1.1,
-/// x.x.0.0.5, also when a list without codes is mapped by its documented layout).
-pub fn ids_of(message: &HanMessage) -> Vec<String> {
-    message
-        .fields
-        .iter()
-        .filter(|f| f.code().is_some_and(|o| o.is_meter_id()))
-        .filter_map(|f| f.text().map(str::to_string))
-        .collect()
+/// Adds the ids a decoded push carries: the meter id / GS1 number (0.0.96.1.0, 0.0.96.1.1,
+/// x.x.0.0.5, also when a list without codes is mapped by its documented layout) and the meter
+/// number some lists send as a number (x.x.0.0.1), as [`HanMessage::meter_id`] finds them.
+pub fn add_ids_of(message: &HanMessage, ids: &mut Pseudonyms) {
+    for f in &message.fields {
+        let Some(code) = f.code() else { continue };
+        if code.is_meter_id()
+            && let Some(text) = f.text()
+        {
+            ids.add(text);
+        } else if code.c() == 0 && code.d() == 0 && code.e() == 1 {
+            ids.add_number(&f.value);
+        }
+    }
 }
 
 /// The equipment ids a P1 telegram carries: the meter's (0-0:96.1.1, 0-0:96.1.0) and those of
@@ -244,7 +339,7 @@ pub fn learn(
                     learned.ciphered_frames += 1;
                 }
                 for m in h.message.iter().chain(h.damaged_message.iter()) {
-                    ids_of(m).iter().for_each(|id| ids.add(id));
+                    add_ids_of(m, ids);
                 }
             }
             Decoded::P1(p) => p1_ids(&p.telegram).iter().for_each(|id| ids.add(id)),
@@ -306,7 +401,10 @@ pub fn redact_hdlc(span: &[u8], frame: &hdlc::Frame, ids: &Pseudonyms) -> Option
     let mut out = span.to_vec();
     let info = frame.info.start.min(out.len())..frame.info.end.min(out.len());
     let mut changed = false;
-    for (real, pseudo) in ids.iter() {
+    for (real, (pseudo, _)) in &ids.numbers {
+        changed |= replace_framed(&mut out[info.clone()], &[], real, &[], pseudo);
+    }
+    for (real, pseudo) in ids.texts() {
         let Ok(len) = u8::try_from(real.len()) else {
             continue;
         };
@@ -356,13 +454,11 @@ pub fn redact_p1(span: &[u8], frame: &p1::Frame, ids: &Pseudonyms) -> Option<Vec
         return None;
     }
     // The `!` that ends the telegram starts a line; the CRC's four hex digits follow it.
-    let bang = (1..span.len()).rev().find(|&i| span[i] == b'!' && span[i - 1] == b'\n');
+    let bang = (1..span.len())
+        .rev()
+        .find(|&i| span[i] == b'!' && span[i - 1] == b'\n');
     if let (Some(bang), p1::CrcField::Sent(sent)) = (bang, frame.crc) {
-        let fixed = recheck(
-            p1::crc16(&span[..=bang]),
-            sent,
-            p1::crc16(&out[..=bang]),
-        );
+        let fixed = recheck(p1::crc16(&span[..=bang]), sent, p1::crc16(&out[..=bang]));
         out[bang + 1..bang + 5].copy_from_slice(format!("{fixed:04X}").as_bytes());
     }
     Some(out)
@@ -444,7 +540,10 @@ mod tests {
         assert!(!contains(&out, GS1.as_bytes()));
         assert!(contains(&out, pseudonym(GS1).as_bytes()));
         let again = only_frame(&out);
-        assert!(again.hcs_ok() && again.fcs_ok() && again.intact(), "{again:?}");
+        assert!(
+            again.hcs_ok() && again.fcs_ok() && again.intact(),
+            "{again:?}"
+        );
         // The FCS did change: the checks were computed again, not left.
         assert_ne!(out[out.len() - 3..], bytes[bytes.len() - 3..]);
         // Only the id's bytes and the FCS differ.
@@ -468,7 +567,10 @@ mod tests {
     fn frames_without_the_id_are_left_alone() {
         let bytes = list_frame(GS1);
         let frame = only_frame(&bytes);
-        assert_eq!(redact_hdlc(&bytes, &frame, &ids(&["5706567000000001"])), None);
+        assert_eq!(
+            redact_hdlc(&bytes, &frame, &ids(&["5706567000000001"])),
+            None
+        );
     }
 
     #[test]
@@ -481,7 +583,10 @@ mod tests {
         let mut decoder = Decoder::default();
         let learned = learn(&stream, Protocols::ALL, &mut decoder, &mut found);
         assert_eq!((learned.frames, learned.ciphered_frames), (2, 0));
-        assert_eq!(found.iter().map(|(r, _)| r).collect::<Vec<_>>(), [other, GS1]);
+        assert_eq!(
+            found.iter().map(|(r, _)| r).collect::<Vec<_>>(),
+            [other, GS1]
+        );
         let out = redact_stream(&stream, Protocols::ALL, &found);
         assert_eq!(out.bytes.len(), stream.len());
         assert_eq!(out.hdlc_frames, 2);
@@ -505,7 +610,33 @@ mod tests {
         assert!(found.found_in(&out).is_empty());
         let again = p1::inspect(&out);
         assert!(crate::protocol::check::all_ok(&again.checks), "{again:?}");
-        assert_eq!(p1::parse(&out).meter_id().as_deref(), Some(pseudonym(id).as_str()));
+        assert_eq!(
+            p1::parse(&out).meter_id().as_deref(),
+            Some(pseudonym(id).as_str())
+        );
+    }
+
+    #[test]
+    fn numeric_ids_keep_their_type_and_digit_count() {
+        let mut p = Pseudonyms::default();
+        p.add_number(&Data::DoubleLongUnsigned(12_343_400));
+        p.add_number(&Data::DoubleLongUnsigned(4_294_967_295));
+        p.add_number(&Data::DoubleLongUnsigned(12_345)); // too short to be told from a reading
+        p.add_number(&Data::Long(-5));
+        assert_eq!(p.len(), 2);
+        let small = p.get("12343400").unwrap();
+        assert_eq!(small.len(), 8);
+        assert_ne!(small, "12343400");
+        let big: u64 = p.get("4294967295").unwrap().parse().unwrap();
+        assert!((1_000_000_000..=u64::from(u32::MAX)).contains(&big) && big != 4_294_967_295);
+        assert_eq!(
+            number_pseudonym(12_343_400, u64::from(u32::MAX)).to_string(),
+            small
+        );
+        // In a frame: the encoded value is found and replaced.
+        let mut frame = vec![0x09, 0x06, 1, 1, 0, 0, 1, 255, 0x06];
+        frame.extend_from_slice(&12_343_400u32.to_be_bytes());
+        assert_eq!(p.found_in(&frame), ["12343400"]);
     }
 
     #[test]

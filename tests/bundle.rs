@@ -114,13 +114,13 @@ fn decode(path: &Path) -> Vec<Value> {
 }
 
 /// A span's decoded values as text with the ids put back, less what redaction must change: the
-/// bytes themselves and the FCS/CRC values (their verdicts stay).
+/// bytes themselves and the values of the checks over them (their verdicts stay).
 fn comparable(span: &Value, ids: &[&str]) -> String {
     let mut span = span.clone();
     let o = span.as_object_mut().unwrap();
     o.remove("hex");
     for check in o["checks"].as_array_mut().unwrap() {
-        if ["FCS", "HCS", "CRC"].contains(&check["name"].as_str().unwrap()) {
+        if ["FCS", "HCS", "CRC", "BCC"].contains(&check["name"].as_str().unwrap()) {
             let c = check.as_object_mut().unwrap();
             c.remove("expected");
             c.remove("actual");
@@ -395,5 +395,68 @@ fn ciphered_frames_are_counted_and_their_id_kept_out_of_the_check() {
     assert_eq!(
         std::fs::read_to_string(&input).unwrap(),
         String::from_utf8_lossy(&entries["recording.jsonl"])
+    );
+}
+
+#[test]
+fn an_optical_readout_is_redacted_too() {
+    let d = dir("optical");
+    let readout = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin"),
+    )
+    .unwrap();
+    let start: chrono::DateTime<chrono::Utc> = "2026-01-15T12:00:00Z".parse().unwrap();
+    let mut text = String::new();
+    let sent = b"/?12345678!\r\n".to_vec();
+    let mut pieces = vec![(Direction::Tx, sent)];
+    pieces.extend(readout.chunks(30).map(|p| (Direction::Rx, p.to_vec())));
+    for (i, (dir, bytes)) in pieces.into_iter().enumerate() {
+        let chunk = Chunk {
+            t: start + chrono::Duration::milliseconds(300 * i as i64),
+            link: Link::Optical,
+            dir,
+            bytes,
+        };
+        text.push_str(&chunk.to_json_line());
+        text.push('\n');
+    }
+    let input = d.join("readout.jsonl");
+    std::fs::write(&input, text).unwrap();
+    let zip = d.join("readout.zip");
+    let o = bundle(
+        &d,
+        &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let entries = unzip(&zip);
+    let redacted = d.join("recording.jsonl");
+    std::fs::write(&redacted, &entries["recording.jsonl"]).unwrap();
+    let (before, after) = (decode(&input), decode(&redacted));
+    assert!(!before.is_empty());
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b["ok"], a["ok"], "{a}");
+        assert_eq!(comparable(b, &["12345678"]), comparable(a, &["12345678"]));
+    }
+    for (name, bytes) in &entries {
+        assert!(
+            !contains(bytes, "12345678"),
+            "the customer number in {name}"
+        );
+        assert!(
+            !contains(bytes, &hex("12345678")),
+            "the customer number hex-encoded in {name}"
+        );
+    }
+    let readme = String::from_utf8_lossy(&entries["README.txt"]);
+    assert!(
+        readme.contains("BCC recomputed on 1 data block(s)"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("the device address in 1 sign-on request(s)"),
+        "{readme}"
     );
 }

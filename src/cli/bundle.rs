@@ -10,7 +10,7 @@ use kamscope::config::{self, Config};
 use kamscope::link::io_reason;
 use kamscope::link::replay::{ReplaySource, capture_lines};
 use kamscope::protocol::han::Scaling;
-use kamscope::protocol::redact::{self, Learned, Pseudonyms};
+use kamscope::protocol::redact::{self, Learned, Pseudonyms, Redacted};
 use kamscope::protocol::{Decoder, Protocols};
 use kamscope::wire::capture::{self, CaptureLine};
 use kamscope::wire::{Chunk, Direction, Link, hex};
@@ -52,11 +52,10 @@ enum Input {
 struct Redaction {
     input: Input,
     ids: Pseudonyms,
+    /// What the first pass saw, on every line.
     learned: Learned,
-    hdlc_frames: usize,
-    p1_telegrams: usize,
-    /// Bytes of the optical line (readouts): not redacted.
-    optical_bytes: usize,
+    /// What the second pass changed, on every line (its bytes are in `input`).
+    redacted: Redacted,
 }
 
 pub fn run(args: BundleArgs, log: Option<&Path>) -> Result<ExitCode, UserError> {
@@ -82,8 +81,12 @@ pub fn run(args: BundleArgs, log: Option<&Path>) -> Result<ExitCode, UserError> 
         )));
     }
     let (recording_name, recording) = redaction.recording_file();
-    let mut left = redaction.ids.found_in(&redaction.han_bytes());
-    left.extend(redaction.ids.found_in(recording.as_bytes()));
+    let mut left = redaction.ids.found_in(recording.as_bytes());
+    for stream in redaction.streams() {
+        left.extend(redaction.ids.found_in(&stream));
+    }
+    left.sort_unstable();
+    left.dedup();
     if !left.is_empty() {
         return Err(UserError(format!(
             "{} meter id(s) in {name} could not be replaced (inside a message split over frames?): no bundle written",
@@ -126,9 +129,9 @@ pub fn run(args: BundleArgs, log: Option<&Path>) -> Result<ExitCode, UserError> 
         entries.push(("kamscope.log", t.as_bytes()));
     }
     write_zip(&args.output, args.force, &entries)?;
-    if redaction.optical_bytes > 0 {
+    if redaction.learned.kmp_mbus_frames > 0 {
         eprintln!(
-            "kamscope: note: the optical readouts in {name} are bundled as they are: their meter ids are not replaced"
+            "kamscope: note: the KMP and M-Bus readouts in {name} are bundled as they are: their meter ids are not replaced"
         );
     }
     out(&format!(
@@ -167,60 +170,69 @@ fn joined(lines: &[CaptureLine], link: Link, dir: Direction) -> Vec<u8> {
         .collect()
 }
 
-/// Learns the ids on the HAN line (with `decoder`'s keys), then replaces them on it; the chunks
-/// are cut back at their own lengths and keep their times.
-fn redact_input(input: Input, mut decoder: Decoder) -> Redaction {
-    let mut ids = Pseudonyms::default();
+/// The lines of a recording, each direction apart: the HAN line's received bytes, and the optical
+/// line's both ways (the reader's requests name the meter too).
+const STREAMS: [(Link, Direction); 3] = [
+    (Link::Han, Direction::Rx),
+    (Link::Optical, Direction::Rx),
+    (Link::Optical, Direction::Tx),
+];
+
+/// Learns the ids on every line (the HAN line with `decoder`'s keys), then replaces them on each;
+/// a recording's chunks are cut back at their own lengths and keep their times.
+fn redact_input(input: Input, decoder: Decoder) -> Redaction {
     let mut redaction = Redaction {
         input: Input::Bytes(Vec::new()),
         ids: Pseudonyms::default(),
         learned: Learned::default(),
-        hdlc_frames: 0,
-        p1_telegrams: 0,
-        optical_bytes: 0,
+        redacted: Redacted::default(),
     };
-    match input {
-        Input::Bytes(bytes) => {
-            redaction.learned = redact::learn(&bytes, protocols(Link::Han), &mut decoder, &mut ids);
-            let out = redact::redact_stream(&bytes, protocols(Link::Han), &ids);
-            redaction.hdlc_frames = out.hdlc_frames;
-            redaction.p1_telegrams = out.p1_telegrams;
-            redaction.input = Input::Bytes(out.bytes);
-        }
+    let streams: Vec<(Link, Direction, Vec<u8>)> = match &input {
+        Input::Bytes(bytes) => vec![(Link::Han, Direction::Rx, bytes.clone())],
+        Input::Lines(lines) => STREAMS
+            .iter()
+            .map(|&(link, dir)| (link, dir, joined(lines, link, dir)))
+            .collect(),
+    };
+    let mut han_decoder = Some(decoder);
+    for (link, _, bytes) in &streams {
+        let mut decoder = match link {
+            Link::Han => han_decoder.take().unwrap_or_default(),
+            Link::Optical => Decoder::default(),
+        };
+        let seen = redact::learn(bytes, protocols(*link), &mut decoder, &mut redaction.ids);
+        redaction.learned.add(seen);
+    }
+    let ids = &redaction.ids;
+    let mut outs = Vec::new();
+    for (link, dir, bytes) in &streams {
+        let out = redact::redact_stream(bytes, protocols(*link), ids);
+        redaction.redacted.add(&out);
+        outs.push((*link, *dir, out.bytes));
+    }
+    redaction.input = match input {
+        Input::Bytes(_) => Input::Bytes(outs.pop().map(|(.., b)| b).unwrap_or_default()),
         Input::Lines(mut lines) => {
-            let han = joined(&lines, Link::Han, Direction::Rx);
-            redaction.learned = redact::learn(&han, protocols(Link::Han), &mut decoder, &mut ids);
-            // The optical line is framed too, so a recording of a readout counts as one.
-            for dir in [Direction::Rx, Direction::Tx] {
-                let optical = joined(&lines, Link::Optical, dir);
-                redaction.optical_bytes += optical.len();
-                let seen = redact::learn(
-                    &optical,
-                    protocols(Link::Optical),
-                    &mut Decoder::default(),
-                    &mut Pseudonyms::default(),
-                );
-                redaction.learned.frames += seen.frames;
-            }
-            let out = redact::redact_stream(&han, protocols(Link::Han), &ids);
-            redaction.hdlc_frames = out.hdlc_frames;
-            redaction.p1_telegrams = out.p1_telegrams;
-            let mut rest = out.bytes.as_slice();
-            for line in &mut lines {
-                match line {
-                    CaptureLine::Chunk(c) if c.link == Link::Han && c.dir == Direction::Rx => {
+            for (link, dir, bytes) in &outs {
+                let mut rest = bytes.as_slice();
+                for line in &mut lines {
+                    if let CaptureLine::Chunk(c) = line
+                        && (c.link, c.dir) == (*link, *dir)
+                    {
                         let (mine, after) = rest.split_at(c.bytes.len());
                         c.bytes = mine.to_vec();
                         rest = after;
                     }
-                    CaptureLine::Chunk(_) => {}
-                    CaptureLine::Event(e) => e.event = ids.redact_text(&e.event),
                 }
             }
-            redaction.input = Input::Lines(lines);
+            for line in &mut lines {
+                if let CaptureLine::Event(e) = line {
+                    e.event = ids.redact_text(&e.event);
+                }
+            }
+            Input::Lines(lines)
         }
-    }
-    redaction.ids = ids;
+    };
     redaction
 }
 
@@ -251,11 +263,14 @@ impl Redaction {
         }
     }
 
-    /// The HAN line's received bytes, redacted, joined.
-    fn han_bytes(&self) -> Vec<u8> {
+    /// Each line's bytes, redacted, joined.
+    fn streams(&self) -> Vec<Vec<u8>> {
         match &self.input {
-            Input::Lines(lines) => joined(lines, Link::Han, Direction::Rx),
-            Input::Bytes(bytes) => bytes.clone(),
+            Input::Lines(lines) => STREAMS
+                .iter()
+                .map(|&(link, dir)| joined(lines, link, dir))
+                .collect(),
+            Input::Bytes(bytes) => vec![bytes.clone()],
         }
     }
 
@@ -378,13 +393,20 @@ fn readme(
             masked(real)
         ));
     }
+    let n = &r.redacted;
     t.push_str(&format!(
         "  HAN push lists (HDLC): the meter id / GS1 number (OBIS 0.0.96.1.0, 0.0.96.1.1, \
          1.1.0.0.5) and a meter number sent as a number (x.x.0.0.1); HCS/FCS recomputed on {} \
          frame(s).\n\
-         \x20 P1 telegrams: the equipment id (0-0:96.1.1, 0-0:96.1.0); CRC recomputed on {} \
-         telegram(s).\n",
-        r.hdlc_frames, r.p1_telegrams
+         \x20 P1 telegrams: the equipment ids (0-0:96.1.1, 0-0:96.1.0, and 0-n:96.1.0 of the meters \
+         they relay); CRC recomputed on {} telegram(s).\n\
+         \x20 IEC 61107 readouts (optical head): the customer and serial numbers ({}); BCC \
+         recomputed on {} data block(s); the device address in {} sign-on request(s).\n",
+        n.hdlc_frames,
+        n.p1_telegrams,
+        redact::IEC_ID_ADDRESSES.join(", "),
+        n.iec_blocks,
+        n.iec_requests,
     ));
     if r.learned.ciphered_frames > 0 {
         t.push_str(&format!(
@@ -392,11 +414,12 @@ fn readme(
             r.learned.ciphered_frames
         ));
     }
-    if r.optical_bytes > 0 {
-        t.push_str(
-            "  Not redacted: the optical readouts (IEC 61107, KMP, M-Bus) in the recording are \
-             as they were, meter ids included.\n",
-        );
+    if r.learned.kmp_mbus_frames > 0 {
+        t.push_str(&format!(
+            "  Not redacted: {} KMP and M-Bus frame(s) of the optical readouts are as they \
+             were, meter ids included.\n",
+            r.learned.kmp_mbus_frames
+        ));
     }
     t.push_str(
         "  Kept: the meter type number (it names the model, and kamscope reads the meter kind \

@@ -13,6 +13,7 @@ use super::axdr::{self, Data};
 use super::decoder::{Decoded, Decoder};
 use super::framer::{Content, Framer, Protocols};
 use super::han::HanMessage;
+use super::iec61107::{self, DataBlock, ETX, Kind};
 use super::{hdlc, p1};
 use std::collections::BTreeMap;
 
@@ -308,6 +309,28 @@ pub fn p1_ids(telegram: &p1::Telegram) -> Vec<String> {
         .collect()
 }
 
+/// IEC 61107 data-set addresses whose value is an id: the customer number (Kamstrup 351 `0.0.0`,
+/// 685-382 `0.0`) and the serial number (`0.0.1`, `C.1.0`, `96.1.0`, `96.1.1`).
+pub const IEC_ID_ADDRESSES: [&str; 6] = ["0.0.0", "0.0", "0.0.1", "C.1.0", "96.1.0", "96.1.1"];
+
+/// The ids an IEC 61107 data block carries.
+pub fn iec_ids(block: &DataBlock) -> Vec<&str> {
+    block
+        .datasets
+        .iter()
+        .filter(|d| IEC_ID_ADDRESSES.contains(&d.address.as_str()))
+        .filter_map(|d| d.values.first())
+        .map(|v| v.raw.as_str())
+        .collect()
+}
+
+/// The device address of a sign-on request `/?ADDRESS!` (a serial or customer number), if any.
+fn sign_on_address(span: &[u8]) -> Option<&[u8]> {
+    let rest = span.strip_prefix(b"/?")?;
+    let bang = rest.iter().position(|&b| b == b'!')?;
+    Some(&rest[..bang]).filter(|a| !a.is_empty())
+}
+
 /// What the first pass saw on one line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Learned {
@@ -315,6 +338,17 @@ pub struct Learned {
     pub frames: usize,
     /// HDLC frames with ciphered content: their ids (if any) are inside the cipher.
     pub ciphered_frames: usize,
+    /// KMP and M-Bus frames: their ids are not replaced.
+    pub kmp_mbus_frames: usize,
+}
+
+impl Learned {
+    /// Adds what another line saw.
+    pub fn add(&mut self, other: Learned) {
+        self.frames += other.frames;
+        self.ciphered_frames += other.ciphered_frames;
+        self.kmp_mbus_frames += other.kmp_mbus_frames;
+    }
 }
 
 /// The first pass: decodes a line's bytes as `decode` does (with `decoder`, which holds the keys)
@@ -330,8 +364,13 @@ pub fn learn(
     framer.push(bytes);
     framer.finish();
     while let Some(span) = framer.next_span() {
-        if span.content != Content::Junk {
-            learned.frames += 1;
+        match span.content {
+            Content::Junk => {}
+            Content::Kmp(_) | Content::Mbus(_) => {
+                learned.frames += 1;
+                learned.kmp_mbus_frames += 1;
+            }
+            _ => learned.frames += 1,
         }
         match decoder.decode(&span) {
             Decoded::Hdlc(h) => {
@@ -343,6 +382,17 @@ pub fn learn(
                 }
             }
             Decoded::P1(p) => p1_ids(&p.telegram).iter().for_each(|id| ids.add(id)),
+            Decoded::Iec61107(i) => {
+                if let Some(block) = &i.block {
+                    iec_ids(block).iter().for_each(|id| ids.add(id));
+                }
+                if let Content::Iec61107(f) = &span.content
+                    && f.kind == Kind::Request
+                    && let Some(address) = sign_on_address(span.bytes)
+                {
+                    ids.add(&String::from_utf8_lossy(address));
+                }
+            }
             _ => {}
         }
     }
@@ -350,7 +400,7 @@ pub fn learn(
 }
 
 /// A line's bytes with the ids replaced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Redacted {
     /// As long as the input, byte for byte but the ids and the checks.
     pub bytes: Vec<u8>,
@@ -358,6 +408,20 @@ pub struct Redacted {
     pub hdlc_frames: usize,
     /// P1 telegrams whose CRC was computed again.
     pub p1_telegrams: usize,
+    /// IEC 61107 data blocks whose BCC was computed again.
+    pub iec_blocks: usize,
+    /// IEC 61107 sign-on requests whose device address was replaced.
+    pub iec_requests: usize,
+}
+
+impl Redacted {
+    /// Adds another line's counts (not its bytes).
+    pub fn add(&mut self, other: &Redacted) {
+        self.hdlc_frames += other.hdlc_frames;
+        self.p1_telegrams += other.p1_telegrams;
+        self.iec_blocks += other.iec_blocks;
+        self.iec_requests += other.iec_requests;
+    }
 }
 
 /// The second pass: frames `bytes` again and replaces the ids in every HDLC frame and P1
@@ -365,8 +429,7 @@ pub struct Redacted {
 pub fn redact_stream(bytes: &[u8], protocols: Protocols, ids: &Pseudonyms) -> Redacted {
     let mut out = Redacted {
         bytes: Vec::with_capacity(bytes.len()),
-        hdlc_frames: 0,
-        p1_telegrams: 0,
+        ..Redacted::default()
     };
     let mut framer = Framer::new(protocols);
     framer.push(bytes);
@@ -379,6 +442,12 @@ pub fn redact_stream(bytes: &[u8], protocols: Protocols, ids: &Pseudonyms) -> Re
             Content::P1(frame) => redact_p1(span.bytes, frame, ids).inspect(|_| {
                 out.p1_telegrams += 1;
             }),
+            Content::Iec61107(frame) => {
+                redact_iec(span.bytes, frame, ids).inspect(|_| match frame.kind {
+                    Kind::Request => out.iec_requests += 1,
+                    _ => out.iec_blocks += 1,
+                })
+            }
             _ => None,
         };
         out.bytes
@@ -460,6 +529,46 @@ pub fn redact_p1(span: &[u8], frame: &p1::Frame, ids: &Pseudonyms) -> Option<Vec
     if let (Some(bang), p1::CrcField::Sent(sent)) = (bang, frame.crc) {
         let fixed = recheck(p1::crc16(&span[..=bang]), sent, p1::crc16(&out[..=bang]));
         out[bang + 1..bang + 5].copy_from_slice(format!("{fixed:04X}").as_bytes());
+    }
+    Some(out)
+}
+
+/// One IEC 61107 span with its ids replaced: in a data block the values `(id)` (its BCC
+/// computed again, by the rule it matched), in a sign-on request `/?id!`. `None` when it holds
+/// no id.
+pub fn redact_iec(span: &[u8], frame: &iec61107::Frame, ids: &Pseudonyms) -> Option<Vec<u8>> {
+    let mut out = span.to_vec();
+    let mut changed = false;
+    for (real, pseudo) in ids.iter() {
+        let (real, pseudo) = (real.as_bytes(), pseudo.as_bytes());
+        changed |= match frame.kind {
+            Kind::Request => replace_framed(&mut out, b"/?", real, b"!", pseudo),
+            Kind::DataBlock => replace_framed(&mut out, b"(", real, b")", pseudo),
+            _ => false,
+        };
+    }
+    if !changed {
+        return None;
+    }
+    // The BCC covers the bytes after STX through ETX (or EOT) and follows them.
+    let end = (1..span.len()).find(|&i| span[i] == ETX || span[i] == iec61107::EOT);
+    if let Some(end) = end
+        && let Some(&sent) = span.get(end + 1)
+    {
+        let (old, new) = (&span[1..=end], &out[1..=end]);
+        let (xor, additive) = (iec61107::bcc_xor(new), iec61107::bcc_additive(new));
+        out[end + 1] = if sent == iec61107::bcc_xor(old) {
+            xor
+        } else if sent == iec61107::bcc_additive(old) {
+            additive
+        } else {
+            // Failed by both rules before: fails by both after.
+            let mut wrong = recheck(iec61107::bcc_xor(old), sent, xor);
+            while wrong == xor || wrong == additive {
+                wrong = wrong.wrapping_add(1) & 0x7F;
+            }
+            wrong
+        };
     }
     Some(out)
 }
@@ -582,7 +691,8 @@ mod tests {
         let mut found = Pseudonyms::default();
         let mut decoder = Decoder::default();
         let learned = learn(&stream, Protocols::ALL, &mut decoder, &mut found);
-        assert_eq!((learned.frames, learned.ciphered_frames), (2, 0));
+        assert_eq!(learned.frames, 2);
+        assert_eq!((learned.ciphered_frames, learned.kmp_mbus_frames), (0, 0));
         assert_eq!(
             found.iter().map(|(r, _)| r).collect::<Vec<_>>(),
             [other, GS1]
@@ -637,6 +747,70 @@ mod tests {
         let mut frame = vec![0x09, 0x06, 1, 1, 0, 0, 1, 255, 0x06];
         frame.extend_from_slice(&12_343_400u32.to_be_bytes());
         assert_eq!(p.found_in(&frame), ["12343400"]);
+    }
+
+    /// Learns and redacts an optical readout; returns the ids found and the redacted spans'
+    /// checks (all of them).
+    fn redact_readout(bytes: &[u8]) -> (Pseudonyms, Vec<u8>, Vec<crate::protocol::Check>) {
+        let mut found = Pseudonyms::default();
+        learn(
+            bytes,
+            Protocols::OPTICAL,
+            &mut Decoder::default(),
+            &mut found,
+        );
+        let out = redact_stream(bytes, Protocols::OPTICAL, &found);
+        assert_eq!(out.bytes.len(), bytes.len());
+        let mut framer = Framer::new(Protocols::OPTICAL);
+        framer.push(&out.bytes);
+        framer.finish();
+        let mut checks = Vec::new();
+        while let Some(span) = framer.next_span() {
+            checks.extend(span.content.checks().iter().cloned());
+        }
+        (found, out.bytes, checks)
+    }
+
+    #[test]
+    fn iec_customer_numbers_are_replaced_and_the_bcc_fixed_by_its_rule() {
+        for (readout, id) in [
+            (
+                &include_bytes!("../../tests/fixtures/iec61107/kamstrup-351-seed-example.bin")[..],
+                "00000000",
+            ),
+            (
+                &include_bytes!("../../tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin")
+                    [..],
+                "12345678",
+            ),
+        ] {
+            let (found, out, checks) = redact_readout(readout);
+            assert_eq!(found.iter().map(|(r, _)| r).collect::<Vec<_>>(), [id]);
+            assert!(found.found_in(&out).is_empty());
+            assert!(contains(&out, format!("({})", pseudonym(id)).as_bytes()));
+            assert!(checks.iter().any(|c| c.name == "BCC"));
+            assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_bcc_still_fails_after_redaction() {
+        let mut readout =
+            include_bytes!("../../tests/fixtures/iec61107/kamstrup-351-seed-example.bin").to_vec();
+        *readout.last_mut().unwrap() ^= 0x05;
+        let (_, _, checks) = redact_readout(&readout);
+        let bcc = checks.iter().find(|c| c.name == "BCC").unwrap();
+        assert!(!bcc.ok);
+    }
+
+    #[test]
+    fn a_sign_on_address_is_replaced() {
+        let (found, out, _) = redact_readout(b"/?12345678!\r\n");
+        assert_eq!(found.get("12345678").map(str::len), Some(8));
+        assert_eq!(
+            out,
+            format!("/?{}!\r\n", pseudonym("12345678")).into_bytes()
+        );
     }
 
     #[test]

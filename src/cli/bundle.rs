@@ -89,7 +89,7 @@ pub fn run(args: BundleArgs, log: Option<&Path>) -> Result<ExitCode, UserError> 
     left.dedup();
     if !left.is_empty() {
         return Err(UserError(format!(
-            "{} meter id(s) in {name} could not be replaced (inside a message split over frames?): no bundle written",
+            "{} meter id(s) in {name} could not be replaced where they are sent: no bundle written",
             left.len()
         )));
     }
@@ -396,7 +396,9 @@ fn readme(
     let n = &r.redacted;
     t.push_str(&format!(
         "  HAN push lists (HDLC): the meter id / GS1 number (OBIS 0.0.96.1.0, 0.0.96.1.1, \
-         1.1.0.0.5) and a meter number sent as a number (x.x.0.0.1); HCS/FCS recomputed on {} \
+         1.1.0.0.5), a meter number sent as a number (x.x.0.0.1) and the serial number in the \
+         logical device name (0.0.42.0.0.255; its first three letters, the maker, kept), also \
+         where split over frames; HCS/FCS recomputed on {} \
          frame(s).\n\
          \x20 P1 telegrams: the equipment ids (0-0:96.1.1, 0-0:96.1.0, and 0-n:96.1.0 of the meters \
          they relay); CRC recomputed on {} telegram(s).\n\

@@ -11,11 +11,13 @@
 
 use super::axdr::{self, Data};
 use super::decoder::{Decoded, Decoder};
+use super::dlms::{self, Apdu};
 use super::framer::{Content, Framer, Protocols};
 use super::han::HanMessage;
 use super::iec61107::{self, DataBlock, ETX, Kind};
 use super::{hdlc, p1};
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 /// Ids shorter than this are left alone: too short to find in text without hitting other values.
 pub const MIN_ID_LEN: usize = 4;
@@ -125,6 +127,19 @@ impl Pseudonyms {
         let real = real.trim();
         if real.len() >= MIN_ID_LEN && !self.map.contains_key(real) {
             self.map.insert(real.to_string(), pseudonym(real));
+        }
+    }
+
+    /// Adds a COSEM logical device name (0.0.42.0.0.255: a FLAG manufacturer id and the
+    /// serial number): its first three characters, which name the brand, are kept.
+    pub fn add_device_name(&mut self, name: &str) {
+        let name = name.trim();
+        if let (Some(flag), Some(serial)) = (name.get(..3), name.get(3..))
+            && serial.len() >= MIN_ID_LEN
+            && !self.map.contains_key(name)
+        {
+            self.map
+                .insert(name.to_string(), format!("{flag}{}", pseudonym(serial)));
         }
     }
 
@@ -279,17 +294,17 @@ fn replace_framed(
 }
 
 /// Adds the ids a decoded push carries: the meter id / GS1 number (0.0.96.1.0, 0.0.96.1.1,
-/// x.x.0.0.5, also when a list without codes is mapped by its documented layout) and the meter
-/// number some lists send as a number (x.x.0.0.1), as [`HanMessage::meter_id`] finds them.
+/// x.x.0.0.5, also when a list without codes is mapped by its documented layout), the meter
+/// number some lists send as a number (x.x.0.0.1), as [`HanMessage::meter_id`] finds them, and
+/// the logical device name (0.0.42.0.0.255, also when sent without its code).
 pub fn add_ids_of(message: &HanMessage, ids: &mut Pseudonyms) {
     for f in &message.fields {
         let Some(code) = f.code() else { continue };
-        if code.is_meter_id()
-            && let Some(text) = f.text()
-        {
-            ids.add(text);
-        } else if code.c() == 0 && code.d() == 0 && code.e() == 1 {
-            ids.add_number(&f.value);
+        match f.text() {
+            Some(text) if code.is_meter_id() => ids.add(text),
+            Some(text) if code.cde() == (0, 42, 0, 0) => ids.add_device_name(text),
+            _ if code.c() == 0 && code.d() == 0 && code.e() == 1 => ids.add_number(&f.value),
+            _ => {}
         }
     }
 }
@@ -424,36 +439,116 @@ impl Redacted {
     }
 }
 
-/// The second pass: frames `bytes` again and replaces the ids in every HDLC frame and P1
-/// telegram, fixing their checks.
+/// The second pass: frames `bytes` again and replaces the ids in every HDLC frame, P1 telegram
+/// and IEC 61107 message, fixing their checks. HDLC frames are searched as the messages they
+/// carry, joined, so an id split over two frames (a segmented message, a general-block-transfer)
+/// is found and replaced in both.
 pub fn redact_stream(bytes: &[u8], protocols: Protocols, ids: &Pseudonyms) -> Redacted {
+    let mut framer = Framer::new(protocols);
+    framer.push(bytes);
+    framer.finish();
+    let mut spans: Vec<(Vec<u8>, Content)> = Vec::new();
+    while let Some(span) = framer.next_span() {
+        spans.push((span.bytes.to_vec(), span.content));
+    }
+    let parts: Vec<(usize, Range<usize>)> = spans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (bytes, content))| match content {
+            Content::Hdlc(frame) => Some((i, hdlc_payload(bytes, frame))),
+            _ => None,
+        })
+        .collect();
+    let mut redacted: Vec<Vec<u8>> = spans.iter().map(|(b, _)| b.clone()).collect();
+    let changed = replace_joined(&mut redacted, &parts, ids);
     let mut out = Redacted {
         bytes: Vec::with_capacity(bytes.len()),
         ..Redacted::default()
     };
-    let mut framer = Framer::new(protocols);
-    framer.push(bytes);
-    framer.finish();
-    while let Some(span) = framer.next_span() {
-        let redacted = match &span.content {
-            Content::Hdlc(frame) => redact_hdlc(span.bytes, frame, ids).inspect(|_| {
+    for (((original, content), mut new), changed) in spans.iter().zip(redacted).zip(changed) {
+        match content {
+            Content::Hdlc(frame) if changed => {
+                fix_hdlc_checks(original, frame, &mut new);
                 out.hdlc_frames += 1;
-            }),
-            Content::P1(frame) => redact_p1(span.bytes, frame, ids).inspect(|_| {
-                out.p1_telegrams += 1;
-            }),
-            Content::Iec61107(frame) => {
-                redact_iec(span.bytes, frame, ids).inspect(|_| match frame.kind {
-                    Kind::Request => out.iec_requests += 1,
-                    _ => out.iec_blocks += 1,
-                })
             }
-            _ => None,
-        };
-        out.bytes
-            .extend_from_slice(redacted.as_deref().unwrap_or(span.bytes));
+            Content::P1(frame) => {
+                if let Some(n) = redact_p1(original, frame, ids) {
+                    new = n;
+                    out.p1_telegrams += 1;
+                }
+            }
+            Content::Iec61107(frame) => {
+                if let Some(n) = redact_iec(original, frame, ids) {
+                    new = n;
+                    match frame.kind {
+                        Kind::Request => out.iec_requests += 1,
+                        _ => out.iec_blocks += 1,
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.bytes.extend_from_slice(&new);
     }
     out
+}
+
+/// The part of an HDLC frame span that carries message bytes: its information field less the LLC
+/// header, and less a general-block-transfer block's header. Joined over frames, these parts are
+/// the messages as sent.
+fn hdlc_payload(span: &[u8], frame: &hdlc::Frame) -> Range<usize> {
+    if frame.header.is_none() {
+        return 0..0;
+    }
+    let info = frame.info.start.min(span.len())..frame.info.end.min(span.len());
+    let mut start = info.start;
+    if span[info.clone()].starts_with(&LLC) {
+        start += LLC.len();
+    }
+    match dlms::parse_apdu(&span[start..info.end], 0) {
+        Ok(Apdu::BlockTransfer(block)) => start + block.data.start..start + block.data.end,
+        _ => start..info.end,
+    }
+}
+
+/// The LLC header of a HAN push's information field.
+const LLC: [u8; 3] = [0xE6, 0xE7, 0x00];
+
+/// Replaces the ids in the message bytes at `parts` of `spans` (span index, range), searched as
+/// if the parts were one buffer: text ids where sent as A-XDR strings, numeric ids as A-XDR
+/// integers. Returns, per span, whether it changed.
+fn replace_joined(
+    spans: &mut [Vec<u8>],
+    parts: &[(usize, Range<usize>)],
+    ids: &Pseudonyms,
+) -> Vec<bool> {
+    let mut joined: Vec<u8> = parts
+        .iter()
+        .flat_map(|(i, r)| spans[*i][r.clone()].iter().copied())
+        .collect();
+    for (real, (pseudo, _)) in &ids.numbers {
+        replace_framed(&mut joined, &[], real, &[], pseudo);
+    }
+    for (real, pseudo) in ids.texts() {
+        let Ok(len) = u8::try_from(real.len()) else {
+            continue;
+        };
+        for tag in STRING_TAGS {
+            let (real, pseudo) = (real.as_bytes(), pseudo.as_bytes());
+            replace_framed(&mut joined, &[tag, len], real, &[], pseudo);
+        }
+    }
+    let mut changed = vec![false; spans.len()];
+    let mut at = 0;
+    for (i, r) in parts {
+        let new = &joined[at..at + r.len()];
+        if spans[*i][r.clone()] != *new {
+            spans[*i][r.clone()].copy_from_slice(new);
+            changed[*i] = true;
+        }
+        at += r.len();
+    }
+    changed
 }
 
 /// A check value computed again over changed bytes: the new right value when the old one was
@@ -463,33 +558,22 @@ fn recheck<T: std::ops::BitXor<Output = T> + Copy>(old_right: T, sent: T, new_ri
     new_right ^ (old_right ^ sent)
 }
 
-/// One HDLC frame span with the ids in its information field replaced (where sent as A-XDR
-/// strings), its HCS and FCS computed again. `None` when it holds no id.
+/// One HDLC frame span with the ids in its message bytes replaced (where sent as A-XDR strings
+/// or integers), its HCS and FCS computed again. `None` when it holds no id. (A whole stream:
+/// [`redact_stream`], which also finds ids split over frames.)
 pub fn redact_hdlc(span: &[u8], frame: &hdlc::Frame, ids: &Pseudonyms) -> Option<Vec<u8>> {
-    let header = frame.header?;
-    let mut out = span.to_vec();
-    let info = frame.info.start.min(out.len())..frame.info.end.min(out.len());
-    let mut changed = false;
-    for (real, (pseudo, _)) in &ids.numbers {
-        changed |= replace_framed(&mut out[info.clone()], &[], real, &[], pseudo);
-    }
-    for (real, pseudo) in ids.texts() {
-        let Ok(len) = u8::try_from(real.len()) else {
-            continue;
-        };
-        for tag in STRING_TAGS {
-            changed |= replace_framed(
-                &mut out[info.clone()],
-                &[tag, len],
-                real.as_bytes(),
-                &[],
-                pseudo.as_bytes(),
-            );
-        }
-    }
-    if !changed {
-        return None;
-    }
+    let mut out = vec![span.to_vec()];
+    let changed = replace_joined(&mut out, &[(0, hdlc_payload(span, frame))], ids);
+    let mut out = out.pop().expect("one span");
+    changed[0].then(|| {
+        fix_hdlc_checks(span, frame, &mut out);
+        out
+    })
+}
+
+/// Computes the HCS and FCS of `out` (the redacted `original`) again, where the frame has them.
+fn fix_hdlc_checks(original: &[u8], frame: &hdlc::Frame, out: &mut [u8]) {
+    let Some(header) = frame.header else { return };
     let body = usize::from(!frame.shared_start_flag);
     let le16 = |b: &[u8], at: usize| Some(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?]));
     // HCS over the header, FCS over everything between the flags but itself.
@@ -498,7 +582,9 @@ pub fn redact_hdlc(span: &[u8], frame: &hdlc::Frame, ids: &Pseudonyms) -> Option
         checks.insert(0, header.len);
     }
     for at in checks {
-        let (Some(sent), Some(covered)) = (le16(span, body + at), span.get(body..body + at)) else {
+        let (Some(sent), Some(covered)) =
+            (le16(original, body + at), original.get(body..body + at))
+        else {
             continue;
         };
         let fixed = recheck(
@@ -508,7 +594,6 @@ pub fn redact_hdlc(span: &[u8], frame: &hdlc::Frame, ids: &Pseudonyms) -> Option
         );
         out[body + at..body + at + 2].copy_from_slice(&fixed.to_le_bytes());
     }
-    Some(out)
 }
 
 /// One P1 telegram span with its equipment id lines' ids replaced (sent as text or hex-encoded
@@ -702,6 +787,65 @@ mod tests {
         assert_eq!(out.hdlc_frames, 2);
         assert!(found.found_in(&out.bytes).is_empty());
         assert_eq!(out.bytes[list_frame(GS1).len()..][..2], [0x29, 0x12]);
+    }
+
+    #[test]
+    fn an_id_split_over_block_transfer_frames_is_replaced_in_both() {
+        use crate::protocol::axdr::Bytes;
+        use crate::protocol::dlms::{DataNotification, HeaderTime};
+        let id = "LGZ1030655933512";
+        const DEVICE: &str = "LGZ1030655933599";
+        let mut apdu = Vec::new();
+        dlms::encode_data_notification(
+            &DataNotification {
+                invoke_id: 1,
+                time: HeaderTime::Absent,
+                body: Data::Structure(vec![
+                    Data::OctetString(Bytes::from_slice(&[0, 0, 96, 1, 0, 255])),
+                    Data::VisibleString(Bytes::from_slice(id.as_bytes())),
+                    Data::OctetString(Bytes::from_slice(&[1, 0, 1, 7, 0, 255])),
+                    Data::DoubleLongUnsigned(1834),
+                    Data::OctetString(Bytes::from_slice(&[0, 0, 42, 0, 0, 255])),
+                    Data::VisibleString(Bytes::from_slice(DEVICE.as_bytes())),
+                ]),
+            },
+            &mut apdu,
+        );
+        // Blocks of 24 bytes: the id (APDU bytes 18..34) is cut by the first block's end.
+        let blocks: Vec<&[u8]> = apdu.chunks(24).collect();
+        let mut stream = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            let last = i + 1 == blocks.len();
+            let mut info = if i == 0 { LLC.to_vec() } else { Vec::new() };
+            let control = if last { 0xC0 } else { 0x40 };
+            dlms::encode_block_transfer(control, i as u16 + 1, 0, block, &mut info);
+            hdlc::encode(&[0x41], &[0x08, 0x83], 0x13, &info, false, &mut stream).unwrap();
+        }
+        let mut found = Pseudonyms::default();
+        learn(&stream, Protocols::ALL, &mut Decoder::default(), &mut found);
+        assert_eq!(found.get(id), Some(pseudonym(id).as_str()));
+        // The logical device name keeps its FLAG id (the brand), not its serial number.
+        let device = found.get(DEVICE).unwrap();
+        assert!(device.starts_with("LGZ") && device.len() == DEVICE.len() && device != DEVICE);
+        let out = redact_stream(&stream, Protocols::ALL, &found);
+        assert_eq!(
+            out.hdlc_frames, 2,
+            "the two frames that hold a part of the id"
+        );
+        assert!(found.found_in(&out.bytes).is_empty());
+        // Every frame still passes, and the joined message names the pseudonym.
+        let mut framer = Framer::new(Protocols::ALL);
+        framer.push(&out.bytes);
+        framer.finish();
+        let mut decoder = Decoder::default();
+        let mut ids_seen = Vec::new();
+        while let Some(span) = framer.next_span() {
+            assert!(crate::protocol::check::all_ok(span.content.checks()));
+            if let Some(m) = decoder.decode(&span).han_message() {
+                ids_seen.push(m.meter_id().unwrap());
+            }
+        }
+        assert_eq!(ids_seen, [pseudonym(id)]);
     }
 
     #[test]

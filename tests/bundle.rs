@@ -460,3 +460,33 @@ fn an_optical_readout_is_redacted_too() {
         "{readme}"
     );
 }
+
+#[test]
+fn a_hex_capture_is_bundled_as_hex() {
+    let d = dir("hex");
+    let input =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/han/kaifa-list2-no-obis.hex");
+    let zip = d.join("kaifa.zip");
+    let o = bundle(
+        &d,
+        &[input.to_str().unwrap(), "-o", zip.to_str().unwrap()],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let entries = unzip(&zip);
+    assert!(!entries.contains_key("recording.jsonl"));
+    let redacted = d.join("recording.hex");
+    std::fs::write(&redacted, &entries["recording.hex"]).unwrap();
+    let (before, after) = (decode(&input), decode(&redacted));
+    assert_eq!(before.len(), 1);
+    assert_eq!(after[0]["ok"], true);
+    assert_eq!(after[0]["meter_id"], pseudonym(KAIFA).as_str());
+    assert_eq!(
+        comparable(&before[0], &[KAIFA]),
+        comparable(&after[0], &[KAIFA])
+    );
+    for (name, bytes) in &entries {
+        assert!(!contains(bytes, KAIFA), "{name}");
+        assert!(!contains(bytes, &hex(KAIFA)), "{name}");
+    }
+}

@@ -122,10 +122,12 @@ pub fn number_pseudonym(real: u64, max: u64) -> u64 {
 }
 
 impl Pseudonyms {
-    /// Adds an id (a blank or too short one is left out).
+    /// Adds an id (a blank or too short one is left out, and so is a placeholder of one
+    /// character repeated, `00000000`: it names no meter, and it would be found in readings).
     pub fn add(&mut self, real: &str) {
         let real = real.trim();
-        if real.len() >= MIN_ID_LEN && !self.map.contains_key(real) {
+        let placeholder = real.chars().all(|c| real.starts_with(c));
+        if real.len() >= MIN_ID_LEN && !placeholder && !self.map.contains_key(real) {
             self.map.insert(real.to_string(), pseudonym(real));
         }
     }
@@ -722,6 +724,10 @@ mod tests {
         };
         assert_eq!(classes(&mixed), classes("E0012-ab"));
         assert_ne!(pseudonym("----"), "----", "an id is never left as it was");
+        let mut p = Pseudonyms::default();
+        p.add("00000000");
+        p.add("000000000000000000");
+        assert!(p.is_empty(), "placeholders are not ids");
     }
 
     #[test]
@@ -915,11 +921,17 @@ mod tests {
 
     #[test]
     fn iec_customer_numbers_are_replaced_and_the_bcc_fixed_by_its_rule() {
+        let seed_351 =
+            include_bytes!("../../tests/fixtures/iec61107/kamstrup-351-seed-example.bin");
+        // The 351 example's customer number is a placeholder (00000000): make it a number.
+        let mut readout_351 =
+            String::from_utf8_lossy(seed_351).replace("0.0.0(00000000)", "0.0.0(40851234)");
+        let bcc_at = readout_351.len() - 1;
+        let covered = &readout_351.as_bytes()[readout_351.find('\u{2}').unwrap() + 1..bcc_at];
+        let bcc = char::from(iec61107::bcc_xor(covered));
+        readout_351.replace_range(bcc_at.., &bcc.to_string());
         for (readout, id) in [
-            (
-                &include_bytes!("../../tests/fixtures/iec61107/kamstrup-351-seed-example.bin")[..],
-                "00000000",
-            ),
+            (readout_351.as_bytes(), "40851234"),
             (
                 &include_bytes!("../../tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin")
                     [..],
@@ -938,7 +950,8 @@ mod tests {
     #[test]
     fn a_failed_bcc_still_fails_after_redaction() {
         let mut readout =
-            include_bytes!("../../tests/fixtures/iec61107/kamstrup-351-seed-example.bin").to_vec();
+            include_bytes!("../../tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin")
+                .to_vec();
         *readout.last_mut().unwrap() ^= 0x05;
         let (_, _, checks) = redact_readout(&readout);
         let bcc = checks.iter().find(|c| c.name == "BCC").unwrap();

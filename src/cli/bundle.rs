@@ -295,7 +295,10 @@ impl Redaction {
 
 /// The user's config file: parsed (for the check) and as text without its keys (for the zip).
 struct ConfigFile {
+    /// The config the check used (the defaults when the file is not a valid config).
     parsed: Option<Config>,
+    /// Why the file is not a valid config, when it is not.
+    invalid: Option<String>,
     without_keys: Option<String>,
     /// Why it is not in the bundle, when it is not.
     left_out: Option<String>,
@@ -305,6 +308,7 @@ impl ConfigFile {
     fn read() -> Self {
         let left_out = |why: String| ConfigFile {
             parsed: None,
+            invalid: None,
             without_keys: None,
             left_out: Some(why),
         };
@@ -330,8 +334,20 @@ impl ConfigFile {
         };
         // The keys decrypt the meter's pushes: they never leave the machine.
         doc.remove("keys");
+        let (parsed, invalid) = match config::load(&path) {
+            Ok(c) => (Some(c), None),
+            // The path names the user's home: the bundle says only "config.toml".
+            Err(e) => (
+                None,
+                Some(
+                    e.to_string()
+                        .replace(&path.display().to_string(), "config.toml"),
+                ),
+            ),
+        };
         ConfigFile {
-            parsed: config::load(&path).ok(),
+            parsed,
+            invalid,
             without_keys: Some(doc.to_string()),
             left_out: None,
         }
@@ -376,6 +392,12 @@ fn readme(
             "config.toml"
         )),
         Some(why) => t.push_str(&format!("  (no config.toml: {why})\n")),
+    }
+    if let Some(why) = &config.invalid {
+        t.push_str(&format!(
+            "  (kamscope cannot use that config, so the check used the defaults: {})\n",
+            why
+        ));
     }
     if log {
         t.push_str(&format!(

@@ -131,9 +131,9 @@ pub fn run(args: BundleArgs, log: Option<&Path>) -> Result<ExitCode, UserError> 
         entries.push(("kamscope.log", t.as_bytes()));
     }
     write_zip(&args.output, args.force, &entries)?;
-    if redaction.learned.kmp_mbus_frames > 0 {
+    if redaction.learned.kmp_frames > 0 {
         eprintln!(
-            "kamscope: note: the KMP and M-Bus readouts in {name} are bundled as they are: their meter ids are not replaced"
+            "kamscope: note: the KMP readouts in {name} are bundled as they are: their meter ids are not replaced"
         );
     }
     out(&format!(
@@ -427,12 +427,15 @@ fn readme(
          \x20 P1 telegrams: the equipment ids (0-0:96.1.1, 0-0:96.1.0, and 0-n:96.1.0 of the meters \
          they relay); CRC recomputed on {} telegram(s).\n\
          \x20 IEC 61107 readouts (optical head): the customer and serial numbers ({}); BCC \
-         recomputed on {} data block(s); the device address in {} sign-on request(s).\n",
+         recomputed on {} data block(s); the device address in {} sign-on request(s).\n\
+         \x20 M-Bus readouts: the identification number of responses and secondary-address \
+         selections; checksum recomputed on {} frame(s).\n",
         n.hdlc_frames,
         n.p1_telegrams,
         redact::IEC_ID_ADDRESSES.join(", "),
         n.iec_blocks,
         n.iec_requests,
+        n.mbus_frames,
     ));
     if r.learned.ciphered_frames > 0 {
         t.push_str(&format!(
@@ -440,11 +443,11 @@ fn readme(
             r.learned.ciphered_frames
         ));
     }
-    if r.learned.kmp_mbus_frames > 0 {
+    if r.learned.kmp_frames > 0 {
         t.push_str(&format!(
-            "  Not redacted: {} KMP and M-Bus frame(s) of the optical readouts are as they \
-             were, meter ids included.\n",
-            r.learned.kmp_mbus_frames
+            "  Not redacted: {} KMP frame(s) of the optical readouts are as they were, meter \
+             ids included.\n",
+            r.learned.kmp_frames
         ));
     }
     t.push_str(

@@ -15,7 +15,7 @@ use super::dlms::{self, Apdu};
 use super::framer::{Content, Framer, Protocols};
 use super::han::HanMessage;
 use super::iec61107::{self, DataBlock, ETX, Kind};
-use super::{hdlc, p1};
+use super::{hdlc, mbus, p1};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -355,8 +355,8 @@ pub struct Learned {
     pub frames: usize,
     /// HDLC frames with ciphered content: their ids (if any) are inside the cipher.
     pub ciphered_frames: usize,
-    /// KMP and M-Bus frames: their ids are not replaced.
-    pub kmp_mbus_frames: usize,
+    /// KMP frames: their ids are not replaced.
+    pub kmp_frames: usize,
 }
 
 impl Learned {
@@ -364,7 +364,7 @@ impl Learned {
     pub fn add(&mut self, other: Learned) {
         self.frames += other.frames;
         self.ciphered_frames += other.ciphered_frames;
-        self.kmp_mbus_frames += other.kmp_mbus_frames;
+        self.kmp_frames += other.kmp_frames;
     }
 }
 
@@ -383,9 +383,9 @@ pub fn learn(
     while let Some(span) = framer.next_span() {
         match span.content {
             Content::Junk => {}
-            Content::Kmp(_) | Content::Mbus(_) => {
+            Content::Kmp(_) => {
                 learned.frames += 1;
-                learned.kmp_mbus_frames += 1;
+                learned.kmp_frames += 1;
             }
             _ => learned.frames += 1,
         }
@@ -399,6 +399,14 @@ pub fn learn(
                 }
             }
             Decoded::P1(p) => p1_ids(&p.telegram).iter().for_each(|id| ids.add(id)),
+            Decoded::Mbus(Some(t)) => {
+                if let Some(h) = &t.header {
+                    ids.add(&h.id);
+                }
+                if let Some(id) = mbus_id_at(span.bytes).filter(|_| t.ci == Some(MBUS_SELECT)) {
+                    ids.add(&id);
+                }
+            }
             Decoded::Iec61107(i) => {
                 if let Some(block) = &i.block {
                     iec_ids(block).iter().for_each(|id| ids.add(id));
@@ -429,6 +437,8 @@ pub struct Redacted {
     pub iec_blocks: usize,
     /// IEC 61107 sign-on requests whose device address was replaced.
     pub iec_requests: usize,
+    /// M-Bus frames whose checksum was computed again.
+    pub mbus_frames: usize,
 }
 
 impl Redacted {
@@ -438,6 +448,7 @@ impl Redacted {
         self.p1_telegrams += other.p1_telegrams;
         self.iec_blocks += other.iec_blocks;
         self.iec_requests += other.iec_requests;
+        self.mbus_frames += other.mbus_frames;
     }
 }
 
@@ -477,6 +488,12 @@ pub fn redact_stream(bytes: &[u8], protocols: Protocols, ids: &Pseudonyms) -> Re
                 if let Some(n) = redact_p1(original, frame, ids) {
                     new = n;
                     out.p1_telegrams += 1;
+                }
+            }
+            Content::Mbus(_) => {
+                if let Some(n) = redact_mbus(original, ids) {
+                    new = n;
+                    out.mbus_frames += 1;
                 }
             }
             Content::Iec61107(frame) => {
@@ -616,6 +633,47 @@ pub fn redact_p1(span: &[u8], frame: &p1::Frame, ids: &Pseudonyms) -> Option<Vec
     if let (Some(bang), p1::CrcField::Sent(sent)) = (bang, frame.crc) {
         let fixed = recheck(p1::crc16(&span[..=bang]), sent, p1::crc16(&out[..=bang]));
         out[bang + 1..bang + 5].copy_from_slice(format!("{fixed:04X}").as_bytes());
+    }
+    Some(out)
+}
+
+/// The CI of a secondary-address selection (`SND_UD` to address 253): the id it selects.
+const MBUS_SELECT: u8 = 0x52;
+/// The CI of a variable data response with its fixed header (the meter's id first).
+const MBUS_RESPONSE: u8 = 0x72;
+
+/// The identification number of an M-Bus long frame (bytes 7..11, BCD, least significant byte
+/// first) as its 8 digits, when it is all digits (a selection may hold F wildcards).
+fn mbus_id_at(span: &[u8]) -> Option<String> {
+    let id: String = span
+        .get(7..11)?
+        .iter()
+        .rev()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    id.bytes().all(|b| b.is_ascii_digit()).then_some(id)
+}
+
+/// One M-Bus long frame with its identification number replaced (a variable data response's
+/// fixed header, or a secondary-address selection), its checksum computed again. `None` when it
+/// holds no id.
+pub fn redact_mbus(span: &[u8], ids: &Pseudonyms) -> Option<Vec<u8>> {
+    if span.first() != Some(&mbus::LONG_START)
+        || !matches!(span.get(6), Some(&(MBUS_RESPONSE | MBUS_SELECT)))
+    {
+        return None;
+    }
+    let pseudo = ids.get(&mbus_id_at(span)?)?;
+    let mut out = span.to_vec();
+    // BCD, least significant byte first: the pseudonym's digits in pairs, from the end.
+    let digits = pseudo.as_bytes();
+    for (i, pair) in digits.rchunks(2).enumerate() {
+        out[7 + i] = ((pair[0] - b'0') << 4) | (pair[1] - b'0');
+    }
+    let l = usize::from(span[1]);
+    if let Some(&sent) = span.get(4 + l) {
+        let sum = |b: &[u8]| b.iter().fold(0u8, |acc, x| acc.wrapping_add(*x));
+        out[4 + l] = recheck(sum(&span[4..4 + l]), sent, sum(&out[4..4 + l]));
     }
     Some(out)
 }
@@ -783,7 +841,7 @@ mod tests {
         let mut decoder = Decoder::default();
         let learned = learn(&stream, Protocols::ALL, &mut decoder, &mut found);
         assert_eq!(learned.frames, 2);
-        assert_eq!((learned.ciphered_frames, learned.kmp_mbus_frames), (0, 0));
+        assert_eq!((learned.ciphered_frames, learned.kmp_frames), (0, 0));
         assert_eq!(
             found.iter().map(|(r, _)| r).collect::<Vec<_>>(),
             [other, GS1]
@@ -956,6 +1014,40 @@ mod tests {
         let (_, _, checks) = redact_readout(&readout);
         let bcc = checks.iter().find(|c| c.name == "BCC").unwrap();
         assert!(!bcc.ok);
+    }
+
+    #[test]
+    fn an_mbus_id_is_replaced_in_the_response_and_the_selection() {
+        let id = "14839120";
+        let mut stream = mbus::encode_long(
+            0x53,
+            0xFD,
+            MBUS_SELECT,
+            &[0x20, 0x91, 0x83, 0x14, 0x2D, 0x2C, 0x01, 0x02],
+        );
+        stream.push(0xE5);
+        stream.extend(mbus::encode_long(
+            0x08,
+            0x00,
+            MBUS_RESPONSE,
+            &[
+                0x20, 0x91, 0x83, 0x14, 0x2D, 0x2C, 0x01, 0x02, 0x04, 0x00, 0x00, 0x00, 0x04, 0x06,
+                0x00, 0x00, 0x00, 0x00,
+            ],
+        ));
+        let (found, out, checks) = redact_readout(&stream);
+        assert_eq!(found.iter().map(|(r, _)| r).collect::<Vec<_>>(), [id]);
+        assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+        // The selection is 17 bytes, then the acknowledgement E5, then the response.
+        let seen: Vec<String> = [0, 18]
+            .iter()
+            .map(|&at| mbus_id_at(&out[at..]).unwrap())
+            .collect();
+        assert_eq!(seen, [pseudonym(id), pseudonym(id)]);
+        assert_eq!(
+            redact_stream(&stream, Protocols::OPTICAL, &found).mbus_frames,
+            2
+        );
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! came, with each changed frame's checks computed again, so the redacted capture still decodes
 //! to the same values (except the ids).
 //!
-//! Two passes over a line's received bytes: [`learn`] decodes them as `decode` does and collects
-//! the ids the messages carry; [`redact_stream`] frames them again and rewrites each frame that
-//! holds one. A pseudonym has the length and character classes of the id it replaces, so no
-//! length field (A-XDR string length, HDLC frame length) changes. A frame whose check failed
-//! before still fails after (its error is carried over), so redaction never makes a damaged frame
-//! look good.
+//! Two passes over a line's bytes: [`learn`] decodes them as `decode` does and collects the ids
+//! the messages carry; [`redact_stream`] frames them again and rewrites each frame that holds
+//! one: HAN push lists (HDLC, HCS and FCS), P1 telegrams (CRC), IEC 61107 readouts (BCC) and
+//! M-Bus frames (checksum). KMP frames are left as they are. A pseudonym has the length and
+//! character classes of the id it replaces, so no length field (A-XDR string length, HDLC frame
+//! length) changes. A frame whose check failed before still fails after (its error is carried
+//! over), so redaction never makes a damaged frame look good.
 
 use super::axdr::{self, Data};
 use super::decoder::{Decoded, Decoder};
@@ -22,8 +23,12 @@ use std::ops::Range;
 /// Ids shorter than this are left alone: too short to find in text without hitting other values.
 pub const MIN_ID_LEN: usize = 4;
 
-/// A-XDR tags of the strings an id is sent as (octet-string, visible-string, utf8-string).
-const STRING_TAGS: [u8; 3] = [0x09, 0x0A, 0x0C];
+/// A-XDR tags of the strings an id is sent as.
+const STRING_TAGS: [u8; 3] = [
+    axdr::tag::OCTET_STRING,
+    axdr::tag::VISIBLE_STRING,
+    axdr::tag::UTF8_STRING,
+];
 
 /// The pseudonym of an id: the same for the same id, in every bundle (derived from a hash of the
 /// id, no key), with the id's length and character classes: a digit for a digit, an upper-case

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = start_log(&cli).and_then(|()| match cli.command {
+        Some(Command::Bundle(args)) => cli::bundle::run(args, cli.log.log.as_deref()),
         Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Decode(args)) => cli::decode::run(args),
         Some(Command::Ports(args)) => cli::ports::run(args),
@@ -33,7 +34,7 @@ fn start_log(cli: &Cli) -> Result<(), UserError> {
         None | Some(Command::Read(_) | Command::Sim(_)) => true,
         Some(Command::Decode(d)) => d.port.is_some(),
         Some(Command::Check(c)) => c.talks_to_a_meter(),
-        Some(Command::Ports(_)) => false,
+        Some(Command::Ports(_) | Command::Bundle(_)) => false,
     };
     let path = match &cli.log.log {
         Some(p) => Some(p.clone()),

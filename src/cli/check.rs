@@ -267,25 +267,19 @@ fn new_app(config: &config::Config, keys: Option<Keys>, fuse: Option<f64>) -> Ap
     app
 }
 
-#[allow(dead_code)] // for `kamscope bundle`, being written
 /// A recording judged as `check --replay FILE` judges it with the default options: the verdict
 /// and the result as `--format json` prints it (for the support bundle).
 pub fn check_recording(
-    path: &std::path::Path,
+    recording: ReplaySource,
     config: &config::Config,
     keys: Option<Keys>,
-) -> Result<(Verdict, serde_json::Value), UserError> {
+) -> (Verdict, serde_json::Value) {
     let options = CheckOptions::default();
     let mut app = new_app(config, keys, None);
-    judge_recording(
-        &mut app,
-        ReplaySource::load(path)?,
-        DEFAULT_DURATION_S,
-        options,
-    );
+    judge_recording(&mut app, recording, DEFAULT_DURATION_S, options);
     let checks = check::checks(&app, options);
     let verdict = check::verdict(&app, &checks);
-    Ok((verdict, json(&app, &checks, verdict, &SiteArgs::default())))
+    (verdict, json(&app, &checks, verdict, &SiteArgs::default()))
 }
 
 /// Plays a recording through the HAN pipeline with its own times, until enough came or

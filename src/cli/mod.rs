@@ -1,6 +1,7 @@
 //! The binary's commands, one file each, and what they share: the command-line schema, serial
 //! options, output formats, the user error (one sentence, exit code 2) and the async runtime.
 
+pub mod bundle;
 pub mod check;
 pub mod decode;
 pub mod detect;
@@ -36,6 +37,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Make a support bundle (zip) of a recording: the recording with meter ids replaced by
+    /// pseudonyms (frames still decode), its check, the config without keys, the log.
+    Bundle(bundle::BundleArgs),
     /// Listen to the HAN port (or a recording, or the demo), judge the installation and exit: 0
     /// every check passed (warnings allowed), 1 a check failed, 2 no usable data.
     Check(check::CheckArgs),

@@ -78,6 +78,18 @@ impl ReplaySource {
 /// Every chunk of a capture (the event log's lines between them are skipped). Errors name the
 /// line.
 fn read_capture(path: &Path, data: &[u8]) -> Result<Vec<Chunk>, ReplayError> {
+    Ok(capture_lines(path, data)?
+        .into_iter()
+        .filter_map(|line| match line {
+            CaptureLine::Chunk(chunk) => Some(chunk),
+            CaptureLine::Event(_) => None,
+        })
+        .collect())
+}
+
+/// Every line of a capture, chunks and the event log's lines, in order (blank lines skipped).
+/// Errors name the line.
+pub fn capture_lines(path: &Path, data: &[u8]) -> Result<Vec<CaptureLine>, ReplayError> {
     let mut out = Vec::new();
     for (i, line) in data.lines().enumerate() {
         let line = line.map_err(|e| ReplayError::Read {
@@ -92,9 +104,7 @@ fn read_capture(path: &Path, data: &[u8]) -> Result<Vec<Chunk>, ReplayError> {
             line: i + 1,
             source,
         })?;
-        if let CaptureLine::Chunk(chunk) = parsed {
-            out.push(chunk);
-        }
+        out.push(parsed);
     }
     Ok(out)
 }

@@ -17,6 +17,7 @@ pub mod kmp_session;
 pub mod mbus;
 pub mod obis;
 pub mod p1;
+pub mod redact;
 pub mod region;
 pub mod rfc2217;
 pub mod uart;

@@ -454,7 +454,12 @@ async fn apply<E: Environment>(
                 Ok(written) => {
                     let written = full_path(&written);
                     tracing::info!(path = %written.display(), "{what} exported");
-                    format!("{what} exported to {}", written.display())
+                    // The file's name first: a narrow status line cuts the folder, not the name.
+                    let name = written.file_name().unwrap_or_default().to_string_lossy();
+                    match written.parent() {
+                        Some(dir) => format!("{what} exported: {name} in {}", dir.display()),
+                        None => format!("{what} exported: {name}"),
+                    }
                 }
                 Err(e) => {
                     let dir = env.export_dir().map(Path::to_path_buf).unwrap_or_default();
@@ -554,7 +559,7 @@ mod tests {
         .await;
         assert_eq!(
             app.notice.as_deref(),
-            Some(format!("readout exported to {}", dir.join("r.csv").display()).as_str())
+            Some(format!("readout exported: r.csv in {}", full_path(&dir).display()).as_str())
         );
         // A file where the folder should be: one sentence with the path and the reason.
         std::fs::remove_dir_all(&dir).unwrap();

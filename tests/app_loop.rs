@@ -147,9 +147,9 @@ async fn a_crafted_frame_shows_in_the_inspector_at_once_and_q_quits() {
     assert!(path.to_string_lossy().starts_with("kamscope-frame-"));
     assert!(contents.contains("\"protocol\": \"hdlc\""), "{contents}");
     assert!(
-        app.notice
-            .as_deref()
-            .is_some_and(|n| n.starts_with("frame exported to /")),
+        app.notice.as_deref().is_some_and(
+            |n| n.starts_with("frame exported: kamscope-frame-") && n.contains(" in /")
+        ),
         "{:?}",
         app.notice
     );

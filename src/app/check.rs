@@ -330,7 +330,7 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
     });
 
     out.push(if live.list2_pushes > 0 {
-        Check::new(
+        let mut c = Check::new(
             "list2",
             Status::Pass,
             format!(
@@ -341,7 +341,27 @@ pub fn checks(app: &App, options: CheckOptions) -> Vec<Check> {
                     format!("{} pushes", live.list2_pushes)
                 }
             ),
-        )
+        );
+        // Its energy registers, as the meter counts them.
+        if let Some(e) = &live.energies {
+            let names = ["A+", "A-", "R+", "R-"];
+            let parts: Vec<String> = names
+                .iter()
+                .zip(e.registers)
+                .filter_map(|(name, r)| r.map(|(value, _, unit)| (name, value, unit)))
+                .map(|(name, value, unit)| {
+                    c.evidence.push(CheckEvidence { name, value, unit });
+                    match unit {
+                        "Wh" | "varh" => format!("{name} {:.3} k{unit}", value / 1000.0),
+                        _ => format!("{name} {value} {unit}"),
+                    }
+                })
+                .collect();
+            if !parts.is_empty() {
+                c.message = format!("{}: {}", c.message, parts.join(", "));
+            }
+        }
+        c
     } else if options.wait_list2 {
         Check::new(
             "list2",

@@ -31,16 +31,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .max(10);
     let mut lines: Vec<Line> = Vec::new();
     for c in &checks {
-        let mut text = c.message.clone();
-        if !c.evidence.is_empty() && area.width >= 100 {
-            let numbers: Vec<String> = c
-                .evidence
-                .iter()
-                .map(|e| format!("{} {}{}", e.name, number(e.value), unit(e.unit)))
-                .collect();
-            text.push_str(&format!("  [{}]", numbers.join(", ")));
-        }
-        for (i, part) in wrap(&text, text_w).into_iter().enumerate() {
+        // The message carries the numbers judged; `kamscope check --format json` and the
+        // report list the evidence apart.
+        let text = &c.message;
+        for (i, part) in wrap(text, text_w).into_iter().enumerate() {
             let (status, id) = if i == 0 {
                 (c.status.name(), c.id)
             } else {
@@ -74,21 +68,4 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(Block::bordered().title(Line::from(title))),
         area,
     );
-}
-
-/// A judged number as the evidence shows it: whole when it is, else to three places.
-fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e9 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-fn unit(u: &str) -> String {
-    if u.is_empty() {
-        String::new()
-    } else {
-        format!(" {u}")
-    }
 }

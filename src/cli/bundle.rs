@@ -8,7 +8,7 @@ use super::{UserError, out};
 use chrono::Utc;
 use kamscope::config::{self, Config};
 use kamscope::link::io_reason;
-use kamscope::link::replay::{ReplaySource, capture_lines};
+use kamscope::link::replay::{ReplaySource, bad_line_warnings, capture_lines};
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::redact::{self, Learned, Pseudonyms, Redacted};
 use kamscope::protocol::{Decoder, Protocols};
@@ -150,12 +150,17 @@ fn read_input(path: &Path) -> Result<Input, UserError> {
     let data = std::fs::read(path)
         .map_err(|e| UserError(format!("cannot read {name}: {}", io_reason(&e))))?;
     if capture::looks_like_capture(&data) {
-        return Ok(Input::Lines(capture_lines(path, &data)?));
+        let (lines, bad) = capture_lines(&data);
+        // A torn line (full disk, power cut) is left out of the bundle, and said.
+        for w in bad_line_warnings(path, &bad, bad.len()) {
+            eprintln!("kamscope: {w}");
+        }
+        return Ok(Input::Lines(lines));
     }
     match ReplaySource::load(path)? {
         ReplaySource::Bytes(bytes) => Ok(Input::Bytes(bytes)),
         // Not a capture by its first line, so never one: read as bytes all the same.
-        ReplaySource::Capture(_) => Ok(Input::Bytes(data)),
+        ReplaySource::Capture(_) | ReplaySource::Chunks(_) => Ok(Input::Bytes(data)),
     }
 }
 
@@ -279,7 +284,7 @@ impl Redaction {
     /// The redacted recording as `check --replay` reads it.
     fn replay_source(&self) -> ReplaySource {
         match &self.input {
-            Input::Lines(lines) => ReplaySource::Capture(
+            Input::Lines(lines) => ReplaySource::Chunks(
                 lines
                     .iter()
                     .filter_map(|l| match l {

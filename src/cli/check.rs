@@ -161,6 +161,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
     let mut app = new_app(&config, keys.clone(), args.fuse);
     if let Source::Replay(path) = &source {
         let recording = ReplaySource::load(path)?;
+        for w in recording.warnings() {
+            eprintln!("kamscope: {w}");
+        }
         judge_recording(&mut app, recording, duration, options);
     } else {
         let han_options = HanOptions {
@@ -170,7 +173,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, UserError> {
             serial: &args.serial,
         };
         let energy = demo_energy();
-        let (connector, _, clock) = han_connector(&han_options, &config, &source, &energy)?;
+        let (connector, _, clock, _) = han_connector(&han_options, &config, &source, &energy)?;
         app.source = connector.describe();
         app.live.clock_reference = clock;
         let readout = match &args.optical {
@@ -285,31 +288,29 @@ pub fn check_recording(
 /// Plays a recording through the HAN pipeline with its own times, until enough came or
 /// `duration` seconds of it played.
 fn judge_recording(app: &mut App, recording: ReplaySource, duration: f64, options: CheckOptions) {
-    let chunks = match recording {
-        ReplaySource::Capture(chunks) => {
-            // The recording's times are the reference for the meter clock: played at speed 1
-            // from its first chunk, a push's reference time is the time it was recorded.
-            if let Some(first) = chunks.first() {
-                app.live.clock_reference = ClockReference::Recording {
-                    first_chunk: first.t,
-                    started: first.t,
-                    speed: 1.0,
-                };
-            }
-            chunks
-                .into_iter()
-                .filter(|c| c.link == Link::Han && c.dir == Direction::Rx)
-                .collect()
-        }
-        ReplaySource::Bytes(bytes) => {
-            app.live.clock_reference = ClockReference::None;
-            vec![Chunk {
-                t: Utc::now(),
-                link: Link::Han,
-                dir: Direction::Rx,
-                bytes,
-            }]
-        }
+    // The recording's times are the reference for the meter clock: played at speed 1 from its
+    // first chunk, a push's reference time is the time it was recorded. A hex or raw file has
+    // no times.
+    app.live.clock_reference =
+        recording
+            .first_chunk()
+            .map_or(ClockReference::None, |t| ClockReference::Recording {
+                first_chunk: t,
+                started: t,
+                speed: 1.0,
+            });
+    let chunks: Box<dyn Iterator<Item = Chunk> + '_> = match &recording {
+        ReplaySource::Bytes(bytes) => Box::new(std::iter::once(Chunk {
+            t: Utc::now(),
+            link: Link::Han,
+            dir: Direction::Rx,
+            bytes: bytes.clone(),
+        })),
+        _ => Box::new(
+            recording
+                .chunks()
+                .filter(|c| c.link == Link::Han && c.dir == Direction::Rx),
+        ),
     };
     let mut pipeline = Pipeline::new(
         Link::Han,
@@ -317,18 +318,19 @@ fn judge_recording(app: &mut App, recording: ReplaySource, duration: f64, option
         Decoder::new(app.scaling, app.keys.clone()),
         None,
     );
-    let first = chunks.first().map(|c| c.t);
+    let mut chunks = chunks.peekable();
+    let first = chunks.peek().map(|c| c.t);
     set_now(app, first.unwrap_or_else(Utc::now));
     app.on_han(HanEvent::Link(LinkState::Connected));
     let mut last = first;
-    for chunk in &chunks {
+    for chunk in chunks {
         if let Some(first) = first
             && ((chunk.t - first).as_seconds_f64() > duration || enough(app, options))
         {
             break;
         }
         set_now(app, chunk.t);
-        let (spans, _) = pipeline.records_of(chunk);
+        let (spans, _) = pipeline.records_of(&chunk);
         app.on_han(HanEvent::Bytes {
             at: chunk.t,
             count: chunk.bytes.len(),

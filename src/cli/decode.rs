@@ -6,6 +6,7 @@ use super::keys::KeyArgs;
 use super::{Format, SerialArgs, UserError, runtime};
 use kamscope::link::io_reason;
 use kamscope::link::port::connector as port_connector;
+use kamscope::link::replay::{BAD_LINES_KEPT, BadLine, CaptureLines, bad_line_warnings};
 use kamscope::protocol::dlms::Keys;
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{Decoder, Protocol, Protocols};
@@ -313,20 +314,39 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
         InputArg::Hex | InputArg::Raw => false,
     };
     if is_capture {
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.map_err(read_error)?;
-            if line.trim().is_empty() {
-                continue;
+        let mut bad = Vec::new();
+        let mut bad_count = 0;
+        for item in CaptureLines::new(reader, name.clone()) {
+            let (line, parsed) = item?;
+            match parsed {
+                // The event log's lines are for people; the spans come from the chunks.
+                Ok(CaptureLine::Chunk(chunk)) => {
+                    if !decode.chunk(&chunk) {
+                        break;
+                    }
+                }
+                Ok(CaptureLine::Event(_)) => {}
+                // A torn line (a full disk, a power cut) is skipped and said, not the rest.
+                Err(e) => {
+                    bad_count += 1;
+                    if bad.len() < BAD_LINES_KEPT {
+                        bad.push(BadLine {
+                            line,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
             }
-            let parsed = CaptureLine::parse(&line).map_err(|e| {
-                UserError(format!("{name} line {}: not a capture line: {e}", i + 1))
-            })?;
-            // The event log's lines are for people; the spans come from the chunks.
-            if let CaptureLine::Chunk(chunk) = parsed
-                && !decode.chunk(&chunk)
-            {
-                break;
-            }
+        }
+        if let (0, Some(first)) = (decode.bytes, bad.first()) {
+            // Nothing but bad lines: not a recording after all, in one sentence.
+            return Err(UserError(format!(
+                "{name} line {}: not a capture line: {}",
+                first.line, first.reason
+            )));
+        }
+        for w in bad_line_warnings(std::path::Path::new(&name), &bad, bad_count) {
+            eprintln!("kamscope: {w}");
         }
     } else {
         let forced = match args.input_kind {

@@ -145,6 +145,8 @@ pub(super) type HanSide = (
     Box<dyn Connector>,
     Option<mpsc::Receiver<Chunk>>,
     ClockReference,
+    // Lines of a recording that could not be read (skipped), one sentence each.
+    Vec<String>,
 );
 
 /// What the HAN side of a source is opened with (the app's and `check`'s options).
@@ -177,21 +179,18 @@ pub(super) fn han_connector(
         Source::Replay(path) => {
             let source = ReplaySource::load(path)?;
             // A recording has the times of its pushes; a hex or raw file has none.
-            let clock = match &source {
-                ReplaySource::Capture(chunks) => {
-                    chunks
-                        .first()
-                        .map_or(ClockReference::None, |c| ClockReference::Recording {
-                            first_chunk: c.t,
-                            started: chrono::Utc::now(),
-                            speed: args.speed,
-                        })
-                }
-                ReplaySource::Bytes(_) => ClockReference::None,
-            };
+            let clock =
+                source
+                    .first_chunk()
+                    .map_or(ClockReference::None, |t| ClockReference::Recording {
+                        first_chunk: t,
+                        started: chrono::Utc::now(),
+                        speed: args.speed,
+                    });
+            let warnings = source.warnings();
             let mut replay = ReplayConnector::new(path.clone(), source, args.speed);
             let optical = replay.optical_chunks();
-            (Box::new(replay), Some(optical), clock)
+            (Box::new(replay), Some(optical), clock, warnings)
         }
         Source::Port(port) => (
             Box::new(port_connector(
@@ -201,6 +200,7 @@ pub(super) fn han_connector(
             )?),
             None,
             ClockReference::Laptop,
+            Vec::new(),
         ),
         Source::Demo => {
             let mut sim = SimConnector::new(args.meter, args.faults, args.speed);
@@ -214,7 +214,7 @@ pub(super) fn han_connector(
                     speed: args.speed,
                 }
             };
-            (Box::new(sim), None, clock)
+            (Box::new(sim), None, clock, Vec::new())
         }
     })
 }
@@ -333,7 +333,7 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode, UserError> {
     let keys = args.keys.keys(|| Ok(config.keys.clone()))?;
     // The demo meter's HAN and optical sides count the same energy registers.
     let energy = demo_energy();
-    let (connector, replayed_optical, clock_reference) =
+    let (connector, replayed_optical, clock_reference, warnings) =
         han_connector(&args.han_options(), &config, &source, &energy)?;
     let demo_readout = DemoReadout {
         meter: args.iec_meter,
@@ -384,7 +384,16 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode, UserError> {
         installer: config.site.installer.clone(),
     };
     app.live.clock_reference = clock_reference;
-    app.notice = notice;
+    // Lines of the recording that could not be read: in the event log, and said at once.
+    for w in &warnings {
+        tracing::warn!("{w}");
+        app.events.push(
+            chrono::Utc::now(),
+            kamscope::app::live::Level::Warn,
+            w.clone(),
+        );
+    }
+    app.notice = notice.or_else(|| warnings.first().cloned());
     app.keys = keys.clone();
     if let Some(w) = config.chart_window() {
         app.live.window = w;

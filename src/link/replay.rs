@@ -6,7 +6,8 @@ use super::{BoxLink, ConnectFuture, Connector, io_reason};
 use crate::wire::capture::{self, CaptureError, CaptureLine};
 use crate::wire::hex::{self, HexError};
 use crate::wire::{Chunk, Direction, Link};
-use std::io::{self, BufRead};
+use chrono::{DateTime, Utc};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -15,10 +16,37 @@ use tokio::sync::mpsc;
 /// What is replayed.
 #[derive(Debug, Clone)]
 pub enum ReplaySource {
-    /// A capture: received chunks with their times.
-    Capture(Vec<Chunk>),
+    /// A kamscope recording, read line by line as it plays: a week of pushes is never held in
+    /// memory.
+    Capture(CaptureFile),
+    /// Chunks already in memory (a recording made in this process, like the support bundle's).
+    Chunks(Vec<Chunk>),
     /// Plain bytes, paced like a 2400-baud line.
     Bytes(Vec<u8>),
+}
+
+/// A recording on disk, checked once when opened: where its chunks start and which lines could
+/// not be read (a line torn by a full disk or a power cut is skipped, not the whole file).
+#[derive(Debug, Clone)]
+pub struct CaptureFile {
+    pub path: PathBuf,
+    /// The time of its first chunk.
+    pub first_chunk: DateTime<Utc>,
+    /// Lines that are not capture lines, the first [`BAD_LINES_KEPT`] of them.
+    pub bad_lines: Vec<BadLine>,
+    /// How many there are in all.
+    pub bad_count: usize,
+}
+
+/// The bad lines named one by one; more are counted.
+pub const BAD_LINES_KEPT: usize = 20;
+
+/// A line of a recording that could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadLine {
+    /// 1-based.
+    pub line: usize,
+    pub reason: String,
 }
 
 /// Why a file cannot be replayed.
@@ -26,11 +54,11 @@ pub enum ReplaySource {
 pub enum ReplayError {
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
-    #[error("{path} line {line}: not a capture line: {source}")]
+    #[error("{path} line {line}: not a capture line: {reason}")]
     Line {
         path: String,
         line: usize,
-        source: CaptureError,
+        reason: String,
     },
     #[error("{0}")]
     Hex(#[from] HexError),
@@ -38,17 +66,68 @@ pub enum ReplayError {
     Empty { path: String },
 }
 
+/// How much of a file is looked at to tell a recording from hex text and raw bytes.
+const SAMPLE: usize = 64 * 1024;
+
 impl ReplaySource {
-    /// Loads a file, telling capture, hex text and raw bytes apart.
+    /// Opens a file, telling capture, hex text and raw bytes apart. A recording is read through
+    /// once to check it (its bad lines noted); hex and raw files are loaded.
     pub fn load(path: &Path) -> Result<Self, ReplayError> {
         let read_error = |e: io::Error| ReplayError::Read {
             path: path.display().to_string(),
             reason: io_reason(&e),
         };
-        let data = std::fs::read(path).map_err(read_error)?;
-        let source = if capture::looks_like_capture(&data) {
-            ReplaySource::Capture(read_capture(path, &data)?)
-        } else if hex::looks_like_hex(&data) {
+        let empty = || ReplayError::Empty {
+            path: path.display().to_string(),
+        };
+        let mut file = std::fs::File::open(path).map_err(read_error)?;
+        let mut sample = Vec::with_capacity(SAMPLE);
+        io::Read::by_ref(&mut file)
+            .take(SAMPLE as u64)
+            .read_to_end(&mut sample)
+            .map_err(read_error)?;
+        if capture::looks_like_capture(&sample) {
+            let mut first_chunk = None;
+            let mut any_bytes = false;
+            let mut bad_lines = Vec::new();
+            let mut bad_count = 0;
+            for item in CaptureLines::open(path)? {
+                match item? {
+                    (_, Ok(CaptureLine::Chunk(c))) => {
+                        first_chunk.get_or_insert(c.t);
+                        any_bytes |= !c.bytes.is_empty();
+                    }
+                    (_, Ok(CaptureLine::Event(_))) => {}
+                    (line, Err(e)) => {
+                        bad_count += 1;
+                        if bad_lines.len() < BAD_LINES_KEPT {
+                            bad_lines.push(BadLine {
+                                line,
+                                reason: e.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            if let (false, Some(first)) = (any_bytes, bad_lines.first()) {
+                // Nothing but bad lines: not a recording after all, in one sentence.
+                return Err(ReplayError::Line {
+                    path: path.display().to_string(),
+                    line: first.line,
+                    reason: first.reason.clone(),
+                });
+            }
+            let first_chunk = first_chunk.filter(|_| any_bytes).ok_or_else(empty)?;
+            return Ok(ReplaySource::Capture(CaptureFile {
+                path: path.to_path_buf(),
+                first_chunk,
+                bad_lines,
+                bad_count,
+            }));
+        }
+        let mut data = sample;
+        file.read_to_end(&mut data).map_err(read_error)?;
+        let source = if hex::looks_like_hex(&data) {
             let mut bytes = Vec::new();
             let mut dec = hex::HexDecoder::default();
             let name = path.display().to_string();
@@ -59,9 +138,7 @@ impl ReplaySource {
             ReplaySource::Bytes(data)
         };
         if source.is_empty() {
-            return Err(ReplayError::Empty {
-                path: path.display().to_string(),
-            });
+            return Err(empty());
         }
         Ok(source)
     }
@@ -69,44 +146,151 @@ impl ReplaySource {
     /// Whether there is not one byte to play.
     pub fn is_empty(&self) -> bool {
         match self {
-            ReplaySource::Capture(chunks) => chunks.iter().all(|c| c.bytes.is_empty()),
+            // Checked when it was opened.
+            ReplaySource::Capture(_) => false,
+            ReplaySource::Chunks(chunks) => chunks.iter().all(|c| c.bytes.is_empty()),
             ReplaySource::Bytes(bytes) => bytes.is_empty(),
         }
     }
+
+    /// The time of the first chunk of a recording (hex and raw files have none).
+    pub fn first_chunk(&self) -> Option<DateTime<Utc>> {
+        match self {
+            ReplaySource::Capture(f) => Some(f.first_chunk),
+            ReplaySource::Chunks(chunks) => chunks.first().map(|c| c.t),
+            ReplaySource::Bytes(_) => None,
+        }
+    }
+
+    /// The recording's chunks in order, read as they are asked for (the event log's lines and
+    /// bad lines left out; a file that became unreadable since it was opened ends them).
+    pub fn chunks(&self) -> Box<dyn Iterator<Item = Chunk> + Send + '_> {
+        match self {
+            ReplaySource::Capture(f) => match CaptureLines::open(&f.path) {
+                Ok(lines) => Box::new(lines.map_while(Result::ok).filter_map(
+                    |(_, line)| match line {
+                        Ok(CaptureLine::Chunk(c)) => Some(c),
+                        _ => None,
+                    },
+                )),
+                Err(_) => Box::new(std::iter::empty()),
+            },
+            ReplaySource::Chunks(chunks) => Box::new(chunks.iter().cloned()),
+            ReplaySource::Bytes(_) => Box::new(std::iter::empty()),
+        }
+    }
+
+    /// One sentence per bad line (at most five, then how many more), for the user.
+    pub fn warnings(&self) -> Vec<String> {
+        let ReplaySource::Capture(f) = self else {
+            return Vec::new();
+        };
+        bad_line_warnings(&f.path, &f.bad_lines, f.bad_count)
+    }
 }
 
-/// Every chunk of a capture (the event log's lines between them are skipped). Errors name the
-/// line.
-fn read_capture(path: &Path, data: &[u8]) -> Result<Vec<Chunk>, ReplayError> {
-    Ok(capture_lines(path, data)?
-        .into_iter()
-        .filter_map(|line| match line {
-            CaptureLine::Chunk(chunk) => Some(chunk),
-            CaptureLine::Event(_) => None,
+/// Sentences for skipped lines: the first five by number, then a count.
+pub fn bad_line_warnings(path: &Path, bad: &[BadLine], count: usize) -> Vec<String> {
+    let mut out: Vec<String> = bad
+        .iter()
+        .take(5)
+        .map(|b| {
+            format!(
+                "{} line {}: not a capture line, skipped (cut off by a full disk or a power cut?): {}",
+                path.display(),
+                b.line,
+                b.reason
+            )
         })
-        .collect())
+        .collect();
+    if count > out.len() {
+        out.push(format!(
+            "{}: {} more bad lines skipped",
+            path.display(),
+            count - out.len()
+        ));
+    }
+    out
 }
 
-/// Every line of a capture, chunks and the event log's lines, in order (blank lines skipped).
-/// Errors name the line.
-pub fn capture_lines(path: &Path, data: &[u8]) -> Result<Vec<CaptureLine>, ReplayError> {
-    let mut out = Vec::new();
-    for (i, line) in data.lines().enumerate() {
-        let line = line.map_err(|e| ReplayError::Read {
+/// The lines of a recording with their numbers (1-based), each parsed or not; blank lines
+/// skipped. Reading stops at a read error.
+pub struct CaptureLines<R> {
+    reader: R,
+    /// The name in error sentences.
+    name: String,
+    line: usize,
+}
+
+impl CaptureLines<io::BufReader<std::fs::File>> {
+    pub fn open(path: &Path) -> Result<Self, ReplayError> {
+        let file = std::fs::File::open(path).map_err(|e| ReplayError::Read {
             path: path.display().to_string(),
             reason: io_reason(&e),
         })?;
-        if line.trim().is_empty() {
+        Ok(CaptureLines::new(
+            io::BufReader::with_capacity(64 * 1024, file),
+            path.display().to_string(),
+        ))
+    }
+}
+
+impl<R: BufRead> CaptureLines<R> {
+    pub fn new(reader: R, name: String) -> Self {
+        CaptureLines {
+            reader,
+            name,
+            line: 0,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for CaptureLines<R> {
+    type Item = Result<(usize, Result<CaptureLine, CaptureError>), ReplayError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let mut raw = Vec::new();
+            match self.reader.read_until(b'\n', &mut raw) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(ReplayError::Read {
+                        path: self.name.clone(),
+                        reason: io_reason(&e),
+                    }));
+                }
+            }
+            self.line += 1;
+            // A torn line may end inside a character: it is a bad line, not a read error.
+            let text = String::from_utf8_lossy(&raw);
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Some(Ok((self.line, CaptureLine::parse(text.trim_end()))));
+        }
+    }
+}
+
+/// Every line of a capture in memory, chunks and the event log's lines, in order (blank lines
+/// skipped), and the lines that are not capture lines.
+pub fn capture_lines(data: &[u8]) -> (Vec<CaptureLine>, Vec<BadLine>) {
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        let text = String::from_utf8_lossy(line);
+        if text.trim().is_empty() {
             continue;
         }
-        let parsed = CaptureLine::parse(&line).map_err(|source| ReplayError::Line {
-            path: path.display().to_string(),
-            line: i + 1,
-            source,
-        })?;
-        out.push(parsed);
+        match CaptureLine::parse(text.trim_end()) {
+            Ok(parsed) => out.push(parsed),
+            Err(e) => bad.push(BadLine {
+                line: i + 1,
+                reason: e.to_string(),
+            }),
+        }
     }
-    Ok(out)
+    (out, bad)
 }
 
 /// Plays the HAN line's received bytes as a link. The optical line's chunks (both directions),
@@ -181,12 +365,22 @@ async fn play(
     mut optical: Option<mpsc::Sender<Chunk>>,
 ) {
     match source {
-        ReplaySource::Capture(chunks) => {
+        ReplaySource::Capture(_) | ReplaySource::Chunks(_) => {
             let start = tokio::time::Instant::now();
-            let Some(first) = chunks.first().map(|c| c.t) else {
+            let Some(first) = source.first_chunk() else {
                 return;
             };
-            for c in chunks {
+            // Read on a thread of its own, a few hundred chunks ahead of the player.
+            let (tx, mut chunks) = mpsc::channel::<Chunk>(256);
+            let reader = source.clone();
+            std::thread::spawn(move || {
+                for c in reader.chunks() {
+                    if tx.blocking_send(c).is_err() {
+                        return;
+                    }
+                }
+            });
+            while let Some(c) = chunks.recv().await {
                 let offset = (c.t - first).num_milliseconds().max(0) as f64 / speed;
                 tokio::time::sleep_until(start + Duration::from_micros((offset * 1000.0) as u64))
                     .await;
@@ -209,7 +403,7 @@ async fn play(
                 }
             }
         }
-        ReplaySource::Bytes(bytes) => {
+        ReplaySource::Bytes(ref bytes) => {
             let piece = 24;
             let pause = Duration::from_secs_f64(piece as f64 / HAN_BYTES_PER_SECOND / speed);
             for chunk in bytes.chunks(piece) {
@@ -248,7 +442,7 @@ mod tests {
         )
         .unwrap();
         let source = ReplaySource::load(&path).unwrap();
-        assert!(matches!(&source, ReplaySource::Capture(c) if c.len() == 4));
+        assert_eq!(source.chunks().count(), 4);
         let mut replay = ReplayConnector::new(path.clone(), source, 100.0);
         let mut optical = replay.optical_chunks();
         let mut link = replay.connect().await.unwrap();

@@ -353,10 +353,17 @@ impl App {
     }
 
     fn recording_failed(&mut self, e: &crate::wire::RecordError) {
-        self.recording = None;
+        // A failing recording keeps what comes and retries; only a stopped one is gone.
+        if *e == crate::wire::RecordError::Stopped {
+            self.recording = None;
+        }
+        let level = if e.resumed() {
+            live::Level::Ok
+        } else {
+            live::Level::Bad
+        };
         self.notice = Some(e.to_string());
-        self.events
-            .push(self.now.to_utc(), live::Level::Bad, e.to_string());
+        self.events.push(self.now.to_utc(), level, e.to_string());
     }
 
     /// Link up, down, reconnecting, finished: logged when the state changes.

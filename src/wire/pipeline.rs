@@ -20,10 +20,26 @@ pub trait ChunkSink: Send {
 /// A recording that failed: the user must be told (nothing recorded may be lost silently).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
-    #[error("recording to {path} failed: {reason}")]
+    /// A write failed: what comes is kept in memory and written when a retry succeeds.
+    #[error("recording to {path} failed: {reason}; kept in memory, retried every minute")]
     Write { path: String, reason: String },
+    /// A retry succeeded: every line kept meanwhile is in the file.
+    #[error("recording to {path} resumed: {lines} lines kept meanwhile written")]
+    Resumed { path: String, lines: usize },
+    /// More waited than memory may hold: from here on lines are lost until a retry succeeds.
+    #[error(
+        "recording to {path} still failing: lines are being lost (over {limit_mib} MiB waited)"
+    )]
+    Losing { path: String, limit_mib: usize },
     #[error("recording stopped after an earlier failure")]
     Stopped,
+}
+
+impl RecordError {
+    /// Whether the recording is writing again.
+    pub fn resumed(&self) -> bool {
+        matches!(self, RecordError::Resumed { .. })
+    }
 }
 
 /// One recording written by several tasks (the HAN reader and the optical readout).
@@ -139,7 +155,8 @@ impl Pipeline {
             Ok(mut r) => r.record(chunk),
             Err(_) => Err(RecordError::Stopped),
         };
-        if result.is_err() {
+        // A failing recorder keeps what comes and retries; only a broken one is let go.
+        if result == Err(RecordError::Stopped) {
             self.recorder = None;
         }
         result
@@ -246,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_recording_is_reported_once_and_spans_still_come() {
+    fn a_failing_recording_is_reported_kept_for_its_retries_and_spans_still_come() {
         let rec: SharedRecorder = Arc::new(Mutex::new(Failing));
         let mut p = Pipeline::new(Link::Han, Protocols::HDLC, Decoder::default(), Some(rec));
         let frame = crate::protocol::han::sample_stream(1);
@@ -257,15 +274,18 @@ mod tests {
             bytes: frame.clone(),
         };
         let (spans, recorded) = p.records_of(&chunk);
-        assert_eq!(
-            recorded.unwrap_err().to_string(),
-            "recording to rec.jsonl failed: disk full"
+        assert!(
+            recorded
+                .unwrap_err()
+                .to_string()
+                .starts_with("recording to rec.jsonl failed: disk full")
         );
-        assert!(!p.recording());
+        // The recorder keeps what comes and retries (link::record): it stays.
+        assert!(p.recording());
         assert_eq!(spans.len(), 1);
         assert!(spans[0].ok());
-        let (_, again) = p.records_of(&chunk);
-        assert_eq!(again, Ok(()));
+        let (spans, _) = p.records_of(&chunk);
+        assert_eq!(spans.len(), 1);
     }
 }
 

@@ -23,13 +23,13 @@ pub const MAX_WAITING: usize = 64 * 1024 * 1024;
 /// Where a recording's lines go: a file, or in the tests one that fails when told to.
 pub trait RecordTarget: Write + Send + std::fmt::Debug {
     /// Its length now, to cut a failed write back off.
-    fn len(&self) -> io::Result<u64>;
+    fn written_len(&self) -> io::Result<u64>;
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     fn sync(&mut self) -> io::Result<()>;
 }
 
 impl RecordTarget for File {
-    fn len(&self) -> io::Result<u64> {
+    fn written_len(&self) -> io::Result<u64> {
         Ok(self.metadata()?.len())
     }
 
@@ -82,7 +82,7 @@ impl Recorder {
 
     /// Writes `bytes` (whole lines) and flushes; on failure cuts the file back to where it was.
     fn write_whole(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let before = self.file.len();
+        let before = self.file.written_len();
         let result = self.file.write_all(bytes).and_then(|()| self.file.flush());
         if result.is_err()
             && let Ok(len) = before
@@ -201,7 +201,7 @@ mod tests {
     }
 
     impl RecordTarget for Disk {
-        fn len(&self) -> io::Result<u64> {
+        fn written_len(&self) -> io::Result<u64> {
             Ok(self.bytes.lock().unwrap().len() as u64)
         }
 

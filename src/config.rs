@@ -305,6 +305,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_edit_replaces_the_file_whole_and_never_writes_through_a_link() {
+        let dir = std::env::temp_dir().join(format!("kamscope-config-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let elsewhere = dir.join("elsewhere.txt");
+        std::fs::write(&elsewhere, "# kept as it is\n").unwrap();
+        let path = dir.join("config.toml");
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        save_last_source(&path, "demo").unwrap();
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "not a config");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(load(&path).unwrap().last_source.as_deref(), Some("demo"));
+        // No temporary file is left beside it.
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn picker_edits_keep_comments_and_layout() {
         let dir = std::env::temp_dir().join(format!("kamscope-config-{}", std::process::id()));
         let path = dir.join("config.toml");

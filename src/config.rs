@@ -314,7 +314,10 @@ mod tests {
         let path = dir.join("config.toml");
         std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
         save_last_source(&path, "demo").unwrap();
-        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "# kept as it is\n");
+        assert_eq!(
+            std::fs::read_to_string(&elsewhere).unwrap(),
+            "# kept as it is\n"
+        );
         assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
         assert_eq!(load(&path).unwrap().last_source.as_deref(), Some("demo"));
         // No temporary file is left beside it.

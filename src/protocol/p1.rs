@@ -26,7 +26,7 @@ use super::obis::Obis;
 use super::region::{RegionKind, Regions};
 use std::ops::Range;
 
-const ARC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_ARC);
+const ARC: crc::Crc<u16, crc::Table<16>> = crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_ARC);
 
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';

@@ -209,6 +209,8 @@ pub struct Framer {
     eof: bool,
     /// CRC registers over the buffer while damaged HDLC frames are judged.
     fcs_cache: hdlc::FcsCache,
+    /// How far the IEC 61107 block pending at `scan` has been read.
+    iec_scan: iec61107::BlockScan,
 }
 
 impl Default for Framer {
@@ -230,6 +232,7 @@ impl Framer {
             after_flag: None,
             eof: false,
             fcs_cache: hdlc::FcsCache::default(),
+            iec_scan: iec61107::BlockScan::default(),
         }
     }
 
@@ -261,6 +264,7 @@ impl Framer {
             self.found = self.found.take().map(|(p, e, c)| (p - n, e - n, c));
             self.after_flag = self.after_flag.and_then(|a| a.checked_sub(n));
             self.fcs_cache.drained(n);
+            self.iec_scan.drained(n);
         }
         self.buf.extend_from_slice(chunk);
     }
@@ -392,7 +396,7 @@ impl Framer {
             other = p1::probe(buf, pos, eof);
         }
         if matches!(other, Probe::No) && p.iec61107 && iec61107::is_start(b) {
-            other = iec61107::probe(buf, pos, eof);
+            other = iec61107::probe(buf, pos, eof, &mut self.iec_scan);
         }
         if matches!(other, Probe::No) && p.kmp && kmp::is_start(b) {
             other = kmp::probe(buf, pos, eof);
@@ -497,6 +501,41 @@ mod tests {
             framer.fcs_cache.stepped <= input.len() as u64,
             "{} bytes stepped for {} of input",
             framer.fcs_cache.stepped,
+            input.len()
+        );
+    }
+
+    #[test]
+    fn an_iec_block_arriving_a_byte_at_a_time_is_read_once() {
+        // 64 KiB of block text without ETX: each push used to read the whole pending block
+        // again (2 GiB of reads). Read on from where the last probe stopped, each byte is read
+        // about once.
+        let mut input = vec![iec61107::STX];
+        input.extend(
+            b"1.8.0(0012658*kWh)\r\n"
+                .iter()
+                .copied()
+                .cycle()
+                .take(64 * 1024 - 1),
+        );
+        let mut framer = Framer::new(Protocols::OPTICAL);
+        let mut spans = Vec::new();
+        for b in &input {
+            framer.push(std::slice::from_ref(b));
+            while let Some(s) = framer.next_span() {
+                spans.push((s.bytes.len(), super::super::check::all_ok(s.content.checks())));
+            }
+        }
+        framer.finish();
+        while let Some(s) = framer.next_span() {
+            spans.push((s.bytes.len(), super::super::check::all_ok(s.content.checks())));
+        }
+        // Cut at its limit, as before.
+        assert_eq!(spans, [(input.len(), false)]);
+        let examined = framer.iec_scan.examined;
+        assert!(
+            examined <= 4 * input.len() as u64,
+            "{examined} bytes read for {} of input",
             input.len()
         );
     }

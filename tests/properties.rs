@@ -6,6 +6,8 @@ mod common;
 use kamscope::protocol::datetime::DateTime;
 use kamscope::protocol::han::{KamstrupList, MissingPhases};
 use kamscope::protocol::iec61107::{self, BccRule, Line};
+use kamscope::protocol::framer::Protocols;
+use kamscope::protocol::p1::{self, OutLine};
 use kamscope::protocol::region;
 use kamscope::protocol::{Decoder, Framer, Protocol, hdlc};
 use kamscope::wire::SpanDetail;
@@ -371,7 +373,8 @@ proptest! {
     }
 }
 
-/// One piece of an IEC 61107 readout stream, built from the standard's message formats.
+/// One piece of an IEC 61107 readout stream, built from the standard's message formats, or a
+/// P1 telegram (whose `/` line looks like an identification).
 fn arb_iec_piece() -> impl Strategy<Value = Vec<u8>> {
     let block = (
         prop::collection::vec(("[0-9]\\.[0-9]{1,2}\\.[0-9]", "[0-9]{1,7}", prop::option::of("kWh|h|kW")), 0..12),
@@ -404,6 +407,17 @@ fn arb_iec_piece() -> impl Strategy<Value = Vec<u8>> {
         ("[0-6]", "[0-2]").prop_map(|(b, m)| iec61107::option_select(b.as_bytes()[0], m.as_bytes()[0]).to_vec()),
         block,
         command,
+        // A P1 telegram opens with a `/` line too, and may hold `/` anywhere.
+        (
+            "KAM5[ 0-9A-Z/]{0,12}",
+            prop::collection::vec(("[01]-[01]:[0-9]{1,2}\\.[0-9]\\.[0-9]", "[0-9./]{1,10}"), 0..6),
+            any::<bool>(),
+        )
+            .prop_map(|(ident, lines, with_crc)| {
+                let lines: Vec<OutLine> =
+                    lines.into_iter().map(|(code, value)| OutLine::new(&code, value, None)).collect();
+                p1::encode(&ident, &lines, with_crc)
+            }),
         prop::collection::vec(any::<u8>(), 0..8),
     ]
 }
@@ -411,7 +425,7 @@ fn arb_iec_piece() -> impl Strategy<Value = Vec<u8>> {
 /// (offset, bytes, content) of every span of `input` framed with `protocols`, fed in chunks of
 /// the given sizes (cycled), then the end of input: the whole verdict, checks and all.
 fn framed_in_chunks(
-    protocols: kamscope::protocol::framer::Protocols,
+    protocols: Protocols,
     input: &[u8],
     chunks: &[usize],
 ) -> Vec<(u64, Vec<u8>, kamscope::protocol::framer::Content)> {
@@ -441,16 +455,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     /// IEC 61107 streams (sign-on lines, option selects, data blocks, commands, some damaged or
-    /// cut short, with junk between) are framed alike whole, a byte at a time and in random
-    /// chunks: the same spans with the same checks.
+    /// cut short, with junk and P1 telegrams between) are framed alike whole, a byte at a time
+    /// and in random chunks: the same spans with the same checks.
     #[test]
-    fn iec_chunking_does_not_change_spans(
+    fn iec_and_p1_chunking_does_not_change_spans(
         pieces in prop::collection::vec(
             (arb_iec_piece(), 0u8..6, any::<prop::sample::Index>(), any::<u8>()),
             1..8,
         ),
         chunks in prop::collection::vec(1usize..40, 1..10),
-        han_too in any::<bool>(),
+        protocols in prop::sample::select(vec![
+            Protocols::OPTICAL,
+            Protocols::ALL,
+            Protocols { iec61107: true, p1: true, ..Protocols::NONE },
+        ]),
     ) {
         let mut stream = Vec::new();
         for (piece, damage, at, byte) in pieces {
@@ -469,11 +487,6 @@ proptest! {
             }
             stream.extend(piece);
         }
-        let protocols = if han_too {
-            kamscope::protocol::framer::Protocols::ALL
-        } else {
-            kamscope::protocol::framer::Protocols::OPTICAL
-        };
         let whole = framed_in_chunks(protocols, &stream, &[stream.len()]);
         prop_assert_eq!(whole.iter().map(|s| s.1.len()).sum::<usize>(), stream.len());
         prop_assert_eq!(&whole, &framed_in_chunks(protocols, &stream, &[1]));

@@ -168,11 +168,41 @@ pub fn inspect(bytes: &[u8]) -> Frame {
     Frame { checks, crc }
 }
 
+/// How far the body of the telegram pending at one buffer position has been read, so that the
+/// framer's next probe there (after more bytes came) reads only the new bytes. Kept only while
+/// more input may come: what it holds follows from the bytes read, never from the end of input,
+/// so a resumed probe decides exactly as a fresh one. The framer keeps one and shifts it when it
+/// drops consumed bytes.
+#[derive(Debug, Default)]
+pub struct BodyScan {
+    /// Buffer index of the telegram's `/` while something is kept.
+    pos: Option<usize>,
+    /// The body is read up to here: no end and no next telegram before it.
+    read_to: usize,
+    /// `read_to` opens a line.
+    line_start: bool,
+    /// Bytes of bodies read by probes (each about once while its telegram is pending).
+    pub examined: u64,
+}
+
+impl BodyScan {
+    /// The framer dropped the first `n` bytes of its buffer.
+    pub fn drained(&mut self, n: usize) {
+        match self.pos {
+            Some(p) if p >= n => {
+                self.pos = Some(p - n);
+                self.read_to -= n;
+            }
+            _ => self.pos = None,
+        }
+    }
+}
+
 /// Does a telegram start at `pos` (a `/`)? Its header is the identification line and an empty
 /// line; a `/` line without the empty line is left to IEC 61107 (an identification).
-pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
+pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool, scan: &mut BodyScan) -> Probe {
     match header(buf, pos, eof) {
-        Header::At { body } => scan_body(buf, pos, body, eof),
+        Header::At { body } => scan_body(buf, pos, body, eof, scan),
         Header::CutByNext { at } => Probe::Frame {
             end: at,
             frame: cut_by_next(&buf[pos..at]).into(),
@@ -282,15 +312,27 @@ fn cut_by_next(bytes: &[u8]) -> Frame {
 /// The "end" check's finding for a telegram that lost its end because the next one began.
 pub const NEW_TELEGRAM_BEGAN: &str = "a new telegram began";
 
-/// The body from `body` up to and through the trailer.
-fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
+/// The body from `body` up to and through the trailer, read on from where `scan` left off.
+fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool, scan: &mut BodyScan) -> Probe {
     let limit = buf.len().min(pos + MAX_TELEGRAM);
     let frame_to = |end: usize| Probe::Frame {
         end,
         frame: inspect(&buf[pos..end]).into(),
     };
-    let mut line_start = true;
-    let mut j = body;
+    let (from, mut line_start) = match scan.pos {
+        Some(p) if p == pos => (scan.read_to, scan.line_start),
+        _ => (body, true),
+    };
+    // Where more bytes are awaited, the reading so far is kept (never at the end of input,
+    // where a `/` is judged without waiting).
+    let mut need_more = |read_to: usize, line_start: bool| {
+        scan.pos = Some(pos);
+        scan.read_to = read_to;
+        scan.line_start = line_start;
+        scan.examined += (read_to - from) as u64 + 1;
+        Probe::NeedMore
+    };
+    let mut j = from;
     while j < limit {
         let b = buf[j];
         if b == b'/' {
@@ -303,7 +345,7 @@ fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
                         frame: cut_by_next(&buf[pos..j]).into(),
                     };
                 }
-                Header::NeedMore => return Probe::NeedMore,
+                Header::NeedMore => return need_more(j, line_start),
                 // A `/` opening a line is no telegram text either.
                 Header::No | Header::CutByNext { .. } if line_start => return frame_to(j),
                 Header::No | Header::CutByNext { .. } => {}
@@ -312,7 +354,7 @@ fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
         if line_start && b == b'!' {
             return match trailer_len(&buf[j + 1..], eof) {
                 Some(n) => frame_to(j + 1 + n),
-                None => Probe::NeedMore,
+                None => need_more(j, line_start),
             };
         }
         line_start = b == LF;
@@ -324,7 +366,7 @@ fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
     if eof {
         frame_to(buf.len())
     } else {
-        Probe::NeedMore
+        need_more(j, line_start)
     }
 }
 

@@ -159,7 +159,7 @@ pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool, scan: &mut BlockScan) -> 
     match buf[pos] {
         b'/' => probe_line(buf, pos, eof),
         ACK => probe_option_select(buf, pos, eof),
-        STX => probe_block(buf, pos, pos + 1, Kind::DataBlock, eof, scan),
+        STX => probe_block(buf, pos, Kind::DataBlock, eof, scan),
         SOH => {
             // SOH, command letter, command type digit, then STX data or ETX directly.
             let Some(head) = buf.get(pos + 1..pos + 4) else {
@@ -177,8 +177,7 @@ pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool, scan: &mut BlockScan) -> 
                 return Probe::No;
             }
             match head[2] {
-                STX => probe_block(buf, pos, pos + 4, Kind::Command, eof, scan),
-                ETX => probe_block(buf, pos, pos + 3, Kind::Command, eof, scan),
+                STX | ETX => probe_block(buf, pos, Kind::Command, eof, scan),
                 _ => Probe::No,
             }
         }
@@ -243,16 +242,10 @@ fn probe_option_select(buf: &[u8], pos: usize, eof: bool) -> Probe {
     }
 }
 
-/// A block from `pos` (STX or SOH) whose checked bytes start at `covered_from`: text up to ETX
-/// (or EOT for a partial block), then the BCC. Reading resumes where `scan` left off.
-fn probe_block(
-    buf: &[u8],
-    pos: usize,
-    covered_from: usize,
-    kind: Kind,
-    eof: bool,
-    scan: &mut BlockScan,
-) -> Probe {
+/// A block from `pos` (STX or SOH): text up to ETX (or EOT for a partial block), then the BCC,
+/// which covers every byte after the STX or SOH through the ETX (a command's letter and digit
+/// too). Reading resumes where `scan` left off.
+fn probe_block(buf: &[u8], pos: usize, kind: Kind, eof: bool, scan: &mut BlockScan) -> Probe {
     scan.resume_at(pos);
     let limit = buf.len().min(pos + MAX_BLOCK);
     for i in scan.read_to..limit {
@@ -298,10 +291,8 @@ fn probe_block(
                 Probe::No
             };
         }
-        if i >= covered_from {
-            scan.xor ^= b;
-            scan.sum = scan.sum.wrapping_add(b);
-        }
+        scan.xor ^= b;
+        scan.sum = scan.sum.wrapping_add(b);
         scan.read_to = i + 1;
     }
     if limit == pos + MAX_BLOCK {
@@ -900,6 +891,31 @@ mod tests {
         assert_eq!(bcc_xor(w2), 0x1B);
         assert_eq!(bcc_xor(b"P0\x02(1234567)\x03"), 0x50);
         assert_eq!(bcc_xor(b"B0\x03"), 0x71);
+    }
+
+    #[test]
+    fn commands_are_checked_from_after_soh() {
+        // The standard's examples: the BCC covers the command letter and digit as well.
+        for (command, name) in [
+            (&b"\x01W2\x02C003(910324092239)\x03\x1B"[..], "write"),
+            (b"\x01P0\x02(1234567)\x03P", "password"),
+            (b"\x01B0\x03q", "break"),
+        ] {
+            let mut scan = BlockScan::default();
+            let Probe::Frame { end, frame } = probe(command, 0, false, &mut scan) else {
+                panic!("{name}: not framed");
+            };
+            assert_eq!(end, command.len(), "{name}");
+            let super::super::framer::Content::Iec61107(frame) = frame else {
+                panic!("{name}: not IEC 61107");
+            };
+            assert_eq!(frame.kind, Kind::Command, "{name}");
+            assert!(
+                frame.checks.iter().all(|c| c.ok),
+                "{name}: {:?}",
+                frame.checks
+            );
+        }
     }
 
     #[test]

@@ -4,9 +4,9 @@
 mod common;
 
 use kamscope::protocol::datetime::DateTime;
+use kamscope::protocol::framer::Protocols;
 use kamscope::protocol::han::{KamstrupList, MissingPhases};
 use kamscope::protocol::iec61107::{self, BccRule, Line};
-use kamscope::protocol::framer::Protocols;
 use kamscope::protocol::p1::{self, OutLine};
 use kamscope::protocol::region;
 use kamscope::protocol::{Decoder, Framer, Protocol, hdlc};
@@ -377,19 +377,42 @@ proptest! {
 /// P1 telegram (whose `/` line looks like an identification).
 fn arb_iec_piece() -> impl Strategy<Value = Vec<u8>> {
     let block = (
-        prop::collection::vec(("[0-9]\\.[0-9]{1,2}\\.[0-9]", "[0-9]{1,7}", prop::option::of("kWh|h|kW")), 0..12),
+        prop::collection::vec(
+            (
+                "[0-9]\\.[0-9]{1,2}\\.[0-9]",
+                "[0-9]{1,7}",
+                prop::option::of("kWh|h|kW"),
+            ),
+            0..12,
+        ),
         any::<bool>(),
     )
         .prop_map(|(lines, additive)| {
             let lines: Vec<Line> = lines
                 .into_iter()
-                .map(|(address, value, unit)| Line { address, value, unit })
+                .map(|(address, value, unit)| Line {
+                    address,
+                    value,
+                    unit,
+                })
                 .collect();
-            iec61107::encode_data_block(&lines, if additive { BccRule::Additive } else { BccRule::Xor })
+            iec61107::encode_data_block(
+                &lines,
+                if additive {
+                    BccRule::Additive
+                } else {
+                    BccRule::Xor
+                },
+            )
         });
     // Programming-mode commands: `SOH C D STX data ETX BCC` and `SOH B 0 ETX BCC`.
-    let command = ("[A-Z]", "[0-9]", prop::option::of("[0-9A-Z.()]{0,20}"), any::<u8>()).prop_map(
-        |(c, d, data, bcc)| {
+    let command = (
+        "[A-Z]",
+        "[0-9]",
+        prop::option::of("[0-9A-Z.()]{0,20}"),
+        any::<u8>(),
+    )
+        .prop_map(|(c, d, data, bcc)| {
             let mut out = vec![iec61107::SOH];
             out.extend(c.bytes().chain(d.bytes()));
             if let Some(data) = data {
@@ -398,24 +421,33 @@ fn arb_iec_piece() -> impl Strategy<Value = Vec<u8>> {
             }
             out.extend([iec61107::ETX, bcc & 0x7F]);
             out
-        },
-    );
+        });
     prop_oneof![
         "[0-9A-Z]{0,8}".prop_map(|a| iec61107::sign_on_request(&a)),
-        ("[A-Z]{3}", "[0-6A-F ]", "[0-9A-Z-]{1,16}")
-            .prop_map(|(m, b, i)| iec61107::encode_identification(&m, b.chars().next().unwrap(), &i)),
-        ("[0-6]", "[0-2]").prop_map(|(b, m)| iec61107::option_select(b.as_bytes()[0], m.as_bytes()[0]).to_vec()),
+        ("[A-Z]{3}", "[0-6A-F ]", "[0-9A-Z-]{1,16}").prop_map(|(m, b, i)| {
+            iec61107::encode_identification(&m, b.chars().next().unwrap(), &i)
+        }),
+        ("[0-6]", "[0-2]").prop_map(|(b, m)| iec61107::option_select(
+            b.as_bytes()[0],
+            m.as_bytes()[0]
+        )
+        .to_vec()),
         block,
         command,
         // A P1 telegram opens with a `/` line too, and may hold `/` anywhere.
         (
             "KAM5[ 0-9A-Z/]{0,12}",
-            prop::collection::vec(("[01]-[01]:[0-9]{1,2}\\.[0-9]\\.[0-9]", "[0-9./]{1,10}"), 0..6),
+            prop::collection::vec(
+                ("[01]-[01]:[0-9]{1,2}\\.[0-9]\\.[0-9]", "[0-9./]{1,10}"),
+                0..6
+            ),
             any::<bool>(),
         )
             .prop_map(|(ident, lines, with_crc)| {
-                let lines: Vec<OutLine> =
-                    lines.into_iter().map(|(code, value)| OutLine::new(&code, value, None)).collect();
+                let lines: Vec<OutLine> = lines
+                    .into_iter()
+                    .map(|(code, value)| OutLine::new(&code, value, None))
+                    .collect();
                 p1::encode(&ident, &lines, with_crc)
             }),
         prop::collection::vec(any::<u8>(), 0..8),

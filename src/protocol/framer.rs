@@ -527,12 +527,18 @@ mod tests {
         for b in &input {
             framer.push(std::slice::from_ref(b));
             while let Some(s) = framer.next_span() {
-                spans.push((s.bytes.len(), super::super::check::all_ok(s.content.checks())));
+                spans.push((
+                    s.bytes.len(),
+                    super::super::check::all_ok(s.content.checks()),
+                ));
             }
         }
         framer.finish();
         while let Some(s) = framer.next_span() {
-            spans.push((s.bytes.len(), super::super::check::all_ok(s.content.checks())));
+            spans.push((
+                s.bytes.len(),
+                super::super::check::all_ok(s.content.checks()),
+            ));
         }
         // Cut at its limit, as before.
         assert_eq!(spans, [(input.len(), false)]);
@@ -561,7 +567,10 @@ mod tests {
         for b in &input {
             framer.push(std::slice::from_ref(b));
             while let Some(s) = framer.next_span() {
-                spans.push((s.bytes.len(), super::super::check::all_ok(s.content.checks())));
+                spans.push((
+                    s.bytes.len(),
+                    super::super::check::all_ok(s.content.checks()),
+                ));
             }
         }
         // Cut at its limit, as before.

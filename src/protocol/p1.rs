@@ -1117,7 +1117,6 @@ mod tests {
         assert_eq!(header(&telegram, 0, false), Header::CutByNext { at: 4 });
     }
 
-
     #[test]
     fn crc_16_arc_check_value() {
         assert_eq!(crc16(b"123456789"), 0xBB3D);
@@ -1161,4 +1160,3 @@ mod tests {
         assert_eq!(hex_ascii("0001"), None);
     }
 }
-

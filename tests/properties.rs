@@ -4,8 +4,10 @@
 mod common;
 
 use kamscope::protocol::datetime::DateTime;
+use kamscope::protocol::framer::Protocols;
 use kamscope::protocol::han::{KamstrupList, MissingPhases};
 use kamscope::protocol::iec61107::{self, BccRule, Line};
+use kamscope::protocol::p1::{self, OutLine};
 use kamscope::protocol::region;
 use kamscope::protocol::{Decoder, Framer, Protocol, hdlc};
 use kamscope::wire::SpanDetail;
@@ -368,5 +370,158 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// One piece of an IEC 61107 readout stream, built from the standard's message formats, or a
+/// P1 telegram (whose `/` line looks like an identification).
+fn arb_iec_piece() -> impl Strategy<Value = Vec<u8>> {
+    let block = (
+        prop::collection::vec(
+            (
+                "[0-9]\\.[0-9]{1,2}\\.[0-9]",
+                "[0-9]{1,7}",
+                prop::option::of("kWh|h|kW"),
+            ),
+            0..12,
+        ),
+        any::<bool>(),
+    )
+        .prop_map(|(lines, additive)| {
+            let lines: Vec<Line> = lines
+                .into_iter()
+                .map(|(address, value, unit)| Line {
+                    address,
+                    value,
+                    unit,
+                })
+                .collect();
+            iec61107::encode_data_block(
+                &lines,
+                if additive {
+                    BccRule::Additive
+                } else {
+                    BccRule::Xor
+                },
+            )
+        });
+    // Programming-mode commands: `SOH C D STX data ETX BCC` and `SOH B 0 ETX BCC`.
+    let command = (
+        "[A-Z]",
+        "[0-9]",
+        prop::option::of("[0-9A-Z.()]{0,20}"),
+        any::<u8>(),
+    )
+        .prop_map(|(c, d, data, bcc)| {
+            let mut out = vec![iec61107::SOH];
+            out.extend(c.bytes().chain(d.bytes()));
+            if let Some(data) = data {
+                out.push(iec61107::STX);
+                out.extend(data.bytes());
+            }
+            out.extend([iec61107::ETX, bcc & 0x7F]);
+            out
+        });
+    prop_oneof![
+        "[0-9A-Z]{0,8}".prop_map(|a| iec61107::sign_on_request(&a)),
+        ("[A-Z]{3}", "[0-6A-F ]", "[0-9A-Z-]{1,16}").prop_map(|(m, b, i)| {
+            iec61107::encode_identification(&m, b.chars().next().unwrap(), &i)
+        }),
+        ("[0-6]", "[0-2]").prop_map(|(b, m)| iec61107::option_select(
+            b.as_bytes()[0],
+            m.as_bytes()[0]
+        )
+        .to_vec()),
+        block,
+        command,
+        // A P1 telegram opens with a `/` line too, and may hold `/` anywhere.
+        (
+            "KAM5[ 0-9A-Z/]{0,12}",
+            prop::collection::vec(
+                ("[01]-[01]:[0-9]{1,2}\\.[0-9]\\.[0-9]", "[0-9./]{1,10}"),
+                0..6
+            ),
+            any::<bool>(),
+        )
+            .prop_map(|(ident, lines, with_crc)| {
+                let lines: Vec<OutLine> = lines
+                    .into_iter()
+                    .map(|(code, value)| OutLine::new(&code, value, None))
+                    .collect();
+                p1::encode(&ident, &lines, with_crc)
+            }),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ]
+}
+
+/// (offset, bytes, content) of every span of `input` framed with `protocols`, fed in chunks of
+/// the given sizes (cycled), then the end of input: the whole verdict, checks and all.
+fn framed_in_chunks(
+    protocols: Protocols,
+    input: &[u8],
+    chunks: &[usize],
+) -> Vec<(u64, Vec<u8>, kamscope::protocol::framer::Content)> {
+    let mut framer = Framer::new(protocols);
+    let mut out = Vec::new();
+    let mut rest = input;
+    let mut sizes = chunks.iter().cycle();
+    loop {
+        while let Some(s) = framer.next_span() {
+            out.push((s.offset, s.bytes.to_vec(), s.content));
+        }
+        if rest.is_empty() {
+            break;
+        }
+        let n = (*sizes.next().unwrap_or(&rest.len())).clamp(1, rest.len());
+        framer.push(&rest[..n]);
+        rest = &rest[n..];
+    }
+    framer.finish();
+    while let Some(s) = framer.next_span() {
+        out.push((s.offset, s.bytes.to_vec(), s.content));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// IEC 61107 streams (sign-on lines, option selects, data blocks, commands, some damaged or
+    /// cut short, with junk and P1 telegrams between) are framed alike whole, a byte at a time
+    /// and in random chunks: the same spans with the same checks.
+    #[test]
+    fn iec_and_p1_chunking_does_not_change_spans(
+        pieces in prop::collection::vec(
+            (arb_iec_piece(), 0u8..6, any::<prop::sample::Index>(), any::<u8>()),
+            1..8,
+        ),
+        chunks in prop::collection::vec(1usize..40, 1..10),
+        protocols in prop::sample::select(vec![
+            Protocols::OPTICAL,
+            Protocols::ALL,
+            Protocols { iec61107: true, p1: true, ..Protocols::NONE },
+        ]),
+    ) {
+        let mut stream = Vec::new();
+        for (piece, damage, at, byte) in pieces {
+            let mut piece = piece;
+            if !piece.is_empty() {
+                let i = at.index(piece.len());
+                match damage {
+                    1 => piece[i] ^= 1 << (byte % 8),
+                    2 => piece.truncate(i),
+                    3 => {
+                        piece.remove(i);
+                    }
+                    4 => piece[i] = byte,
+                    _ => {}
+                }
+            }
+            stream.extend(piece);
+        }
+        let whole = framed_in_chunks(protocols, &stream, &[stream.len()]);
+        prop_assert_eq!(whole.iter().map(|s| s.1.len()).sum::<usize>(), stream.len());
+        prop_assert_eq!(&whole, &framed_in_chunks(protocols, &stream, &[1]));
+        prop_assert_eq!(&whole, &framed_in_chunks(protocols, &stream, &chunks));
     }
 }

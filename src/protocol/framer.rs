@@ -209,6 +209,10 @@ pub struct Framer {
     eof: bool,
     /// CRC registers over the buffer while damaged HDLC frames are judged.
     fcs_cache: hdlc::FcsCache,
+    /// How far the IEC 61107 block pending at `scan` has been read.
+    iec_scan: iec61107::BlockScan,
+    /// How far the body of the P1 telegram pending at `scan` has been read.
+    p1_scan: p1::BodyScan,
 }
 
 impl Default for Framer {
@@ -230,6 +234,8 @@ impl Framer {
             after_flag: None,
             eof: false,
             fcs_cache: hdlc::FcsCache::default(),
+            iec_scan: iec61107::BlockScan::default(),
+            p1_scan: p1::BodyScan::default(),
         }
     }
 
@@ -261,6 +267,8 @@ impl Framer {
             self.found = self.found.take().map(|(p, e, c)| (p - n, e - n, c));
             self.after_flag = self.after_flag.and_then(|a| a.checked_sub(n));
             self.fcs_cache.drained(n);
+            self.iec_scan.drained(n);
+            self.p1_scan.drained(n);
         }
         self.buf.extend_from_slice(chunk);
     }
@@ -389,10 +397,10 @@ impl Framer {
         // A P1 telegram opens with a `/` line like an IEC 61107 identification; the empty line
         // after it tells them apart, so P1 is asked first.
         if p.p1 && p1::is_start(b) {
-            other = p1::probe(buf, pos, eof);
+            other = p1::probe(buf, pos, eof, &mut self.p1_scan);
         }
         if matches!(other, Probe::No) && p.iec61107 && iec61107::is_start(b) {
-            other = iec61107::probe(buf, pos, eof);
+            other = iec61107::probe(buf, pos, eof, &mut self.iec_scan);
         }
         if matches!(other, Probe::No) && p.kmp && kmp::is_start(b) {
             other = kmp::probe(buf, pos, eof);
@@ -497,6 +505,80 @@ mod tests {
             framer.fcs_cache.stepped <= input.len() as u64,
             "{} bytes stepped for {} of input",
             framer.fcs_cache.stepped,
+            input.len()
+        );
+    }
+
+    #[test]
+    fn an_iec_block_arriving_a_byte_at_a_time_is_read_once() {
+        // 64 KiB of block text without ETX: each push used to read the whole pending block
+        // again (2 GiB of reads). Read on from where the last probe stopped, each byte is read
+        // about once.
+        let mut input = vec![iec61107::STX];
+        input.extend(
+            b"1.8.0(0012658*kWh)\r\n"
+                .iter()
+                .copied()
+                .cycle()
+                .take(64 * 1024 - 1),
+        );
+        let mut framer = Framer::new(Protocols::OPTICAL);
+        let mut spans = Vec::new();
+        for b in &input {
+            framer.push(std::slice::from_ref(b));
+            while let Some(s) = framer.next_span() {
+                spans.push((
+                    s.bytes.len(),
+                    super::super::check::all_ok(s.content.checks()),
+                ));
+            }
+        }
+        framer.finish();
+        while let Some(s) = framer.next_span() {
+            spans.push((
+                s.bytes.len(),
+                super::super::check::all_ok(s.content.checks()),
+            ));
+        }
+        // Cut at its limit, as before.
+        assert_eq!(spans, [(input.len(), false)]);
+        let examined = framer.iec_scan.examined;
+        assert!(
+            examined <= 4 * input.len() as u64,
+            "{examined} bytes read for {} of input",
+            input.len()
+        );
+    }
+
+    #[test]
+    fn a_p1_telegram_arriving_a_byte_at_a_time_is_read_once() {
+        // A telegram body of 16 KiB without its `!`: read on from where the last probe stopped,
+        // each byte is read about once (it used to be read again at every push).
+        let mut input = b"/KAM5 ident\r\n\r\n".to_vec();
+        input.extend(
+            b"1-0:1.8.0(00012345.678*kWh)\r\n"
+                .iter()
+                .copied()
+                .cycle()
+                .take(p1::MAX_TELEGRAM - input.len()),
+        );
+        let mut framer = Framer::new(Protocols::HAN);
+        let mut spans = Vec::new();
+        for b in &input {
+            framer.push(std::slice::from_ref(b));
+            while let Some(s) = framer.next_span() {
+                spans.push((
+                    s.bytes.len(),
+                    super::super::check::all_ok(s.content.checks()),
+                ));
+            }
+        }
+        // Cut at its limit, as before.
+        assert_eq!(spans, [(input.len(), false)]);
+        let examined = framer.p1_scan.examined;
+        assert!(
+            examined <= 4 * input.len() as u64,
+            "{examined} bytes read for {} of input",
             input.len()
         );
     }

@@ -107,11 +107,59 @@ fn lf_only_line_end() -> Check {
     }
 }
 
-pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
+/// How far the data block or command pending at one buffer position has been read, so that the
+/// framer's next probe there (after more bytes came) reads only the new bytes: without it, a
+/// 64 KiB block arriving a byte at a time costs 2 GiB of byte reads. Everything kept follows
+/// from the bytes already read, never from the end of input, so a resumed probe decides exactly
+/// as a fresh one. The framer keeps one and shifts it when it drops consumed bytes.
+#[derive(Debug, Default)]
+pub struct BlockScan {
+    /// Buffer index of the block's first byte (STX or SOH) while something is kept.
+    pos: Option<usize>,
+    /// `buf[pos + 1..read_to]` is block text: no ETX or EOT, no byte a block may not hold.
+    read_to: usize,
+    /// A `)` was among the text: a stray byte after it breaks the block instead of ending it.
+    saw_value: bool,
+    /// XOR and sum of the covered text read so far (both BCC rules, before their 7-bit mask).
+    xor: u8,
+    sum: u8,
+    /// Bytes read by block probes (each once while its block is pending, plus the byte after
+    /// ETX while the BCC is awaited).
+    pub examined: u64,
+}
+
+impl BlockScan {
+    /// The framer dropped the first `n` bytes of its buffer.
+    pub fn drained(&mut self, n: usize) {
+        match self.pos {
+            Some(p) if p >= n => {
+                self.pos = Some(p - n);
+                self.read_to -= n;
+            }
+            _ => self.pos = None,
+        }
+    }
+
+    /// Starts reading the block at `pos` afresh unless it is the one kept.
+    fn resume_at(&mut self, pos: usize) {
+        if self.pos != Some(pos) {
+            *self = BlockScan {
+                pos: Some(pos),
+                read_to: pos + 1,
+                examined: self.examined,
+                ..BlockScan::default()
+            };
+        }
+    }
+}
+
+/// Does an IEC 61107 message start at `pos`? `scan` carries a pending block's progress from
+/// one call to the next (see [`BlockScan`]).
+pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool, scan: &mut BlockScan) -> Probe {
     match buf[pos] {
         b'/' => probe_line(buf, pos, eof),
         ACK => probe_option_select(buf, pos, eof),
-        STX => probe_block(buf, pos, pos + 1, Kind::DataBlock, eof),
+        STX => probe_block(buf, pos, Kind::DataBlock, eof, scan),
         SOH => {
             // SOH, command letter, command type digit, then STX data or ETX directly.
             let Some(head) = buf.get(pos + 1..pos + 4) else {
@@ -129,8 +177,7 @@ pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
                 return Probe::No;
             }
             match head[2] {
-                STX => probe_block(buf, pos, pos + 4, Kind::Command, eof),
-                ETX => probe_block(buf, pos, pos + 3, Kind::Command, eof),
+                STX | ETX => probe_block(buf, pos, Kind::Command, eof, scan),
                 _ => Probe::No,
             }
         }
@@ -195,12 +242,15 @@ fn probe_option_select(buf: &[u8], pos: usize, eof: bool) -> Probe {
     }
 }
 
-/// A block from `pos` (STX or SOH) whose checked bytes start at `covered_from`: text up to ETX
-/// (or EOT for a partial block), then the BCC.
-fn probe_block(buf: &[u8], pos: usize, covered_from: usize, kind: Kind, eof: bool) -> Probe {
+/// A block from `pos` (STX or SOH): text up to ETX (or EOT for a partial block), then the BCC,
+/// which covers every byte after the STX or SOH through the ETX (a command's letter and digit
+/// too). Reading resumes where `scan` left off.
+fn probe_block(buf: &[u8], pos: usize, kind: Kind, eof: bool, scan: &mut BlockScan) -> Probe {
+    scan.resume_at(pos);
     let limit = buf.len().min(pos + MAX_BLOCK);
-    let mut saw_value = false;
-    for (i, &b) in buf.iter().enumerate().take(limit).skip(pos + 1) {
+    for i in scan.read_to..limit {
+        scan.examined += 1;
+        let b = buf[i];
         if b == ETX || b == EOT {
             let Some(&received) = buf.get(i + 1) else {
                 if eof {
@@ -217,28 +267,39 @@ fn probe_block(buf: &[u8], pos: usize, covered_from: usize, kind: Kind, eof: boo
                     "EOT (partial block)"
                 }),
             )];
-            checks.push(bcc_check(&buf[covered_from..=i], received));
+            // The covered bytes run through the ETX (or EOT).
+            checks.push(judge_bcc(
+                Bcc {
+                    xor: scan.xor ^ b,
+                    sum: scan.sum.wrapping_add(b),
+                },
+                received,
+                BccRule::Xor,
+            ));
             return Probe::Frame {
                 end: i + 2,
                 frame: Frame { kind, checks }.into(),
             };
         }
         if b == b')' {
-            saw_value = true;
+            scan.saw_value = true;
         }
         if !(printable(b) || b == CR || b == LF || (kind == Kind::Command && b == STX)) {
-            return if saw_value {
+            return if scan.saw_value {
                 broken_block(i, kind, "unexpected byte")
             } else {
                 Probe::No
             };
         }
+        scan.xor ^= b;
+        scan.sum = scan.sum.wrapping_add(b);
+        scan.read_to = i + 1;
     }
     if limit == pos + MAX_BLOCK {
         return broken_block(limit, kind, "block too long");
     }
     if eof {
-        return if saw_value {
+        return if scan.saw_value {
             broken_block(buf.len(), kind, "cut off")
         } else {
             Probe::No
@@ -333,8 +394,33 @@ pub fn bcc_check(covered: &[u8], received: u8) -> Check {
 /// Checks a received BCC against both rules. A match by either passes and names its rule; a
 /// failure names `meter_rule` (the rule the meter uses) and its expected value.
 pub fn bcc_check_for(covered: &[u8], received: u8, meter_rule: BccRule) -> Check {
-    let xor = bcc_xor(covered);
-    let additive = bcc_additive(covered);
+    let bcc = Bcc {
+        xor: bcc_xor(covered),
+        sum: bcc_additive(covered),
+    };
+    judge_bcc(bcc, received, meter_rule)
+}
+
+/// The XOR and the sum of the covered bytes (before the 7-bit mask), kept as a block is read.
+#[derive(Debug, Clone, Copy)]
+struct Bcc {
+    xor: u8,
+    sum: u8,
+}
+
+impl Bcc {
+    fn by(self, rule: BccRule) -> u8 {
+        match rule {
+            BccRule::Xor => self.xor & 0x7F,
+            BccRule::Additive => self.sum & 0x7F,
+        }
+    }
+}
+
+/// [`bcc_check_for`] from the covered bytes' XOR and sum.
+fn judge_bcc(bcc: Bcc, received: u8, meter_rule: BccRule) -> Check {
+    let xor = bcc.by(BccRule::Xor);
+    let additive = bcc.by(BccRule::Additive);
     if received == xor {
         Check::compare("BCC", CheckValue::Hex8(xor), CheckValue::Hex8(received))
             .with_rule(Some("xor"))
@@ -348,7 +434,7 @@ pub fn bcc_check_for(covered: &[u8], received: u8, meter_rule: BccRule) -> Check
     } else {
         Check::failed(
             "BCC",
-            CheckValue::Hex8(meter_rule.compute(covered)),
+            CheckValue::Hex8(bcc.by(meter_rule)),
             CheckValue::Hex8(received),
         )
         .with_rule(Some(meter_rule.name()))
@@ -805,6 +891,31 @@ mod tests {
         assert_eq!(bcc_xor(w2), 0x1B);
         assert_eq!(bcc_xor(b"P0\x02(1234567)\x03"), 0x50);
         assert_eq!(bcc_xor(b"B0\x03"), 0x71);
+    }
+
+    #[test]
+    fn commands_are_checked_from_after_soh() {
+        // The standard's examples: the BCC covers the command letter and digit as well.
+        for (command, name) in [
+            (&b"\x01W2\x02C003(910324092239)\x03\x1B"[..], "write"),
+            (b"\x01P0\x02(1234567)\x03P", "password"),
+            (b"\x01B0\x03q", "break"),
+        ] {
+            let mut scan = BlockScan::default();
+            let Probe::Frame { end, frame } = probe(command, 0, false, &mut scan) else {
+                panic!("{name}: not framed");
+            };
+            assert_eq!(end, command.len(), "{name}");
+            let super::super::framer::Content::Iec61107(frame) = frame else {
+                panic!("{name}: not IEC 61107");
+            };
+            assert_eq!(frame.kind, Kind::Command, "{name}");
+            assert!(
+                frame.checks.iter().all(|c| c.ok),
+                "{name}: {:?}",
+                frame.checks
+            );
+        }
     }
 
     #[test]

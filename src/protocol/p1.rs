@@ -168,11 +168,41 @@ pub fn inspect(bytes: &[u8]) -> Frame {
     Frame { checks, crc }
 }
 
+/// How far the body of the telegram pending at one buffer position has been read, so that the
+/// framer's next probe there (after more bytes came) reads only the new bytes. Kept only while
+/// more input may come: what it holds follows from the bytes read, never from the end of input,
+/// so a resumed probe decides exactly as a fresh one. The framer keeps one and shifts it when it
+/// drops consumed bytes.
+#[derive(Debug, Default)]
+pub struct BodyScan {
+    /// Buffer index of the telegram's `/` while something is kept.
+    pos: Option<usize>,
+    /// The body is read up to here: no end and no next telegram before it.
+    read_to: usize,
+    /// `read_to` opens a line.
+    line_start: bool,
+    /// Bytes of bodies read by probes (each about once while its telegram is pending).
+    pub examined: u64,
+}
+
+impl BodyScan {
+    /// The framer dropped the first `n` bytes of its buffer.
+    pub fn drained(&mut self, n: usize) {
+        match self.pos {
+            Some(p) if p >= n => {
+                self.pos = Some(p - n);
+                self.read_to -= n;
+            }
+            _ => self.pos = None,
+        }
+    }
+}
+
 /// Does a telegram start at `pos` (a `/`)? Its header is the identification line and an empty
 /// line; a `/` line without the empty line is left to IEC 61107 (an identification).
-pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
+pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool, scan: &mut BodyScan) -> Probe {
     match header(buf, pos, eof) {
-        Header::At { body } => scan_body(buf, pos, body, eof),
+        Header::At { body } => scan_body(buf, pos, body, eof, scan),
         Header::CutByNext { at } => Probe::Frame {
             end: at,
             frame: cut_by_next(&buf[pos..at]).into(),
@@ -183,6 +213,7 @@ pub(crate) fn probe(buf: &[u8], pos: usize, eof: bool) -> Probe {
 }
 
 /// What the bytes at a `/` are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Header {
     /// A telegram header (identification line, empty line); its body starts at `body`.
     At {
@@ -196,42 +227,75 @@ enum Header {
     NeedMore,
 }
 
-/// The header of a telegram at `pos` (a `/`): `/XXX5ident` CR LF CR LF.
+/// The header of a telegram at `pos` (a `/`): `/XXX5ident` CR LF CR LF. A `/` inside the line
+/// that opens a header of its own (or may, once more bytes come) cuts this one there.
+///
+/// Each `/` in the line is judged by the same rule, which looks at the `/`s after it: so the
+/// line is read once and the `/`s are judged from the last to the first. (Judging each by
+/// reading its line again costs twice as much for every `/` more: a line of 40 `/`s and a
+/// control byte took hours.)
 fn header(buf: &[u8], pos: usize, eof: bool) -> Header {
-    let limit = buf.len().min(pos + MAX_IDENT_LINE);
+    // The `/`s this line's reading meets, and those their own readings meet in turn.
+    let mut slashes = Vec::new();
+    let mut reach = pos + MAX_IDENT_LINE;
     let mut i = pos + 1;
-    loop {
-        if i >= limit {
-            return if eof || limit == pos + MAX_IDENT_LINE {
-                Header::No
-            } else {
-                Header::NeedMore
-            };
+    // The byte that ends the printable run, if it came within reach.
+    let terminator = loop {
+        if i >= buf.len().min(reach) {
+            break None;
         }
         match buf[i] {
-            CR => break,
-            // An identification cut short by the next telegram's.
-            b'/' => match header(buf, i, eof) {
-                Header::At { .. } => return Header::CutByNext { at: i },
-                Header::NeedMore => return Header::NeedMore,
-                Header::No | Header::CutByNext { .. } => i += 1,
-            },
-            b if printable(b) => i += 1,
-            _ => return Header::No,
+            b'/' => {
+                slashes.push(i);
+                reach = i + MAX_IDENT_LINE;
+            }
+            b if printable(b) => {}
+            _ => break Some(i),
+        }
+        i += 1;
+    };
+    // A `/` at `at` by its own line: the line's end, or its limit.
+    let own = |at: usize| {
+        let limit = buf.len().min(at + MAX_IDENT_LINE);
+        match terminator {
+            Some(end) if end < limit && buf[end] == CR => header_line_end(buf, at, end, eof),
+            Some(end) if end < limit => Header::No,
+            _ if eof || limit == at + MAX_IDENT_LINE => Header::No,
+            _ => Header::NeedMore,
+        }
+    };
+    // The first `/` after the one judged whose own judgement decides it (a header, or not yet
+    // known): (where, is a header).
+    let mut decisive: Option<(usize, bool)> = None;
+    let judge = |at: usize, decisive: Option<(usize, bool)>| match decisive {
+        Some((next, true)) if next < at + MAX_IDENT_LINE => Header::CutByNext { at: next },
+        Some((next, false)) if next < at + MAX_IDENT_LINE => Header::NeedMore,
+        _ => own(at),
+    };
+    for &at in slashes.iter().rev() {
+        match judge(at, decisive) {
+            Header::At { .. } => decisive = Some((at, true)),
+            Header::NeedMore => decisive = Some((at, false)),
+            Header::No | Header::CutByNext { .. } => {}
         }
     }
+    judge(pos, decisive)
+}
+
+/// A header line from `pos` (a `/`) whose CR is at `cr`: long enough, then the empty line.
+fn header_line_end(buf: &[u8], pos: usize, cr: usize, eof: bool) -> Header {
     // At least the three letters of the manufacturer and the baud digit.
-    if i - pos < 5 {
+    if cr - pos < 5 {
         return Header::No;
     }
-    let head = &buf[i..buf.len().min(i + 4)];
+    let head = &buf[cr..buf.len().min(cr + 4)];
     if head != &b"\r\n\r\n"[..head.len()] {
         return Header::No;
     }
     if head.len() < 4 {
         return if eof { Header::No } else { Header::NeedMore };
     }
-    Header::At { body: i + 4 }
+    Header::At { body: cr + 4 }
 }
 
 /// What a telegram cut off by the next one says: no end, and why.
@@ -248,15 +312,27 @@ fn cut_by_next(bytes: &[u8]) -> Frame {
 /// The "end" check's finding for a telegram that lost its end because the next one began.
 pub const NEW_TELEGRAM_BEGAN: &str = "a new telegram began";
 
-/// The body from `body` up to and through the trailer.
-fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
+/// The body from `body` up to and through the trailer, read on from where `scan` left off.
+fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool, scan: &mut BodyScan) -> Probe {
     let limit = buf.len().min(pos + MAX_TELEGRAM);
     let frame_to = |end: usize| Probe::Frame {
         end,
         frame: inspect(&buf[pos..end]).into(),
     };
-    let mut line_start = true;
-    let mut j = body;
+    let (from, mut line_start) = match scan.pos {
+        Some(p) if p == pos => (scan.read_to, scan.line_start),
+        _ => (body, true),
+    };
+    // Where more bytes are awaited, the reading so far is kept (never at the end of input,
+    // where a `/` is judged without waiting).
+    let mut need_more = |read_to: usize, line_start: bool| {
+        scan.pos = Some(pos);
+        scan.read_to = read_to;
+        scan.line_start = line_start;
+        scan.examined += (read_to - from) as u64 + 1;
+        Probe::NeedMore
+    };
+    let mut j = from;
     while j < limit {
         let b = buf[j];
         if b == b'/' {
@@ -269,7 +345,7 @@ fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
                         frame: cut_by_next(&buf[pos..j]).into(),
                     };
                 }
-                Header::NeedMore => return Probe::NeedMore,
+                Header::NeedMore => return need_more(j, line_start),
                 // A `/` opening a line is no telegram text either.
                 Header::No | Header::CutByNext { .. } if line_start => return frame_to(j),
                 Header::No | Header::CutByNext { .. } => {}
@@ -278,7 +354,7 @@ fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
         if line_start && b == b'!' {
             return match trailer_len(&buf[j + 1..], eof) {
                 Some(n) => frame_to(j + 1 + n),
-                None => Probe::NeedMore,
+                None => need_more(j, line_start),
             };
         }
         line_start = b == LF;
@@ -290,7 +366,7 @@ fn scan_body(buf: &[u8], pos: usize, body: usize, eof: bool) -> Probe {
     if eof {
         frame_to(buf.len())
     } else {
-        Probe::NeedMore
+        need_more(j, line_start)
     }
 }
 
@@ -941,6 +1017,105 @@ pub fn to_han_message(t: &Telegram) -> HanMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The header rule as first written: each `/` inside the line judged by reading its own
+    /// line again (twice the work for every `/` more). The reference the one-pass reading must
+    /// agree with.
+    fn header_by_rereading(buf: &[u8], pos: usize, eof: bool) -> Header {
+        let limit = buf.len().min(pos + MAX_IDENT_LINE);
+        let mut i = pos + 1;
+        loop {
+            if i >= limit {
+                return if eof || limit == pos + MAX_IDENT_LINE {
+                    Header::No
+                } else {
+                    Header::NeedMore
+                };
+            }
+            match buf[i] {
+                CR => break,
+                b'/' => match header_by_rereading(buf, i, eof) {
+                    Header::At { .. } => return Header::CutByNext { at: i },
+                    Header::NeedMore => return Header::NeedMore,
+                    Header::No | Header::CutByNext { .. } => i += 1,
+                },
+                b if printable(b) => i += 1,
+                _ => return Header::No,
+            }
+        }
+        header_line_end(buf, pos, i, eof)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, .. ProptestConfig::default() })]
+
+        #[test]
+        fn one_reading_judges_headers_as_rereading_did(
+            pieces in prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(vec![
+                        &b"/"[..], b"KAM5", b" ", b"\r\n\r\n", b"\r\n", b"\r", b"\n", b"\0",
+                    ])
+                    .prop_map(<[u8]>::to_vec),
+                    // Printable runs stretch lines to and past the identification limit.
+                    (0usize..140).prop_map(|n| vec![b'A'; n]),
+                ],
+                1..24,
+            ),
+            eof in any::<bool>(),
+        ) {
+            let buf = pieces.concat();
+            for pos in (0..buf.len()).filter(|&p| buf[p] == b'/') {
+                prop_assert_eq!(header(&buf, pos, eof), header_by_rereading(&buf, pos, eof), "at {}", pos);
+            }
+        }
+    }
+
+    #[test]
+    fn one_reading_agrees_at_the_identification_limit() {
+        // `/`, `/`s further on at distances around the limit, a line end or none, cut anywhere:
+        // where random lines seldom land.
+        let near_limit = || [1, 3, 4, 5, 60].into_iter().chain(120..=130);
+        let tails: [&[u8]; 7] = [b"", b"\r", b"\r\n", b"\r\n\r", b"\r\n\r\n", b"\0", b"\r\nX"];
+        for first in near_limit() {
+            for second in near_limit().chain([0]) {
+                for last in near_limit() {
+                    for tail in tails {
+                        let mut buf = vec![b'/'];
+                        buf.extend(std::iter::repeat_n(b'A', first));
+                        buf.push(b'/');
+                        if second > 0 {
+                            buf.extend(std::iter::repeat_n(b'B', second));
+                            buf.push(b'/');
+                        }
+                        buf.extend(std::iter::repeat_n(b'C', last));
+                        buf.extend(tail);
+                        for eof in [false, true] {
+                            for pos in (0..buf.len()).filter(|&p| buf[p] == b'/') {
+                                assert_eq!(
+                                    header(&buf, pos, eof),
+                                    header_by_rereading(&buf, pos, eof),
+                                    "{first} {second} {last} {tail:?} {eof} at {pos}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_of_slashes_is_judged_at_once() {
+        // 64 `/`s and a control byte: judged by rereading, 2^64 readings.
+        let mut buf = vec![b'/'; 64];
+        buf.push(0x00);
+        assert_eq!(header(&buf, 0, false), Header::No);
+        let mut telegram = b"/////KAM5 ident\r\n\r\n".to_vec();
+        telegram.extend(b"!\r\n");
+        assert_eq!(header(&telegram, 0, false), Header::CutByNext { at: 4 });
+    }
 
     #[test]
     fn crc_16_arc_check_value() {

@@ -263,7 +263,10 @@ impl Corpus {
             0 => 0x7FF,
             1 => rng.below(12),
             2 => frame.len().saturating_sub(2) + rng.range(1, 8),
-            3 => frame.len().saturating_sub(2).saturating_sub(rng.range(1, 8)),
+            3 => frame
+                .len()
+                .saturating_sub(2)
+                .saturating_sub(rng.range(1, 8)),
             _ => rng.below(0x800),
         } as u16;
         let format = (u16::from(frame[1] & 0xF8) << 8) | length;
@@ -712,7 +715,15 @@ fn wrap_hdlc(rng: &mut Rng, parts: &HdlcParts, info: &[u8]) -> Vec<u8> {
     };
     for (i, chunk) in chunks.iter().enumerate() {
         let segmented = i + 1 < chunks.len();
-        if hdlc::encode(&parts.dest, &parts.src, parts.control, chunk, segmented, &mut out).is_err()
+        if hdlc::encode(
+            &parts.dest,
+            &parts.src,
+            parts.control,
+            chunk,
+            segmented,
+            &mut out,
+        )
+        .is_err()
         {
             // An address the encoder refuses: the Kamstrup one.
             let _ = hdlc::encode(&[0x2B], &[0x21], 0x13, chunk, segmented, &mut out);
@@ -798,12 +809,24 @@ pub fn seal(sc: u8, content: &[u8], counter: u32) -> Vec<u8> {
     aad.extend_from_slice(&AUTHENTICATION_KEY);
     let sealed = match (sc & 0x20 != 0, sc & 0x10 != 0) {
         (true, true) => cipher
-            .encrypt(&nonce, Payload { msg: content, aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: content,
+                    aad: &aad,
+                },
+            )
             .expect("sealing in memory"),
         (true, false) => {
             // Encrypted only: GCM's ciphertext without its tag.
             let mut c = cipher
-                .encrypt(&nonce, Payload { msg: content, aad: &aad })
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: content,
+                        aad: &aad,
+                    },
+                )
                 .expect("sealing in memory");
             c.truncate(content.len());
             c
@@ -811,7 +834,13 @@ pub fn seal(sc: u8, content: &[u8], counter: u32) -> Vec<u8> {
         (false, true) => {
             aad.extend_from_slice(content);
             let tag = cipher
-                .encrypt(&nonce, Payload { msg: &[], aad: &aad })
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: &[],
+                        aad: &aad,
+                    },
+                )
                 .expect("sealing in memory");
             [content, &tag].concat()
         }
@@ -833,7 +862,9 @@ fn extreme_lists(rng: &mut Rng) -> Vec<u8> {
         let mut raw = [0u8; 12];
         for b in &mut raw {
             let any = rng.byte();
-            *b = rng.pick(&[0x00, 0xFF, 0x7F, 0x80, 0x01, 59, 60, 99, 12, 13, 31, 32, any]);
+            *b = rng.pick(&[
+                0x00, 0xFF, 0x7F, 0x80, 0x01, 59, 60, 99, 12, 13, 31, 32, any,
+            ]);
         }
         if rng.one_in(2) {
             raw = DateTime::new(
@@ -847,11 +878,14 @@ fn extreme_lists(rng: &mut Rng) -> Vec<u8> {
             )
             .raw;
         }
-        let big = |rng: &mut Rng| rng.pick(&[0, 1, u32::MAX, u32::MAX - 1, i32::MAX as u32, 99_999_999]);
+        let big =
+            |rng: &mut Rng| rng.pick(&[0, 1, u32::MAX, u32::MAX - 1, i32::MAX as u32, 99_999_999]);
         let id_len = rng.pick(&[0, 1, 16, 40, 120]);
         let list = KamstrupList {
             meter_id: "9".repeat(id_len),
-            meter_type: rng.pick(&["6841138BN245101090", "685", "", "x"]).to_string(),
+            meter_type: rng
+                .pick(&["6841138BN245101090", "685", "", "x"])
+                .to_string(),
             time: DateTime { raw },
             power: [big(rng), big(rng), big(rng), big(rng)],
             currents: [Some(big(rng)), rng.one_in(2).then(|| big(rng)), None],

@@ -31,6 +31,8 @@ thread_local! {
     /// backtrace print is replaced).
     pub static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
     /// A target is running: its panics are caught and reported as failures of the input.
+    /// The target that took longest on the current input, to name in a time failure.
+    pub static SLOWEST_TARGET: std::cell::Cell<Option<(&'static str, Duration)>> = const { std::cell::Cell::new(None) };
     pub static IN_TARGET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -73,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
 /// One input: made from the seed and its number, fed, timed.
 fn run_one(corpus: &Corpus, seed: u64, n: u64) -> (Input, Result<(), targets::Failure>, Duration) {
     let mut rng = Rng::for_input(seed, n);
+    SLOWEST_TARGET.set(None);
     let input = corpus.input(&mut rng);
     let started = Instant::now();
     let result = targets::run(&input, &mut rng);
@@ -144,9 +147,13 @@ fn main() -> ExitCode {
                 result = Err(targets::Failure {
                     target: "time",
                     reason: format!(
-                        "{:.1} ms, over the {} ms limit",
+                        "{:.1} ms, over the {} ms limit ({} took {:.1} ms)",
                         elapsed.as_secs_f64() * 1e3,
-                        TIME_LIMIT.as_millis()
+                        TIME_LIMIT.as_millis(),
+                        SLOWEST_TARGET.get().map_or("none", |s| s.0),
+                        SLOWEST_TARGET
+                            .get()
+                            .map_or(0.0, |s| s.1.as_secs_f64() * 1e3),
                     ),
                 });
             }
@@ -163,7 +170,10 @@ fn main() -> ExitCode {
             };
             let mut reason = f.reason;
             if reason.len() > 600 {
-                let cut = (0..=600).rev().find(|&i| reason.is_char_boundary(i)).unwrap_or(0);
+                let cut = (0..=600)
+                    .rev()
+                    .find(|&i| reason.is_char_boundary(i))
+                    .unwrap_or(0);
                 reason.truncate(cut);
                 reason.push_str("...");
             }

@@ -4,11 +4,12 @@
 
 use crate::inputs::{AUTHENTICATION_KEY, ENCRYPTION_KEY, Input, Kind};
 use crate::rng::Rng;
+use chrono::Timelike;
 use kamscope::protocol::check::all_ok;
 use kamscope::protocol::dlms::{self, Apdu, Keys};
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{
-    Decoder, Framer, Protocol, Protocols, axdr, han, hdlc, iec61107, iec_session, kmp,
+    Decoder, Framer, Protocol, Protocols, axdr, han, hdlc, iec_session, iec61107, kmp,
     kmp_register, kmp_session, mbus, p1, redact, region,
 };
 use kamscope::wire::SpanDetail;
@@ -23,8 +24,15 @@ pub struct Failure {
 /// Runs `check`; a panic in it is a failure of `target` too.
 fn stage(target: &'static str, check: impl FnOnce() -> Result<(), String>) -> Result<(), Failure> {
     crate::IN_TARGET.set(true);
+    let started = std::time::Instant::now();
     let caught = catch_unwind(AssertUnwindSafe(check));
+    let took = started.elapsed();
     crate::IN_TARGET.set(false);
+    crate::SLOWEST_TARGET.with(|s| {
+        if s.get().is_none_or(|(_, t)| took > t) {
+            s.set(Some((target, took)));
+        }
+    });
     let result = caught.unwrap_or_else(|_| {
         Err(format!(
             "panic: {}",
@@ -119,7 +127,11 @@ fn spans_in(bytes: &[u8], protocols: Protocols, chunks: &[usize]) -> Vec<SpanKey
 
 /// Every byte in exactly one span, in order; the same spans however the input was chunked.
 fn framer(bytes: &[u8], protocols: Protocols, chunks: &[usize]) -> Result<(), String> {
-    let whole = spans_in(bytes, protocols, &[bytes.len()][..usize::from(!bytes.is_empty())]);
+    let whole = spans_in(
+        bytes,
+        protocols,
+        &[bytes.len()][..usize::from(!bytes.is_empty())],
+    );
     let mut at = 0u64;
     for s in &whole {
         if s.0 != at || s.1 == 0 {
@@ -167,7 +179,9 @@ fn decoder(bytes: &[u8], protocols: Protocols, keys: Option<Keys>) -> Result<(),
         summary.add(&span, &decoded);
         let regions = region::of_span(span.bytes, &span.content, &decoded);
         let covered: usize = regions.iter().map(|r| r.range.len()).sum();
-        let contiguous = regions.windows(2).all(|w| w[0].range.end == w[1].range.start)
+        let contiguous = regions
+            .windows(2)
+            .all(|w| w[0].range.end == w[1].range.start)
             && regions.first().is_none_or(|r| r.range.start == 0);
         if covered != span.bytes.len() || !contiguous {
             return Err(format!(
@@ -241,39 +255,91 @@ fn step(rng: &mut Rng) -> u64 {
     }
 }
 
+/// What the three readout sessions share, for [`drive`].
+trait Session {
+    fn feed(&mut self, bytes: &[u8], now: u64);
+    fn tick(&mut self, now: u64);
+    fn deadline(&self) -> Option<u64>;
+    /// The verdict's sentence, once the session is done.
+    fn verdict(&self) -> Option<String>;
+}
+
+impl Session for iec_session::ReadoutSession {
+    fn feed(&mut self, bytes: &[u8], now: u64) {
+        self.on_bytes(bytes, now);
+        let _ = self.progress();
+        let _ = self.eta(now, Some(20));
+    }
+    fn tick(&mut self, now: u64) {
+        self.on_tick(now);
+    }
+    fn deadline(&self) -> Option<u64> {
+        self.deadline()
+    }
+    fn verdict(&self) -> Option<String> {
+        self.done().map(|v| v.describe())
+    }
+}
+
+impl Session for kmp_session::KmpSession {
+    fn feed(&mut self, bytes: &[u8], now: u64) {
+        self.on_bytes(bytes, now);
+        let _ = self.progress();
+    }
+    fn tick(&mut self, now: u64) {
+        self.on_tick(now);
+    }
+    fn deadline(&self) -> Option<u64> {
+        self.deadline()
+    }
+    fn verdict(&self) -> Option<String> {
+        self.done().map(|v| v.describe())
+    }
+}
+
+impl Session for mbus::session::MbusSession {
+    fn feed(&mut self, bytes: &[u8], now: u64) {
+        self.on_bytes(bytes, now);
+    }
+    fn tick(&mut self, now: u64) {
+        self.on_tick(now);
+    }
+    fn deadline(&self) -> Option<u64> {
+        self.deadline()
+    }
+    fn verdict(&self) -> Option<String> {
+        self.done().map(|v| v.describe())
+    }
+}
+
 /// Feeds the input to a session as the meter's answer, in random chunks at random times with
 /// ticks between, then lets time run out: a session must end.
-fn drive<S>(
+fn drive(
     name: &str,
-    session: &mut S,
+    session: &mut impl Session,
     bytes: &[u8],
     rng: &mut Rng,
-    on_bytes: impl Fn(&mut S, &[u8], u64),
-    on_tick: impl Fn(&mut S, u64),
-    deadline: impl Fn(&S) -> Option<u64>,
-    done: impl Fn(&S) -> bool,
 ) -> Result<(), String> {
     let mut now = 1_000u64;
-    for n in rng.chunking(bytes.len()).iter().scan(0, |at, &n| {
-        *at += n;
-        Some((*at - n, *at))
-    }) {
+    let mut at = 0;
+    for n in rng.chunking(bytes.len()) {
         now = now.saturating_add(step(rng));
-        on_bytes(session, &bytes[n.0..n.1], now);
+        session.feed(&bytes[at..at + n], now);
+        at += n;
         if rng.one_in(3) {
             now = now.saturating_add(step(rng));
-            on_tick(session, now);
+            session.tick(now);
         }
     }
     for _ in 0..10_000 {
-        if done(session) {
+        if session.verdict().is_some() {
             return Ok(());
         }
-        let Some(d) = deadline(session) else {
+        let Some(d) = session.deadline() else {
             return Err(format!("{name}: not done and waits for nothing"));
         };
         now = now.max(d).saturating_add(1);
-        on_tick(session, now);
+        session.tick(now);
     }
     Err(format!("{name}: not done after 10000 timeouts"))
 }
@@ -282,31 +348,16 @@ fn iec_session(bytes: &[u8], rng: &mut Rng) -> Result<(), String> {
     use iec_session::{ReadoutOptions, ReadoutSession};
     let options = ReadoutOptions {
         no_baud_switch: rng.one_in(2),
-        address: if rng.one_in(4) { "1234".into() } else { String::new() },
+        address: if rng.one_in(4) {
+            "1234".into()
+        } else {
+            String::new()
+        },
         ..ReadoutOptions::default()
     };
     let mut s = ReadoutSession::new(options, 1_000);
     s.start(1_000);
-    drive(
-        "IEC readout",
-        &mut s,
-        bytes,
-        rng,
-        |s, b, now| {
-            s.on_bytes(b, now);
-            let _ = s.progress();
-            let _ = s.eta(now, Some(20));
-        },
-        |s, now| {
-            s.on_tick(now);
-        },
-        |s| s.deadline(),
-        |s| s.done().is_some(),
-    )?;
-    if let Some(v) = s.done() {
-        let _ = v.describe();
-    }
-    Ok(())
+    drive("IEC readout", &mut s, bytes, rng)
 }
 
 fn kmp_session(bytes: &[u8], rng: &mut Rng) -> Result<(), String> {
@@ -314,24 +365,7 @@ fn kmp_session(bytes: &[u8], rng: &mut Rng) -> Result<(), String> {
     let variant = rng.pick(&[kmp::Variant::AsciiHex, kmp::Variant::Binary]);
     let mut s = KmpSession::new(KmpOptions::new(variant));
     s.start(1_000);
-    drive(
-        "KMP readout",
-        &mut s,
-        bytes,
-        rng,
-        |s, b, now| {
-            s.on_bytes(b, now);
-            let _ = s.progress();
-        },
-        |s, now| {
-            s.on_tick(now);
-        },
-        |s| s.deadline(),
-        |s| s.done().is_some(),
-    )?;
-    if let Some(v) = s.done() {
-        let _ = v.describe();
-    }
+    drive("KMP readout", &mut s, bytes, rng)?;
     for r in s.registers() {
         let _ = r.value();
     }
@@ -350,24 +384,7 @@ fn mbus_session(bytes: &[u8], rng: &mut Rng) -> Result<(), String> {
     let baud = rng.pick(&[300, 2400, 9600]);
     let mut s = MbusSession::new(MbusOptions::for_baud(target, baud), 1_000);
     s.start(1_000);
-    drive(
-        "M-Bus readout",
-        &mut s,
-        bytes,
-        rng,
-        |s, b, now| {
-            s.on_bytes(b, now);
-        },
-        |s, now| {
-            s.on_tick(now);
-        },
-        |s| s.deadline(),
-        |s| s.done().is_some(),
-    )?;
-    if let Some(v) = s.done() {
-        let _ = v.describe();
-    }
-    Ok(())
+    drive("M-Bus readout", &mut s, bytes, rng)
 }
 
 /// Both passes of `kamscope bundle --redact`: the output is as long as the input.
@@ -412,10 +429,14 @@ fn capture(bytes: &[u8]) -> Result<(), String> {
     let _ = kamscope::wire::capture::looks_like_capture(bytes);
     for line in text.lines() {
         match kamscope::wire::capture::CaptureLine::parse(line) {
-            Ok(kamscope::wire::capture::CaptureLine::Chunk(c)) => {
+            Ok(kamscope::wire::capture::CaptureLine::Chunk(mut c)) => {
                 let again = c.to_json_line();
                 let back = kamscope::wire::capture::CaptureLine::parse(&again)
                     .map_err(|e| format!("a chunk written again does not parse: {e}"))?;
+                // The format keeps milliseconds.
+                c.t =
+                    c.t.with_nanosecond(c.t.nanosecond() / 1_000_000 * 1_000_000)
+                        .unwrap_or(c.t);
                 if back != kamscope::wire::capture::CaptureLine::Chunk(c) {
                     return Err(format!("a chunk written again reads back changed: {again}"));
                 }
@@ -440,7 +461,10 @@ fn hex(bytes: &[u8]) -> Result<(), String> {
             (Ok(whole), Ok(())) if whole != streamed => {
                 Err("hex decoded in pieces differs from the whole".into())
             }
-            (Ok(whole), _) if kamscope::wire::hex::parse(&kamscope::wire::hex::encode(&whole)).as_ref() != Ok(&whole) => {
+            (Ok(whole), _)
+                if kamscope::wire::hex::parse(&kamscope::wire::hex::encode(&whole)).as_ref()
+                    != Ok(&whole) =>
+            {
                 Err("hex written again reads back changed".into())
             }
             (Ok(_), Err(e)) | (Err(e), Ok(())) => Err(format!(

@@ -10,6 +10,7 @@
 
 mod app;
 mod inputs;
+mod mutate;
 mod rng;
 mod targets;
 

@@ -141,20 +141,24 @@ fn main() -> ExitCode {
         let (input, mut result, mut elapsed) = run_one(&corpus, args.seed, n);
         if result.is_ok() && check_time && elapsed > TIME_LIMIT {
             // The machine may have been busy: an input is slow only if it is slow every time.
+            // The fastest run is reported, with its slowest target.
+            let mut stage = SLOWEST_TARGET.get();
             for _ in 0..2 {
-                elapsed = elapsed.min(run_one(&corpus, args.seed, n).2);
+                let again = run_one(&corpus, args.seed, n).2;
+                if again < elapsed {
+                    elapsed = again;
+                    stage = SLOWEST_TARGET.get();
+                }
             }
             if elapsed > TIME_LIMIT {
+                let (name, took) = stage.unwrap_or(("none", Duration::ZERO));
                 result = Err(targets::Failure {
                     target: "time",
                     reason: format!(
-                        "{:.1} ms, over the {} ms limit ({} took {:.1} ms)",
+                        "{:.1} ms, over the {} ms limit ({name} took {:.1} ms)",
                         elapsed.as_secs_f64() * 1e3,
                         TIME_LIMIT.as_millis(),
-                        SLOWEST_TARGET.get().map_or("none", |s| s.0),
-                        SLOWEST_TARGET
-                            .get()
-                            .map_or(0.0, |s| s.1.as_secs_f64() * 1e3),
+                        took.as_secs_f64() * 1e3,
                     ),
                 });
             }

@@ -427,13 +427,17 @@ fn bcd(b: &[u8]) -> Value {
         } else if hi > 9 {
             return raw();
         } else {
-            let Some(next) = push(v, hi) else { return raw() };
+            let Some(next) = push(v, hi) else {
+                return raw();
+            };
             v = next;
         }
         if lo > 9 {
             return raw();
         }
-        let Some(next) = push(v, lo) else { return raw() };
+        let Some(next) = push(v, lo) else {
+            return raw();
+        };
         v = next;
     }
     Value::Int(if negative { -v } else { v })

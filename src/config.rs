@@ -225,7 +225,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             )));
         }
     };
-    let config: Config = toml::from_str(&text).map_err(|e| {
+    parse(&text, path)
+}
+
+/// Parses and checks a config's text; `path` names the file in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
             .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);

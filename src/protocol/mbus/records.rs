@@ -412,8 +412,12 @@ fn data(c: &mut Cursor<'_>, field: u8, date: DateKind) -> Result<Value, String> 
     })
 }
 
-/// Type A: BCD, least significant byte first; an F in the top nibble makes it negative.
+/// Type A: BCD, least significant byte first; an F in the top nibble makes it negative. A
+/// number too long for 64 bits (variable-length BCD has up to 30 digits) stays raw, like a
+/// non-decimal digit, rather than wrapping to a wrong value.
 fn bcd(b: &[u8]) -> Value {
+    let raw = || Value::Bytes(b.to_vec());
+    let push = |v: i64, digit: u8| v.checked_mul(10)?.checked_add(i64::from(digit));
     let mut v: i64 = 0;
     let mut negative = false;
     for (i, &x) in b.iter().enumerate().rev() {
@@ -421,14 +425,20 @@ fn bcd(b: &[u8]) -> Value {
         if i == b.len() - 1 && hi == 0xF {
             negative = true;
         } else if hi > 9 {
-            return Value::Bytes(b.to_vec());
+            return raw();
         } else {
-            v = v * 10 + i64::from(hi);
+            let Some(next) = push(v, hi) else {
+                return raw();
+            };
+            v = next;
         }
         if lo > 9 {
-            return Value::Bytes(b.to_vec());
+            return raw();
         }
-        v = v * 10 + i64::from(lo);
+        let Some(next) = push(v, lo) else {
+            return raw();
+        };
+        v = next;
     }
     Value::Int(if negative { -v } else { v })
 }
@@ -724,6 +734,10 @@ mod tests {
         assert_eq!(bcd(&[0x34, 0x12]), Value::Int(1234));
         assert_eq!(bcd(&[0x34, 0xF2]), Value::Int(-234));
         assert!(matches!(bcd(&[0x3A]), Value::Bytes(_)));
+        // Found by the fuzz harness: 20 digits overflowed i64 (a wrong number in release).
+        assert_eq!(bcd(&[0x99; 9]), Value::Int(999_999_999_999_999_999));
+        assert_eq!(bcd(&[0x99; 10]), Value::Bytes(vec![0x99; 10]));
+        assert_eq!(bcd(&[0x99; 15]), Value::Bytes(vec![0x99; 15]));
         // 2026-11-22 07:58: min 58, hour 7, type G 22 Nov 2026 (year 26 = 0b0011010).
         let g = type_g(0x16 | (0b010 << 5), 0x0B | (0b0011 << 4));
         assert_eq!(g, "2026-11-22");

@@ -71,3 +71,26 @@ fn replay_and_check_read_past_a_torn_line() {
     assert!(err.contains("line 3: not a capture line, skipped"), "{err}");
     std::fs::remove_file(&path).ok();
 }
+
+#[test]
+fn a_replay_reads_its_recording_from_disk_as_it_plays() {
+    // The source holds where the recording is, not its chunks: what is on disk when it plays is
+    // what plays (a week-long recording is never held in memory, let alone twice).
+    let path = torn_recording("streamed");
+    let source = ReplaySource::load(&path).unwrap();
+    assert!(matches!(source, ReplaySource::Capture(_)));
+    assert_eq!(source.chunks().count(), 4);
+    let more = Chunk {
+        t: Utc.with_ymd_and_hms(2024, 5, 1, 10, 1, 0).unwrap(),
+        link: Link::Han,
+        dir: Direction::Rx,
+        bytes: kamscope::protocol::han::sample_stream(1),
+    };
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push('\n');
+    text.push_str(&more.to_json_line());
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(source.chunks().count(), 5);
+    std::fs::remove_file(&path).ok();
+}

@@ -452,6 +452,28 @@ mod tests {
         out
     }
 
+    /// (length, ok) of the spans of `input` pushed a byte at a time (then ended, if `finish`).
+    fn bytewise(framer: &mut Framer, input: &[u8], finish: bool) -> Vec<(usize, bool)> {
+        let mut spans = Vec::new();
+        let mut take = |framer: &mut Framer| {
+            while let Some(s) = framer.next_span() {
+                spans.push((
+                    s.bytes.len(),
+                    super::super::check::all_ok(s.content.checks()),
+                ));
+            }
+        };
+        for b in input {
+            framer.push(std::slice::from_ref(b));
+            take(framer);
+        }
+        if finish {
+            framer.finish();
+            take(framer);
+        }
+        spans
+    }
+
     fn spans(input: &[u8], chunk: usize) -> Vec<(u64, usize, Protocol, bool)> {
         let mut framer = Framer::default();
         let mut out = Vec::new();
@@ -523,23 +545,7 @@ mod tests {
                 .take(64 * 1024 - 1),
         );
         let mut framer = Framer::new(Protocols::OPTICAL);
-        let mut spans = Vec::new();
-        for b in &input {
-            framer.push(std::slice::from_ref(b));
-            while let Some(s) = framer.next_span() {
-                spans.push((
-                    s.bytes.len(),
-                    super::super::check::all_ok(s.content.checks()),
-                ));
-            }
-        }
-        framer.finish();
-        while let Some(s) = framer.next_span() {
-            spans.push((
-                s.bytes.len(),
-                super::super::check::all_ok(s.content.checks()),
-            ));
-        }
+        let spans = bytewise(&mut framer, &input, true);
         // Cut at its limit, as before.
         assert_eq!(spans, [(input.len(), false)]);
         let examined = framer.iec_scan.examined;
@@ -563,16 +569,7 @@ mod tests {
                 .take(p1::MAX_TELEGRAM - input.len()),
         );
         let mut framer = Framer::new(Protocols::HAN);
-        let mut spans = Vec::new();
-        for b in &input {
-            framer.push(std::slice::from_ref(b));
-            while let Some(s) = framer.next_span() {
-                spans.push((
-                    s.bytes.len(),
-                    super::super::check::all_ok(s.content.checks()),
-                ));
-            }
-        }
+        let spans = bytewise(&mut framer, &input, false);
         // Cut at its limit, as before.
         assert_eq!(spans, [(input.len(), false)]);
         let examined = framer.p1_scan.examined;

@@ -120,6 +120,33 @@ impl Data {
         })
     }
 
+    /// The bytes of a string value.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Data::VisibleString(b) | Data::OctetString(b) | Data::Utf8String(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is a number ([`Data::as_f64`] gives it).
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            Data::DoubleLong(_)
+                | Data::DoubleLongUnsigned(_)
+                | Data::Integer(_)
+                | Data::Long(_)
+                | Data::Unsigned(_)
+                | Data::LongUnsigned(_)
+                | Data::Long64(_)
+                | Data::Long64Unsigned(_)
+                | Data::Enum(_)
+                | Data::Bcd(_)
+                | Data::Float32(_)
+                | Data::Float64(_)
+        )
+    }
+
     /// Numeric value (integers and floats).
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
@@ -211,6 +238,12 @@ impl<'a> Reader<'a> {
         self.buf.get(self.pos..self.pos + N)?.try_into().ok()
     }
 
+    /// The bytes not read yet.
+    #[inline]
+    pub fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
     /// Moves back to an earlier position (to point an error at the start of an element).
     pub fn rewind_to(&mut self, pos: usize) {
         self.pos = pos.min(self.pos);
@@ -287,40 +320,96 @@ impl<'a> Reader<'a> {
     ) -> Result<(), DecodeError> {
         let at = self.pos;
         let t = self.u8()?;
+        if !matches!(t, tag::ARRAY | tag::STRUCTURE) {
+            self.scalar_after_tag(t, at, slot)?;
+            sink.value(self.base + at..self.base + self.pos, slot);
+            return Ok(());
+        }
+        if depth >= MAX_DEPTH {
+            self.pos = at;
+            return Err(self.error("structures nested too deep"));
+        }
+        let count = self.length()?;
+        // Every element takes at least one byte: a count beyond that is a broken frame.
+        if count > self.remaining() {
+            self.pos = at;
+            return Err(self.error(format!(
+                "{} of {count} elements cannot fit in {} bytes",
+                if t == tag::ARRAY {
+                    "array"
+                } else {
+                    "structure"
+                },
+                self.remaining()
+            )));
+        }
+        sink.container(self.base + at..self.base + self.pos, t == tag::ARRAY, count);
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            items.push(Data::Null);
+            let last = items.last_mut().expect("just pushed");
+            self.data_at_depth(depth + 1, last, sink)?;
+        }
+        *slot = if t == tag::ARRAY {
+            Data::Array(items)
+        } else {
+            Data::Structure(items)
+        };
+        Ok(())
+    }
+
+    /// Decodes one element that is not a structure or array (a value in a list walked by its
+    /// tags, as the HAN mapping does) into `slot`, where the caller keeps it: written once, in
+    /// place (moving a value just written costs more than writing it).
+    #[inline]
+    pub fn scalar_into(&mut self, slot: &mut Data) -> Result<(), DecodeError> {
+        // The numbers push lists are made of, with one bounds check; the rest below.
+        let (value, len) = match self.buf[self.pos..] {
+            [tag::DOUBLE_LONG_UNSIGNED, a, b, c, d, ..] => (
+                Data::DoubleLongUnsigned(u32::from_be_bytes([a, b, c, d])),
+                5,
+            ),
+            [tag::LONG_UNSIGNED, a, b, ..] => (Data::LongUnsigned(u16::from_be_bytes([a, b])), 3),
+            [tag::DOUBLE_LONG, a, b, c, d, ..] => {
+                (Data::DoubleLong(i32::from_be_bytes([a, b, c, d])), 5)
+            }
+            [tag::LONG, a, b, ..] => (Data::Long(i16::from_be_bytes([a, b])), 3),
+            [
+                t @ (tag::VISIBLE_STRING | tag::OCTET_STRING),
+                n,
+                ref after @ ..,
+            ] if usize::from(n) <= after.len() && n < 0x80 => {
+                let bytes = Bytes::from_slice(&after[..usize::from(n)]);
+                let value = if t == tag::VISIBLE_STRING {
+                    Data::VisibleString(bytes)
+                } else {
+                    Data::OctetString(bytes)
+                };
+                (value, 2 + usize::from(n))
+            }
+            _ => return self.scalar_into_slow(slot),
+        };
+        *slot = value;
+        self.pos += len;
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn scalar_into_slow(&mut self, slot: &mut Data) -> Result<(), DecodeError> {
+        let at = self.pos;
+        let t = self.u8()?;
+        if matches!(t, tag::ARRAY | tag::STRUCTURE) {
+            self.pos = at;
+            return Err(self.error("a structure where a plain value was expected"));
+        }
+        self.scalar_after_tag(t, at, slot)
+    }
+
+    /// The value after tag `t` (read at `at`), for every tag but structure and array.
+    #[inline]
+    fn scalar_after_tag(&mut self, t: u8, at: usize, slot: &mut Data) -> Result<(), DecodeError> {
         *slot = match t {
             tag::NULL => Data::Null,
-            tag::ARRAY | tag::STRUCTURE => {
-                if depth >= MAX_DEPTH {
-                    self.pos = at;
-                    return Err(self.error("structures nested too deep"));
-                }
-                let count = self.length()?;
-                // Every element takes at least one byte: a count beyond that is a broken frame.
-                if count > self.remaining() {
-                    self.pos = at;
-                    return Err(self.error(format!(
-                        "{} of {count} elements cannot fit in {} bytes",
-                        if t == tag::ARRAY {
-                            "array"
-                        } else {
-                            "structure"
-                        },
-                        self.remaining()
-                    )));
-                }
-                sink.container(self.base + at..self.base + self.pos, t == tag::ARRAY, count);
-                let mut items = Vec::with_capacity(count);
-                for _ in 0..count {
-                    items.push(Data::Null);
-                    let last = items.last_mut().expect("just pushed");
-                    self.data_at_depth(depth + 1, last, sink)?;
-                }
-                if t == tag::ARRAY {
-                    Data::Array(items)
-                } else {
-                    Data::Structure(items)
-                }
-            }
             tag::BOOLEAN => Data::Boolean(self.u8()? != 0),
             tag::BIT_STRING => {
                 let bits = self.length()?;
@@ -376,9 +465,6 @@ impl<'a> Reader<'a> {
                 return Err(self.error(format!("unknown data tag 0x{other:02X}")));
             }
         };
-        if !matches!(t, tag::ARRAY | tag::STRUCTURE) {
-            sink.value(self.base + at..self.base + self.pos, slot);
-        }
         Ok(())
     }
 }

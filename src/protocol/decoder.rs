@@ -295,7 +295,14 @@ impl Decoder {
     pub fn decode(&mut self, span: &Span<'_>) -> Decoded {
         match &span.content {
             Content::Junk => Decoded::Junk,
-            Content::Hdlc(frame) => Decoded::Hdlc(self.decode_hdlc(span.bytes, frame)),
+            Content::Hdlc(frame) => {
+                // Filled where it is returned: the decoded frame is large, and moving it costs.
+                let mut decoded = Decoded::Hdlc(HdlcDecoded::new());
+                if let Decoded::Hdlc(out) = &mut decoded {
+                    self.decode_hdlc(span.bytes, frame, out);
+                }
+                decoded
+            }
             Content::Iec61107(frame) => {
                 let mut out = IecDecoded {
                     ident: None,
@@ -369,8 +376,7 @@ impl Decoder {
         }
     }
 
-    fn decode_hdlc(&mut self, bytes: &[u8], frame: &hdlc::Frame) -> HdlcDecoded {
-        let mut out = HdlcDecoded::new();
+    fn decode_hdlc(&mut self, bytes: &[u8], frame: &hdlc::Frame, out: &mut HdlcDecoded) {
         let Some(header) = frame.header.filter(|_| frame.intact()) else {
             if self.reassembler.pending_segments() > 0 {
                 self.reassembler.reset();
@@ -385,14 +391,14 @@ impl Decoder {
             }
             out.error = Some(SpanError::new(not_decoded_reason(frame)));
             if best_effort_possible(frame) {
-                self.decode_damaged(bytes, frame, &mut out);
+                self.decode_damaged(bytes, frame, out);
             }
-            return out;
+            return;
         };
         let info = &bytes[frame.info.clone()];
         if info.is_empty() {
             out.note = Some("frame without information field".into());
-            return out;
+            return;
         }
         let joined;
         let message: &[u8] = match self.reassembler.push(&header, info) {
@@ -400,7 +406,7 @@ impl Decoder {
             Segment::Partial { n } => {
                 out.segment = SegmentState::Partial(n);
                 out.note = Some(format!("segment {n}: waiting for the rest of the message"));
-                return out;
+                return;
             }
             Segment::Last { n, info } => {
                 out.segment = SegmentState::Last(n);
@@ -412,7 +418,7 @@ impl Decoder {
                     "segment {n} would make the message longer than {} KiB: abandoned",
                     hdlc::MAX_MESSAGE / 1024
                 )));
-                return out;
+                return;
             }
         };
         // Offsets in errors point into this frame, or into the joined message.
@@ -426,12 +432,11 @@ impl Decoder {
         let apdu = message.get(apdu_at..).unwrap_or(&[]);
         let in_span = out.segment == SegmentState::Whole;
         if apdu.first() == Some(&dlms::GENERAL_BLOCK_TRANSFER) {
-            self.decode_block(message, apdu_at, base, in_span, &mut out);
-            return out;
+            self.decode_block(message, apdu_at, base, in_span, out);
+            return;
         }
         out.llc = Some(llc_check(message));
-        self.decode_apdu(apdu, base + apdu_at, in_span, &mut out);
-        out
+        self.decode_apdu(apdu, base + apdu_at, in_span, out);
     }
 
     /// A general-block-transfer block (tag E0): joined with the blocks before it, and the joined

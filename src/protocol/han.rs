@@ -137,14 +137,29 @@ pub struct Field {
 }
 
 impl Field {
-    fn new(obis: Option<Obis>, value: Data) -> Self {
-        Field {
-            obis,
-            inferred: None,
-            value,
-            scaler: None,
-            unit: None,
-            scaler_in_frame: false,
+    /// A field before its value is read into it.
+    const EMPTY: Field = Field {
+        obis: None,
+        inferred: None,
+        value: Data::Null,
+        scaler: None,
+        unit: None,
+        scaler_in_frame: false,
+    };
+
+    /// Names a field sent without code by the documented layout: its unit (numeric values) and
+    /// date-time follow from the code, as for a coded one.
+    fn infer(&mut self, code: Obis) {
+        self.inferred = Some(code);
+        if code.is_clock()
+            && let Data::OctetString(b) = &self.value
+            && let Some(dt) = DateTime::from_slice(b)
+        {
+            self.value = Data::DateTime(dt);
+        }
+        if self.value.is_numeric() {
+            self.unit = code.default_unit();
+            self.scaler = None;
         }
     }
 
@@ -255,35 +270,38 @@ impl HanMessage {
 }
 
 /// Maps a notification to named fields, walking its A-XDR body (in `apdu`, which starts at frame
-/// offset `base`) straight into fields.
+/// offset `base`) straight into fields: one pass over the bytes gives the fields with their units
+/// and what the brand and list kind are judged by; a pass over the fields then sets the scalers,
+/// which depend on the brand and the meter type.
 pub fn map(
     notification: &Notification,
     apdu: &[u8],
     base: usize,
     scaling: &Scaling,
 ) -> Result<HanMessage, DecodeError> {
-    let mut fields = Vec::with_capacity(32);
-    let mut nulls = 0;
     let body = &apdu[notification.body.clone()];
     let mut r = Reader::new(body, base + notification.body.start);
-    walk(&mut r, &mut fields, &mut nulls, 0)?;
+    let mut walk = Walk::new(field_capacity(body));
+    walk.element(&mut r, 0)?;
     if r.remaining() > 0 {
         return Err(r.error(format!("{} bytes after the body", r.remaining())));
     }
+    let Walk {
+        mut fields,
+        nulls,
+        version,
+        meter_type,
+        list2,
+    } = walk;
 
-    let version = fields
-        .iter()
-        .find(|f| {
-            f.obis.is_none_or(|o| o.is_list_version())
-                && matches!(f.value, Data::VisibleString(_) | Data::OctetString(_))
-        })
-        .and_then(Field::text);
-    let mut brand = match version {
-        Some(v) if v.starts_with("Kamstrup") => Brand::Kamstrup,
-        Some(v) if v.starts_with("AIDON") => Brand::Aidon,
-        Some(v) if v.starts_with("KFM") => Brand::Kaifa,
+    let mut brand = match version.and_then(|i| fields[i].value.as_bytes()) {
+        Some(v) if v.starts_with(b"Kamstrup") => Brand::Kamstrup,
+        Some(v) if v.starts_with(b"AIDON") => Brand::Aidon,
+        Some(v) if v.starts_with(b"KFM") => Brand::Kaifa,
         _ => Brand::Unknown,
     };
+    let mut meter_type = meter_type;
+    let mut list2 = list2;
     // Kaifa's list 1: a structure of one double-long-unsigned, no list id, no OBIS code. Kaifa's
     // documentation names it active power import (1.0.1.7.0.255) in W.
     if brand == Brand::Unknown
@@ -293,7 +311,7 @@ pub fn map(
         && matches!(only.value, Data::DoubleLongUnsigned(_))
     {
         brand = Brand::Kaifa;
-        only.inferred = Some(Obis::new(1, 0, 1, 7, 0, 255));
+        only.infer(Obis::new(1, 0, 1, 7, 0, 255));
     }
 
     if brand == Brand::Unknown {
@@ -308,12 +326,16 @@ pub fn map(
     }
     if brand == Brand::Kaifa && fields.iter().all(|f| f.obis.is_none()) {
         infer_kaifa_layout(&mut fields);
+        meter_type = fields
+            .iter()
+            .position(|f| f.code().is_some_and(|o| o.is_meter_type()));
+        list2 = fields
+            .iter()
+            .any(|f| f.code().is_some_and(|o| o.is_energy() || o.is_clock()));
     }
 
-    let meter_kind = fields
-        .iter()
-        .find(|f| f.code().is_some_and(|o| o.is_meter_type()))
-        .and_then(Field::text)
+    let meter_kind = meter_type
+        .and_then(|i| fields[i].text())
         .map_or(MeterKind::Unknown, MeterKind::from_type);
     let current_scaler = scaling.current_scaler.unwrap_or(match meter_kind {
         MeterKind::ThreePhaseCt => -3,
@@ -321,24 +343,12 @@ pub fn map(
     });
 
     for f in fields.iter_mut() {
-        if f.scaler_in_frame {
-            continue;
-        }
-        let numeric = f.value.as_f64().is_some();
         let Some(code) = f.code() else {
-            f.scaler = numeric.then_some(0);
             continue;
         };
-        if code.is_clock()
-            && let Data::OctetString(b) = &f.value
-            && let Some(dt) = DateTime::from_slice(b)
-        {
-            f.value = Data::DateTime(dt);
-        }
-        if !numeric {
+        if f.scaler_in_frame || !f.value.is_numeric() {
             continue;
         }
-        f.unit = code.default_unit();
         f.scaler = Some(match brand {
             Brand::Kamstrup => match (code.c(), code.d()) {
                 (31 | 51 | 71, 7) => current_scaler,
@@ -362,10 +372,7 @@ pub fn map(
 
     let list = if fields.is_empty() {
         ListKind::Other
-    } else if fields
-        .iter()
-        .any(|f| f.code().is_some_and(|o| o.is_energy() || o.is_clock()))
-    {
+    } else if list2 {
         ListKind::List2
     } else {
         ListKind::List1
@@ -383,80 +390,166 @@ pub fn map(
     })
 }
 
-/// Walks one element: structures and arrays are entered; `OBIS, value` pairs (with an optional
-/// `{scaler, unit}` structure after them, as Aidon sends) become fields with their code; `00`
-/// null-data are counted as placeholders; any other value becomes a field without code.
-fn walk(
-    r: &mut Reader<'_>,
-    out: &mut Vec<Field>,
-    nulls: &mut usize,
-    depth: usize,
-) -> Result<(), DecodeError> {
-    match r.peek() {
-        Some(tag::STRUCTURE | tag::ARRAY) => {}
-        Some(tag::NULL) => {
-            r.u8()?;
-            *nulls += 1;
-            return Ok(());
+/// Room for the fields of a body: a list is a structure of its elements, and each field takes at
+/// least one element (two with its OBIS code), so the element count bounds the fields of a flat
+/// list; nested ones grow the vector as they go.
+fn field_capacity(body: &[u8]) -> usize {
+    match body {
+        [tag::STRUCTURE | tag::ARRAY, n, ..] if *n < 0x80 => usize::from(*n),
+        _ => 0,
+    }
+}
+
+/// The fields of a body as the walk finds them, and what the brand and list are judged by.
+struct Walk {
+    fields: Vec<Field>,
+    /// `00` null-data placeholders.
+    nulls: usize,
+    /// The first string sent without a code, or with the list version's code.
+    version: Option<usize>,
+    /// The field with the meter type's code.
+    meter_type: Option<usize>,
+    /// An energy register or the clock came: list 2.
+    list2: bool,
+}
+
+impl Walk {
+    fn new(capacity: usize) -> Self {
+        Walk {
+            fields: Vec::with_capacity(capacity),
+            nulls: 0,
+            version: None,
+            meter_type: None,
+            list2: false,
         }
-        _ => {
-            out.push(Field::new(None, r.data()?));
-            return Ok(());
+    }
+
+    /// Adds a field with the next value of `r`, in place. A coded one gets its default unit
+    /// (numeric values) and a clock sent as an octet string becomes a date-time; a numeric one
+    /// without code gets scaler 0.
+    fn push(&mut self, obis: Option<Obis>, r: &mut Reader<'_>) -> Result<&mut Field, DecodeError> {
+        let at = self.fields.len();
+        self.fields.push(Field::EMPTY);
+        let field = &mut self.fields[at];
+        field.obis = obis;
+        r.scalar_into(&mut field.value)?;
+        let numeric = field.value.is_numeric();
+        match obis {
+            Some(code) => {
+                if numeric {
+                    field.unit = code.default_unit();
+                } else if code.is_clock()
+                    && let Data::OctetString(b) = &field.value
+                    && let Some(dt) = DateTime::from_slice(b)
+                {
+                    field.value = Data::DateTime(dt);
+                }
+                if code.is_meter_type() && self.meter_type.is_none() {
+                    self.meter_type = Some(at);
+                }
+                self.list2 |= code.is_energy() || code.is_clock();
+            }
+            None if numeric => field.scaler = Some(0),
+            None => {}
         }
+        if self.version.is_none()
+            && obis.is_none_or(|o| o.is_list_version())
+            && matches!(field.value, Data::VisibleString(_) | Data::OctetString(_))
+        {
+            self.version = Some(at);
+        }
+        Ok(field)
     }
-    if depth >= MAX_DEPTH {
-        return Err(r.error("structures nested too deep"));
-    }
-    let at = r.position();
-    r.u8()?;
-    let mut left = r.length()?;
-    if left > r.remaining() {
-        r.rewind_to(at);
-        return Err(r.error(format!(
-            "{left} elements cannot fit in {} bytes",
-            r.remaining()
-        )));
-    }
-    while left > 0 {
-        left -= 1;
+
+    /// Walks one element: structures and arrays are entered; `OBIS, value` pairs (with an
+    /// optional `{scaler, unit}` structure after them, as Aidon sends) become fields with their
+    /// code; `00` null-data are counted as placeholders; any other value becomes a field without
+    /// code.
+    fn element(&mut self, r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeError> {
         match r.peek() {
-            Some(tag::STRUCTURE | tag::ARRAY) => walk(r, out, nulls, depth + 1)?,
+            Some(tag::STRUCTURE | tag::ARRAY) => {}
             Some(tag::NULL) => {
                 r.u8()?;
-                *nulls += 1;
-            }
-            // `09 06 <obis>` followed by a plain value (not another code, not a structure).
-            Some(tag::OCTET_STRING)
-                if left > 0
-                    && r.peek_at(1) == Some(6)
-                    && r.peek_at(8)
-                        .is_some_and(|t| t != tag::STRUCTURE && t != tag::ARRAY)
-                    && !(r.peek_at(8) == Some(tag::OCTET_STRING) && r.peek_at(9) == Some(6)) =>
-            {
-                r.take(2)?;
-                let obis = Obis::from_slice(r.take(6)?);
-                out.push(Field::new(obis, Data::Null));
-                let field = out.last_mut().expect("just pushed");
-                r.data_into(&mut field.value)?;
-                left -= 1;
-                if left > 0
-                    && let Some([tag::STRUCTURE, 2, tag::INTEGER, scaler, tag::ENUM, unit]) =
-                        r.peek_n::<6>()
-                {
-                    r.take(6)?;
-                    left -= 1;
-                    field.scaler = Some(scaler as i8);
-                    field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
-                    field.scaler_in_frame = true;
-                }
+                self.nulls += 1;
+                return Ok(());
             }
             _ => {
-                out.push(Field::new(None, Data::Null));
-                r.data_into(&mut out.last_mut().expect("just pushed").value)?;
+                self.push(None, r)?;
+                return Ok(());
             }
         }
+        if depth >= MAX_DEPTH {
+            return Err(r.error("structures nested too deep"));
+        }
+        let at = r.position();
+        r.u8()?;
+        let mut left = r.length()?;
+        if left > r.remaining() {
+            r.rewind_to(at);
+            return Err(r.error(format!(
+                "{left} elements cannot fit in {} bytes",
+                r.remaining()
+            )));
+        }
+        while left > 0 {
+            left -= 1;
+            match r.peek() {
+                Some(tag::STRUCTURE | tag::ARRAY) => self.element(r, depth + 1)?,
+                Some(tag::NULL) => {
+                    r.u8()?;
+                    self.nulls += 1;
+                }
+                Some(tag::OCTET_STRING)
+                    if left > 0
+                        && let Some(obis) = obis_before_value(r) =>
+                {
+                    r.take(8)?;
+                    let field = self.push(Some(obis), r)?;
+                    left -= 1;
+                    if left > 0
+                        && let Some([tag::STRUCTURE, 2, tag::INTEGER, scaler, tag::ENUM, unit]) =
+                            r.peek_n::<6>()
+                    {
+                        r.take(6)?;
+                        left -= 1;
+                        field.scaler = Some(scaler as i8);
+                        field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
+                        field.scaler_in_frame = true;
+                    }
+                }
+                _ => {
+                    self.push(None, r)?;
+                }
+            }
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The OBIS code of an `09 06 <obis>` pair whose value is plain (not another code, not a
+/// structure), at the reader's position.
+#[inline]
+fn obis_before_value(r: &Reader<'_>) -> Option<Obis> {
+    match *r.rest() {
+        [
+            tag::OCTET_STRING,
+            6,
+            a,
+            b,
+            c,
+            d,
+            e,
+            f,
+            value,
+            ref after @ ..,
+        ] if value != tag::STRUCTURE
+            && value != tag::ARRAY
+            && !(value == tag::OCTET_STRING && after.first() == Some(&6)) =>
+        {
+            Some(Obis([a, b, c, d, e, f]))
+        }
+        _ => None,
+    }
 }
 
 /// The brand named by the COSEM logical device name, when the list carries one: sent with its code
@@ -484,7 +577,7 @@ fn brand_by_device_name(fields: &mut [Field]) -> Brand {
         .filter(|t| looks_like_name(t))
         .map_or(Brand::Unknown, Brand::from_flag_id);
     if brand != Brand::Unknown {
-        first.inferred = Some(DEVICE_NAME);
+        first.infer(DEVICE_NAME);
     }
     brand
 }
@@ -508,7 +601,7 @@ fn infer_kaifa_layout(fields: &mut [Field]) {
         layout.extend([CLOCK, energy(1), energy(2), energy(3), energy(4)]);
     }
     for (f, code) in fields.iter_mut().zip(layout) {
-        f.inferred = Some(code);
+        f.infer(code);
     }
 }
 

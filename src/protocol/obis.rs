@@ -79,31 +79,66 @@ impl Obis {
     }
 
     /// The unit of the quantity, when the code says it.
+    #[inline]
     pub fn default_unit(&self) -> Option<&'static str> {
         if self.a() != 1 {
             return None;
         }
-        let c = self.c();
-        let power_unit = match c {
-            1 | 2 | 15 | 16 | 21 | 22 | 41 | 42 | 61 | 62 => "W",
-            3..=8 | 23 | 24 | 43 | 44 | 63 | 64 => "var",
-            9 | 10 | 29 | 30 | 49 | 50 | 69 | 70 => "VA",
-            31 | 51 | 71 | 91 => return Some("A"),
-            32 | 52 | 72 => return Some("V"),
-            14 => return Some("Hz"),
-            _ => return None,
-        };
-        match self.d() {
-            7 | 6 | 2 | 4 => Some(power_unit),
-            8 => Some(match power_unit {
-                "W" => "Wh",
-                "var" => "varh",
-                _ => "VAh",
-            }),
-            _ => None,
+        let quantity = UNIT_BY_C[usize::from(self.c())];
+        match (quantity, self.d()) {
+            (Unit::None, _) => None,
+            (Unit::Fixed(unit), _) => Some(unit),
+            (Unit::Power { power, .. }, 7 | 6 | 2 | 4) => Some(power),
+            (Unit::Power { energy, .. }, 8) => Some(energy),
+            (Unit::Power { .. }, _) => None,
         }
     }
 }
+
+/// What group C says of a quantity's unit.
+#[derive(Clone, Copy)]
+enum Unit {
+    None,
+    /// Whatever D says: currents, voltages, frequency.
+    Fixed(&'static str),
+    /// Power (D = 2, 4, 6, 7) or energy (D = 8).
+    Power {
+        power: &'static str,
+        energy: &'static str,
+    },
+}
+
+/// The unit of each group C value, looked up once per field (a table: the HAN mapping asks
+/// for every value of every push).
+static UNIT_BY_C: [Unit; 256] = {
+    const ACTIVE: Unit = Unit::Power {
+        power: "W",
+        energy: "Wh",
+    };
+    const REACTIVE: Unit = Unit::Power {
+        power: "var",
+        energy: "varh",
+    };
+    const APPARENT: Unit = Unit::Power {
+        power: "VA",
+        energy: "VAh",
+    };
+    let mut t = [Unit::None; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c {
+            1 | 2 | 15 | 16 | 21 | 22 | 41 | 42 | 61 | 62 => ACTIVE,
+            3..=8 | 23 | 24 | 43 | 44 | 63 | 64 => REACTIVE,
+            9 | 10 | 29 | 30 | 49 | 50 | 69 | 70 => APPARENT,
+            31 | 51 | 71 | 91 => Unit::Fixed("A"),
+            32 | 52 | 72 => Unit::Fixed("V"),
+            14 => Unit::Fixed("Hz"),
+            _ => Unit::None,
+        };
+        c += 1;
+    }
+    t
+};
 
 fn with_tariff(name: String, e: u8) -> String {
     if e == 0 {

@@ -8,6 +8,7 @@
 //! - `map`: the HAN mapping of every DataNotification (A-XDR walk into named, scaled fields);
 //! - `decode`: the decoder over framed spans (LLC check, segments, APDU, mapping);
 //! - `full`: framer and decoder together, as `decode` runs them.
+//!
 //! Without a stage, all of them.
 use kamscope::protocol::{Content, Decoder, Framer, Protocols, dlms, han, hdlc};
 use nix::time::{ClockId, clock_gettime};

@@ -1,5 +1,6 @@
 //! Full decode (framing, HCS/FCS, A-XDR, HAN mapping) against computing the FCS alone over the
-//! same frames. Run with `cargo bench --bench decode`.
+//! same frames, and the readout protocols' streams (IEC 61107, KMP, M-Bus) framed and decoded.
+//! Run with `cargo bench --bench decode`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kamscope::protocol::han::sample_stream;
@@ -85,5 +86,69 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// A readout stream: `copies` of one readout's bytes back to back, as a long recording of an
+/// optical head or M-Bus line holds them.
+fn readout_stream(readout: &[u8], copies: usize) -> Vec<u8> {
+    readout.repeat(copies)
+}
+
+/// The test fixtures' readouts (see tests/fixtures/README.md for where each came from).
+fn readouts() -> Vec<(&'static str, Vec<u8>)> {
+    let mbus_hex = include_str!("../tests/fixtures/mbus/kamstrup-382-rsp-ud.hex");
+    vec![
+        (
+            "iec61107_351",
+            include_bytes!("../tests/fixtures/iec61107/kamstrup-351-seed-example.bin").to_vec(),
+        ),
+        (
+            "iec61107_685_382",
+            include_bytes!("../tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin")
+                .to_vec(),
+        ),
+        (
+            "kmp_ascii_hex",
+            include_bytes!("../tests/fixtures/kmp/kmp-685-382-ascii-hex.bin").to_vec(),
+        ),
+        ("mbus_rsp_ud", kamscope::wire::hex::parse(mbus_hex).expect("fixture is hex")),
+    ]
+}
+
+/// Each readout protocol's stream framed and decoded, as `decode` does with a recording of the
+/// optical line (throughput in bytes: readouts differ in size).
+fn bench_readouts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("readout");
+    for (name, readout) in readouts() {
+        let stream = readout_stream(&readout, 2_000);
+        let spans = {
+            let mut framer = Framer::new(Protocols::OPTICAL);
+            framer.push(&stream);
+            framer.finish();
+            let mut n = 0;
+            while let Some(span) = framer.next_span() {
+                assert_ne!(span.protocol(), kamscope::protocol::Protocol::Junk, "{name}");
+                n += 1;
+            }
+            n
+        };
+        assert!(spans >= 2_000, "{name}: {spans} spans");
+        group.throughput(Throughput::Bytes(stream.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut framer = Framer::new(Protocols::OPTICAL);
+                let mut decoder = Decoder::default();
+                framer.push(&stream);
+                framer.finish();
+                let mut n = 0usize;
+                while let Some(span) = framer.next_span() {
+                    black_box(decoder.decode(&span));
+                    n += 1;
+                }
+                black_box(n)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_readouts);
 criterion_main!(benches);

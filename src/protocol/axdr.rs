@@ -3,11 +3,58 @@
 //! panics, and errors name the byte offset where they happened.
 
 use super::datetime::DateTime;
-use smallvec::SmallVec;
 use std::ops::Range;
 
-/// Short byte strings stay inline: OBIS codes, meter ids and type strings need no allocation.
-pub type Bytes = SmallVec<[u8; 24]>;
+/// A byte string as received. Short ones stay inline (OBIS codes, list versions, meter ids and
+/// type numbers, date-times: a push needs no allocation for them) and the value is 24 bytes,
+/// so a HAN field fits 72: a list 1's fields fit the allocator's fast size class.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Bytes {
+    Inline { len: u8, bytes: [u8; Bytes::INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Bytes {
+    /// The longest string kept inline (Kamstrup's type numbers have 18 characters).
+    pub const INLINE: usize = 22;
+
+    pub fn from_slice(src: &[u8]) -> Self {
+        if src.len() <= Self::INLINE {
+            let mut bytes = [0; Self::INLINE];
+            bytes[..src.len()].copy_from_slice(src);
+            Bytes::Inline {
+                len: src.len() as u8,
+                bytes,
+            }
+        } else {
+            Bytes::Heap(src.into())
+        }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Bytes::Heap(b) => b,
+        }
+    }
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+/// Shown as the bytes, however they are kept.
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
 
 pub mod tag {
     pub const NULL: u8 = 0x00;
@@ -361,9 +408,9 @@ impl<'a> Reader<'a> {
     /// Decodes one element that is not a structure or array (a value in a list walked by its
     /// tags, as the HAN mapping does) into `slot`, where the caller keeps it: written once, in
     /// place (moving a value just written costs more than writing it).
-    #[inline]
+    #[inline(always)]
     pub fn scalar_into(&mut self, slot: &mut Data) -> Result<(), DecodeError> {
-        // The numbers push lists are made of, with one bounds check; the rest below.
+        // The numbers and strings push lists are made of, with one bounds check; the rest below.
         let (value, len) = match self.buf[self.pos..] {
             [tag::DOUBLE_LONG_UNSIGNED, a, b, c, d, ..] => (
                 Data::DoubleLongUnsigned(u32::from_be_bytes([a, b, c, d])),
@@ -374,11 +421,9 @@ impl<'a> Reader<'a> {
                 (Data::DoubleLong(i32::from_be_bytes([a, b, c, d])), 5)
             }
             [tag::LONG, a, b, ..] => (Data::Long(i16::from_be_bytes([a, b])), 3),
-            [
-                t @ (tag::VISIBLE_STRING | tag::OCTET_STRING),
-                n,
-                ref after @ ..,
-            ] if usize::from(n) <= after.len() && n < 0x80 => {
+            [t @ (tag::VISIBLE_STRING | tag::OCTET_STRING), n, ref after @ ..]
+                if usize::from(n) <= after.len() && n < 0x80 =>
+            {
                 let bytes = Bytes::from_slice(&after[..usize::from(n)]);
                 let value = if t == tag::VISIBLE_STRING {
                     Data::VisibleString(bytes)
@@ -574,6 +619,19 @@ pub fn encode(data: &Data, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_strings_inline_or_on_the_heap() {
+        for len in [0, 1, 18, Bytes::INLINE, Bytes::INLINE + 1, 300] {
+            let src: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let b = Bytes::from_slice(&src);
+            assert_eq!(&*b, src.as_slice());
+            assert_eq!(matches!(b, Bytes::Inline { .. }), len <= Bytes::INLINE);
+            assert_eq!(format!("{b:?}"), format!("{src:?}"));
+        }
+        assert_eq!(std::mem::size_of::<Bytes>(), 24);
+        assert_eq!(std::mem::size_of::<Data>(), 32);
+    }
 
     #[test]
     fn ber_lengths() {

@@ -281,6 +281,8 @@ pub struct Decoder {
     /// The data of the last ASCII-hex KMP request of each command: a memory read's answer is
     /// read by the layout of what was asked.
     kmp_requests: Vec<(u8, Vec<u8>)>,
+    /// Where the HAN mapping collects a push's fields before they get a vector of their size.
+    fields: Vec<han::Field>,
 }
 
 impl Decoder {
@@ -531,7 +533,7 @@ impl Decoder {
     /// A frame whose header check passed and whose FCS failed, decoded as far as it goes. Its
     /// values land in `damaged_message` (never `message`), marked unverified; an encrypted one is
     /// not decrypted (a damaged tag would read as a wrong key).
-    fn decode_damaged(&self, bytes: &[u8], frame: &hdlc::Frame, out: &mut HdlcDecoded) {
+    fn decode_damaged(&mut self, bytes: &[u8], frame: &hdlc::Frame, out: &mut HdlcDecoded) {
         let info = &bytes[frame.info.clone()];
         let apdu_at = if info.starts_with(&LLC_RESPONSE) || info.starts_with(&LLC_COMMAND) {
             3
@@ -545,7 +547,7 @@ impl Decoder {
         match dlms::parse_apdu(apdu, base) {
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match han::map(&n, apdu, base, &self.scaling) {
+                match han::map_with(&n, apdu, base, &self.scaling, &mut self.fields) {
                     Ok(m) => {
                         out.damaged_message = Some(m);
                         out.unverified = Some(Unverified::FcsFailed);
@@ -571,12 +573,12 @@ impl Decoder {
         }
     }
 
-    fn decode_apdu(&self, apdu: &[u8], base: usize, in_span: bool, out: &mut HdlcDecoded) {
+    fn decode_apdu(&mut self, apdu: &[u8], base: usize, in_span: bool, out: &mut HdlcDecoded) {
         match dlms::parse_apdu(apdu, base) {
             Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match han::map(&n, apdu, base, &self.scaling) {
+                match han::map_with(&n, apdu, base, &self.scaling, &mut self.fields) {
                     Ok(m) => out.message = Some(m),
                     Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
                 }
@@ -595,7 +597,7 @@ impl Decoder {
 
     /// A general-glo-ciphering APDU: decrypted and verified with both keys; with the encryption
     /// key alone, decrypted without checking its tag and marked unverified.
-    fn decode_glo(&self, apdu: &[u8], glo: &GloCiphering, out: &mut HdlcDecoded) {
+    fn decode_glo(&mut self, apdu: &[u8], glo: &GloCiphering, out: &mut HdlcDecoded) {
         let Some(keys) = &self.keys else {
             out.note = Some("encrypted (general-glo-ciphering): give the keys to decrypt".into());
             return;
@@ -633,7 +635,7 @@ impl Decoder {
 
     /// Decrypted content: a DataNotification. Without the tag check (`verified` false), content
     /// that does not decode is most likely a wrong encryption key.
-    fn decode_plain(&self, plain: &[u8], verified: bool, out: &mut HdlcDecoded) {
+    fn decode_plain(&mut self, plain: &[u8], verified: bool, out: &mut HdlcDecoded) {
         let what = if !verified {
             "content decrypted without the authentication key does not decode (wrong encryption key?)"
         } else {
@@ -642,7 +644,7 @@ impl Decoder {
         match dlms::parse_apdu(plain, 0) {
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match han::map(&n, plain, 0, &self.scaling) {
+                match han::map_with(&n, plain, 0, &self.scaling, &mut self.fields) {
                     Ok(m) => out.message = Some(m),
                     Err(e) => out.error = Some(SpanError::new(format!("{what}: {e}"))),
                 }

@@ -279,19 +279,36 @@ pub fn map(
     base: usize,
     scaling: &Scaling,
 ) -> Result<HanMessage, DecodeError> {
+    map_with(notification, apdu, base, scaling, &mut Vec::new())
+}
+
+/// [`map`], walking into `scratch`, a buffer the caller keeps from push to push: the message gets
+/// a vector of exactly its fields, one allocation of the size it uses.
+pub fn map_with(
+    notification: &Notification,
+    apdu: &[u8],
+    base: usize,
+    scaling: &Scaling,
+    scratch: &mut Vec<Field>,
+) -> Result<HanMessage, DecodeError> {
     let body = &apdu[notification.body.clone()];
     let mut r = Reader::new(body, base + notification.body.start);
-    let mut walk = Walk::new(field_capacity(body));
-    walk.element(&mut r, 0)?;
+    scratch.clear();
+    let mut walk = Walk::new(std::mem::take(scratch));
+    let walked = walk.element(&mut r, 0);
+    let fields = walk.fields.split_off(0);
+    *scratch = std::mem::take(&mut walk.fields);
+    walked?;
     if r.remaining() > 0 {
         return Err(r.error(format!("{} bytes after the body", r.remaining())));
     }
+    let mut fields = fields;
     let Walk {
-        mut fields,
         nulls,
         version,
         meter_type,
         list2,
+        ..
     } = walk;
 
     let mut brand = match version.and_then(|i| fields[i].value.as_bytes()) {
@@ -390,16 +407,6 @@ pub fn map(
     })
 }
 
-/// Room for the fields of a body: a list is a structure of its elements, and each field takes at
-/// least one element (two with its OBIS code), so the element count bounds the fields of a flat
-/// list; nested ones grow the vector as they go.
-fn field_capacity(body: &[u8]) -> usize {
-    match body {
-        [tag::STRUCTURE | tag::ARRAY, n, ..] if *n < 0x80 => usize::from(*n),
-        _ => 0,
-    }
-}
-
 /// The fields of a body as the walk finds them, and what the brand and list are judged by.
 struct Walk {
     fields: Vec<Field>,
@@ -414,9 +421,9 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(capacity: usize) -> Self {
+    fn new(fields: Vec<Field>) -> Self {
         Walk {
-            fields: Vec::with_capacity(capacity),
+            fields,
             nulls: 0,
             version: None,
             meter_type: None,

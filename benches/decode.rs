@@ -102,14 +102,16 @@ fn readouts() -> Vec<(&'static str, Vec<u8>)> {
         ),
         (
             "iec61107_685_382",
-            include_bytes!("../tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin")
-                .to_vec(),
+            include_bytes!("../tests/fixtures/iec61107/kamstrup-685-382-additive-bcc.bin").to_vec(),
         ),
         (
             "kmp_ascii_hex",
             include_bytes!("../tests/fixtures/kmp/kmp-685-382-ascii-hex.bin").to_vec(),
         ),
-        ("mbus_rsp_ud", kamscope::wire::hex::parse(mbus_hex).expect("fixture is hex")),
+        (
+            "mbus_rsp_ud",
+            kamscope::wire::hex::parse(mbus_hex).expect("fixture is hex"),
+        ),
     ]
 }
 
@@ -125,7 +127,11 @@ fn bench_readouts(c: &mut Criterion) {
             framer.finish();
             let mut n = 0;
             while let Some(span) = framer.next_span() {
-                assert_ne!(span.protocol(), kamscope::protocol::Protocol::Junk, "{name}");
+                assert_ne!(
+                    span.protocol(),
+                    kamscope::protocol::Protocol::Junk,
+                    "{name}"
+                );
                 n += 1;
             }
             n

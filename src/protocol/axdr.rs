@@ -421,9 +421,11 @@ impl<'a> Reader<'a> {
                 (Data::DoubleLong(i32::from_be_bytes([a, b, c, d])), 5)
             }
             [tag::LONG, a, b, ..] => (Data::Long(i16::from_be_bytes([a, b])), 3),
-            [t @ (tag::VISIBLE_STRING | tag::OCTET_STRING), n, ref after @ ..]
-                if usize::from(n) <= after.len() && n < 0x80 =>
-            {
+            [
+                t @ (tag::VISIBLE_STRING | tag::OCTET_STRING),
+                n,
+                ref after @ ..,
+            ] if usize::from(n) <= after.len() && n < 0x80 => {
                 let bytes = Bytes::from_slice(&after[..usize::from(n)]);
                 let value = if t == tag::VISIBLE_STRING {
                     Data::VisibleString(bytes)

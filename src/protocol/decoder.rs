@@ -157,8 +157,9 @@ pub struct HdlcDecoded {
     pub llc: Option<Check>,
     pub segment: SegmentState,
     pub invoke_id: Option<u32>,
-    /// The clear header of an encrypted APDU.
-    pub cipher: Option<GloCiphering>,
+    /// The clear header of an encrypted APDU (boxed, like the other rare parts, so a decoded
+    /// frame stays small to move).
+    pub cipher: Option<Box<GloCiphering>>,
     /// The ciphered content was decrypted and verified with the given keys (its authentication
     /// tag matched, or it was sent without one).
     pub decrypted: bool,
@@ -171,7 +172,7 @@ pub struct HdlcDecoded {
     pub message: Option<HanMessage>,
     /// Decoded best-effort from a frame whose HCS was good and whose FCS failed, so the installer
     /// sees which value the damage hit. Never live values: any of them may be wrong.
-    pub damaged_message: Option<HanMessage>,
+    pub damaged_message: Option<Box<HanMessage>>,
     /// Why what was decoded is not known to be what the meter sent, when it is not.
     pub unverified: Option<Unverified>,
     pub error: Option<SpanError>,
@@ -549,7 +550,7 @@ impl Decoder {
                 out.invoke_id = Some(n.invoke_id);
                 match han::map_with(&n, apdu, base, &self.scaling, &mut self.fields) {
                     Ok(m) => {
-                        out.damaged_message = Some(m);
+                        out.damaged_message = Some(Box::new(m));
                         out.unverified = Some(Unverified::FcsFailed);
                         out.error = Some(SpanError::new(format!(
                             "{failed}: decoded best-effort, unverified"
@@ -585,7 +586,7 @@ impl Decoder {
             }
             Ok(Apdu::GloCiphering(glo)) => {
                 self.decode_glo(apdu, &glo, out);
-                out.cipher = Some(glo);
+                out.cipher = Some(Box::new(glo));
             }
             Ok(Apdu::BlockTransfer(_)) => {
                 out.error = Some(SpanError::new(

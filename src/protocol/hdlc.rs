@@ -435,7 +435,18 @@ impl Frame {
 /// Inspects the bytes of one frame span and computes every check. Never panics, whatever the
 /// bytes: a truncated or damaged frame gets failing checks, not an error.
 pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
-    let mut checks = Vec::with_capacity(7);
+    let body_start = usize::from(!shared_start_flag);
+    let body = span.get(body_start..).unwrap_or(&[]);
+    let header = match parse_header(body) {
+        HeaderParse::Header(h) => Some(h),
+        _ => None,
+    };
+    inspect_with_header(span, shared_start_flag, header)
+}
+
+/// [`inspect`] with the header already parsed (the framer's probe has it: parsed once).
+fn inspect_with_header(span: &[u8], shared_start_flag: bool, header: Option<Header>) -> Frame {
+    let mut checks = Vec::with_capacity(6);
     let body_start = usize::from(!shared_start_flag);
     if !shared_start_flag {
         checks.push(Check::compare(
@@ -452,10 +463,6 @@ pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
         body.first()
             .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b >> 4)),
     ));
-    let header = match parse_header(body) {
-        HeaderParse::Header(h) => Some(h),
-        _ => None,
-    };
     let Some(h) = header else {
         checks.push(Check::failed(
             "header",
@@ -626,7 +633,7 @@ pub(crate) fn probe(
         cache.crc(body_start, fcs_at) == fcs && buf[end - 1] == FLAG
     } else {
         // One pass computes every check (the common case: an intact frame).
-        let frame = inspect(&buf[start..end], shared);
+        let frame = inspect_with_header(&buf[start..end], shared, Some(header));
         if frame.intact() {
             return Probe::Frame {
                 end,
@@ -641,7 +648,7 @@ pub(crate) fn probe(
         cache.clear();
         return Probe::Frame {
             end,
-            frame: inspect(&buf[start..end], shared).into(),
+            frame: inspect_with_header(&buf[start..end], shared, Some(header)).into(),
         };
     }
     // Damaged: look for a next frame that starts inside (dropped bytes), up to and including

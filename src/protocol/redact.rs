@@ -399,7 +399,7 @@ pub fn learn(
                 if h.cipher.is_some() {
                     learned.ciphered_frames += 1;
                 }
-                for m in h.message.iter().chain(h.damaged_message.iter()) {
+                for m in h.message.iter().chain(h.damaged_message.as_deref()) {
                     add_ids_of(m, ids);
                 }
             }

@@ -830,7 +830,7 @@ impl SpanDetail {
             }
         }
         // A damaged frame's best-effort message fills the same keys (its kind stays hdlc-frame).
-        if let Some(m) = h.message.as_ref().or(h.damaged_message.as_ref()) {
+        if let Some(m) = h.message.as_ref().or(h.damaged_message.as_deref()) {
             if h.cipher.is_none() && h.message.is_some() {
                 self.kind = Some("data-notification".into());
             }

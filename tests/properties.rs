@@ -295,6 +295,25 @@ proptest! {
         let spans = decode_all(&frame, &mut Decoder::default());
         prop_assert_eq!(spans.len(), 1);
         prop_assert!(spans[0].checks.iter().all(|c| c.ok));
+        // Counting (`decode --summary`) says a push does not decode exactly when decoding it
+        // fails, with the same sentence.
+        let counted = decode_all(&frame, &mut Decoder::default().counting());
+        prop_assert_eq!(&counted[0].error, &spans[0].error);
+    }
+
+    /// A push that decodes is counted as decoding, and no message is kept for it.
+    #[test]
+    fn counting_agrees_with_decoding(list in arb_list()) {
+        let frame = encode(&list);
+        let mut framer = Framer::new(Protocols::HDLC);
+        framer.push(&frame);
+        framer.finish();
+        let span = framer.next_span().expect("one frame");
+        let decoded = Decoder::default().decode(&span);
+        let counted = Decoder::default().counting().decode(&span);
+        prop_assert!(decoded.han_message().is_some());
+        prop_assert!(counted.han_message().is_none());
+        prop_assert_eq!(decoded.error(), counted.error());
     }
 
     /// Segmented frames are joined into one message.

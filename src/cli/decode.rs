@@ -278,7 +278,10 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
     }
     let keys = args.keys()?;
     let scaling = args.scaling();
+    // Counting needs to know whether each push decodes, not its values.
+    let counting = args.summary;
     let new_pipeline = move |link| {
+        let decoder = Decoder::new(scaling, keys.clone());
         Pipeline::new(
             link,
             // The readout line carries only the readout protocols, as live: no HAN frame
@@ -287,7 +290,11 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
                 Link::Han => Protocols::ALL,
                 Link::Optical => Protocols::OPTICAL,
             },
-            Decoder::new(scaling, keys.clone()),
+            if counting {
+                decoder.counting()
+            } else {
+                decoder
+            },
             None,
         )
     };

@@ -284,6 +284,8 @@ pub struct Decoder {
     kmp_requests: Vec<(u8, Vec<u8>)>,
     /// Where the HAN mapping collects a push's fields before they get a vector of their size.
     fields: Vec<han::Field>,
+    /// Decode content only as far as telling whether it decodes (see [`Decoder::counting`]).
+    counting: bool,
 }
 
 impl Decoder {
@@ -292,6 +294,27 @@ impl Decoder {
             scaling,
             keys,
             ..Default::default()
+        }
+    }
+
+    /// A decoder for counting (`decode --summary`): every frame's content is decoded as far as
+    /// telling whether it decodes (the same errors), but no push message is kept.
+    pub fn counting(mut self) -> Self {
+        self.counting = true;
+        self
+    }
+
+    /// A push's fields, or with [`Decoder::counting`] only whether its body decodes.
+    fn map(
+        &mut self,
+        n: &dlms::Notification,
+        apdu: &[u8],
+        base: usize,
+    ) -> Result<Option<HanMessage>, super::axdr::DecodeError> {
+        if self.counting {
+            han::check_with(n, apdu, base, &mut self.fields).map(|()| None)
+        } else {
+            han::map_with(n, apdu, base, &self.scaling, &mut self.fields).map(Some)
         }
     }
 
@@ -579,8 +602,8 @@ impl Decoder {
             Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match han::map_with(&n, apdu, base, &self.scaling, &mut self.fields) {
-                    Ok(m) => out.message = Some(m),
+                match self.map(&n, apdu, base) {
+                    Ok(m) => out.message = m,
                     Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
                 }
             }
@@ -645,8 +668,8 @@ impl Decoder {
         match dlms::parse_apdu(plain, 0) {
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match han::map_with(&n, plain, 0, &self.scaling, &mut self.fields) {
-                    Ok(m) => out.message = Some(m),
+                match self.map(&n, plain, 0) {
+                    Ok(m) => out.message = m,
                     Err(e) => out.error = Some(SpanError::new(format!("{what}: {e}"))),
                 }
             }

@@ -282,6 +282,28 @@ pub fn map(
     map_with(notification, apdu, base, scaling, &mut Vec::new())
 }
 
+/// Walks a notification's body as [`map`] does, with the same errors, and keeps nothing: for
+/// counting good and undecodable pushes without building them (`decode --summary`). `scratch`
+/// as for [`map_with`].
+pub fn check_with(
+    notification: &Notification,
+    apdu: &[u8],
+    base: usize,
+    scratch: &mut Vec<Field>,
+) -> Result<(), DecodeError> {
+    let body = &apdu[notification.body.clone()];
+    let mut r = Reader::new(body, base + notification.body.start);
+    scratch.clear();
+    let mut walk = Walk::new(std::mem::take(scratch));
+    let walked = walk.element(&mut r, 0);
+    *scratch = walk.fields;
+    walked?;
+    if r.remaining() > 0 {
+        return Err(r.error(format!("{} bytes after the body", r.remaining())));
+    }
+    Ok(())
+}
+
 /// [`map`], walking into `scratch`, a buffer the caller keeps from push to push: the message gets
 /// a vector of exactly its fields, one allocation of the size it uses.
 pub fn map_with(

@@ -295,6 +295,7 @@ pub fn check_with(
     let mut r = Reader::new(body, base + notification.body.start);
     scratch.clear();
     let mut walk = Walk::new(std::mem::take(scratch));
+    walk.keep = false;
     let walked = walk.element(&mut r, 0);
     *scratch = walk.fields;
     walked?;
@@ -440,6 +441,9 @@ struct Walk {
     meter_type: Option<usize>,
     /// An energy register or the clock came: list 2.
     list2: bool,
+    /// Keep the fields; without, each value is only read (and checked) into `value`.
+    keep: bool,
+    value: Data,
 }
 
 impl Walk {
@@ -450,13 +454,23 @@ impl Walk {
             version: None,
             meter_type: None,
             list2: false,
+            keep: true,
+            value: Data::Null,
         }
     }
 
     /// Adds a field with the next value of `r`, in place. A coded one gets its default unit
     /// (numeric values) and a clock sent as an octet string becomes a date-time; a numeric one
     /// without code gets scaler 0.
-    fn push(&mut self, obis: Option<Obis>, r: &mut Reader<'_>) -> Result<&mut Field, DecodeError> {
+    fn push(
+        &mut self,
+        obis: Option<Obis>,
+        r: &mut Reader<'_>,
+    ) -> Result<Option<&mut Field>, DecodeError> {
+        if !self.keep {
+            r.scalar_into(&mut self.value)?;
+            return Ok(None);
+        }
         let at = self.fields.len();
         self.fields.push(Field::EMPTY);
         let field = &mut self.fields[at];
@@ -487,7 +501,7 @@ impl Walk {
         {
             self.version = Some(at);
         }
-        Ok(field)
+        Ok(Some(field))
     }
 
     /// Walks one element: structures and arrays are entered; `OBIS, value` pairs (with an
@@ -541,9 +555,11 @@ impl Walk {
                     {
                         r.take(6)?;
                         left -= 1;
-                        field.scaler = Some(scaler as i8);
-                        field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
-                        field.scaler_in_frame = true;
+                        if let Some(field) = field {
+                            field.scaler = Some(scaler as i8);
+                            field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
+                            field.scaler_in_frame = true;
+                        }
                     }
                 }
                 _ => {

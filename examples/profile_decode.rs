@@ -7,6 +7,8 @@
 //! - `apdu`: the DLMS APDU header of every frame's information field;
 //! - `map`: the HAN mapping of every DataNotification (A-XDR walk into named, scaled fields);
 //! - `decode`: the decoder over framed spans (LLC check, segments, APDU, mapping);
+//! - `count`: framer and a counting decoder, as `decode --summary` runs them (every body
+//!   walked, no push kept);
 //! - `full`: framer and decoder together, as `decode` runs them.
 //!
 //! Without a stage, all of them.
@@ -80,7 +82,7 @@ fn main() {
         .collect();
 
     let stages: Vec<String> = std::env::args().skip(1).collect();
-    let all = ["fcs", "framing", "apdu", "map", "decode", "full"];
+    let all = ["fcs", "framing", "apdu", "map", "decode", "count", "full"];
     let stages: Vec<&str> = if stages.is_empty() {
         all.to_vec()
     } else {
@@ -110,9 +112,10 @@ fn main() {
             }),
             "map" => {
                 let scaling = han::Scaling::default();
+                let mut scratch = Vec::new();
                 best_of(|| {
                     for (n, apdu) in &notifications {
-                        black_box(han::map(n, apdu, 0, &scaling).ok());
+                        black_box(han::map_with(n, apdu, 0, &scaling, &mut scratch).ok());
                     }
                 })
             }
@@ -120,6 +123,15 @@ fn main() {
                 let mut decoder = Decoder::default();
                 for span in &spans {
                     black_box(decoder.decode(span));
+                }
+            }),
+            "count" => best_of(|| {
+                let mut framer = Framer::new(Protocols::HDLC);
+                let mut decoder = Decoder::default().counting();
+                framer.push(&stream);
+                framer.finish();
+                while let Some(span) = framer.next_span() {
+                    black_box(decoder.decode(&span));
                 }
             }),
             "full" => best_of(|| {

@@ -436,7 +436,12 @@ impl<'a> Reader<'a> {
             }
             _ => return self.scalar_into_slow(slot),
         };
-        *slot = value;
+        // A slot holding null (a field just made) owns nothing: overwritten without a drop call.
+        if matches!(slot, Data::Null) {
+            std::mem::forget(std::mem::replace(slot, value));
+        } else {
+            *slot = value;
+        }
         self.pos += len;
         Ok(())
     }

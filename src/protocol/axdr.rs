@@ -215,13 +215,42 @@ impl Data {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} at byte {offset}")]
-pub struct DecodeError {
+/// Why data does not decode, and where. Boxed: errors are rare, and a thin error keeps every
+/// `Result` of the decode path in a register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(Box<ErrorDetail>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetail {
     /// Offset in the frame (or whatever buffer the caller's base refers to).
     pub offset: usize,
     pub what: String,
 }
+
+impl DecodeError {
+    pub fn new(offset: usize, what: impl Into<String>) -> Self {
+        DecodeError(Box::new(ErrorDetail {
+            offset,
+            what: what.into(),
+        }))
+    }
+}
+
+impl std::ops::Deref for DecodeError {
+    type Target = ErrorDetail;
+
+    fn deref(&self) -> &ErrorDetail {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.offset)
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 /// Told about every element as the decoder walks it, with its byte range in the frame (the
 /// inspector's byte map). `()` ignores them: the decode path pays nothing.
@@ -262,10 +291,7 @@ impl<'a> Reader<'a> {
 
     #[cold]
     pub fn error(&self, what: impl Into<String>) -> DecodeError {
-        DecodeError {
-            offset: self.base + self.pos,
-            what: what.into(),
-        }
+        DecodeError::new(self.base + self.pos, what)
     }
 
     #[inline]

@@ -213,12 +213,10 @@ pub fn parse_apdu(apdu: &[u8], base: usize) -> Result<Apdu, DecodeError> {
                 data: r.position()..apdu.len(),
             }))
         }
-        other => Err(DecodeError {
-            offset: base,
-            what: format!(
-                "APDU tag 0x{other:02X} is not a DataNotification (0x0F) or ciphered (0xDB)"
-            ),
-        }),
+        other => Err(DecodeError::new(
+            base,
+            format!("APDU tag 0x{other:02X} is not a DataNotification (0x0F) or ciphered (0xDB)"),
+        )),
     }
 }
 

@@ -291,18 +291,7 @@ pub fn check_with(
     base: usize,
     scratch: &mut Vec<Field>,
 ) -> Result<(), DecodeError> {
-    let body = &apdu[notification.body.clone()];
-    let mut r = Reader::new(body, base + notification.body.start);
-    scratch.clear();
-    let mut walk = Walk::new(std::mem::take(scratch));
-    walk.keep = false;
-    let walked = walk.element(&mut r, 0);
-    *scratch = walk.fields;
-    walked?;
-    if r.remaining() > 0 {
-        return Err(r.error(format!("{} bytes after the body", r.remaining())));
-    }
-    Ok(())
+    walk_body(notification, apdu, base, scratch, false).map(|_| ())
 }
 
 /// [`map`], walking into `scratch`, a buffer the caller keeps from push to push: the message gets
@@ -314,25 +303,15 @@ pub fn map_with(
     scaling: &Scaling,
     scratch: &mut Vec<Field>,
 ) -> Result<HanMessage, DecodeError> {
-    let body = &apdu[notification.body.clone()];
-    let mut r = Reader::new(body, base + notification.body.start);
-    scratch.clear();
-    let mut walk = Walk::new(std::mem::take(scratch));
-    let walked = walk.element(&mut r, 0);
-    let fields = walk.fields.split_off(0);
-    *scratch = std::mem::take(&mut walk.fields);
-    walked?;
-    if r.remaining() > 0 {
-        return Err(r.error(format!("{} bytes after the body", r.remaining())));
-    }
-    let mut fields = fields;
     let Walk {
+        mut fields,
         nulls,
         version,
-        meter_type,
-        list2,
+        mut meter_type,
+        mut list2,
         ..
-    } = walk;
+    } = walk_body(notification, apdu, base, scratch, true)?;
+    let body = &apdu[notification.body.clone()];
 
     let mut brand = match version.and_then(|i| fields[i].value.as_bytes()) {
         Some(v) if v.starts_with(b"Kamstrup") => Brand::Kamstrup,
@@ -340,8 +319,6 @@ pub fn map_with(
         Some(v) if v.starts_with(b"KFM") => Brand::Kaifa,
         _ => Brand::Unknown,
     };
-    let mut meter_type = meter_type;
-    let mut list2 = list2;
     // Kaifa's list 1: a structure of one double-long-unsigned, no list id, no OBIS code. Kaifa's
     // documentation names it active power import (1.0.1.7.0.255) in W.
     if brand == Brand::Unknown
@@ -430,6 +407,32 @@ pub fn map_with(
     })
 }
 
+/// Walks a notification's body into `scratch`'s buffer (`keep`: keeping the fields). The fields
+/// leave in a vector of their own size; the buffer goes back to `scratch` for the next push.
+fn walk_body(
+    notification: &Notification,
+    apdu: &[u8],
+    base: usize,
+    scratch: &mut Vec<Field>,
+    keep: bool,
+) -> Result<Walk, DecodeError> {
+    let body = &apdu[notification.body.clone()];
+    let mut r = Reader::new(body, base + notification.body.start);
+    scratch.clear();
+    let mut walk = Walk::new(std::mem::take(scratch), keep);
+    let walked = walk.element(&mut r, 0).and_then(|()| match r.remaining() {
+        0 => Ok(()),
+        n => Err(r.error(format!("{n} bytes after the body"))),
+    });
+    let fields = if keep && walked.is_ok() {
+        walk.fields.split_off(0)
+    } else {
+        Vec::new()
+    };
+    *scratch = std::mem::replace(&mut walk.fields, fields);
+    walked.map(|()| walk)
+}
+
 /// The fields of a body as the walk finds them, and what the brand and list are judged by.
 struct Walk {
     fields: Vec<Field>,
@@ -447,14 +450,14 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(fields: Vec<Field>) -> Self {
+    fn new(fields: Vec<Field>, keep: bool) -> Self {
         Walk {
             fields,
             nulls: 0,
             version: None,
             meter_type: None,
             list2: false,
-            keep: true,
+            keep,
             value: Data::Null,
         }
     }

@@ -3,6 +3,8 @@
 //! be what it shows of it once compacted, for every fixture, damaged frames, segments, encrypted
 //! pushes and optical echoes; and the demo's pushes, good or damaged, must keep only their bytes.
 
+mod common;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use kamscope::app::inspector::InspectorState;
 use kamscope::link::sim::{MeterProfile, SimMeter};
@@ -101,12 +103,7 @@ fn every_fixture_shows_the_same_once_compacted() {
         ("tests/fixtures/kmp", Link::Optical),
         ("tests/fixtures/mbus", Link::Optical),
     ] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("hex" | "bin")))
-            .collect();
-        files.sort();
+        let files = common::fixture_files(dir);
         // Each fixture twice in a row: the first is compacted once the second arrives.
         let chunks: Vec<(Direction, Vec<u8>)> = files
             .iter()

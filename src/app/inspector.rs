@@ -39,8 +39,9 @@ pub struct LoggedSpan {
     /// The frame and its checks; `None`: a fresh framer over `bytes` finds exactly this frame
     /// (checked when it was dropped).
     content: Option<Box<Content>>,
-    /// The decoded message; `None`: a whole frame whose values the app has taken, decoded again
-    /// with the scaling and keys in use when it is shown.
+    /// The decoded message; `None`: decoded again from the bytes alone when shown, with the
+    /// scaling and keys then in use (a whole push whose values the app has taken, junk, a frame
+    /// that could not be decoded).
     decoded: Option<Box<Decoded>>,
 }
 

@@ -3,6 +3,8 @@
 //! was last changed on purpose. Regenerate with `KAMSCOPE_BLESS=1 cargo test --test reference`,
 //! and say why in the CHANGELOG.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,13 +26,7 @@ fn cases() -> Vec<(String, PathBuf, Vec<&'static str>)> {
         "tests/fixtures/p1",
         "assets",
     ] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("hex" | "bin")))
-            .collect();
-        files.sort();
-        for path in files {
+        for path in common::fixture_files(dir) {
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
             out.push((stem, path, Vec::new()));
         }

@@ -5,6 +5,7 @@
 
 use chrono::{FixedOffset, TimeZone};
 use kamscope::app::App;
+use kamscope::app::inspector::LoggedSpan;
 use kamscope::link::record::Recorder;
 use kamscope::link::replay::{ReplayConnector, ReplaySource};
 use kamscope::link::sim::{MeterProfile, SimConnector, demo_energy};
@@ -14,7 +15,7 @@ use kamscope::protocol::iec_session::ReadoutOptions;
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical::{self, OpticalReplay};
 use kamscope::tui::{Environment, HanTask, Optical, run_loop};
-use kamscope::wire::{Direction, HanCommand, Link, OpticalEvent, SharedRecorder, SpanRecord};
+use kamscope::wire::{Direction, HanCommand, Link, OpticalEvent, SharedRecorder};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::path::{Path, PathBuf};
@@ -25,8 +26,8 @@ use std::time::Duration;
 /// What a span looks like wherever it is shown.
 type Key = (Link, Direction, u64, Vec<u8>, bool);
 
-fn key(s: &SpanRecord) -> Key {
-    (s.link, s.dir, s.offset, s.bytes.clone(), s.ok())
+fn key(s: &LoggedSpan) -> Key {
+    (s.link, s.dir, s.offset, s.bytes.to_vec(), s.ok)
 }
 
 fn app() -> App {

@@ -377,6 +377,10 @@ impl LiveState {
             self.latest = Some(reading);
             if self.history.len() == HISTORY_LEN {
                 self.history.pop_front();
+            } else if self.history.capacity() == 0 {
+                // A day of pushes fills it: take its full size at once, rather than doubling
+                // to almost twice that.
+                self.history.reserve_exact(HISTORY_LEN);
             }
             self.history.push_back(reading);
         }

@@ -7,7 +7,7 @@ use super::live::limits::{
 };
 use super::live::{self, ClockCheck, Diagnostic, Level, Topic, Wiring};
 use super::{App, CipherStatus};
-use crate::protocol::Content;
+use crate::protocol::Protocol;
 use crate::wire::{Link, LinkState};
 use chrono::Utc;
 
@@ -229,7 +229,7 @@ fn no_good_frame(app: &App) -> Diagnostic {
         .inspector
         .spans
         .iter()
-        .filter(|sp| sp.link == Link::Han && matches!(sp.content, Content::Junk))
+        .filter(|sp| sp.link == Link::Han && sp.protocol == Protocol::Junk)
         .map(|sp| sp.bytes.iter().filter(|&&b| b == 0x7E).count())
         .sum();
     let seen = if flags == 0 {

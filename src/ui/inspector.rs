@@ -2,10 +2,11 @@
 //! its check verdicts (expected against received), annotated hex dump and decoded fields.
 
 use crate::app::App;
+use crate::app::inspector::LoggedSpan;
 use crate::protocol::Protocol;
 use crate::protocol::check::CheckValue;
 use crate::ui::{Theme, hexdump};
-use crate::wire::{Direction, SpanDetail, SpanRecord};
+use crate::wire::{Direction, SpanDetail};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -20,10 +21,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     draw_detail(frame, detail, app, theme);
 }
 
-fn verdict(s: &SpanRecord) -> &'static str {
-    match s.content.protocol() {
+fn verdict(s: &LoggedSpan) -> &'static str {
+    match s.protocol {
         Protocol::Junk => "junk",
-        _ if s.ok() => "ok",
+        _ if s.ok => "ok",
         _ => "BAD",
     }
 }
@@ -56,7 +57,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             // everything else came from the meter.
             let sent = if s.dir == Direction::Tx {
                 " tx"
-            } else if s.decoded.echo() {
+            } else if s.echo {
                 " echo"
             } else {
                 ""
@@ -66,7 +67,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 s.received
                     .with_timezone(app.now.offset())
                     .format("%H:%M:%S"),
-                s.content.protocol().name(),
+                s.protocol.name(),
                 s.bytes.len(),
                 v
             );
@@ -196,7 +197,7 @@ fn wrapped(text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
 
 /// The span's first line, its checks, error, note and meter time, fitted to `width` columns.
 fn head_lines(
-    s: &SpanRecord,
+    s: &LoggedSpan,
     report: &SpanDetail,
     width: usize,
     theme: &Theme,

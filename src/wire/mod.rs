@@ -64,9 +64,6 @@ pub struct SpanRecord {
     /// The frame and its checks, as the framer found it.
     pub content: Content,
     pub decoded: Decoded,
-    /// The decoded message was dropped to save memory (the app keeps its values); decode the
-    /// bytes again to show it.
-    pub compact: bool,
 }
 
 impl SpanRecord {
@@ -77,27 +74,6 @@ impl SpanRecord {
 
     pub fn protocol(&self) -> Protocol {
         self.content.protocol()
-    }
-
-    /// Drops the decoded message (or a damaged frame's best-effort one) of a whole frame to save
-    /// memory (the app has taken its values); [`compact`](Self::compact) is set so the frame is
-    /// decoded again when shown. A segment of a
-    /// longer message keeps it: it cannot be decoded again alone.
-    pub fn compact(&mut self) {
-        if let Decoded::Hdlc(h) = &mut self.decoded
-            && (h.message.is_some() || h.damaged_message.is_some())
-            && h.segment == crate::protocol::decoder::SegmentState::Whole
-        {
-            h.message = None;
-            h.damaged_message = None;
-            self.compact = true;
-        }
-        if let Decoded::P1(p) = &mut self.decoded
-            && p.message.is_some()
-        {
-            p.message = None;
-            self.compact = true;
-        }
     }
 
     /// The framer's view of this span, for the protocol code.

@@ -70,7 +70,6 @@ impl SpanView<'_> {
             bytes: self.span.bytes.to_vec(),
             content: self.span.content,
             decoded: self.decoded,
-            compact: false,
         }
     }
 }

@@ -27,6 +27,18 @@ pub fn fixture_in(dir: &str, name: &str) -> Vec<u8> {
     kamscope::wire::hex::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The input files (`.hex`, `.bin`) in `dir` (from the crate root), sorted.
+pub fn fixture_files(dir: &str) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("hex" | "bin")))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Norway in winter: UTC+1, standard time.
 pub fn oslo() -> FixedOffset {
     FixedOffset::east_opt(3600).unwrap()

@@ -321,14 +321,7 @@ impl Decoder {
     pub fn decode(&mut self, span: &Span<'_>) -> Decoded {
         match &span.content {
             Content::Junk => Decoded::Junk,
-            Content::Hdlc(frame) => {
-                // Filled where it is returned: the decoded frame is large, and moving it costs.
-                let mut decoded = Decoded::Hdlc(HdlcDecoded::new());
-                if let Decoded::Hdlc(out) = &mut decoded {
-                    self.decode_hdlc(span.bytes, frame, out);
-                }
-                decoded
-            }
+            Content::Hdlc(frame) => self.decode_hdlc_span(span.bytes, frame),
             Content::Iec61107(frame) => {
                 let mut out = IecDecoded {
                     ident: None,
@@ -400,6 +393,16 @@ impl Decoder {
             registers,
             echo: false,
         }
+    }
+
+    /// An HDLC frame's meaning, filled where it is returned: a decoded frame is large, and moving
+    /// it costs.
+    fn decode_hdlc_span(&mut self, bytes: &[u8], frame: &hdlc::Frame) -> Decoded {
+        let mut decoded = Decoded::Hdlc(HdlcDecoded::new());
+        if let Decoded::Hdlc(out) = &mut decoded {
+            self.decode_hdlc(bytes, frame, out);
+        }
+        decoded
     }
 
     fn decode_hdlc(&mut self, bytes: &[u8], frame: &hdlc::Frame, out: &mut HdlcDecoded) {

@@ -13,11 +13,12 @@ use kamscope::protocol::{Decoder, Protocol, Protocols};
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical::ReadoutSplit;
 use kamscope::wire::capture::{self, CaptureLine, Chunk};
+use kamscope::wire::detail::{SpanOutput, json};
 use kamscope::wire::hex::{self, HexDecoder};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::pipeline::SpanView;
 use kamscope::wire::summary::Summary;
-use kamscope::wire::{Direction, HanEvent, Link, LinkState, Pipeline, SpanDetail};
+use kamscope::wire::{Direction, HanEvent, Link, LinkState, Pipeline};
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,7 +90,9 @@ struct Output<W: Write> {
     out: W,
     format: Format,
     summary: Option<Summary>,
+    /// The text or JSON of one span, reused from span to span.
     text: String,
+    json: Vec<u8>,
     write_error: Option<io::Error>,
 }
 
@@ -102,14 +105,20 @@ impl<W: Write> Output<W> {
         if self.write_error.is_some() {
             return;
         }
-        let detail = SpanDetail::of(&view.span, &view.decoded);
+        let detail = SpanOutput::of(&view.span, &view.decoded);
         let result = match self.format {
-            Format::Json => serde_json::to_writer(&mut self.out, &detail)
-                .map_err(io::Error::from)
-                .and_then(|()| self.out.write_all(b"\n")),
+            Format::Json => {
+                self.json.clear();
+                json::write(&detail, &mut self.json)
+                    .map_err(io::Error::other)
+                    .and_then(|()| {
+                        self.json.push(b'\n');
+                        self.out.write_all(&self.json)
+                    })
+            }
             Format::Text => {
                 self.text.clear();
-                kamscope::wire::text::render(&detail, &mut self.text);
+                kamscope::wire::text::render_output(&detail, &mut self.text);
                 self.out.write_all(self.text.as_bytes())
             }
         };
@@ -297,6 +306,7 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
             format: args.format,
             summary: args.summary.then(Summary::default),
             text: String::new(),
+            json: Vec::new(),
             write_error: None,
         },
         han: new_pipeline(Link::Han),
@@ -423,6 +433,7 @@ fn decode_port(mut args: DecodeArgs, path: String) -> Result<ExitCode, UserError
             format: args.format,
             summary: args.summary.then(Summary::default),
             text: String::new(),
+            json: Vec::new(),
             write_error: None,
         };
         let mut waiting = Waiting::default();

@@ -4,6 +4,8 @@
 //! The JSON keys and their order are a contract with scripts (`tests/reference.rs` holds it):
 //! the protocol details keep their keys in alphabetical order.
 
+pub mod json;
+
 use super::hex;
 use super::optical::ReadoutResult;
 use crate::protocol::axdr::Data;
@@ -15,11 +17,13 @@ use crate::protocol::decoder::{
     Decoded, HdlcDecoded, IecDecoded, P1Decoded, SegmentState, SpanError, Unverified,
 };
 use crate::protocol::framer::{Content, Span};
-use crate::protocol::han::Field;
+use crate::protocol::han::{Field, HanMessage};
 use crate::protocol::iec_session::Verdict;
+use crate::protocol::obis::Obis;
 use crate::protocol::{hdlc, iec61107, kmp, kmp_register, mbus, p1};
 use serde::Serialize;
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::{SerializeStruct, Serializer};
+use std::fmt;
 
 /// A value as received, in the JSON form scripts read: numbers as numbers, printable strings as
 /// text, binary strings and date-times as hex, structures as lists.
@@ -36,61 +40,408 @@ pub enum RawValue {
 
 impl Serialize for RawValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            RawValue::Null => s.serialize_unit(),
-            RawValue::Bool(b) => s.serialize_bool(*b),
-            RawValue::UInt(u) => s.serialize_u64(*u),
-            RawValue::Int(i) => s.serialize_i64(*i),
-            RawValue::Float(f) => s.serialize_f64(*f),
-            RawValue::Text(t) => s.serialize_str(t),
-            RawValue::List(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-        }
+        self.as_ref().serialize(s)
     }
 }
 
 impl RawValue {
     fn of(d: &Data) -> RawValue {
-        match d {
-            Data::Null | Data::DontCare => RawValue::Null,
-            Data::Boolean(b) => RawValue::Bool(*b),
-            Data::Float32(f) => RawValue::Float(f64::from(*f)),
-            Data::Float64(f) => RawValue::Float(*f),
-            Data::DateTime(dt) => RawValue::Text(hex::encode(&dt.raw)),
-            Data::Date(b) => RawValue::Text(hex::encode(b)),
-            Data::Time(b) => RawValue::Text(hex::encode(b)),
-            Data::BitString { bytes, .. } => RawValue::Text(hex::encode(bytes)),
-            // Printable strings as text, anything else (binary octet strings) as hex.
-            Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
-                RawValue::Text(d.as_text().unwrap_or_else(|| hex::encode(b)))
-            }
-            Data::Array(items) | Data::Structure(items) => {
-                RawValue::List(items.iter().map(RawValue::of).collect())
-            }
-            other => match other.as_i128() {
-                Some(i) if i >= 0 => RawValue::UInt(i as u64),
-                Some(i) => RawValue::Int(i as i64),
-                None => RawValue::Null,
-            },
+        RawRef::of(d).to_owned()
+    }
+
+    /// The same value, borrowed.
+    pub fn as_ref(&self) -> RawRef<'_> {
+        match self {
+            RawValue::Null => RawRef::Null,
+            RawValue::Bool(b) => RawRef::Bool(*b),
+            RawValue::UInt(u) => RawRef::UInt(*u),
+            RawValue::Int(i) => RawRef::Int(*i),
+            RawValue::Float(f) => RawRef::Float(*f),
+            RawValue::Text(t) => RawRef::Text(t),
+            RawValue::List(items) => RawRef::List(items),
         }
     }
 
     /// As text: strings as they are, anything else as in the JSON.
     pub fn text(&self) -> String {
+        let mut out = String::new();
+        self.as_ref().write_text(&mut out);
+        out
+    }
+}
+
+/// A value as received, borrowed from what was decoded: the form of [`RawValue`] without its
+/// allocations (decode's output writes it straight from the A-XDR data).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawRef<'a> {
+    Null,
+    Bool(bool),
+    UInt(u64),
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    /// Shown as upper-case hex text.
+    Hex(&'a [u8]),
+    List(&'a [RawValue]),
+    /// A DLMS array or structure, each element mapped as [`RawRef::of`] does.
+    DataList(&'a [Data]),
+}
+
+impl<'a> RawRef<'a> {
+    /// The JSON form of a DLMS value: numbers as numbers, printable strings as text, binary
+    /// strings and date-times as hex, structures as lists.
+    pub fn of(d: &'a Data) -> Self {
+        match d {
+            Data::Null | Data::DontCare => RawRef::Null,
+            Data::Boolean(b) => RawRef::Bool(*b),
+            Data::Float32(f) => RawRef::Float(f64::from(*f)),
+            Data::Float64(f) => RawRef::Float(*f),
+            Data::DateTime(dt) => RawRef::Hex(&dt.raw),
+            Data::Date(b) => RawRef::Hex(b),
+            Data::Time(b) => RawRef::Hex(b),
+            Data::BitString { bytes, .. } => RawRef::Hex(bytes),
+            // Printable strings as text, anything else (binary octet strings) as hex.
+            Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
+                match printable(b) {
+                    Some(text) => RawRef::Text(text),
+                    None => RawRef::Hex(b),
+                }
+            }
+            Data::Array(items) | Data::Structure(items) => RawRef::DataList(items),
+            other => match other.as_i128() {
+                Some(i) if i >= 0 => RawRef::UInt(i as u64),
+                Some(i) => RawRef::Int(i as i64),
+                None => RawRef::Null,
+            },
+        }
+    }
+
+    pub fn to_owned(self) -> RawValue {
         match self {
-            RawValue::Text(s) => s.clone(),
-            other => serde_json::to_string(other).unwrap_or_default(),
+            RawRef::Null => RawValue::Null,
+            RawRef::Bool(b) => RawValue::Bool(b),
+            RawRef::UInt(u) => RawValue::UInt(u),
+            RawRef::Int(i) => RawValue::Int(i),
+            RawRef::Float(f) => RawValue::Float(f),
+            RawRef::Text(t) => RawValue::Text(t.to_string()),
+            RawRef::Hex(b) => RawValue::Text(hex::encode(b)),
+            RawRef::List(items) => RawValue::List(items.to_vec()),
+            RawRef::DataList(items) => RawValue::List(items.iter().map(RawValue::of).collect()),
+        }
+    }
+
+    /// Appends the value as text: strings as they are, anything else as in the JSON.
+    pub fn write_text(self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            RawRef::Text(t) => out.push_str(t),
+            RawRef::Hex(b) => hex::encode_into(b, out),
+            // Integers print alike in Rust and in JSON; floats and lists take the JSON form.
+            RawRef::UInt(u) => {
+                let _ = write!(out, "{u}");
+            }
+            RawRef::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            other => {
+                let json = serde_json::to_string(&other).unwrap_or_default();
+                out.push_str(&json);
+            }
         }
     }
 }
 
-/// One decoded field, in the shape shared by DLMS and IEC 61107.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+impl Serialize for RawRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            RawRef::Null => s.serialize_unit(),
+            RawRef::Bool(b) => s.serialize_bool(b),
+            RawRef::UInt(u) => s.serialize_u64(u),
+            RawRef::Int(i) => s.serialize_i64(i),
+            RawRef::Float(f) => s.serialize_f64(f),
+            RawRef::Text(t) => s.serialize_str(t),
+            RawRef::Hex(b) => serialize_hex(b, s),
+            RawRef::List(items) => s.collect_seq(items.iter().map(RawValue::as_ref)),
+            RawRef::DataList(items) => s.collect_seq(items.iter().map(RawRef::of)),
+        }
+    }
+}
+
+/// The bytes as one hex string, built on the stack when short (date-times, ids).
+fn serialize_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    const SHORT: usize = 32;
+    if bytes.len() > SHORT {
+        return s.serialize_str(&hex::encode(bytes));
+    }
+    let mut buf = [0u8; 2 * SHORT];
+    for (pair, &b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&hex::pair(b));
+    }
+    s.serialize_str(std::str::from_utf8(&buf[..2 * bytes.len()]).unwrap_or_default())
+}
+
+/// A DLMS string shown as text: valid UTF-8 without control characters (the rule of
+/// `Data::as_text`, without its copy).
+fn printable(b: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(b).ok()?;
+    s.chars().all(|c| !c.is_control()).then_some(s)
+}
+
+/// An OBIS code in its dotted six-group form, on the stack: `1.1.1.7.0.255`.
+struct DottedObis {
+    buf: [u8; 23],
+    len: usize,
+}
+
+impl DottedObis {
+    fn of(o: Obis) -> Self {
+        let mut d = DottedObis {
+            buf: [0; 23],
+            len: 0,
+        };
+        for (i, &g) in o.0.iter().enumerate() {
+            if i > 0 {
+                d.push(b'.');
+            }
+            if g >= 100 {
+                d.push(b'0' + g / 100);
+            }
+            if g >= 10 {
+                d.push(b'0' + g / 10 % 10);
+            }
+            d.push(b'0' + g % 10);
+        }
+        d
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A field's code: an OBIS code, or the id as sent (IEC 61107, KMP, M-Bus DIF/VIF).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldCode<'a> {
+    Obis(Obis),
+    Text(&'a str),
+}
+
+impl FieldCode<'_> {
+    fn write(self, out: &mut String) {
+        match self {
+            FieldCode::Obis(o) => out.push_str(DottedObis::of(o).as_str()),
+            FieldCode::Text(t) => out.push_str(t),
+        }
+    }
+
+    fn width(self) -> usize {
+        match self {
+            FieldCode::Obis(o) => DottedObis::of(o).len,
+            FieldCode::Text(t) => t.len(),
+        }
+    }
+}
+
+impl Serialize for FieldCode<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FieldCode::Obis(o) => s.serialize_str(DottedObis::of(o).as_str()),
+            FieldCode::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+/// A field's name: a fixed text, or one composed from its code or value type (rare).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldName<'a> {
+    Text(&'a str),
+    Obis(Obis),
+    /// A value without a code: `Value (double-long-unsigned)`.
+    ValueOf(&'static str),
+}
+
+impl fmt::Display for FieldName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FieldName::Text(t) => f.write_str(t),
+            FieldName::Obis(o) => o.write_name(f),
+            FieldName::ValueOf(type_name) => write!(f, "Value ({type_name})"),
+        }
+    }
+}
+
+impl Serialize for FieldName<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FieldName::Text(t) => s.serialize_str(t),
+            other => s.collect_str(&other),
+        }
+    }
+}
+
+/// A reading of a non-numeric value: a text, or a COSEM date-time told in words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldText<'a> {
+    Text(&'a str),
+    DateTime(&'a DateTime),
+}
+
+impl fmt::Display for FieldText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FieldText::Text(t) => f.write_str(t),
+            FieldText::DateTime(dt) => f.write_str(&datetime_text(dt)),
+        }
+    }
+}
+
+impl Serialize for FieldText<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FieldText::Text(t) => s.serialize_str(t),
+            FieldText::DateTime(dt) => s.serialize_str(&datetime_text(dt)),
+        }
+    }
+}
+
+/// One field as the JSON and the text form show it, borrowed: from a [`FieldDetail`], or straight
+/// from a decoded HAN field (decode's output, no allocation per field). Its `Serialize` is the
+/// JSON form of a field; [`FieldDetail`] serializes through it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldView<'a> {
+    pub obis: Option<FieldCode<'a>>,
+    pub name: FieldName<'a>,
+    pub raw: RawRef<'a>,
+    pub scaler: Option<i8>,
+    pub value: Option<f64>,
+    pub unit: Option<&'a str>,
+    pub text: Option<FieldText<'a>>,
+    pub inferred_obis: Option<FieldCode<'a>>,
+    pub unverified: bool,
+    pub storage: Option<u64>,
+    pub tariff: Option<u32>,
+    pub subunit: Option<u32>,
+    pub function: Option<&'static str>,
+}
+
+impl<'a> FieldView<'a> {
+    /// A HAN field: the code as sent (an inferred one only when none was sent), its name, the
+    /// value as received and scaled.
+    pub fn of_han(f: &'a Field, unverified: bool) -> Self {
+        FieldView {
+            obis: f.obis.map(FieldCode::Obis),
+            name: match f.code() {
+                Some(o) => o.static_name().map_or(FieldName::Obis(o), FieldName::Text),
+                None => FieldName::ValueOf(f.value.type_name()),
+            },
+            raw: RawRef::of(&f.value),
+            scaler: f.scaler,
+            value: f.scaled(),
+            unit: f.unit,
+            text: match &f.value {
+                Data::DateTime(dt) => Some(FieldText::DateTime(dt)),
+                _ => None,
+            },
+            inferred_obis: if f.obis.is_none() {
+                f.inferred.map(FieldCode::Obis)
+            } else {
+                None
+            },
+            unverified,
+            storage: None,
+            tariff: None,
+            subunit: None,
+            function: None,
+        }
+    }
+
+    pub fn to_detail(self) -> FieldDetail {
+        let code = |c: FieldCode<'_>| {
+            let mut s = String::new();
+            c.write(&mut s);
+            s
+        };
+        FieldDetail {
+            obis: self.obis.map(code),
+            name: self.name.to_string(),
+            raw: self.raw.to_owned(),
+            scaler: self.scaler,
+            value: self.value,
+            unit: self.unit.map(str::to_string),
+            text: self.text.map(|t| t.to_string()),
+            inferred_obis: self.inferred_obis.map(code),
+            unverified: self.unverified,
+            storage: self.storage,
+            tariff: self.tariff,
+            subunit: self.subunit,
+            function: self.function,
+        }
+    }
+
+    /// Appends the code as sent, an inferred code in brackets, or `-`.
+    pub fn write_code(&self, out: &mut String) {
+        match (self.obis, self.inferred_obis) {
+            (Some(c), _) => c.write(out),
+            (None, Some(c)) => {
+                out.push('(');
+                c.write(out);
+                out.push(')');
+            }
+            (None, None) => out.push('-'),
+        }
+    }
+
+    /// The width of [`FieldView::write_code`]'s text.
+    pub fn code_width(&self) -> usize {
+        match (self.obis, self.inferred_obis) {
+            (Some(c), _) => c.width(),
+            (None, Some(c)) => c.width() + 2,
+            (None, None) => 1,
+        }
+    }
+}
+
+impl Serialize for FieldView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("FieldDetail", 13)?;
+        m.serialize_field("obis", &self.obis)?;
+        m.serialize_field("name", &self.name)?;
+        m.serialize_field("raw", &self.raw)?;
+        m.serialize_field("scaler", &self.scaler)?;
+        m.serialize_field("value", &self.value)?;
+        m.serialize_field("unit", &self.unit)?;
+        if let Some(t) = &self.text {
+            m.serialize_field("text", t)?;
+        }
+        if let Some(o) = &self.inferred_obis {
+            m.serialize_field("inferred_obis", o)?;
+        }
+        if self.unverified {
+            m.serialize_field("unverified", &true)?;
+        }
+        if let Some(v) = &self.storage {
+            m.serialize_field("storage", v)?;
+        }
+        if let Some(v) = &self.tariff {
+            m.serialize_field("tariff", v)?;
+        }
+        if let Some(v) = &self.subunit {
+            m.serialize_field("subunit", v)?;
+        }
+        if let Some(v) = &self.function {
+            m.serialize_field("function", v)?;
+        }
+        m.end()
+    }
+}
+
+/// One decoded field, in the shape shared by DLMS and IEC 61107 (its JSON form: [`FieldView`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldDetail {
     /// Six-group dotted OBIS code for DLMS, the id as sent for IEC 61107.
     pub obis: Option<String>,
@@ -102,31 +453,45 @@ pub struct FieldDetail {
     pub value: Option<f64>,
     pub unit: Option<String>,
     /// A reading of non-numeric values (a date-time, flags).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// For values sent without an OBIS code: the code the documented list layout gives them.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inferred_obis: Option<String>,
     /// Decoded from content that is not verified (a frame whose FCS failed, a push decrypted
     /// without its authentication key): the span's note says why.
-    #[serde(skip_serializing_if = "is_false")]
     pub unverified: bool,
     /// M-Bus only: the storage number, tariff and subunit of the DIFEs, and the DIF's function.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub storage: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tariff: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub subunit: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<&'static str>,
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
+impl Serialize for FieldDetail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.view().serialize(s)
+    }
 }
 
 impl FieldDetail {
+    /// The same field, borrowed: what the JSON and the text form are written from.
+    pub fn view(&self) -> FieldView<'_> {
+        FieldView {
+            obis: self.obis.as_deref().map(FieldCode::Text),
+            name: FieldName::Text(&self.name),
+            raw: self.raw.as_ref(),
+            scaler: self.scaler,
+            value: self.value,
+            unit: self.unit.as_deref(),
+            text: self.text.as_deref().map(FieldText::Text),
+            inferred_obis: self.inferred_obis.as_deref().map(FieldCode::Text),
+            unverified: self.unverified,
+            storage: self.storage,
+            tariff: self.tariff,
+            subunit: self.subunit,
+            function: self.function,
+        }
+    }
+
     /// The raw value as text: strings as they are, numbers as numbers.
     pub fn raw_text(&self) -> String {
         self.raw.text()
@@ -165,31 +530,6 @@ impl FieldDetail {
             .clone()
             .or_else(|| self.inferred_obis.as_ref().map(|o| format!("({o})")))
             .unwrap_or_else(|| "-".into())
-    }
-
-    fn of_han(f: &Field) -> Self {
-        FieldDetail {
-            obis: f.obis.map(|o| o.to_string()),
-            name: f.name(),
-            raw: RawValue::of(&f.value),
-            scaler: f.scaler,
-            value: f.scaled(),
-            unit: f.unit.map(str::to_string),
-            text: match &f.value {
-                Data::DateTime(dt) => Some(datetime_text(dt)),
-                _ => None,
-            },
-            inferred_obis: if f.obis.is_none() {
-                f.inferred.map(|o| o.to_string())
-            } else {
-                None
-            },
-            unverified: false,
-            storage: None,
-            tariff: None,
-            subunit: None,
-            function: None,
-        }
     }
 
     /// A KMP register: `obis` holds the binary register id (`0x0001`), none for the 685-382's
@@ -473,8 +813,8 @@ pub enum Details {
     Readout(ReadoutDetail),
 }
 
-/// Everything kamscope says about one span.
-#[derive(Debug, Clone, Serialize)]
+/// Everything kamscope says about one span (its JSON form: [`span_json`]).
+#[derive(Debug, Clone)]
 pub struct SpanDetail {
     pub offset: u64,
     pub len: usize,
@@ -490,22 +830,198 @@ pub struct SpanDetail {
     pub ident: Option<String>,
     pub fields: Vec<FieldDetail>,
     /// Why the content could not be decoded, with the failing byte of the span where known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<SpanError>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// What was decoded is not verified (the note says why): every field is marked too.
-    #[serde(skip_serializing_if = "is_false")]
     pub unverified: bool,
     /// Why it is not verified, in two or three words ("FCS failed"), for "(unverified: ...)".
-    #[serde(skip)]
     pub unverified_reason: Option<&'static str>,
     /// Received right after we sent the same bytes: the optical head's echo of our request.
-    #[serde(skip_serializing_if = "is_false")]
     pub echo: bool,
     /// Protocol details: HDLC addresses, clock fields, cipher header, IEC mode, M-Bus header...
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Details>,
+}
+
+impl Serialize for SpanDetail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        span_json(self, Fields::Listed(&self.fields), s)
+    }
+}
+
+/// The fields of a span: its own list, or the HAN fields of the message it decoded to.
+#[derive(Debug, Clone, Copy)]
+pub enum Fields<'a> {
+    Listed(&'a [FieldDetail]),
+    Han {
+        fields: &'a [Field],
+        unverified: bool,
+    },
+}
+
+impl<'a> Fields<'a> {
+    pub fn len(self) -> usize {
+        match self {
+            Fields::Listed(f) => f.len(),
+            Fields::Han { fields, .. } => fields.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(self, i: usize) -> FieldView<'a> {
+        match self {
+            Fields::Listed(f) => f[i].view(),
+            Fields::Han { fields, unverified } => FieldView::of_han(&fields[i], unverified),
+        }
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = FieldView<'a>> {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// A span's description as `decode` writes it: the HAN fields stay borrowed from the decoding
+/// (no allocation per field); `detail.fields` is then empty and [`SpanOutput::fields`] has them.
+#[derive(Debug)]
+pub struct SpanOutput<'a> {
+    pub detail: SpanDetail,
+    han_fields: Option<&'a [Field]>,
+}
+
+impl<'a> SpanOutput<'a> {
+    pub fn of(span: &Span<'_>, decoded: &'a Decoded) -> Self {
+        let detail = SpanDetail::build(span, decoded, false);
+        let han_fields = match decoded {
+            Decoded::Hdlc(h) => shown_message(h).map(|m| &m.fields[..]),
+            _ => None,
+        };
+        SpanOutput { detail, han_fields }
+    }
+
+    pub fn fields(&self) -> Fields<'_> {
+        match self.han_fields {
+            Some(fields) => Fields::Han {
+                fields,
+                unverified: self.detail.unverified,
+            },
+            None => Fields::Listed(&self.detail.fields),
+        }
+    }
+}
+
+impl Serialize for SpanOutput<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        span_json(&self.detail, self.fields(), s)
+    }
+}
+
+/// The message a HDLC span shows: the decoded one, else the best-effort one of a damaged frame.
+fn shown_message(h: &HdlcDecoded) -> Option<&HanMessage> {
+    h.message.as_ref().or(h.damaged_message.as_ref())
+}
+
+/// The JSON form of a span (a contract with scripts: `tests/reference.rs` holds it).
+fn span_json<S: Serializer>(d: &SpanDetail, fields: Fields<'_>, s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_struct("SpanDetail", 18)?;
+    m.serialize_field("offset", &d.offset)?;
+    m.serialize_field("len", &d.len)?;
+    m.serialize_field("protocol", d.protocol)?;
+    m.serialize_field("ok", &d.ok)?;
+    m.serialize_field("kind", &d.kind)?;
+    m.serialize_field("checks", &ChecksJson(&d.checks))?;
+    m.serialize_field("hex", &d.hex)?;
+    m.serialize_field("time", &d.time)?;
+    m.serialize_field("list", &d.list)?;
+    m.serialize_field("meter_id", &d.meter_id)?;
+    m.serialize_field("meter_type", &d.meter_type)?;
+    m.serialize_field("ident", &d.ident)?;
+    m.serialize_field("fields", &fields)?;
+    if let Some(e) = &d.error {
+        m.serialize_field("error", e)?;
+    }
+    if let Some(n) = &d.note {
+        m.serialize_field("note", n)?;
+    }
+    if d.unverified {
+        m.serialize_field("unverified", &true)?;
+    }
+    if d.echo {
+        m.serialize_field("echo", &true)?;
+    }
+    if let Some(details) = &d.details {
+        m.serialize_field("details", details)?;
+    }
+    m.end()
+}
+
+/// Checks in the JSON form of [`Check`]'s own `Serialize` (a test holds them equal), with the
+/// values written on the stack rather than through `Display`: the hot part of decode's output.
+struct ChecksJson<'a>(&'a [Check]);
+
+impl Serialize for ChecksJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(CheckJson))
+    }
+}
+
+struct CheckJson<'a>(&'a Check);
+
+impl Serialize for CheckJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut m = s.serialize_struct("Check", 5)?;
+        m.serialize_field("name", c.name)?;
+        m.serialize_field("ok", &c.ok)?;
+        m.serialize_field("expected", &CheckValueJson(c.expected))?;
+        m.serialize_field("actual", &CheckValueJson(c.actual))?;
+        if let Some(rule) = c.rule {
+            m.serialize_field("rule", rule)?;
+        }
+        m.end()
+    }
+}
+
+struct CheckValueJson(CheckValue);
+
+impl Serialize for CheckValueJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // "0x" and up to four hex digits, or four bytes as "E6 E7 00 01".
+        let mut buf = [0u8; 11];
+        let mut len = 0;
+        let mut push = |bytes: &[u8]| {
+            buf[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        };
+        match self.0 {
+            CheckValue::Hex8(v) => {
+                push(b"0x");
+                push(&hex::pair(v));
+            }
+            CheckValue::Hex16(v) => {
+                push(b"0x");
+                push(&hex::pair((v >> 8) as u8));
+                push(&hex::pair(v as u8));
+            }
+            CheckValue::Bytes { len: n, bytes } => {
+                for (i, &b) in bytes.iter().take(usize::from(n)).enumerate() {
+                    if i > 0 {
+                        push(b" ");
+                    }
+                    push(&hex::pair(b));
+                }
+            }
+            other => return other.serialize(s),
+        }
+        s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+    }
 }
 
 fn datetime_text(dt: &DateTime) -> String {
@@ -653,6 +1169,12 @@ impl SpanDetail {
 
     /// Describes a span and its decoding.
     pub fn of(span: &Span<'_>, decoded: &Decoded) -> Self {
+        SpanDetail::build(span, decoded, true)
+    }
+
+    /// Describes a span; `han_fields`: with the fields of a HAN message (else [`SpanOutput`]
+    /// borrows them).
+    fn build(span: &Span<'_>, decoded: &Decoded, han_fields: bool) -> Self {
         let mut checks: Vec<Check> = span.content.checks().to_vec();
         checks.extend_from_slice(decoded.extra_checks());
         // A failed BCC named by the rule the identified meter uses.
@@ -664,7 +1186,7 @@ impl SpanDetail {
         let mut d = SpanDetail::empty(span, checks);
         d.error = decoded.error().cloned();
         match (&span.content, decoded) {
-            (Content::Hdlc(frame), Decoded::Hdlc(h)) => d.add_hdlc(frame, h),
+            (Content::Hdlc(frame), Decoded::Hdlc(h)) => d.add_hdlc(frame, h, han_fields),
             (Content::Iec61107(frame), Decoded::Iec61107(iec)) => {
                 d.kind = Some(frame.kind.name().into());
                 let mut detail = IecDetail::default();
@@ -780,7 +1302,7 @@ impl SpanDetail {
         }));
     }
 
-    fn add_hdlc(&mut self, frame: &hdlc::Frame, h: &HdlcDecoded) {
+    fn add_hdlc(&mut self, frame: &hdlc::Frame, h: &HdlcDecoded, han_fields: bool) {
         self.kind = Some("hdlc-frame".into());
         let mut detail = HdlcDetail {
             hdlc: frame.header.map(|hd| HdlcHeaderDetail {
@@ -830,7 +1352,7 @@ impl SpanDetail {
             }
         }
         // A damaged frame's best-effort message fills the same keys (its kind stays hdlc-frame).
-        if let Some(m) = h.message.as_ref().or(h.damaged_message.as_ref()) {
+        if let Some(m) = shown_message(h) {
             if h.cipher.is_none() && h.message.is_some() {
                 self.kind = Some("data-notification".into());
             }
@@ -838,14 +1360,13 @@ impl SpanDetail {
             self.list = Some(m.list.name());
             self.meter_id = m.meter_id();
             self.meter_type = m.meter_type().map(str::to_string);
-            self.fields = m
-                .fields
-                .iter()
-                .map(|f| FieldDetail {
-                    unverified: self.unverified,
-                    ..FieldDetail::of_han(f)
-                })
-                .collect();
+            if han_fields {
+                self.fields = m
+                    .fields
+                    .iter()
+                    .map(|f| FieldView::of_han(f, self.unverified).to_detail())
+                    .collect();
+            }
             detail.brand = Some(m.brand.name());
             detail.list_version = Some(m.list_version().map(str::to_string));
             detail.meter_kind = Some(m.meter_kind.description());

@@ -1,15 +1,28 @@
 //! Hex text: how bytes are written in recordings, JSON output and hex captures, and a streaming
 //! decoder for hex input whose digits may be split across chunks.
 
-use std::fmt::Write;
-
 /// Upper-case hex pairs without separators: `7EA0`.
 pub fn encode(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02X}");
-    }
+    encode_into(bytes, &mut s);
     s
+}
+
+const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The two upper-case hex digits of a byte.
+pub fn pair(b: u8) -> [u8; 2] {
+    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0F)]]
+}
+
+/// Appends the upper-case hex pairs of `bytes` to `out` (as [`encode`], without a new `String`).
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        let [hi, lo] = pair(b);
+        out.push(char::from(hi));
+        out.push(char::from(lo));
+    }
 }
 
 /// Hex text is only hex digits and white space.
@@ -96,6 +109,9 @@ mod tests {
         d.finish("x").unwrap();
         assert_eq!(out, vec![0x7E, 0xA0, 0xE2]);
         assert_eq!(encode(&out), "7EA0E2");
+        let all: Vec<u8> = (0..=255).collect();
+        let formatted: String = all.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(encode(&all), formatted);
         assert!(matches!(parse("7E A"), Err(HexError::OddHex { .. })));
         let e = parse("7E\nZZ").unwrap_err().to_string();
         assert_eq!(

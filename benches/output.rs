@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kamscope::protocol::han::sample_stream;
 use kamscope::protocol::{Decoder, Framer, Protocols};
-use kamscope::wire::detail::{SpanOutput, json};
+use kamscope::wire::detail::SpanOutput;
 use kamscope::wire::text;
 use std::hint::black_box;
 
@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
             let mut bytes = 0;
             each_span(&stream, |span| {
                 out.clear();
-                json::write(span, &mut out).expect("a span writes as JSON");
+                span.write_json(&mut out).expect("a span writes as JSON");
                 out.push(b'\n');
                 bytes += out.len();
             });

@@ -13,7 +13,7 @@ use kamscope::protocol::{Decoder, Protocol, Protocols};
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical::ReadoutSplit;
 use kamscope::wire::capture::{self, CaptureLine, Chunk};
-use kamscope::wire::detail::{SpanOutput, json};
+use kamscope::wire::detail::SpanOutput;
 use kamscope::wire::hex::{self, HexDecoder};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::pipeline::SpanView;
@@ -109,7 +109,8 @@ impl<W: Write> Output<W> {
         let result = match self.format {
             Format::Json => {
                 self.json.clear();
-                json::write(&detail, &mut self.json)
+                detail
+                    .write_json(&mut self.json)
                     .map_err(io::Error::other)
                     .and_then(|()| {
                         self.json.push(b'\n');

@@ -151,6 +151,41 @@ impl<'a> RawRef<'a> {
     }
 }
 
+impl RawRef<'_> {
+    /// Appends the JSON of the value, as its `Serialize` writes it.
+    pub fn write_json(self, out: &mut Vec<u8>) {
+        match self {
+            RawRef::Null => json::null(out),
+            RawRef::Bool(b) => json::bool(out, b),
+            RawRef::UInt(u) => json::u64(out, u),
+            RawRef::Int(i) => json::i64(out, i),
+            RawRef::Float(f) => json::f64(out, f),
+            RawRef::Text(t) => json::string(out, t),
+            RawRef::Hex(b) => {
+                out.reserve(2 * b.len() + 2);
+                out.push(b'"');
+                for &b in b {
+                    out.extend_from_slice(&hex::pair(b));
+                }
+                out.push(b'"');
+            }
+            RawRef::List(items) => list_json(out, items.iter().map(RawValue::as_ref)),
+            RawRef::DataList(items) => list_json(out, items.iter().map(RawRef::of)),
+        }
+    }
+}
+
+fn list_json<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = RawRef<'a>>) {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item.write_json(out);
+    }
+    out.push(b']');
+}
+
 impl Serialize for RawRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match *self {
@@ -193,6 +228,24 @@ struct DottedObis {
     len: usize,
 }
 
+/// The decimal digits of every byte value (`b"255"`, `b"7"`), built at compile time.
+const DECIMAL: [([u8; 3], u8); 256] = {
+    let mut table = [([0u8; 3], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (h, t, o) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
+        table[n] = if n >= 100 {
+            ([b'0' + h, b'0' + t, b'0' + o], 3)
+        } else if n >= 10 {
+            ([b'0' + t, b'0' + o, 0], 2)
+        } else {
+            ([b'0' + o, 0, 0], 1)
+        };
+        n += 1;
+    }
+    table
+};
+
 impl DottedObis {
     fn of(o: Obis) -> Self {
         let mut d = DottedObis {
@@ -201,26 +254,22 @@ impl DottedObis {
         };
         for (i, &g) in o.0.iter().enumerate() {
             if i > 0 {
-                d.push(b'.');
+                d.buf[d.len] = b'.';
+                d.len += 1;
             }
-            if g >= 100 {
-                d.push(b'0' + g / 100);
-            }
-            if g >= 10 {
-                d.push(b'0' + g / 10 % 10);
-            }
-            d.push(b'0' + g % 10);
+            let (digits, n) = DECIMAL[usize::from(g)];
+            d.buf[d.len..d.len + 3].copy_from_slice(&digits);
+            d.len += usize::from(n);
         }
         d
     }
 
-    fn push(&mut self, b: u8) {
-        self.buf[self.len] = b;
-        self.len += 1;
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -403,6 +452,70 @@ impl<'a> FieldView<'a> {
             (None, Some(c)) => c.width() + 2,
             (None, None) => 1,
         }
+    }
+}
+
+impl FieldView<'_> {
+    /// Appends the JSON of the field, as its `Serialize` writes it (a test holds them equal).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"obis\":");
+        code_json(out, self.obis);
+        out.extend_from_slice(b",\"name\":");
+        match self.name {
+            FieldName::Text(t) => json::string(out, t),
+            other => json::string(out, &other.to_string()),
+        }
+        out.extend_from_slice(b",\"raw\":");
+        self.raw.write_json(out);
+        out.extend_from_slice(b",\"scaler\":");
+        json::opt_i64(out, self.scaler.map(i64::from));
+        out.extend_from_slice(b",\"value\":");
+        json::opt_f64(out, self.value);
+        out.extend_from_slice(b",\"unit\":");
+        json::opt_string(out, self.unit);
+        match self.text {
+            Some(FieldText::Text(t)) => {
+                out.extend_from_slice(b",\"text\":");
+                json::string(out, t);
+            }
+            Some(FieldText::DateTime(dt)) => {
+                out.extend_from_slice(b",\"text\":");
+                json::string(out, &datetime_text(dt));
+            }
+            None => {}
+        }
+        if self.inferred_obis.is_some() {
+            out.extend_from_slice(b",\"inferred_obis\":");
+            code_json(out, self.inferred_obis);
+        }
+        if self.unverified {
+            out.extend_from_slice(b",\"unverified\":true");
+        }
+        if let Some(v) = self.storage {
+            out.extend_from_slice(b",\"storage\":");
+            json::u64(out, v);
+        }
+        if let Some(v) = self.tariff {
+            out.extend_from_slice(b",\"tariff\":");
+            json::u64(out, v.into());
+        }
+        if let Some(v) = self.subunit {
+            out.extend_from_slice(b",\"subunit\":");
+            json::u64(out, v.into());
+        }
+        if let Some(v) = self.function {
+            out.extend_from_slice(b",\"function\":");
+            json::string(out, v);
+        }
+        out.push(b'}');
+    }
+}
+
+fn code_json(out: &mut Vec<u8>, code: Option<FieldCode<'_>>) {
+    match code {
+        None => json::null(out),
+        Some(FieldCode::Obis(o)) => json::plain_string(out, DottedObis::of(o).as_bytes()),
+        Some(FieldCode::Text(t)) => json::string(out, t),
     }
 }
 
@@ -923,6 +1036,106 @@ impl Serialize for SpanOutput<'_> {
     }
 }
 
+impl SpanOutput<'_> {
+    /// Appends the JSON of the span (one line, no new line), as its `Serialize` writes it: the
+    /// keys, checks and fields as fixed byte strings, the protocol details through [`json::write`].
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        let d = &self.detail;
+        out.reserve(4096);
+        out.extend_from_slice(b"{\"offset\":");
+        json::u64(out, d.offset);
+        out.extend_from_slice(b",\"len\":");
+        json::u64(out, d.len as u64);
+        out.extend_from_slice(b",\"protocol\":");
+        json::string(out, d.protocol);
+        out.extend_from_slice(b",\"ok\":");
+        json::bool(out, d.ok);
+        out.extend_from_slice(b",\"kind\":");
+        json::opt_string(out, d.kind.as_deref());
+        out.extend_from_slice(b",\"checks\":[");
+        for (i, c) in d.checks.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            check_json(out, c);
+        }
+        out.extend_from_slice(b"],\"hex\":");
+        json::plain_string(out, d.hex.as_bytes());
+        out.extend_from_slice(b",\"time\":");
+        json::opt_string(out, d.time.as_deref());
+        out.extend_from_slice(b",\"list\":");
+        json::opt_string(out, d.list);
+        out.extend_from_slice(b",\"meter_id\":");
+        json::opt_string(out, d.meter_id.as_deref());
+        out.extend_from_slice(b",\"meter_type\":");
+        json::opt_string(out, d.meter_type.as_deref());
+        out.extend_from_slice(b",\"ident\":");
+        json::opt_string(out, d.ident.as_deref());
+        out.extend_from_slice(b",\"fields\":[");
+        for (i, f) in self.fields().iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            f.write_json(out);
+        }
+        out.push(b']');
+        if let Some(e) = &d.error {
+            out.extend_from_slice(b",\"error\":");
+            json::string(out, &e.message);
+        }
+        if let Some(n) = &d.note {
+            out.extend_from_slice(b",\"note\":");
+            json::string(out, n);
+        }
+        if d.unverified {
+            out.extend_from_slice(b",\"unverified\":true");
+        }
+        if d.echo {
+            out.extend_from_slice(b",\"echo\":true");
+        }
+        if let Some(details) = &d.details {
+            out.extend_from_slice(b",\"details\":");
+            json::write(details, out)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// A check as [`CheckJson`] writes it.
+fn check_json(out: &mut Vec<u8>, c: &Check) {
+    out.extend_from_slice(b"{\"name\":");
+    json::string(out, c.name);
+    out.extend_from_slice(if c.ok {
+        b",\"ok\":true,\"expected\":"
+    } else {
+        b",\"ok\":false,\"expected\":"
+    });
+    check_value_json(out, c.expected);
+    out.extend_from_slice(b",\"actual\":");
+    check_value_json(out, c.actual);
+    if let Some(rule) = c.rule {
+        out.extend_from_slice(b",\"rule\":");
+        json::string(out, rule);
+    }
+    out.push(b'}');
+}
+
+fn check_value_json(out: &mut Vec<u8>, v: CheckValue) {
+    match CheckValueText::of(v) {
+        Some(text) => json::plain_string(out, &text.buf[..text.len]),
+        None => match v {
+            CheckValue::Count(n) => {
+                out.push(b'"');
+                json::u64(out, n.into());
+                out.push(b'"');
+            }
+            CheckValue::Text(t) => json::string(out, t),
+            _ => json::null(out),
+        },
+    }
+}
+
 /// The message a HDLC span shows: the decoded one, else the best-effort one of a damaged frame.
 fn shown_message(h: &HdlcDecoded) -> Option<&HanMessage> {
     h.message.as_ref().or(h.damaged_message.as_ref())
@@ -993,34 +1206,56 @@ struct CheckValueJson(CheckValue);
 
 impl Serialize for CheckValueJson {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // "0x" and up to four hex digits, or four bytes as "E6 E7 00 01".
-        let mut buf = [0u8; 11];
-        let mut len = 0;
-        let mut push = |bytes: &[u8]| {
-            buf[len..len + bytes.len()].copy_from_slice(bytes);
-            len += bytes.len();
+        match CheckValueText::of(self.0) {
+            Some(text) => s.serialize_str(text.as_str()),
+            None => self.0.serialize(s),
+        }
+    }
+}
+
+/// A hex check value as its `Display` shows it, on the stack: "0x7E", "0x9A23", "E6 E7 00".
+/// `None` for the other kinds (a count, a text, missing).
+pub struct CheckValueText {
+    buf: [u8; 11],
+    len: usize,
+}
+
+impl CheckValueText {
+    pub fn of(v: CheckValue) -> Option<Self> {
+        let mut t = CheckValueText {
+            buf: [0; 11],
+            len: 0,
         };
-        match self.0 {
+        match v {
             CheckValue::Hex8(v) => {
-                push(b"0x");
-                push(&hex::pair(v));
+                t.push(b"0x");
+                t.push(&hex::pair(v));
             }
             CheckValue::Hex16(v) => {
-                push(b"0x");
-                push(&hex::pair((v >> 8) as u8));
-                push(&hex::pair(v as u8));
+                t.push(b"0x");
+                t.push(&hex::pair((v >> 8) as u8));
+                t.push(&hex::pair(v as u8));
             }
-            CheckValue::Bytes { len: n, bytes } => {
-                for (i, &b) in bytes.iter().take(usize::from(n)).enumerate() {
+            CheckValue::Bytes { len, bytes } => {
+                for (i, &b) in bytes.iter().take(usize::from(len)).enumerate() {
                     if i > 0 {
-                        push(b" ");
+                        t.push(b" ");
                     }
-                    push(&hex::pair(b));
+                    t.push(&hex::pair(b));
                 }
             }
-            other => return other.serialize(s),
+            _ => return None,
         }
-        s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+        Some(t)
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 }
 

@@ -17,11 +17,16 @@ pub fn pair(b: u8) -> [u8; 2] {
 
 /// Appends the upper-case hex pairs of `bytes` to `out` (as [`encode`], without a new `String`).
 pub fn encode_into(bytes: &[u8], out: &mut String) {
+    // A block at a time through a buffer on the stack: hex digits are ASCII, so each block is
+    // text as it stands.
+    const BLOCK: usize = 64;
     out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        let [hi, lo] = pair(b);
-        out.push(char::from(hi));
-        out.push(char::from(lo));
+    let mut buf = [0u8; 2 * BLOCK];
+    for block in bytes.chunks(BLOCK) {
+        for (digits, &b) in buf.chunks_exact_mut(2).zip(block) {
+            digits.copy_from_slice(&pair(b));
+        }
+        out.push_str(std::str::from_utf8(&buf[..2 * block.len()]).unwrap_or_default());
     }
 }
 

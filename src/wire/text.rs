@@ -1,7 +1,10 @@
 //! The text form of a span for people (`decode --format text`, `read`): read from the same typed
 //! [`SpanDetail`] as the JSON, fitted to 80 columns.
 
-use super::detail::{ClockDetail, Details, FieldName, FieldView, Fields, SpanDetail, SpanOutput};
+use super::detail::{
+    CheckValueText, ClockDetail, Details, FieldName, FieldView, Fields, SpanDetail, SpanOutput,
+};
+use crate::protocol::check::Check;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt::{self, Write};
@@ -42,7 +45,7 @@ fn render_with(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
         for c in &r.checks {
             match r.cut_off_text(c) {
                 Some(t) => list.add(format_args!("{} BAD ({t})", c.name)),
-                None => list.add(format_args!("{c}")),
+                None => list.add_check(c),
             }
         }
         wrapped_line("checks", &list, out);
@@ -106,6 +109,20 @@ impl Items {
     fn add(&mut self, item: fmt::Arguments<'_>) {
         let _ = self.text.write_fmt(item);
         self.ends.push(self.text.len());
+    }
+
+    /// A check as its `Display` shows it; a passed check with a hex value without `fmt`.
+    fn add_check(&mut self, c: &Check) {
+        match CheckValueText::of(c.actual).filter(|_| c.ok && c.rule.is_none()) {
+            Some(actual) => {
+                self.text.push_str(c.name);
+                self.text.push_str(" ok (");
+                self.text.push_str(actual.as_str());
+                self.text.push(')');
+                self.ends.push(self.text.len());
+            }
+            None => self.add(format_args!("{c}")),
+        }
     }
 
     fn add_str(&mut self, item: &str) {
@@ -283,6 +300,30 @@ fn pad(out: &mut String, text: &str, width: usize, right: bool) {
     }
 }
 
+/// Appends a float as `Display` writes it; whole numbers (most scaled values) without `fmt`.
+fn write_f64(out: &mut String, v: f64) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact
+    if v.fract() == 0.0 && v.abs() < EXACT && !(v == 0.0 && v.is_sign_negative()) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = v.abs() as u64;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0.0 {
+            out.push('-');
+        }
+        out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
 /// Drops the white space at the end of the line that began at `start`.
 fn trim_line_end(out: &mut String, start: usize) {
     let kept = out[start..].trim_end().len();
@@ -291,15 +332,16 @@ fn trim_line_end(out: &mut String, start: usize) {
 
 /// OBIS code, name, raw and scaled value, unit: columns sized to the values.
 fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
+    let fields: SmallVec<[FieldView<'_>; 24]> = fields.iter().collect();
     let name_w = fields
         .iter()
-        .map(|f| name_text(&f).chars().count())
+        .map(|f| name_text(f).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 44);
     let obis_w = fields
         .iter()
-        .map(|f| f.code_width())
+        .map(FieldView::code_width)
         .max()
         .unwrap_or(4)
         .max(if r.protocol == "mbus" { 7 } else { 4 });
@@ -311,7 +353,7 @@ fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
         f.raw.write_text(&mut cells);
         let raw_end = cells.len();
         if let Some(v) = f.value {
-            let _ = write!(cells, "{v}");
+            write_f64(&mut cells, v);
         }
         rows.push((start, raw_end, cells.len()));
     }
@@ -352,7 +394,7 @@ fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
         out.push_str("  ");
         pad(out, &code, obis_w, false);
         out.push_str("  ");
-        let name = name_text(&f);
+        let name = name_text(f);
         let name = match name.char_indices().nth(name_w) {
             Some((cut, _)) => &name[..cut],
             None => &name,

@@ -1,7 +1,9 @@
-//! A JSON serializer for `decode --format json`: the bytes of `serde_json::to_writer` (numbers,
-//! floats and escapes go through serde_json's own formatter), written into a `Vec<u8>` without
-//! serde_json's byte-at-a-time string scan or its per-write `io::Write` calls. The JSON form of a
-//! span is still its `Serialize`; this only writes it faster.
+//! JSON for `decode --format json`, the bytes `serde_json::to_writer` writes (numbers, floats
+//! and escapes go through serde_json's own formatter), into a `Vec<u8>`:
+//! - [`write`]: any `Serialize` value, without serde_json's byte-at-a-time string scan or its
+//!   per-write `io::Write` calls;
+//! - the value writers below ([`string`], [`opt_f64`]...), for the span writer of `detail.rs`
+//!   that writes the keys of a span, its checks and its fields as fixed byte strings.
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
@@ -11,6 +13,66 @@ use std::fmt;
 /// Appends the JSON of `value` to `out` (no new line).
 pub fn write<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
     value.serialize(&mut JsonWriter { out })
+}
+
+/// Appends `s` as a JSON string.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    write_str(out, s);
+}
+
+/// Appends text known to need no escaping (hex digits, a dotted code) between quotes.
+pub fn plain_string(out: &mut Vec<u8>, ascii: &[u8]) {
+    debug_assert!(!any_escape(ascii), "{ascii:?} needs escaping");
+    out.reserve(ascii.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(ascii);
+    out.push(b'"');
+}
+
+pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_str(out, s),
+        None => null(out),
+    }
+}
+
+pub fn null(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"null");
+}
+
+pub fn bool(out: &mut Vec<u8>, v: bool) {
+    out.extend_from_slice(if v { b"true" } else { b"false" });
+}
+
+pub fn u64(out: &mut Vec<u8>, v: u64) {
+    let _ = CompactFormatter.write_u64(out, v);
+}
+
+pub fn i64(out: &mut Vec<u8>, v: i64) {
+    let _ = CompactFormatter.write_i64(out, v);
+}
+
+/// A float as serde_json writes it: `800.0`, and `null` for NaN and the infinities.
+pub fn f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        let _ = CompactFormatter.write_f64(out, v);
+    } else {
+        null(out);
+    }
+}
+
+pub fn opt_i64(out: &mut Vec<u8>, v: Option<i64>) {
+    match v {
+        Some(v) => i64(out, v),
+        None => null(out),
+    }
+}
+
+pub fn opt_f64(out: &mut Vec<u8>, v: Option<f64>) {
+    match v {
+        Some(v) => f64(out, v),
+        None => null(out),
+    }
 }
 
 /// What cannot be written as JSON (a map key that is not a string or number).
@@ -40,36 +102,60 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Whether any byte of `bytes` must be escaped. No early exit: the loop compiles to vector
+/// instructions, and the strings written are short or escape-free (hex, names).
+fn any_escape(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |any, &b| any | needs_escape(b))
+}
+
 /// Appends `s` as a JSON string, escaped as serde_json escapes it.
+#[inline]
 fn write_str(out: &mut Vec<u8>, s: &str) {
+    if any_escape(s.as_bytes()) {
+        return write_escaped(out, s);
+    }
     out.reserve(s.len() + 2);
     out.push(b'"');
-    // Whole blocks without anything to escape (hex, names) are copied at once; the test of a
-    // block has no early exit, so it compiles to vector instructions.
-    const BLOCK: usize = 32;
-    let bytes = s.as_bytes();
-    for block in bytes.chunks(BLOCK) {
-        if !block.iter().fold(false, |any, &b| any | needs_escape(b)) {
-            out.extend_from_slice(block);
-            continue;
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends `,"key":` (without the comma for the first), the key escaped only if it must be.
+#[inline]
+fn write_key(out: &mut Vec<u8>, first: bool, key: &str) {
+    if any_escape(key.as_bytes()) {
+        if !first {
+            out.push(b',');
         }
-        for &b in block {
-            let escape = match b {
-                b'"' => CharEscape::Quote,
-                b'\\' => CharEscape::ReverseSolidus,
-                0x08 => CharEscape::Backspace,
-                0x0C => CharEscape::FormFeed,
-                b'\n' => CharEscape::LineFeed,
-                b'\r' => CharEscape::CarriageReturn,
-                b'\t' => CharEscape::Tab,
-                b if b < 0x20 => CharEscape::AsciiControl(b),
-                b => {
-                    out.push(b);
-                    continue;
-                }
-            };
-            let _ = CompactFormatter.write_char_escape(out, escape);
-        }
+        write_escaped(out, key);
+        out.push(b':');
+        return;
+    }
+    out.reserve(key.len() + 4);
+    out.extend_from_slice(if first { b"\"" } else { b",\"" });
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        let escape = match b {
+            b'"' => CharEscape::Quote,
+            b'\\' => CharEscape::ReverseSolidus,
+            0x08 => CharEscape::Backspace,
+            0x0C => CharEscape::FormFeed,
+            b'\n' => CharEscape::LineFeed,
+            b'\r' => CharEscape::CarriageReturn,
+            b'\t' => CharEscape::Tab,
+            b if b < 0x20 => CharEscape::AsciiControl(b),
+            b => {
+                out.push(b);
+                continue;
+            }
+        };
+        let _ = CompactFormatter.write_char_escape(out, escape);
     }
     out.push(b'"');
 }
@@ -276,9 +362,7 @@ impl Compound<'_, '_> {
     }
 
     fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
-        self.comma();
-        write_str(self.w.out, key);
-        self.w.out.push(b':');
+        write_key(self.w.out, std::mem::take(&mut self.first), key);
         value.serialize(&mut *self.w)
     }
 
@@ -564,6 +648,8 @@ mod tests {
         shapes: Vec<Shape>,
         map: BTreeMap<u32, &'static str>,
         empty: Vec<u8>,
+        #[serde(rename = "odd \"key\"\n")]
+        odd: u8,
     }
 
     /// `&[u8]` serialized as bytes (serde's `serialize_bytes`), as serde_bytes would.
@@ -617,6 +703,7 @@ mod tests {
             ],
             map: BTreeMap::from([(1, "a\"b"), (20, "")]),
             empty: Vec::new(),
+            odd: 1,
         };
         let (ours, theirs) = both(&value);
         assert_eq!(ours, theirs);

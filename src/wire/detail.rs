@@ -132,16 +132,16 @@ impl<'a> RawRef<'a> {
 
     /// Appends the value as text: strings as they are, anything else as in the JSON.
     pub fn write_text(self, out: &mut String) {
-        use std::fmt::Write;
         match self {
             RawRef::Text(t) => out.push_str(t),
             RawRef::Hex(b) => hex::encode_into(b, out),
             // Integers print alike in Rust and in JSON; floats and lists take the JSON form.
-            RawRef::UInt(u) => {
-                let _ = write!(out, "{u}");
-            }
+            RawRef::UInt(u) => push_decimal(out, u),
             RawRef::Int(i) => {
-                let _ = write!(out, "{i}");
+                if i < 0 {
+                    out.push('-');
+                }
+                push_decimal(out, i.unsigned_abs());
             }
             other => {
                 let json = serde_json::to_string(&other).unwrap_or_default();
@@ -200,6 +200,21 @@ impl Serialize for RawRef<'_> {
             RawRef::DataList(items) => s.collect_seq(items.iter().map(RawRef::of)),
         }
     }
+}
+
+/// Appends `n` in decimal (as `Display` writes it, without `fmt`).
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// The bytes as one hex string, built on the stack when short (date-times, ids).
@@ -767,7 +782,7 @@ impl ClockDetail {
             deviation: dt.deviation(),
             hundredths: dt.hundredths(),
             raw: hex::encode(&dt.raw),
-            status: dt.status().map(|s| format!("0x{s:02X}")),
+            status: dt.status().map(hex::byte_text),
             status_flags: dt.status_flags(),
         }
     }
@@ -1541,7 +1556,7 @@ impl SpanDetail {
         self.kind = Some("hdlc-frame".into());
         let mut detail = HdlcDetail {
             hdlc: frame.header.map(|hd| HdlcHeaderDetail {
-                control: format!("0x{:02X}", hd.control),
+                control: hex::byte_text(hd.control),
                 control_name: hd.control_name(),
                 dest: hd.dest.value(),
                 dest_raw: hex::encode(hd.dest.raw()),
@@ -1569,7 +1584,7 @@ impl SpanDetail {
                 encrypted: glo.encrypted(),
                 invocation_counter: glo.invocation_counter,
                 manufacturer: glo.manufacturer(),
-                security_control: format!("0x{:02X}", glo.security_control),
+                security_control: hex::byte_text(glo.security_control),
                 system_title: hex::encode(&glo.system_title),
                 tag: glo.tag.map(|t| hex::encode(&t)),
             });
@@ -1801,4 +1816,143 @@ pub fn decode_all(bytes: &[u8], decoder: &mut crate::protocol::Decoder) -> Vec<S
         out.push(SpanDetail::of(&span, &decoded));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::han::{Scaling, sample_stream};
+    use crate::protocol::{Decoder, Framer};
+
+    /// The bytes of every fixture, and a stretch of the sample stream decoded three ways.
+    fn inputs() -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut out = vec![("sample stream".to_string(), sample_stream(40))];
+        for dir in ["han", "iec61107", "kmp", "mbus", "p1", "reference"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                let bytes = match path.extension().and_then(|e| e.to_str()) {
+                    Some("hex") => hex::parse(std::str::from_utf8(&bytes).unwrap()).unwrap(),
+                    Some("bin") => bytes,
+                    _ => continue,
+                };
+                out.push((path.display().to_string(), bytes));
+            }
+        }
+        assert!(out.len() > 30, "only {} inputs", out.len());
+        out
+    }
+
+    /// decode's output (HAN fields borrowed, JSON written directly) is byte for byte the
+    /// `Serialize` and text form of the owned description, for every span of every fixture.
+    #[test]
+    fn the_direct_output_is_the_serialized_description() {
+        let mut spans = 0;
+        let mut han_fields = 0;
+        for (name, bytes) in inputs() {
+            for scaling in [
+                Scaling::default(),
+                Scaling {
+                    energy_scaler: -3,
+                    current_scaler: Some(-3),
+                },
+            ] {
+                let mut framer = Framer::default();
+                let mut decoder = Decoder::new(scaling, None);
+                framer.push(&bytes);
+                framer.finish();
+                while let Some(span) = framer.next_span() {
+                    let decoded = decoder.decode(&span);
+                    let owned = SpanDetail::of(&span, &decoded);
+                    let output = SpanOutput::of(&span, &decoded);
+                    let want = serde_json::to_string(&owned).unwrap();
+                    let mut direct = Vec::new();
+                    output.write_json(&mut direct).unwrap();
+                    assert_eq!(String::from_utf8(direct).unwrap(), want, "{name}");
+                    let mut through_serde = Vec::new();
+                    json::write(&output, &mut through_serde).unwrap();
+                    assert_eq!(String::from_utf8(through_serde).unwrap(), want, "{name}");
+                    let (mut text, mut owned_text) = (String::new(), String::new());
+                    super::super::text::render_output(&output, &mut text);
+                    super::super::text::render(&owned, &mut owned_text);
+                    assert_eq!(text, owned_text, "{name}");
+                    for c in &owned.checks {
+                        assert_eq!(
+                            serde_json::to_string(&CheckJson(c)).unwrap(),
+                            serde_json::to_string(c).unwrap()
+                        );
+                    }
+                    spans += 1;
+                    if let Fields::Han { fields, .. } = output.fields() {
+                        han_fields += fields.len();
+                    }
+                }
+            }
+        }
+        assert!(
+            spans > 100 && han_fields > 500,
+            "{spans} spans, {han_fields} fields"
+        );
+    }
+
+    /// Fields no fixture has: escapes, composed names, floats without a JSON form, lists.
+    #[test]
+    fn odd_fields_write_as_they_serialize() {
+        let mut odd = FieldDetail::plain(
+            Some("a\"b\\c".into()),
+            "tab\there\nline".into(),
+            RawValue::List(vec![
+                RawValue::Float(f64::NAN),
+                RawValue::Int(-5),
+                RawValue::List(vec![RawValue::Bool(true), RawValue::Null]),
+            ]),
+            Some(-2),
+            Some(f64::INFINITY),
+            Some("°C".into()),
+        );
+        odd.text = Some("\u{1}".into());
+        odd.inferred_obis = Some("x".into());
+        odd.unverified = true;
+        odd.storage = Some(3);
+        odd.tariff = Some(1);
+        odd.subunit = Some(0);
+        odd.function = Some("maximum");
+        let blank = FieldDetail::plain(None, String::new(), RawValue::Null, None, None, None);
+        let composed = FieldView {
+            name: FieldName::Obis(Obis::new(1, 0, 1, 8, 2, 255)),
+            obis: Some(FieldCode::Obis(Obis::new(1, 0, 1, 8, 2, 255))),
+            raw: RawRef::Hex(&[0x7E, 0x00, 0xFF]),
+            ..blank.view()
+        };
+        for view in [odd.view(), composed] {
+            let mut direct = Vec::new();
+            view.write_json(&mut direct);
+            let direct = String::from_utf8(direct).unwrap();
+            assert_eq!(direct, serde_json::to_string(&view).unwrap());
+            assert_eq!(direct, serde_json::to_string(&view.to_detail()).unwrap());
+        }
+        let mut text = String::new();
+        composed.raw.write_text(&mut text);
+        assert_eq!(text, "7E00FF");
+        assert_eq!(
+            composed.to_detail().name,
+            "Active energy import (A+), tariff 2"
+        );
+    }
+
+    /// Strings shown as text follow `Data::as_text`'s rule.
+    #[test]
+    fn printable_is_the_rule_of_as_text() {
+        for b in [
+            &b"Kamstrup_V0001"[..],
+            b"\x01ab",
+            b"\xFF\xFE",
+            b"",
+            "å€".as_bytes(),
+        ] {
+            let d = Data::OctetString(b.into());
+            assert_eq!(printable(b).map(str::to_string), d.as_text(), "{b:?}");
+        }
+    }
 }

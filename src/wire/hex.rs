@@ -15,6 +15,12 @@ pub fn pair(b: u8) -> [u8; 2] {
     [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0F)]]
 }
 
+/// One byte as `0x7E`.
+pub fn byte_text(b: u8) -> String {
+    let [hi, lo] = pair(b);
+    String::from_iter(['0', 'x', char::from(hi), char::from(lo)])
+}
+
 /// Appends the upper-case hex pairs of `bytes` to `out` (as [`encode`], without a new `String`).
 pub fn encode_into(bytes: &[u8], out: &mut String) {
     // A block at a time through a buffer on the stack: hex digits are ASCII, so each block is
@@ -117,6 +123,9 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         let formatted: String = all.iter().map(|b| format!("{b:02X}")).collect();
         assert_eq!(encode(&all), formatted);
+        for b in all {
+            assert_eq!(byte_text(b), format!("0x{b:02X}"));
+        }
         assert!(matches!(parse("7E A"), Err(HexError::OddHex { .. })));
         let e = parse("7E\nZZ").unwrap_err().to_string();
         assert_eq!(

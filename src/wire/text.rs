@@ -3,6 +3,7 @@
 
 use super::detail::{
     CheckValueText, ClockDetail, Details, FieldName, FieldView, Fields, SpanDetail, SpanOutput,
+    push_decimal,
 };
 use crate::protocol::check::Check;
 use smallvec::SmallVec;
@@ -304,21 +305,10 @@ fn pad(out: &mut String, text: &str, width: usize, right: bool) {
 fn write_f64(out: &mut String, v: f64) {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact
     if v.fract() == 0.0 && v.abs() < EXACT && !(v == 0.0 && v.is_sign_negative()) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = v.abs() as u64;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
         if v < 0.0 {
             out.push('-');
         }
-        out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+        push_decimal(out, v.abs() as u64);
     } else {
         let _ = write!(out, "{v}");
     }
@@ -374,18 +364,23 @@ fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
         .unwrap_or(5)
         .max(5);
     let both_w = raw_w + 2 + value_w;
-    let header = format!(
-        "  {:obis_w$}  {:name_w$}  {:>raw_w$}  {:>value_w$}  unit",
-        if r.protocol == "mbus" {
-            "DIF/VIF"
-        } else {
-            "OBIS"
-        },
-        "name",
-        "raw",
-        "value"
-    );
-    let _ = writeln!(out, "{}", header.trim_end());
+    let start = out.len();
+    out.push_str("  ");
+    let code_title = if r.protocol == "mbus" {
+        "DIF/VIF"
+    } else {
+        "OBIS"
+    };
+    pad(out, code_title, obis_w, false);
+    out.push_str("  ");
+    pad(out, "name", name_w, false);
+    out.push_str("  ");
+    pad(out, "raw", raw_w, true);
+    out.push_str("  ");
+    pad(out, "value", value_w, true);
+    out.push_str("  unit");
+    trim_line_end(out, start);
+    out.push('\n');
     let mut code = String::new();
     for (f, row) in fields.iter().zip(&rows) {
         let start = out.len();

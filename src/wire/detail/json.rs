@@ -75,6 +75,29 @@ pub fn opt_f64(out: &mut Vec<u8>, v: Option<f64>) {
     }
 }
 
+/// An object being written key by key: `{"a":1,"b":2}`.
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    pub fn begin(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Object { out, first: true }
+    }
+
+    /// Writes the key (and the comma before it); the value goes into the buffer returned.
+    pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        write_key(self.out, std::mem::take(&mut self.first), key);
+        self.out
+    }
+
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
 /// What cannot be written as JSON (a map key that is not a string or number).
 #[derive(Debug)]
 pub struct Error(String);

@@ -214,7 +214,7 @@ pub fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// The bytes as one hex string, built on the stack when short (date-times, ids).
@@ -298,7 +298,9 @@ pub enum FieldCode<'a> {
 impl FieldCode<'_> {
     fn write(self, out: &mut String) {
         match self {
-            FieldCode::Obis(o) => out.push_str(DottedObis::of(o).as_str()),
+            FieldCode::Obis(o) => {
+                out.extend(DottedObis::of(o).as_bytes().iter().map(|&b| char::from(b)))
+            }
             FieldCode::Text(t) => out.push_str(t),
         }
     }

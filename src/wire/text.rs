@@ -100,10 +100,18 @@ fn render_with(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
 }
 
 /// The items of a wrapped line, written one after the other into one buffer.
-#[derive(Default)]
 struct Items {
     text: String,
     ends: SmallVec<[usize; 12]>,
+}
+
+impl Default for Items {
+    fn default() -> Self {
+        Items {
+            text: String::with_capacity(256),
+            ends: SmallVec::new(),
+        }
+    }
 }
 
 impl Items {
@@ -291,7 +299,7 @@ fn name_text<'a>(f: &FieldView<'a>) -> Cow<'a, str> {
 
 /// Appends `text` padded with spaces to `width` characters, on the left (`right`) or the right.
 fn pad(out: &mut String, text: &str, width: usize, right: bool) {
-    let fill = width.saturating_sub(text.chars().count());
+    let fill = width.saturating_sub(chars(text));
     if right {
         out.extend(std::iter::repeat_n(' ', fill));
     }
@@ -314,6 +322,15 @@ fn write_f64(out: &mut String, v: f64) {
     }
 }
 
+/// The characters in `text` (its bytes when ASCII, as most are).
+fn chars(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
+}
+
 /// Drops the white space at the end of the line that began at `start`.
 fn trim_line_end(out: &mut String, start: usize) {
     let kept = out[start..].trim_end().len();
@@ -325,7 +342,7 @@ fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
     let fields: SmallVec<[FieldView<'_>; 24]> = fields.iter().collect();
     let name_w = fields
         .iter()
-        .map(|f| name_text(f).chars().count())
+        .map(|f| chars(&name_text(f)))
         .max()
         .unwrap_or(4)
         .clamp(4, 44);
@@ -336,7 +353,7 @@ fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
         .unwrap_or(4)
         .max(if r.protocol == "mbus" { 7 } else { 4 });
     // Each row's raw and value text, one after the other in one buffer.
-    let mut cells = String::new();
+    let mut cells = String::with_capacity(32 * fields.len());
     let mut rows: SmallVec<[(usize, usize, usize); 32]> = SmallVec::new();
     for f in fields.iter() {
         let start = cells.len();
@@ -381,7 +398,7 @@ fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
     out.push_str("  unit");
     trim_line_end(out, start);
     out.push('\n');
-    let mut code = String::new();
+    let mut code = String::with_capacity(32);
     for (f, row) in fields.iter().zip(&rows) {
         let start = out.len();
         code.clear();
@@ -435,10 +452,10 @@ fn wrapped<'a>(label: &str, items: impl Iterator<Item = &'a str>, sep: &str, out
     const INDENT: usize = 11;
     let mut start = out.len();
     let _ = write!(out, "  {label:<8} ");
-    let mut line_w = out[start..].chars().count();
-    let sep_w = sep.chars().count();
+    let mut line_w = chars(&out[start..]);
+    let sep_w = chars(sep);
     for (i, item) in items.enumerate() {
-        let item_w = item.chars().count();
+        let item_w = chars(item);
         if i > 0 && line_w + sep_w + item_w > WIDTH {
             trim_line_end(out, start);
             out.push('\n');

@@ -54,7 +54,13 @@ pub fn i64(out: &mut Vec<u8>, v: i64) {
 
 /// A float as serde_json writes it: `800.0`, and `null` for NaN and the infinities.
 pub fn f64(out: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
+    // Whole numbers (most scaled values) as an integer and `.0`, as serde_json's shortest form
+    // writes them below this bound (a test holds the two equal).
+    const WHOLE_BELOW: f64 = 1e15;
+    if v.fract() == 0.0 && v.abs() < WHOLE_BELOW && !(v == 0.0 && v.is_sign_negative()) {
+        i64(out, v as i64);
+        out.extend_from_slice(b".0");
+    } else if v.is_finite() {
         let _ = CompactFormatter.write_f64(out, v);
     } else {
         null(out);
@@ -243,11 +249,7 @@ impl<'w, 'a> ser::Serializer for &'w mut JsonWriter<'a> {
         Ok(())
     }
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        if v.is_finite() {
-            let _ = CompactFormatter.write_f64(self.out, v);
-        } else {
-            self.out.extend_from_slice(b"null");
-        }
+        f64(self.out, v);
         Ok(())
     }
     fn serialize_char(self, v: char) -> Result<(), Error> {
@@ -731,6 +733,36 @@ mod tests {
         let (ours, theirs) = both(&value);
         assert_eq!(ours, theirs);
         assert!(ours.contains(r#"\"#), "{ours}");
+    }
+
+    #[test]
+    fn whole_floats_write_as_serde_json_writes_them() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            800.0,
+            123456790.0,
+            0.5,
+            -2.37,
+            1e15,
+            1e16,
+        ];
+        for e in 0..=15 {
+            let p = 10f64.powi(e);
+            values.extend([p, p - 1.0, -p, -(p - 1.0), p + 1.0]);
+        }
+        values.extend((0..2000).map(|i| f64::from(i) * 7919.0 - 3e6));
+        for v in values {
+            let mut ours = Vec::new();
+            f64(&mut ours, v);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&v).unwrap(),
+                "{v}"
+            );
+        }
     }
 
     #[test]

@@ -8,11 +8,21 @@ pub fn encode(bytes: &[u8]) -> String {
     s
 }
 
-const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+/// The two upper-case hex digits of every byte value, built at compile time.
+const PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut table = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = [DIGITS[b >> 4], DIGITS[b & 0x0F]];
+        b += 1;
+    }
+    table
+};
 
 /// The two upper-case hex digits of a byte.
 pub fn pair(b: u8) -> [u8; 2] {
-    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0F)]]
+    PAIRS[usize::from(b)]
 }
 
 /// One byte as `0x7E`.

@@ -1371,18 +1371,78 @@ impl CheckValueText {
 }
 
 fn datetime_text(dt: &DateTime) -> String {
-    let mut s = dt
-        .iso8601()
-        .unwrap_or_else(|| format!("unspecified ({})", hex::encode(&dt.raw)));
+    let mut s = String::with_capacity(64);
+    if !push_iso8601(dt, &mut s) {
+        s.push_str("unspecified (");
+        hex::encode_into(&dt.raw, &mut s);
+        s.push(')');
+    }
     match dt.deviation() {
-        Some(d) => s.push_str(&format!(" deviation {d} min")),
+        Some(d) => {
+            s.push_str(" deviation ");
+            if d < 0 {
+                s.push('-');
+            }
+            push_decimal(&mut s, u64::from(d.unsigned_abs()));
+            s.push_str(" min");
+        }
         None => s.push_str(" (deviation not specified)"),
     }
     let flags = dt.status_flags();
     if !flags.is_empty() {
-        s.push_str(&format!(" [{}]", flags.join(", ")));
+        s.push_str(" [");
+        s.push_str(&flags.join(", "));
+        s.push(']');
     }
     s
+}
+
+/// [`DateTime::iso8601`] without `fmt` (a test holds the two equal).
+fn iso8601(dt: &DateTime) -> Option<String> {
+    let mut s = String::with_capacity(22);
+    push_iso8601(dt, &mut s).then_some(s)
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS[.hh]` when every part up to the seconds is specified; false (and
+/// nothing appended) otherwise.
+fn push_iso8601(dt: &DateTime, out: &mut String) -> bool {
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+    ) else {
+        return false;
+    };
+    // Zero-padded: four digits for the year (more if it has them), two for the rest.
+    let two = |out: &mut String, v: u8| {
+        out.push(char::from(b'0' + v / 10 % 10));
+        out.push(char::from(b'0' + v % 10));
+    };
+    if y < 1000 {
+        out.extend(std::iter::repeat_n(
+            '0',
+            if y < 10 {
+                3
+            } else if y < 100 {
+                2
+            } else {
+                1
+            },
+        ));
+    }
+    push_decimal(out, y.into());
+    for (sep, v) in [('-', mo), ('-', d), ('T', h), (':', mi), (':', sec)] {
+        out.push(sep);
+        two(out, v);
+    }
+    if let Some(hh) = dt.hundredths().filter(|&hh| hh > 0) {
+        out.push('.');
+        two(out, hh);
+    }
+    true
 }
 
 /// The fields of an IEC 61107 data block, named.
@@ -1702,7 +1762,7 @@ impl SpanDetail {
             if h.cipher.is_none() && h.message.is_some() {
                 self.kind = Some("data-notification".into());
             }
-            self.time = m.time().and_then(DateTime::iso8601);
+            self.time = m.time().and_then(iso8601);
             self.list = Some(m.list.name());
             self.meter_id = m.meter_id();
             self.meter_type = m.meter_type().map(str::to_string);
@@ -2035,6 +2095,34 @@ mod tests {
             composed.to_detail().name,
             "Active energy import (A+), tariff 2"
         );
+    }
+
+    /// The date-time text without `fmt` is `DateTime::iso8601`'s, specified or not.
+    #[test]
+    fn iso8601_is_the_datetime_s() {
+        let mut checked = 0;
+        for year in [0u16, 7, 42, 999, 2024, 9999, 0xFFFF] {
+            for (month, day, hour, minute, second, hundredths) in [
+                (5, 1, 0, 0, 0, 0xFF),
+                (12, 31, 23, 59, 59, 0),
+                (1, 9, 9, 5, 7, 99),
+                (0xFF, 1, 0, 0, 0, 0),
+                (2, 0xFF, 0, 0, 0, 5),
+                (2, 28, 0xFF, 0, 0, 0),
+                (2, 28, 1, 0xFF, 0, 0),
+                (2, 28, 1, 2, 0xFF, 0),
+                (0xFD, 0xFE, 1, 2, 3, 4),
+            ] {
+                let [yh, yl] = year.to_be_bytes();
+                let raw = [
+                    yh, yl, month, day, 0xFF, hour, minute, second, hundredths, 0x80, 0, 0xFF,
+                ];
+                let dt = DateTime::from_slice(&raw).unwrap();
+                assert_eq!(iso8601(&dt), dt.iso8601(), "{raw:02X?}");
+                checked += usize::from(dt.iso8601().is_some());
+            }
+        }
+        assert_eq!(checked, 6 * 3, "specified years x fully specified rows");
     }
 
     /// Strings shown as text follow `Data::as_text`'s rule.

@@ -2,8 +2,8 @@
 //! [`SpanDetail`] as the JSON, fitted to 80 columns.
 
 use super::detail::{
-    CheckValueText, ClockDetail, Details, FieldName, FieldView, Fields, SpanDetail, SpanOutput,
-    push_decimal,
+    CheckValueText, ClockDetail, Details, FieldName, FieldText, FieldView, Fields, SpanDetail,
+    SpanOutput, push_decimal,
 };
 use crate::protocol::check::Check;
 use smallvec::SmallVec;
@@ -29,18 +29,23 @@ fn render_with(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
     } else {
         "BAD"
     };
-    let _ = write!(
-        out,
-        "@{} · {} byte{} · ",
-        r.offset,
-        r.len,
-        if r.len == 1 { "" } else { "s" },
-    );
+    out.push('@');
+    push_decimal(out, r.offset);
+    out.push_str(" · ");
+    push_decimal(out, r.len as u64);
+    out.push_str(if r.len == 1 {
+        " byte · "
+    } else {
+        " bytes · "
+    });
     out.extend(r.protocol.chars().map(|c| c.to_ascii_uppercase()));
     if let Some(k) = &r.kind {
-        let _ = write!(out, " {k}");
+        out.push(' ');
+        out.push_str(k);
     }
-    let _ = writeln!(out, " · {verdict}");
+    out.push_str(" · ");
+    out.push_str(verdict);
+    out.push('\n');
     if !r.checks.is_empty() {
         let mut list = Items::default();
         for c in &r.checks {
@@ -76,13 +81,16 @@ fn render_with(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
             .hdlc()
             .and_then(|h| h.meter_kind)
             .filter(|k| *k != "unknown type");
-        let _ = writeln!(
-            out,
-            "  meter    id {} · type {}{}",
-            r.meter_id.as_deref().unwrap_or("-"),
-            r.meter_type.as_deref().unwrap_or("-"),
-            kind.map(|k| format!(" ({k})")).unwrap_or_default()
-        );
+        out.push_str("  meter    id ");
+        out.push_str(r.meter_id.as_deref().unwrap_or("-"));
+        out.push_str(" · type ");
+        out.push_str(r.meter_type.as_deref().unwrap_or("-"));
+        if let Some(k) = kind {
+            out.push_str(" (");
+            out.push_str(k);
+            out.push(')');
+        }
+        out.push('\n');
     }
     if !fields.is_empty() {
         field_table(r, fields, out);
@@ -220,15 +228,19 @@ fn bus_lines(r: &SpanDetail, out: &mut String) {
 
 fn hdlc_lines(r: &SpanDetail, d: &super::detail::HdlcDetail, out: &mut String) {
     if let Some(h) = &d.hdlc {
-        let _ = writeln!(
-            out,
-            "  hdlc     dest {} src {} control {} ({}){}",
-            h.dest,
-            h.src,
-            h.control,
-            h.control_name,
-            if h.segmented { " segmented" } else { "" }
-        );
+        out.push_str("  hdlc     dest ");
+        push_decimal(out, h.dest.into());
+        out.push_str(" src ");
+        push_decimal(out, h.src.into());
+        out.push_str(" control ");
+        out.push_str(&h.control);
+        out.push_str(" (");
+        out.push_str(h.control_name);
+        out.push(')');
+        if h.segmented {
+            out.push_str(" segmented");
+        }
+        out.push('\n');
     }
     if let Some(c) = &d.cipher {
         let mut parts = Items::default();
@@ -251,7 +263,7 @@ fn hdlc_lines(r: &SpanDetail, d: &super::detail::HdlcDetail, out: &mut String) {
 /// `Kamstrup list1 · time ... deviation ... · clock status ...`
 fn message_line(r: &SpanDetail, out: &mut String) {
     let hdlc = r.hdlc();
-    let mut line = String::new();
+    let mut line = String::with_capacity(128);
     match hdlc.and_then(|h| h.brand) {
         Some("unknown") | None => line.push_str("DLMS "),
         Some(b) => {
@@ -427,7 +439,14 @@ fn field_table(r: &SpanDetail, fields: Fields<'_>, out: &mut String) {
         if let Some(t) = &f.text {
             out.push_str("  ");
             pad(out, "", obis_w, false);
-            let _ = writeln!(out, "  = {t}");
+            out.push_str("  = ");
+            match t {
+                FieldText::Text(t) => out.push_str(t),
+                other => {
+                    let _ = write!(out, "{other}");
+                }
+            }
+            out.push('\n');
         }
     }
     if fields
@@ -451,7 +470,9 @@ fn wrapped<'a>(label: &str, items: impl Iterator<Item = &'a str>, sep: &str, out
     const WIDTH: usize = 78;
     const INDENT: usize = 11;
     let mut start = out.len();
-    let _ = write!(out, "  {label:<8} ");
+    out.push_str("  ");
+    pad(out, label, 8, false);
+    out.push(' ');
     let mut line_w = chars(&out[start..]);
     let sep_w = chars(sep);
     for (i, item) in items.enumerate() {

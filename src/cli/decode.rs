@@ -303,7 +303,8 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
     };
     let mut decode = FileDecode {
         output: Output {
-            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            // A span's JSON is about 3 KB: a large buffer keeps the writes to the output few.
+            out: BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
             format: args.format,
             summary: args.summary.then(Summary::default),
             text: String::new(),

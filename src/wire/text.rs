@@ -516,3 +516,34 @@ fn hexdump(hex: &str, offset: u64, out: &mut String) {
         let _ = writeln!(out, "  ... {} more bytes", bytes - MAX);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::check::CheckValue;
+
+    /// A check in the text is its `Display`, whether written directly or through `fmt`.
+    #[test]
+    fn checks_read_as_their_display() {
+        let bytes = CheckValue::Bytes {
+            len: 3,
+            bytes: [0xE6, 0xE7, 0x00, 0x00],
+        };
+        let mut checks = vec![
+            Check::compare("start flag", CheckValue::Hex8(0x7E), CheckValue::Hex8(0x7E)),
+            Check::compare("FCS", CheckValue::Hex16(0xA798), CheckValue::Hex16(0xA798)),
+            Check::compare("FCS", CheckValue::Hex16(0xA798), CheckValue::Hex16(0x0001)),
+            Check::compare("LLC", bytes, bytes),
+            Check::compare("length", CheckValue::Count(302), CheckValue::Count(302)),
+            Check::compare("end flag", CheckValue::Hex8(0x7E), CheckValue::Missing),
+        ];
+        let mut with_rule = Check::compare("BCC", CheckValue::Hex8(1), CheckValue::Hex8(1));
+        with_rule.rule = Some("additive");
+        checks.push(with_rule);
+        for c in &checks {
+            let mut items = Items::default();
+            items.add_check(c);
+            assert_eq!(items.iter().collect::<Vec<_>>(), [c.to_string()]);
+        }
+    }
+}

@@ -70,18 +70,16 @@ impl Obis {
     /// The name when it is a fixed text (every code of the Kamstrup lists): no allocation.
     /// `None` for names composed from the code (a tariff, a maximum demand, an unknown code).
     pub fn static_name(&self) -> Option<&'static str> {
-        if let Some(n) = fixed_name(*self) {
-            return Some(n);
+        // The electricity quantities first: most fields are one, and no fixed name is.
+        if self.a() == 1 && self.e() == 0 {
+            let q = quantity(self.c());
+            match self.d() {
+                7 => return q.map(|q| q.0),
+                8 => return q.map(|q| q.1),
+                _ => {}
+            }
         }
-        if self.a() != 1 || self.e() != 0 {
-            return None;
-        }
-        let q = quantity(self.c())?;
-        match self.d() {
-            7 => Some(q.0),
-            8 => Some(q.1),
-            _ => None,
-        }
+        fixed_name(*self)
     }
 
     /// Writes the name (as [`Obis::name`]) into `out` without building a `String`.

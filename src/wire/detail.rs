@@ -1709,7 +1709,7 @@ impl SpanDetail {
     }
 
     fn add_hdlc(&mut self, frame: &hdlc::Frame, h: &HdlcDecoded, han_fields: bool) {
-        self.kind = Some("hdlc-frame".into());
+        let mut kind = "hdlc-frame";
         let mut detail = HdlcDetail {
             hdlc: frame.header.map(|hd| HdlcHeaderDetail {
                 control: hex::byte_text(hd.control),
@@ -1731,7 +1731,7 @@ impl SpanDetail {
         };
         self.note.clone_from(&h.note);
         if let Some(glo) = &h.cipher {
-            self.kind = Some("general-glo-ciphering".into());
+            kind = "general-glo-ciphering";
             detail.cipher = Some(CipherDetail {
                 authenticated: glo.authenticated(),
                 // Decrypted without its tag checked, into a push that decodes, counts as
@@ -1760,7 +1760,7 @@ impl SpanDetail {
         // A damaged frame's best-effort message fills the same keys (its kind stays hdlc-frame).
         if let Some(m) = shown_message(h) {
             if h.cipher.is_none() && h.message.is_some() {
-                self.kind = Some("data-notification".into());
+                kind = "data-notification";
             }
             self.time = m.time().and_then(iso8601);
             self.list = Some(m.list.name());
@@ -1782,6 +1782,7 @@ impl SpanDetail {
             detail.null_placeholders = Some(m.null_placeholders);
             detail.current_scaler = Some(m.current_scaler);
         }
+        self.kind = Some(kind.into());
         if detail != HdlcDetail::default() {
             self.details = Some(Details::Hdlc(Box::new(detail)));
         }

@@ -13,11 +13,12 @@ use kamscope::protocol::{Decoder, Protocol, Protocols};
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical::ReadoutSplit;
 use kamscope::wire::capture::{self, CaptureLine, Chunk};
+use kamscope::wire::detail::SpanOutput;
 use kamscope::wire::hex::{self, HexDecoder};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::pipeline::SpanView;
 use kamscope::wire::summary::Summary;
-use kamscope::wire::{Direction, HanEvent, Link, LinkState, Pipeline, SpanDetail};
+use kamscope::wire::{Direction, HanEvent, Link, LinkState, Pipeline};
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,7 +90,9 @@ struct Output<W: Write> {
     out: W,
     format: Format,
     summary: Option<Summary>,
+    /// The text or JSON of one span, reused from span to span.
     text: String,
+    json: Vec<u8>,
     write_error: Option<io::Error>,
 }
 
@@ -102,14 +105,21 @@ impl<W: Write> Output<W> {
         if self.write_error.is_some() {
             return;
         }
-        let detail = SpanDetail::of(&view.span, &view.decoded);
+        let detail = SpanOutput::of(&view.span, &view.decoded);
         let result = match self.format {
-            Format::Json => serde_json::to_writer(&mut self.out, &detail)
-                .map_err(io::Error::from)
-                .and_then(|()| self.out.write_all(b"\n")),
+            Format::Json => {
+                self.json.clear();
+                detail
+                    .write_json(&mut self.json)
+                    .map_err(io::Error::other)
+                    .and_then(|()| {
+                        self.json.push(b'\n');
+                        self.out.write_all(&self.json)
+                    })
+            }
             Format::Text => {
                 self.text.clear();
-                kamscope::wire::text::render(&detail, &mut self.text);
+                kamscope::wire::text::render_output(&detail, &mut self.text);
                 self.out.write_all(self.text.as_bytes())
             }
         };
@@ -300,10 +310,12 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
     };
     let mut decode = FileDecode {
         output: Output {
-            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            // A span's JSON is about 3 KB: a large buffer keeps the writes to the output few.
+            out: BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
             format: args.format,
             summary: args.summary.then(Summary::default),
             text: String::new(),
+            json: Vec::new(),
             write_error: None,
         },
         han: new_pipeline(Link::Han),
@@ -430,6 +442,7 @@ fn decode_port(mut args: DecodeArgs, path: String) -> Result<ExitCode, UserError
             format: args.format,
             summary: args.summary.then(Summary::default),
             text: String::new(),
+            json: Vec::new(),
             write_error: None,
         };
         let mut waiting = Waiting::default();

@@ -59,23 +59,63 @@ impl Obis {
 
     /// A readable name, from the Kamstrup HAN tables and the standard electricity codes.
     pub fn name(&self) -> String {
-        if let Some(n) = fixed_name(*self) {
+        if let Some(n) = self.static_name() {
             return n.to_string();
         }
+        let mut out = String::new();
+        let _ = self.write_name(&mut out);
+        out
+    }
+
+    /// The name when it is a fixed text (every code of the Kamstrup lists): no allocation.
+    /// `None` for names composed from the code (a tariff, a maximum demand, an unknown code).
+    pub fn static_name(&self) -> Option<&'static str> {
+        // The electricity quantities first: most fields are one, and no fixed name is.
+        if self.a() == 1 && self.e() == 0 {
+            let q = quantity(self.c());
+            match self.d() {
+                7 => return q.map(|q| q.0),
+                8 => return q.map(|q| q.1),
+                _ => {}
+            }
+        }
+        fixed_name(*self)
+    }
+
+    /// Writes the name (as [`Obis::name`]) into `out` without building a `String`.
+    pub fn write_name(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        if let Some(n) = fixed_name(*self) {
+            return out.write_str(n);
+        }
+        let tariff = |out: &mut dyn fmt::Write, e: u8| match e {
+            0 => Ok(()),
+            e => write!(out, ", tariff {e}"),
+        };
         if self.a() == 1
             && let Some(q) = quantity(self.c())
         {
-            let kind = match self.d() {
-                7 => q.0,
-                8 => q.1,
-                6 => return with_tariff(format!("{} maximum demand", q.0), self.e()),
-                2 => return with_tariff(format!("{} cumulative maximum demand", q.0), self.e()),
-                4 => return format!("{} current average", q.0),
-                _ => return format!("{} ({})", q.0, self),
+            return match self.d() {
+                7 => {
+                    out.write_str(q.0)?;
+                    tariff(out, self.e())
+                }
+                8 => {
+                    out.write_str(q.1)?;
+                    tariff(out, self.e())
+                }
+                6 => {
+                    write!(out, "{} maximum demand", q.0)?;
+                    tariff(out, self.e())
+                }
+                2 => {
+                    write!(out, "{} cumulative maximum demand", q.0)?;
+                    tariff(out, self.e())
+                }
+                4 => write!(out, "{} current average", q.0),
+                _ => write!(out, "{} ({})", q.0, self),
             };
-            return with_tariff(kind.to_string(), self.e());
         }
-        format!("OBIS {self}")
+        write!(out, "OBIS {self}")
     }
 
     /// The unit of the quantity, when the code says it.
@@ -139,14 +179,6 @@ static UNIT_BY_C: [Unit; 256] = {
     }
     t
 };
-
-fn with_tariff(name: String, e: u8) -> String {
-    if e == 0 {
-        name
-    } else {
-        format!("{name}, tariff {e}")
-    }
-}
 
 /// (instantaneous name, energy name) per C group.
 fn quantity(c: u8) -> Option<(&'static str, &'static str)> {
@@ -280,5 +312,40 @@ mod tests {
         assert_eq!(a.default_unit(), Some("Wh"));
         assert_eq!(Obis::new(1, 1, 52, 7, 0, 255).default_unit(), Some("V"));
         assert_eq!(Obis::new(0, 1, 1, 0, 0, 255).name(), "Clock (RTC)");
+    }
+
+    /// A static name is the one composed from the code's groups, for every C, D and E.
+    #[test]
+    fn static_and_written_names_agree() {
+        let mut fixed = 0;
+        for a in [0, 1] {
+            for c in 0..=255u8 {
+                for d in [0, 1, 2, 4, 6, 7, 8, 96] {
+                    for e in [0, 1, 2] {
+                        let o = Obis::new(a, 1, c, d, e, 255);
+                        let mut written = String::new();
+                        o.write_name(&mut written).unwrap();
+                        if let Some(n) = o.static_name() {
+                            assert_eq!(n, written, "{o}");
+                            fixed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fixed > 60, "only {fixed} static names");
+        assert_eq!(
+            Obis::new(1, 0, 1, 6, 1, 255).name(),
+            "Active power import (P+) maximum demand, tariff 1"
+        );
+        assert_eq!(
+            Obis::new(1, 0, 1, 4, 0, 255).name(),
+            "Active power import (P+) current average"
+        );
+        assert_eq!(
+            Obis::new(1, 0, 1, 9, 0, 255).name(),
+            "Active power import (P+) (1.0.1.9.0.255)"
+        );
+        assert_eq!(Obis::new(0, 0, 99, 9, 0, 255).name(), "OBIS 0.0.99.9.0.255");
     }
 }

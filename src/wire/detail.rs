@@ -4,6 +4,8 @@
 //! The JSON keys and their order are a contract with scripts (`tests/reference.rs` holds it):
 //! the protocol details keep their keys in alphabetical order.
 
+pub mod json;
+
 use super::hex;
 use super::optical::ReadoutResult;
 use crate::protocol::axdr::Data;
@@ -15,11 +17,13 @@ use crate::protocol::decoder::{
     Decoded, HdlcDecoded, IecDecoded, P1Decoded, SegmentState, SpanError, Unverified,
 };
 use crate::protocol::framer::{Content, Span};
-use crate::protocol::han::Field;
+use crate::protocol::han::{Field, HanMessage};
 use crate::protocol::iec_session::Verdict;
+use crate::protocol::obis::Obis;
 use crate::protocol::{hdlc, iec61107, kmp, kmp_register, mbus, p1};
 use serde::Serialize;
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::{SerializeStruct, Serializer};
+use std::fmt;
 
 /// A value as received, in the JSON form scripts read: numbers as numbers, printable strings as
 /// text, binary strings and date-times as hex, structures as lists.
@@ -36,61 +40,538 @@ pub enum RawValue {
 
 impl Serialize for RawValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            RawValue::Null => s.serialize_unit(),
-            RawValue::Bool(b) => s.serialize_bool(*b),
-            RawValue::UInt(u) => s.serialize_u64(*u),
-            RawValue::Int(i) => s.serialize_i64(*i),
-            RawValue::Float(f) => s.serialize_f64(*f),
-            RawValue::Text(t) => s.serialize_str(t),
-            RawValue::List(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-        }
+        self.as_ref().serialize(s)
     }
 }
 
 impl RawValue {
     fn of(d: &Data) -> RawValue {
-        match d {
-            Data::Null | Data::DontCare => RawValue::Null,
-            Data::Boolean(b) => RawValue::Bool(*b),
-            Data::Float32(f) => RawValue::Float(f64::from(*f)),
-            Data::Float64(f) => RawValue::Float(*f),
-            Data::DateTime(dt) => RawValue::Text(hex::encode(&dt.raw)),
-            Data::Date(b) => RawValue::Text(hex::encode(b)),
-            Data::Time(b) => RawValue::Text(hex::encode(b)),
-            Data::BitString { bytes, .. } => RawValue::Text(hex::encode(bytes)),
-            // Printable strings as text, anything else (binary octet strings) as hex.
-            Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
-                RawValue::Text(d.as_text().unwrap_or_else(|| hex::encode(b)))
-            }
-            Data::Array(items) | Data::Structure(items) => {
-                RawValue::List(items.iter().map(RawValue::of).collect())
-            }
-            other => match other.as_i128() {
-                Some(i) if i >= 0 => RawValue::UInt(i as u64),
-                Some(i) => RawValue::Int(i as i64),
-                None => RawValue::Null,
-            },
+        RawRef::of(d).to_owned()
+    }
+
+    /// The same value, borrowed.
+    pub fn as_ref(&self) -> RawRef<'_> {
+        match self {
+            RawValue::Null => RawRef::Null,
+            RawValue::Bool(b) => RawRef::Bool(*b),
+            RawValue::UInt(u) => RawRef::UInt(*u),
+            RawValue::Int(i) => RawRef::Int(*i),
+            RawValue::Float(f) => RawRef::Float(*f),
+            RawValue::Text(t) => RawRef::Text(t),
+            RawValue::List(items) => RawRef::List(items),
         }
     }
 
     /// As text: strings as they are, anything else as in the JSON.
     pub fn text(&self) -> String {
+        let mut out = String::new();
+        self.as_ref().write_text(&mut out);
+        out
+    }
+}
+
+/// A value as received, borrowed from what was decoded: the form of [`RawValue`] without its
+/// allocations (decode's output writes it straight from the A-XDR data).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawRef<'a> {
+    Null,
+    Bool(bool),
+    UInt(u64),
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    /// Shown as upper-case hex text.
+    Hex(&'a [u8]),
+    List(&'a [RawValue]),
+    /// A DLMS array or structure, each element mapped as [`RawRef::of`] does.
+    DataList(&'a [Data]),
+}
+
+impl<'a> RawRef<'a> {
+    /// The JSON form of a DLMS value: numbers as numbers, printable strings as text, binary
+    /// strings and date-times as hex, structures as lists.
+    pub fn of(d: &'a Data) -> Self {
+        match d {
+            Data::Null | Data::DontCare => RawRef::Null,
+            Data::Boolean(b) => RawRef::Bool(*b),
+            Data::Float32(f) => RawRef::Float(f64::from(*f)),
+            Data::Float64(f) => RawRef::Float(*f),
+            Data::DateTime(dt) => RawRef::Hex(&dt.raw),
+            Data::Date(b) => RawRef::Hex(b),
+            Data::Time(b) => RawRef::Hex(b),
+            Data::BitString { bytes, .. } => RawRef::Hex(bytes),
+            // Printable strings as text, anything else (binary octet strings) as hex.
+            Data::VisibleString(b) | Data::Utf8String(b) | Data::OctetString(b) => {
+                match printable(b) {
+                    Some(text) => RawRef::Text(text),
+                    None => RawRef::Hex(b),
+                }
+            }
+            Data::Array(items) | Data::Structure(items) => RawRef::DataList(items),
+            other => match other.as_i128() {
+                Some(i) if i >= 0 => RawRef::UInt(i as u64),
+                Some(i) => RawRef::Int(i as i64),
+                None => RawRef::Null,
+            },
+        }
+    }
+
+    pub fn to_owned(self) -> RawValue {
         match self {
-            RawValue::Text(s) => s.clone(),
-            other => serde_json::to_string(other).unwrap_or_default(),
+            RawRef::Null => RawValue::Null,
+            RawRef::Bool(b) => RawValue::Bool(b),
+            RawRef::UInt(u) => RawValue::UInt(u),
+            RawRef::Int(i) => RawValue::Int(i),
+            RawRef::Float(f) => RawValue::Float(f),
+            RawRef::Text(t) => RawValue::Text(t.to_string()),
+            RawRef::Hex(b) => RawValue::Text(hex::encode(b)),
+            RawRef::List(items) => RawValue::List(items.to_vec()),
+            RawRef::DataList(items) => RawValue::List(items.iter().map(RawValue::of).collect()),
+        }
+    }
+
+    /// Appends the value as text: strings as they are, anything else as in the JSON.
+    pub fn write_text(self, out: &mut String) {
+        match self {
+            RawRef::Text(t) => out.push_str(t),
+            RawRef::Hex(b) => hex::encode_into(b, out),
+            // Integers print alike in Rust and in JSON; floats and lists take the JSON form.
+            RawRef::UInt(u) => push_decimal(out, u),
+            RawRef::Int(i) => {
+                if i < 0 {
+                    out.push('-');
+                }
+                push_decimal(out, i.unsigned_abs());
+            }
+            other => {
+                let json = serde_json::to_string(&other).unwrap_or_default();
+                out.push_str(&json);
+            }
         }
     }
 }
 
-/// One decoded field, in the shape shared by DLMS and IEC 61107.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+impl RawRef<'_> {
+    /// Appends the JSON of the value, as its `Serialize` writes it.
+    pub fn write_json(self, out: &mut Vec<u8>) {
+        match self {
+            RawRef::Null => json::null(out),
+            RawRef::Bool(b) => json::bool(out, b),
+            RawRef::UInt(u) => json::u64(out, u),
+            RawRef::Int(i) => json::i64(out, i),
+            RawRef::Float(f) => json::f64(out, f),
+            RawRef::Text(t) => json::string(out, t),
+            RawRef::Hex(b) => {
+                out.reserve(2 * b.len() + 2);
+                out.push(b'"');
+                for &b in b {
+                    out.extend_from_slice(&hex::pair(b));
+                }
+                out.push(b'"');
+            }
+            RawRef::List(items) => list_json(out, items.iter().map(RawValue::as_ref)),
+            RawRef::DataList(items) => list_json(out, items.iter().map(RawRef::of)),
+        }
+    }
+}
+
+fn list_json<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = RawRef<'a>>) {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item.write_json(out);
+    }
+    out.push(b']');
+}
+
+impl Serialize for RawRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            RawRef::Null => s.serialize_unit(),
+            RawRef::Bool(b) => s.serialize_bool(b),
+            RawRef::UInt(u) => s.serialize_u64(u),
+            RawRef::Int(i) => s.serialize_i64(i),
+            RawRef::Float(f) => s.serialize_f64(f),
+            RawRef::Text(t) => s.serialize_str(t),
+            RawRef::Hex(b) => serialize_hex(b, s),
+            RawRef::List(items) => s.collect_seq(items.iter().map(RawValue::as_ref)),
+            RawRef::DataList(items) => s.collect_seq(items.iter().map(RawRef::of)),
+        }
+    }
+}
+
+/// Appends `n` in decimal (as `Display` writes it, without `fmt`).
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
+/// The bytes as one hex string, built on the stack when short (date-times, ids).
+fn serialize_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    const SHORT: usize = 32;
+    if bytes.len() > SHORT {
+        return s.serialize_str(&hex::encode(bytes));
+    }
+    let mut buf = [0u8; 2 * SHORT];
+    for (pair, &b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&hex::pair(b));
+    }
+    s.serialize_str(std::str::from_utf8(&buf[..2 * bytes.len()]).unwrap_or_default())
+}
+
+/// A DLMS string shown as text: valid UTF-8 without control characters (the rule of
+/// `Data::as_text`, without its copy).
+fn printable(b: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(b).ok()?;
+    s.chars().all(|c| !c.is_control()).then_some(s)
+}
+
+/// An OBIS code in its dotted six-group form, on the stack: `1.1.1.7.0.255`.
+struct DottedObis {
+    buf: [u8; 23],
+    len: usize,
+}
+
+/// The decimal digits of every byte value (`b"255"`, `b"7"`), built at compile time.
+const DECIMAL: [([u8; 3], u8); 256] = {
+    let mut table = [([0u8; 3], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (h, t, o) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
+        table[n] = if n >= 100 {
+            ([b'0' + h, b'0' + t, b'0' + o], 3)
+        } else if n >= 10 {
+            ([b'0' + t, b'0' + o, 0], 2)
+        } else {
+            ([b'0' + o, 0, 0], 1)
+        };
+        n += 1;
+    }
+    table
+};
+
+impl DottedObis {
+    fn of(o: Obis) -> Self {
+        let mut d = DottedObis {
+            buf: [0; 23],
+            len: 0,
+        };
+        for (i, &g) in o.0.iter().enumerate() {
+            if i > 0 {
+                d.buf[d.len] = b'.';
+                d.len += 1;
+            }
+            let (digits, n) = DECIMAL[usize::from(g)];
+            d.buf[d.len..d.len + 3].copy_from_slice(&digits);
+            d.len += usize::from(n);
+        }
+        d
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+/// A field's code: an OBIS code, or the id as sent (IEC 61107, KMP, M-Bus DIF/VIF).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldCode<'a> {
+    Obis(Obis),
+    Text(&'a str),
+}
+
+impl FieldCode<'_> {
+    fn write(self, out: &mut String) {
+        match self {
+            FieldCode::Obis(o) => {
+                out.extend(DottedObis::of(o).as_bytes().iter().map(|&b| char::from(b)))
+            }
+            FieldCode::Text(t) => out.push_str(t),
+        }
+    }
+
+    fn width(self) -> usize {
+        match self {
+            FieldCode::Obis(o) => DottedObis::of(o).len,
+            FieldCode::Text(t) => t.len(),
+        }
+    }
+}
+
+impl Serialize for FieldCode<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FieldCode::Obis(o) => s.serialize_str(DottedObis::of(o).as_str()),
+            FieldCode::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+/// A field's name: a fixed text, or one composed from its code or value type (rare).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldName<'a> {
+    Text(&'a str),
+    Obis(Obis),
+    /// A value without a code: `Value (double-long-unsigned)`.
+    ValueOf(&'static str),
+}
+
+impl fmt::Display for FieldName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FieldName::Text(t) => f.write_str(t),
+            FieldName::Obis(o) => o.write_name(f),
+            FieldName::ValueOf(type_name) => write!(f, "Value ({type_name})"),
+        }
+    }
+}
+
+impl Serialize for FieldName<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FieldName::Text(t) => s.serialize_str(t),
+            other => s.collect_str(&other),
+        }
+    }
+}
+
+/// A reading of a non-numeric value: a text, or a COSEM date-time told in words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldText<'a> {
+    Text(&'a str),
+    DateTime(&'a DateTime),
+}
+
+impl fmt::Display for FieldText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FieldText::Text(t) => f.write_str(t),
+            FieldText::DateTime(dt) => f.write_str(&datetime_text(dt)),
+        }
+    }
+}
+
+impl Serialize for FieldText<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FieldText::Text(t) => s.serialize_str(t),
+            FieldText::DateTime(dt) => s.serialize_str(&datetime_text(dt)),
+        }
+    }
+}
+
+/// One field as the JSON and the text form show it, borrowed: from a [`FieldDetail`], or straight
+/// from a decoded HAN field (decode's output, no allocation per field). Its `Serialize` is the
+/// JSON form of a field; [`FieldDetail`] serializes through it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldView<'a> {
+    pub obis: Option<FieldCode<'a>>,
+    pub name: FieldName<'a>,
+    pub raw: RawRef<'a>,
+    pub scaler: Option<i8>,
+    pub value: Option<f64>,
+    pub unit: Option<&'a str>,
+    pub text: Option<FieldText<'a>>,
+    pub inferred_obis: Option<FieldCode<'a>>,
+    pub unverified: bool,
+    pub storage: Option<u64>,
+    pub tariff: Option<u32>,
+    pub subunit: Option<u32>,
+    pub function: Option<&'static str>,
+}
+
+impl<'a> FieldView<'a> {
+    /// A HAN field: the code as sent (an inferred one only when none was sent), its name, the
+    /// value as received and scaled.
+    pub fn of_han(f: &'a Field, unverified: bool) -> Self {
+        FieldView {
+            obis: f.obis.map(FieldCode::Obis),
+            name: match f.code() {
+                Some(o) => o.static_name().map_or(FieldName::Obis(o), FieldName::Text),
+                None => FieldName::ValueOf(f.value.type_name()),
+            },
+            raw: RawRef::of(&f.value),
+            scaler: f.scaler,
+            value: f.scaled(),
+            unit: f.unit,
+            text: match &f.value {
+                Data::DateTime(dt) => Some(FieldText::DateTime(dt)),
+                _ => None,
+            },
+            inferred_obis: if f.obis.is_none() {
+                f.inferred.map(FieldCode::Obis)
+            } else {
+                None
+            },
+            unverified,
+            storage: None,
+            tariff: None,
+            subunit: None,
+            function: None,
+        }
+    }
+
+    pub fn to_detail(self) -> FieldDetail {
+        let code = |c: FieldCode<'_>| {
+            let mut s = String::new();
+            c.write(&mut s);
+            s
+        };
+        FieldDetail {
+            obis: self.obis.map(code),
+            name: self.name.to_string(),
+            raw: self.raw.to_owned(),
+            scaler: self.scaler,
+            value: self.value,
+            unit: self.unit.map(str::to_string),
+            text: self.text.map(|t| t.to_string()),
+            inferred_obis: self.inferred_obis.map(code),
+            unverified: self.unverified,
+            storage: self.storage,
+            tariff: self.tariff,
+            subunit: self.subunit,
+            function: self.function,
+        }
+    }
+
+    /// Appends the code as sent, an inferred code in brackets, or `-`.
+    pub fn write_code(&self, out: &mut String) {
+        match (self.obis, self.inferred_obis) {
+            (Some(c), _) => c.write(out),
+            (None, Some(c)) => {
+                out.push('(');
+                c.write(out);
+                out.push(')');
+            }
+            (None, None) => out.push('-'),
+        }
+    }
+
+    /// The width of [`FieldView::write_code`]'s text.
+    pub fn code_width(&self) -> usize {
+        match (self.obis, self.inferred_obis) {
+            (Some(c), _) => c.width(),
+            (None, Some(c)) => c.width() + 2,
+            (None, None) => 1,
+        }
+    }
+}
+
+impl FieldView<'_> {
+    /// Appends the JSON of the field, as its `Serialize` writes it (a test holds them equal).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"obis\":");
+        code_json(out, self.obis);
+        out.extend_from_slice(b",\"name\":");
+        match self.name {
+            FieldName::Text(t) => json::string(out, t),
+            other => json::string(out, &other.to_string()),
+        }
+        out.extend_from_slice(b",\"raw\":");
+        self.raw.write_json(out);
+        out.extend_from_slice(b",\"scaler\":");
+        json::opt_i64(out, self.scaler.map(i64::from));
+        out.extend_from_slice(b",\"value\":");
+        json::opt_f64(out, self.value);
+        out.extend_from_slice(b",\"unit\":");
+        json::opt_string(out, self.unit);
+        match self.text {
+            Some(FieldText::Text(t)) => {
+                out.extend_from_slice(b",\"text\":");
+                json::string(out, t);
+            }
+            Some(FieldText::DateTime(dt)) => {
+                out.extend_from_slice(b",\"text\":");
+                json::string(out, &datetime_text(dt));
+            }
+            None => {}
+        }
+        if self.inferred_obis.is_some() {
+            out.extend_from_slice(b",\"inferred_obis\":");
+            code_json(out, self.inferred_obis);
+        }
+        if self.unverified {
+            out.extend_from_slice(b",\"unverified\":true");
+        }
+        if let Some(v) = self.storage {
+            out.extend_from_slice(b",\"storage\":");
+            json::u64(out, v);
+        }
+        if let Some(v) = self.tariff {
+            out.extend_from_slice(b",\"tariff\":");
+            json::u64(out, v.into());
+        }
+        if let Some(v) = self.subunit {
+            out.extend_from_slice(b",\"subunit\":");
+            json::u64(out, v.into());
+        }
+        if let Some(v) = self.function {
+            out.extend_from_slice(b",\"function\":");
+            json::string(out, v);
+        }
+        out.push(b'}');
+    }
+}
+
+fn code_json(out: &mut Vec<u8>, code: Option<FieldCode<'_>>) {
+    match code {
+        None => json::null(out),
+        Some(FieldCode::Obis(o)) => json::plain_string(out, DottedObis::of(o).as_bytes()),
+        Some(FieldCode::Text(t)) => json::string(out, t),
+    }
+}
+
+impl Serialize for FieldView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("FieldDetail", 13)?;
+        m.serialize_field("obis", &self.obis)?;
+        m.serialize_field("name", &self.name)?;
+        m.serialize_field("raw", &self.raw)?;
+        m.serialize_field("scaler", &self.scaler)?;
+        m.serialize_field("value", &self.value)?;
+        m.serialize_field("unit", &self.unit)?;
+        if let Some(t) = &self.text {
+            m.serialize_field("text", t)?;
+        }
+        if let Some(o) = &self.inferred_obis {
+            m.serialize_field("inferred_obis", o)?;
+        }
+        if self.unverified {
+            m.serialize_field("unverified", &true)?;
+        }
+        if let Some(v) = &self.storage {
+            m.serialize_field("storage", v)?;
+        }
+        if let Some(v) = &self.tariff {
+            m.serialize_field("tariff", v)?;
+        }
+        if let Some(v) = &self.subunit {
+            m.serialize_field("subunit", v)?;
+        }
+        if let Some(v) = &self.function {
+            m.serialize_field("function", v)?;
+        }
+        m.end()
+    }
+}
+
+/// One decoded field, in the shape shared by DLMS and IEC 61107 (its JSON form: [`FieldView`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldDetail {
     /// Six-group dotted OBIS code for DLMS, the id as sent for IEC 61107.
     pub obis: Option<String>,
@@ -102,31 +583,45 @@ pub struct FieldDetail {
     pub value: Option<f64>,
     pub unit: Option<String>,
     /// A reading of non-numeric values (a date-time, flags).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// For values sent without an OBIS code: the code the documented list layout gives them.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inferred_obis: Option<String>,
     /// Decoded from content that is not verified (a frame whose FCS failed, a push decrypted
     /// without its authentication key): the span's note says why.
-    #[serde(skip_serializing_if = "is_false")]
     pub unverified: bool,
     /// M-Bus only: the storage number, tariff and subunit of the DIFEs, and the DIF's function.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub storage: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tariff: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub subunit: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<&'static str>,
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
+impl Serialize for FieldDetail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.view().serialize(s)
+    }
 }
 
 impl FieldDetail {
+    /// The same field, borrowed: what the JSON and the text form are written from.
+    pub fn view(&self) -> FieldView<'_> {
+        FieldView {
+            obis: self.obis.as_deref().map(FieldCode::Text),
+            name: FieldName::Text(&self.name),
+            raw: self.raw.as_ref(),
+            scaler: self.scaler,
+            value: self.value,
+            unit: self.unit.as_deref(),
+            text: self.text.as_deref().map(FieldText::Text),
+            inferred_obis: self.inferred_obis.as_deref().map(FieldCode::Text),
+            unverified: self.unverified,
+            storage: self.storage,
+            tariff: self.tariff,
+            subunit: self.subunit,
+            function: self.function,
+        }
+    }
+
     /// The raw value as text: strings as they are, numbers as numbers.
     pub fn raw_text(&self) -> String {
         self.raw.text()
@@ -165,31 +660,6 @@ impl FieldDetail {
             .clone()
             .or_else(|| self.inferred_obis.as_ref().map(|o| format!("({o})")))
             .unwrap_or_else(|| "-".into())
-    }
-
-    fn of_han(f: &Field) -> Self {
-        FieldDetail {
-            obis: f.obis.map(|o| o.to_string()),
-            name: f.name(),
-            raw: RawValue::of(&f.value),
-            scaler: f.scaler,
-            value: f.scaled(),
-            unit: f.unit.map(str::to_string),
-            text: match &f.value {
-                Data::DateTime(dt) => Some(datetime_text(dt)),
-                _ => None,
-            },
-            inferred_obis: if f.obis.is_none() {
-                f.inferred.map(|o| o.to_string())
-            } else {
-                None
-            },
-            unverified: false,
-            storage: None,
-            tariff: None,
-            subunit: None,
-            function: None,
-        }
     }
 
     /// A KMP register: `obis` holds the binary register id (`0x0001`), none for the 685-382's
@@ -314,7 +784,7 @@ impl ClockDetail {
             deviation: dt.deviation(),
             hundredths: dt.hundredths(),
             raw: hex::encode(&dt.raw),
-            status: dt.status().map(|s| format!("0x{s:02X}")),
+            status: dt.status().map(hex::byte_text),
             status_flags: dt.status_flags(),
         }
     }
@@ -473,8 +943,8 @@ pub enum Details {
     Readout(ReadoutDetail),
 }
 
-/// Everything kamscope says about one span.
-#[derive(Debug, Clone, Serialize)]
+/// Everything kamscope says about one span (its JSON form: [`span_json`]).
+#[derive(Debug, Clone)]
 pub struct SpanDetail {
     pub offset: u64,
     pub len: usize,
@@ -490,37 +960,489 @@ pub struct SpanDetail {
     pub ident: Option<String>,
     pub fields: Vec<FieldDetail>,
     /// Why the content could not be decoded, with the failing byte of the span where known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<SpanError>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// What was decoded is not verified (the note says why): every field is marked too.
-    #[serde(skip_serializing_if = "is_false")]
     pub unverified: bool,
     /// Why it is not verified, in two or three words ("FCS failed"), for "(unverified: ...)".
-    #[serde(skip)]
     pub unverified_reason: Option<&'static str>,
     /// Received right after we sent the same bytes: the optical head's echo of our request.
-    #[serde(skip_serializing_if = "is_false")]
     pub echo: bool,
     /// Protocol details: HDLC addresses, clock fields, cipher header, IEC mode, M-Bus header...
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Details>,
 }
 
+impl Serialize for SpanDetail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        span_json(self, Fields::Listed(&self.fields), s)
+    }
+}
+
+/// The fields of a span: its own list, or the HAN fields of the message it decoded to.
+#[derive(Debug, Clone, Copy)]
+pub enum Fields<'a> {
+    Listed(&'a [FieldDetail]),
+    Han {
+        fields: &'a [Field],
+        unverified: bool,
+    },
+}
+
+impl<'a> Fields<'a> {
+    pub fn len(self) -> usize {
+        match self {
+            Fields::Listed(f) => f.len(),
+            Fields::Han { fields, .. } => fields.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(self, i: usize) -> FieldView<'a> {
+        match self {
+            Fields::Listed(f) => f[i].view(),
+            Fields::Han { fields, unverified } => FieldView::of_han(&fields[i], unverified),
+        }
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = FieldView<'a>> {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// A span's description as `decode` writes it: the HAN fields stay borrowed from the decoding
+/// (no allocation per field); `detail.fields` is then empty and [`SpanOutput::fields`] has them.
+#[derive(Debug)]
+pub struct SpanOutput<'a> {
+    pub detail: SpanDetail,
+    han_fields: Option<&'a [Field]>,
+}
+
+impl<'a> SpanOutput<'a> {
+    pub fn of(span: &Span<'_>, decoded: &'a Decoded) -> Self {
+        let detail = SpanDetail::build(span, decoded, false);
+        let han_fields = match decoded {
+            Decoded::Hdlc(h) => shown_message(h).map(|m| &m.fields[..]),
+            _ => None,
+        };
+        SpanOutput { detail, han_fields }
+    }
+
+    pub fn fields(&self) -> Fields<'_> {
+        match self.han_fields {
+            Some(fields) => Fields::Han {
+                fields,
+                unverified: self.detail.unverified,
+            },
+            None => Fields::Listed(&self.detail.fields),
+        }
+    }
+}
+
+impl Serialize for SpanOutput<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        span_json(&self.detail, self.fields(), s)
+    }
+}
+
+impl SpanOutput<'_> {
+    /// Appends the JSON of the span (one line, no new line), as its `Serialize` writes it: the
+    /// keys, checks and fields as fixed byte strings, the protocol details through [`json::write`].
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        let d = &self.detail;
+        out.reserve(4096);
+        out.extend_from_slice(b"{\"offset\":");
+        json::u64(out, d.offset);
+        out.extend_from_slice(b",\"len\":");
+        json::u64(out, d.len as u64);
+        out.extend_from_slice(b",\"protocol\":");
+        json::string(out, d.protocol);
+        out.extend_from_slice(b",\"ok\":");
+        json::bool(out, d.ok);
+        out.extend_from_slice(b",\"kind\":");
+        json::opt_string(out, d.kind.as_deref());
+        out.extend_from_slice(b",\"checks\":[");
+        for (i, c) in d.checks.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            check_json(out, c);
+        }
+        out.extend_from_slice(b"],\"hex\":");
+        json::plain_string(out, d.hex.as_bytes());
+        out.extend_from_slice(b",\"time\":");
+        json::opt_string(out, d.time.as_deref());
+        out.extend_from_slice(b",\"list\":");
+        json::opt_string(out, d.list);
+        out.extend_from_slice(b",\"meter_id\":");
+        json::opt_string(out, d.meter_id.as_deref());
+        out.extend_from_slice(b",\"meter_type\":");
+        json::opt_string(out, d.meter_type.as_deref());
+        out.extend_from_slice(b",\"ident\":");
+        json::opt_string(out, d.ident.as_deref());
+        out.extend_from_slice(b",\"fields\":[");
+        for (i, f) in self.fields().iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            f.write_json(out);
+        }
+        out.push(b']');
+        if let Some(e) = &d.error {
+            out.extend_from_slice(b",\"error\":");
+            json::string(out, &e.message);
+        }
+        if let Some(n) = &d.note {
+            out.extend_from_slice(b",\"note\":");
+            json::string(out, n);
+        }
+        if d.unverified {
+            out.extend_from_slice(b",\"unverified\":true");
+        }
+        if d.echo {
+            out.extend_from_slice(b",\"echo\":true");
+        }
+        match &d.details {
+            Some(Details::Hdlc(h)) => {
+                out.extend_from_slice(b",\"details\":");
+                h.write_json(out);
+            }
+            Some(details) => {
+                out.extend_from_slice(b",\"details\":");
+                json::write(details, out)?;
+            }
+            None => {}
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+impl HdlcDetail {
+    /// Appends the JSON of the details, as their `Serialize` writes it (the test of
+    /// [`SpanOutput::write_json`] holds them equal).
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let mut o = json::Object::begin(out);
+        if let Some(b) = self.brand {
+            json::string(o.key("brand"), b);
+        }
+        if let Some(c) = &self.cipher {
+            let mut m = json::Object::begin(o.key("cipher"));
+            json::bool(m.key("authenticated"), c.authenticated);
+            json::bool(m.key("decrypted"), c.decrypted);
+            json::bool(m.key("encrypted"), c.encrypted);
+            json::u64(m.key("invocation_counter"), c.invocation_counter.into());
+            json::opt_string(m.key("manufacturer"), c.manufacturer.as_deref());
+            json::string(m.key("security_control"), &c.security_control);
+            json::string(m.key("system_title"), &c.system_title);
+            json::opt_string(m.key("tag"), c.tag.as_deref());
+            m.end();
+        }
+        if let Some(c) = &self.clock {
+            c.write_json(o.key("clock"));
+        }
+        if let Some(s) = self.current_scaler {
+            json::i64(o.key("current_scaler"), s.into());
+        }
+        if let Some(h) = &self.hdlc {
+            let mut m = json::Object::begin(o.key("hdlc"));
+            json::string(m.key("control"), &h.control);
+            json::string(m.key("control_name"), h.control_name);
+            json::u64(m.key("dest"), h.dest.into());
+            json::string(m.key("dest_raw"), &h.dest_raw);
+            json::u64(m.key("length_field"), h.length_field as u64);
+            json::bool(m.key("segmented"), h.segmented);
+            json::bool(m.key("shared_start_flag"), h.shared_start_flag);
+            json::u64(m.key("src"), h.src.into());
+            json::string(m.key("src_raw"), &h.src_raw);
+            m.end();
+        }
+        if let Some(c) = &self.header_time {
+            c.write_json(o.key("header_time"));
+        }
+        if let Some(f) = self.header_time_form {
+            json::string(o.key("header_time_form"), f);
+        }
+        if let Some(id) = &self.invoke_id {
+            json::string(o.key("invoke_id"), id);
+        }
+        if let Some(v) = &self.list_version {
+            json::opt_string(o.key("list_version"), v.as_deref());
+        }
+        if let Some(k) = self.meter_kind {
+            json::string(o.key("meter_kind"), k);
+        }
+        if let Some(n) = self.null_placeholders {
+            json::u64(o.key("null_placeholders"), n as u64);
+        }
+        if let Some(s) = &self.segment {
+            let mut m = json::Object::begin(o.key("segment"));
+            json::bool(m.key("last"), s.last);
+            json::u64(m.key("n"), s.n.into());
+            m.end();
+        }
+        o.end();
+    }
+}
+
+impl ClockDetail {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let mut m = json::Object::begin(out);
+        json::opt_i64(m.key("deviation"), self.deviation.map(i64::from));
+        json::opt_i64(m.key("hundredths"), self.hundredths.map(i64::from));
+        json::string(m.key("raw"), &self.raw);
+        json::opt_string(m.key("status"), self.status.as_deref());
+        let flags = m.key("status_flags");
+        flags.push(b'[');
+        for (i, f) in self.status_flags.iter().enumerate() {
+            if i > 0 {
+                flags.push(b',');
+            }
+            json::string(flags, f);
+        }
+        flags.push(b']');
+        m.end();
+    }
+}
+
+/// A check as [`CheckJson`] writes it.
+fn check_json(out: &mut Vec<u8>, c: &Check) {
+    out.extend_from_slice(b"{\"name\":");
+    json::string(out, c.name);
+    out.extend_from_slice(if c.ok {
+        b",\"ok\":true,\"expected\":"
+    } else {
+        b",\"ok\":false,\"expected\":"
+    });
+    check_value_json(out, c.expected);
+    out.extend_from_slice(b",\"actual\":");
+    check_value_json(out, c.actual);
+    if let Some(rule) = c.rule {
+        out.extend_from_slice(b",\"rule\":");
+        json::string(out, rule);
+    }
+    out.push(b'}');
+}
+
+fn check_value_json(out: &mut Vec<u8>, v: CheckValue) {
+    match CheckValueText::of(v) {
+        Some(text) => json::plain_string(out, &text.buf[..text.len]),
+        None => match v {
+            CheckValue::Count(n) => {
+                out.push(b'"');
+                json::u64(out, n.into());
+                out.push(b'"');
+            }
+            CheckValue::Text(t) => json::string(out, t),
+            _ => json::null(out),
+        },
+    }
+}
+
+/// The message a HDLC span shows: the decoded one, else the best-effort one of a damaged frame.
+fn shown_message(h: &HdlcDecoded) -> Option<&HanMessage> {
+    h.message.as_ref().or(h.damaged_message.as_deref())
+}
+
+/// The JSON form of a span (a contract with scripts: `tests/reference.rs` holds it).
+fn span_json<S: Serializer>(d: &SpanDetail, fields: Fields<'_>, s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_struct("SpanDetail", 18)?;
+    m.serialize_field("offset", &d.offset)?;
+    m.serialize_field("len", &d.len)?;
+    m.serialize_field("protocol", d.protocol)?;
+    m.serialize_field("ok", &d.ok)?;
+    m.serialize_field("kind", &d.kind)?;
+    m.serialize_field("checks", &ChecksJson(&d.checks))?;
+    m.serialize_field("hex", &d.hex)?;
+    m.serialize_field("time", &d.time)?;
+    m.serialize_field("list", &d.list)?;
+    m.serialize_field("meter_id", &d.meter_id)?;
+    m.serialize_field("meter_type", &d.meter_type)?;
+    m.serialize_field("ident", &d.ident)?;
+    m.serialize_field("fields", &fields)?;
+    if let Some(e) = &d.error {
+        m.serialize_field("error", e)?;
+    }
+    if let Some(n) = &d.note {
+        m.serialize_field("note", n)?;
+    }
+    if d.unverified {
+        m.serialize_field("unverified", &true)?;
+    }
+    if d.echo {
+        m.serialize_field("echo", &true)?;
+    }
+    if let Some(details) = &d.details {
+        m.serialize_field("details", details)?;
+    }
+    m.end()
+}
+
+/// Checks in the JSON form of [`Check`]'s own `Serialize` (a test holds them equal), with the
+/// values written on the stack rather than through `Display`: the hot part of decode's output.
+struct ChecksJson<'a>(&'a [Check]);
+
+impl Serialize for ChecksJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(CheckJson))
+    }
+}
+
+struct CheckJson<'a>(&'a Check);
+
+impl Serialize for CheckJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut m = s.serialize_struct("Check", 5)?;
+        m.serialize_field("name", c.name)?;
+        m.serialize_field("ok", &c.ok)?;
+        m.serialize_field("expected", &CheckValueJson(c.expected))?;
+        m.serialize_field("actual", &CheckValueJson(c.actual))?;
+        if let Some(rule) = c.rule {
+            m.serialize_field("rule", rule)?;
+        }
+        m.end()
+    }
+}
+
+struct CheckValueJson(CheckValue);
+
+impl Serialize for CheckValueJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match CheckValueText::of(self.0) {
+            Some(text) => s.serialize_str(text.as_str()),
+            None => self.0.serialize(s),
+        }
+    }
+}
+
+/// A hex check value as its `Display` shows it, on the stack: "0x7E", "0x9A23", "E6 E7 00".
+/// `None` for the other kinds (a count, a text, missing).
+pub struct CheckValueText {
+    buf: [u8; 11],
+    len: usize,
+}
+
+impl CheckValueText {
+    pub fn of(v: CheckValue) -> Option<Self> {
+        let mut t = CheckValueText {
+            buf: [0; 11],
+            len: 0,
+        };
+        match v {
+            CheckValue::Hex8(v) => {
+                t.push(b"0x");
+                t.push(&hex::pair(v));
+            }
+            CheckValue::Hex16(v) => {
+                t.push(b"0x");
+                t.push(&hex::pair((v >> 8) as u8));
+                t.push(&hex::pair(v as u8));
+            }
+            CheckValue::Bytes { len, bytes } => {
+                for (i, &b) in bytes.iter().take(usize::from(len)).enumerate() {
+                    if i > 0 {
+                        t.push(b" ");
+                    }
+                    t.push(&hex::pair(b));
+                }
+            }
+            _ => return None,
+        }
+        Some(t)
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
 fn datetime_text(dt: &DateTime) -> String {
-    let mut s = dt
-        .iso8601()
-        .unwrap_or_else(|| format!("unspecified ({})", hex::encode(&dt.raw)));
+    let mut s = String::with_capacity(64);
+    if !push_iso8601(dt, &mut s) {
+        s.push_str("unspecified (");
+        hex::encode_into(&dt.raw, &mut s);
+        s.push(')');
+    }
     match dt.deviation() {
-        Some(d) => s.push_str(&format!(" deviation {d} min")),
+        Some(d) => {
+            s.push_str(" deviation ");
+            if d < 0 {
+                s.push('-');
+            }
+            push_decimal(&mut s, u64::from(d.unsigned_abs()));
+            s.push_str(" min");
+        }
         None => s.push_str(" (deviation not specified)"),
     }
     let flags = dt.status_flags();
     if !flags.is_empty() {
-        s.push_str(&format!(" [{}]", flags.join(", ")));
+        s.push_str(" [");
+        s.push_str(&flags.join(", "));
+        s.push(']');
     }
     s
+}
+
+/// [`DateTime::iso8601`] without `fmt` (a test holds the two equal).
+fn iso8601(dt: &DateTime) -> Option<String> {
+    let mut s = String::with_capacity(22);
+    push_iso8601(dt, &mut s).then_some(s)
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS[.hh]` when every part up to the seconds is specified; false (and
+/// nothing appended) otherwise.
+fn push_iso8601(dt: &DateTime, out: &mut String) -> bool {
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+    ) else {
+        return false;
+    };
+    // Zero-padded: four digits for the year (more if it has them), two for the rest.
+    let two = |out: &mut String, v: u8| {
+        out.push(char::from(b'0' + v / 10 % 10));
+        out.push(char::from(b'0' + v % 10));
+    };
+    if y < 1000 {
+        out.extend(std::iter::repeat_n(
+            '0',
+            if y < 10 {
+                3
+            } else if y < 100 {
+                2
+            } else {
+                1
+            },
+        ));
+    }
+    push_decimal(out, y.into());
+    for (sep, v) in [('-', mo), ('-', d), ('T', h), (':', mi), (':', sec)] {
+        out.push(sep);
+        two(out, v);
+    }
+    if let Some(hh) = dt.hundredths().filter(|&hh| hh > 0) {
+        out.push('.');
+        two(out, hh);
+    }
+    true
 }
 
 /// The fields of an IEC 61107 data block, named.
@@ -653,6 +1575,12 @@ impl SpanDetail {
 
     /// Describes a span and its decoding.
     pub fn of(span: &Span<'_>, decoded: &Decoded) -> Self {
+        SpanDetail::build(span, decoded, true)
+    }
+
+    /// Describes a span; `han_fields`: with the fields of a HAN message (else [`SpanOutput`]
+    /// borrows them).
+    fn build(span: &Span<'_>, decoded: &Decoded, han_fields: bool) -> Self {
         let mut checks: Vec<Check> = span.content.checks().to_vec();
         checks.extend_from_slice(decoded.extra_checks());
         // A failed BCC named by the rule the identified meter uses.
@@ -664,7 +1592,7 @@ impl SpanDetail {
         let mut d = SpanDetail::empty(span, checks);
         d.error = decoded.error().cloned();
         match (&span.content, decoded) {
-            (Content::Hdlc(frame), Decoded::Hdlc(h)) => d.add_hdlc(frame, h),
+            (Content::Hdlc(frame), Decoded::Hdlc(h)) => d.add_hdlc(frame, h, han_fields),
             (Content::Iec61107(frame), Decoded::Iec61107(iec)) => {
                 d.kind = Some(frame.kind.name().into());
                 let mut detail = IecDetail::default();
@@ -780,11 +1708,11 @@ impl SpanDetail {
         }));
     }
 
-    fn add_hdlc(&mut self, frame: &hdlc::Frame, h: &HdlcDecoded) {
-        self.kind = Some("hdlc-frame".into());
+    fn add_hdlc(&mut self, frame: &hdlc::Frame, h: &HdlcDecoded, han_fields: bool) {
+        let mut kind = "hdlc-frame";
         let mut detail = HdlcDetail {
             hdlc: frame.header.map(|hd| HdlcHeaderDetail {
-                control: format!("0x{:02X}", hd.control),
+                control: hex::byte_text(hd.control),
                 control_name: hd.control_name(),
                 dest: hd.dest.value(),
                 dest_raw: hex::encode(hd.dest.raw()),
@@ -803,7 +1731,7 @@ impl SpanDetail {
         };
         self.note.clone_from(&h.note);
         if let Some(glo) = &h.cipher {
-            self.kind = Some("general-glo-ciphering".into());
+            kind = "general-glo-ciphering";
             detail.cipher = Some(CipherDetail {
                 authenticated: glo.authenticated(),
                 // Decrypted without its tag checked, into a push that decodes, counts as
@@ -812,7 +1740,7 @@ impl SpanDetail {
                 encrypted: glo.encrypted(),
                 invocation_counter: glo.invocation_counter,
                 manufacturer: glo.manufacturer(),
-                security_control: format!("0x{:02X}", glo.security_control),
+                security_control: hex::byte_text(glo.security_control),
                 system_title: hex::encode(&glo.system_title),
                 tag: glo.tag.map(|t| hex::encode(&t)),
             });
@@ -830,22 +1758,21 @@ impl SpanDetail {
             }
         }
         // A damaged frame's best-effort message fills the same keys (its kind stays hdlc-frame).
-        if let Some(m) = h.message.as_ref().or(h.damaged_message.as_deref()) {
+        if let Some(m) = shown_message(h) {
             if h.cipher.is_none() && h.message.is_some() {
-                self.kind = Some("data-notification".into());
+                kind = "data-notification";
             }
-            self.time = m.time().and_then(DateTime::iso8601);
+            self.time = m.time().and_then(iso8601);
             self.list = Some(m.list.name());
             self.meter_id = m.meter_id();
             self.meter_type = m.meter_type().map(str::to_string);
-            self.fields = m
-                .fields
-                .iter()
-                .map(|f| FieldDetail {
-                    unverified: self.unverified,
-                    ..FieldDetail::of_han(f)
-                })
-                .collect();
+            if han_fields {
+                self.fields = m
+                    .fields
+                    .iter()
+                    .map(|f| FieldView::of_han(f, self.unverified).to_detail())
+                    .collect();
+            }
             detail.brand = Some(m.brand.name());
             detail.list_version = Some(m.list_version().map(str::to_string));
             detail.meter_kind = Some(m.meter_kind.description());
@@ -855,6 +1782,7 @@ impl SpanDetail {
             detail.null_placeholders = Some(m.null_placeholders);
             detail.current_scaler = Some(m.current_scaler);
         }
+        self.kind = Some(kind.into());
         if detail != HdlcDetail::default() {
             self.details = Some(Details::Hdlc(Box::new(detail)));
         }
@@ -1045,4 +1973,171 @@ pub fn decode_all(bytes: &[u8], decoder: &mut crate::protocol::Decoder) -> Vec<S
         out.push(SpanDetail::of(&span, &decoded));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::han::{Scaling, sample_stream};
+    use crate::protocol::{Decoder, Framer};
+
+    /// The bytes of every fixture, and a stretch of the sample stream decoded three ways.
+    fn inputs() -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut out = vec![("sample stream".to_string(), sample_stream(40))];
+        for dir in ["han", "iec61107", "kmp", "mbus", "p1", "reference"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                let bytes = match path.extension().and_then(|e| e.to_str()) {
+                    Some("hex") => hex::parse(std::str::from_utf8(&bytes).unwrap()).unwrap(),
+                    Some("bin") => bytes,
+                    _ => continue,
+                };
+                out.push((path.display().to_string(), bytes));
+            }
+        }
+        assert!(out.len() > 30, "only {} inputs", out.len());
+        out
+    }
+
+    /// decode's output (HAN fields borrowed, JSON written directly) is byte for byte the
+    /// `Serialize` and text form of the owned description, for every span of every fixture.
+    #[test]
+    fn the_direct_output_is_the_serialized_description() {
+        let mut spans = 0;
+        let mut han_fields = 0;
+        for (name, bytes) in inputs() {
+            for scaling in [
+                Scaling::default(),
+                Scaling {
+                    energy_scaler: -3,
+                    current_scaler: Some(-3),
+                },
+            ] {
+                let mut framer = Framer::default();
+                let mut decoder = Decoder::new(scaling, None);
+                framer.push(&bytes);
+                framer.finish();
+                while let Some(span) = framer.next_span() {
+                    let decoded = decoder.decode(&span);
+                    let owned = SpanDetail::of(&span, &decoded);
+                    let output = SpanOutput::of(&span, &decoded);
+                    let want = serde_json::to_string(&owned).unwrap();
+                    let mut direct = Vec::new();
+                    output.write_json(&mut direct).unwrap();
+                    assert_eq!(String::from_utf8(direct).unwrap(), want, "{name}");
+                    let mut through_serde = Vec::new();
+                    json::write(&output, &mut through_serde).unwrap();
+                    assert_eq!(String::from_utf8(through_serde).unwrap(), want, "{name}");
+                    let (mut text, mut owned_text) = (String::new(), String::new());
+                    super::super::text::render_output(&output, &mut text);
+                    super::super::text::render(&owned, &mut owned_text);
+                    assert_eq!(text, owned_text, "{name}");
+                    for c in &owned.checks {
+                        assert_eq!(
+                            serde_json::to_string(&CheckJson(c)).unwrap(),
+                            serde_json::to_string(c).unwrap()
+                        );
+                    }
+                    spans += 1;
+                    if let Fields::Han { fields, .. } = output.fields() {
+                        han_fields += fields.len();
+                    }
+                }
+            }
+        }
+        assert!(
+            spans > 100 && han_fields > 500,
+            "{spans} spans, {han_fields} fields"
+        );
+    }
+
+    /// Fields no fixture has: escapes, composed names, floats without a JSON form, lists.
+    #[test]
+    fn odd_fields_write_as_they_serialize() {
+        let mut odd = FieldDetail::plain(
+            Some("a\"b\\c".into()),
+            "tab\there\nline".into(),
+            RawValue::List(vec![
+                RawValue::Float(f64::NAN),
+                RawValue::Int(-5),
+                RawValue::List(vec![RawValue::Bool(true), RawValue::Null]),
+            ]),
+            Some(-2),
+            Some(f64::INFINITY),
+            Some("°C".into()),
+        );
+        odd.text = Some("\u{1}".into());
+        odd.inferred_obis = Some("x".into());
+        odd.unverified = true;
+        odd.storage = Some(3);
+        odd.tariff = Some(1);
+        odd.subunit = Some(0);
+        odd.function = Some("maximum");
+        let blank = FieldDetail::plain(None, String::new(), RawValue::Null, None, None, None);
+        let composed = FieldView {
+            name: FieldName::Obis(Obis::new(1, 0, 1, 8, 2, 255)),
+            obis: Some(FieldCode::Obis(Obis::new(1, 0, 1, 8, 2, 255))),
+            raw: RawRef::Hex(&[0x7E, 0x00, 0xFF]),
+            ..blank.view()
+        };
+        for view in [odd.view(), composed] {
+            let mut direct = Vec::new();
+            view.write_json(&mut direct);
+            let direct = String::from_utf8(direct).unwrap();
+            assert_eq!(direct, serde_json::to_string(&view).unwrap());
+            assert_eq!(direct, serde_json::to_string(&view.to_detail()).unwrap());
+        }
+        let mut text = String::new();
+        composed.raw.write_text(&mut text);
+        assert_eq!(text, "7E00FF");
+        assert_eq!(
+            composed.to_detail().name,
+            "Active energy import (A+), tariff 2"
+        );
+    }
+
+    /// The date-time text without `fmt` is `DateTime::iso8601`'s, specified or not.
+    #[test]
+    fn iso8601_is_the_datetime_s() {
+        let mut checked = 0;
+        for year in [0u16, 7, 42, 999, 2024, 9999, 0xFFFF] {
+            for (month, day, hour, minute, second, hundredths) in [
+                (5, 1, 0, 0, 0, 0xFF),
+                (12, 31, 23, 59, 59, 0),
+                (1, 9, 9, 5, 7, 99),
+                (0xFF, 1, 0, 0, 0, 0),
+                (2, 0xFF, 0, 0, 0, 5),
+                (2, 28, 0xFF, 0, 0, 0),
+                (2, 28, 1, 0xFF, 0, 0),
+                (2, 28, 1, 2, 0xFF, 0),
+                (0xFD, 0xFE, 1, 2, 3, 4),
+            ] {
+                let [yh, yl] = year.to_be_bytes();
+                let raw = [
+                    yh, yl, month, day, 0xFF, hour, minute, second, hundredths, 0x80, 0, 0xFF,
+                ];
+                let dt = DateTime::from_slice(&raw).unwrap();
+                assert_eq!(iso8601(&dt), dt.iso8601(), "{raw:02X?}");
+                checked += usize::from(dt.iso8601().is_some());
+            }
+        }
+        assert_eq!(checked, 6 * 3, "specified years x fully specified rows");
+    }
+
+    /// Strings shown as text follow `Data::as_text`'s rule.
+    #[test]
+    fn printable_is_the_rule_of_as_text() {
+        for b in [
+            &b"Kamstrup_V0001"[..],
+            b"\x01ab",
+            b"\xFF\xFE",
+            b"",
+            "å€".as_bytes(),
+        ] {
+            let d = Data::OctetString(crate::protocol::axdr::Bytes::from_slice(b));
+            assert_eq!(printable(b).map(str::to_string), d.as_text(), "{b:?}");
+        }
+    }
 }

@@ -1,15 +1,49 @@
 //! Hex text: how bytes are written in recordings, JSON output and hex captures, and a streaming
 //! decoder for hex input whose digits may be split across chunks.
 
-use std::fmt::Write;
-
 /// Upper-case hex pairs without separators: `7EA0`.
 pub fn encode(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02X}");
-    }
+    encode_into(bytes, &mut s);
     s
+}
+
+/// The two upper-case hex digits of every byte value, built at compile time.
+const PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut table = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = [DIGITS[b >> 4], DIGITS[b & 0x0F]];
+        b += 1;
+    }
+    table
+};
+
+/// The two upper-case hex digits of a byte.
+pub fn pair(b: u8) -> [u8; 2] {
+    PAIRS[usize::from(b)]
+}
+
+/// One byte as `0x7E`.
+pub fn byte_text(b: u8) -> String {
+    let [hi, lo] = pair(b);
+    String::from_iter(['0', 'x', char::from(hi), char::from(lo)])
+}
+
+/// Appends the upper-case hex pairs of `bytes` to `out` (as [`encode`], without a new `String`).
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    // A block at a time through a buffer on the stack: hex digits are ASCII, so each block is
+    // text as it stands.
+    const BLOCK: usize = 64;
+    out.reserve(bytes.len() * 2);
+    let mut buf = [0u8; 2 * BLOCK];
+    for block in bytes.chunks(BLOCK) {
+        for (digits, &b) in buf.chunks_exact_mut(2).zip(block) {
+            digits.copy_from_slice(&pair(b));
+        }
+        out.push_str(std::str::from_utf8(&buf[..2 * block.len()]).unwrap_or_default());
+    }
 }
 
 /// Hex text is only hex digits and white space.
@@ -96,6 +130,12 @@ mod tests {
         d.finish("x").unwrap();
         assert_eq!(out, vec![0x7E, 0xA0, 0xE2]);
         assert_eq!(encode(&out), "7EA0E2");
+        let all: Vec<u8> = (0..=255).collect();
+        let formatted: String = all.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(encode(&all), formatted);
+        for b in all {
+            assert_eq!(byte_text(b), format!("0x{b:02X}"));
+        }
         assert!(matches!(parse("7E A"), Err(HexError::OddHex { .. })));
         let e = parse("7E\nZZ").unwrap_err().to_string();
         assert_eq!(

@@ -1089,11 +1089,13 @@ impl SpanOutput<'_> {
         out.extend_from_slice(b",\"ident\":");
         json::opt_string(out, d.ident.as_deref());
         out.extend_from_slice(b",\"fields\":[");
-        for (i, f) in self.fields().iter().enumerate() {
+        // By index, each view written where it is made (a view is large: moving it costs).
+        let fields = self.fields();
+        for i in 0..fields.len() {
             if i > 0 {
                 out.push(b',');
             }
-            f.write_json(out);
+            fields.get(i).write_json(out);
         }
         out.push(b']');
         if let Some(e) = &d.error {

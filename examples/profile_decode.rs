@@ -154,8 +154,9 @@ fn main() {
         if stage == "fcs" {
             fcs_ns = Some(ns);
         }
+        // Held against the FCS alone: the stages that frame the stream (and so compute it).
         let share = match fcs_ns {
-            Some(fcs) if stage != "fcs" => {
+            Some(fcs) if matches!(stage, "framing" | "count" | "full") => {
                 format!(", {:.0} % of the FCS-alone rate", fcs / ns * 100.0)
             }
             _ => String::new(),

@@ -8,7 +8,7 @@ use std::ops::Range;
 /// A byte string as received. Short ones stay inline (OBIS codes, list versions, meter ids and
 /// type numbers, date-times: a push needs no allocation for them) and the value is 24 bytes,
 /// so a HAN field fits 72: a list 1's fields fit the allocator's fast size class.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Bytes {
     Inline { len: u8, bytes: [u8; Bytes::INLINE] },
     Heap(Box<[u8]>),
@@ -42,6 +42,15 @@ impl std::ops::Deref for Bytes {
         }
     }
 }
+
+/// Equal when the bytes are, however they are kept.
+impl PartialEq for Bytes {
+    fn eq(&self, other: &Bytes) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Bytes {}
 
 impl AsRef<[u8]> for Bytes {
     fn as_ref(&self) -> &[u8] {
@@ -662,6 +671,12 @@ mod tests {
             assert_eq!(matches!(b, Bytes::Inline { .. }), len <= Bytes::INLINE);
             assert_eq!(format!("{b:?}"), format!("{src:?}"));
         }
+        let padded = Bytes::Inline {
+            len: 2,
+            bytes: [7; Bytes::INLINE],
+        };
+        assert_eq!(padded, Bytes::from_slice(&[7, 7]));
+        assert_eq!(Bytes::Heap(vec![1, 2].into()), Bytes::from_slice(&[1, 2]));
         assert_eq!(std::mem::size_of::<Bytes>(), 24);
         assert_eq!(std::mem::size_of::<Data>(), 32);
     }

@@ -3,7 +3,7 @@
 //! mutation so the damage reaches the decoders behind the checks.
 
 use crate::mutate::{
-    mutate, mutate_axdr, mutate_text, nesting, refix_bcc, refix_hdlc, refix_p1, seal,
+    mutate, mutate_axdr, mutate_text, mutated_text, nesting, refix_bcc, refix_hdlc, refix_p1, seal,
 };
 use crate::rng::Rng;
 use kamscope::protocol::datetime::DateTime;
@@ -307,12 +307,9 @@ impl Corpus {
 
     /// An IEC 61107 message mutated, its BCC computed again by either rule.
     fn iec_block(&self, rng: &mut Rng) -> Vec<u8> {
-        if self.iec.is_empty() {
+        let Some(mut bytes) = mutated_text(rng, &self.iec) else {
             return random_bytes(rng);
-        }
-        let mut bytes = rng.choose(&self.iec).clone();
-        let other = rng.choose(&self.iec).clone();
-        mutate_text(rng, &mut bytes, &other);
+        };
         refix_bcc(rng, &mut bytes);
         bytes
     }
@@ -370,12 +367,9 @@ impl Corpus {
 
     /// A P1 telegram mutated, its CRC computed again.
     fn p1_telegram(&self, rng: &mut Rng) -> Vec<u8> {
-        if self.p1.is_empty() {
+        let Some(mut bytes) = mutated_text(rng, &self.p1) else {
             return random_bytes(rng);
-        }
-        let mut bytes = rng.choose(&self.p1).clone();
-        let other = rng.choose(&self.p1).clone();
-        mutate_text(rng, &mut bytes, &other);
+        };
         refix_p1(&mut bytes);
         bytes
     }

@@ -59,6 +59,17 @@ pub fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, other: &[u8]) {
     }
 }
 
+/// One of `pool`'s texts mutated, with pieces of another of them; `None` for an empty pool.
+pub fn mutated_text(rng: &mut Rng, pool: &[Vec<u8>]) -> Option<Vec<u8>> {
+    if pool.is_empty() {
+        return None;
+    }
+    let mut bytes = rng.choose(pool).clone();
+    let other = rng.choose(pool).clone();
+    mutate_text(rng, &mut bytes, &other);
+    Some(bytes)
+}
+
 /// Mutations of text protocols: the byte-level ones, and lines changed as lines.
 pub fn mutate_text(rng: &mut Rng, bytes: &mut Vec<u8>, other: &[u8]) {
     if rng.one_in(2) {

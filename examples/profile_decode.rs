@@ -17,7 +17,13 @@ use nix::time::{ClockId, clock_gettime};
 use std::hint::black_box;
 
 const FRAMES: usize = 10_000;
-const ROUNDS: usize = 40;
+/// Rounds per stage (best one counts); `PROFILE_ROUNDS` sets fewer for instruction counters.
+fn rounds() -> usize {
+    std::env::var("PROFILE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(40)
+}
 
 /// The thread's CPU time in nanoseconds: time spent waiting for a shared core is not counted.
 fn thread_cpu_ns() -> u128 {
@@ -27,7 +33,7 @@ fn thread_cpu_ns() -> u128 {
 
 /// The best round of `work` (which handles `FRAMES` frames), in ns per frame.
 fn best_of(mut work: impl FnMut()) -> f64 {
-    (0..ROUNDS)
+    (0..rounds())
         .map(|_| {
             let start = thread_cpu_ns();
             work();

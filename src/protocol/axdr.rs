@@ -326,6 +326,13 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
+    /// Steps over `n` bytes known to be there (seen through [`Reader::rest`]).
+    #[inline]
+    pub fn skip(&mut self, n: usize) {
+        debug_assert!(n <= self.remaining());
+        self.pos += n;
+    }
+
     /// Moves back to an earlier position (to point an error at the start of an element).
     pub fn rewind_to(&mut self, pos: usize) {
         self.pos = pos.min(self.pos);

@@ -291,7 +291,7 @@ pub fn check_with(
     base: usize,
     scratch: &mut Vec<Field>,
 ) -> Result<(), DecodeError> {
-    walk_body(notification, apdu, base, scratch, false).map(|_| ())
+    walk_body(notification, apdu, base, scratch, &mut Walk::<false>::new())
 }
 
 /// [`map`], walking into `scratch`, a buffer the caller keeps from push to push: the message gets
@@ -303,6 +303,8 @@ pub fn map_with(
     scaling: &Scaling,
     scratch: &mut Vec<Field>,
 ) -> Result<HanMessage, DecodeError> {
+    let mut walk = Walk::<true>::new();
+    walk_body(notification, apdu, base, scratch, &mut walk)?;
     let Walk {
         mut fields,
         nulls,
@@ -310,7 +312,7 @@ pub fn map_with(
         mut meter_type,
         mut list2,
         ..
-    } = walk_body(notification, apdu, base, scratch, true)?;
+    } = walk;
     let body = &apdu[notification.body.clone()];
 
     let mut brand = match version.and_then(|i| fields[i].value.as_bytes()) {
@@ -407,34 +409,38 @@ pub fn map_with(
     })
 }
 
-/// Walks a notification's body into `scratch`'s buffer (`keep`: keeping the fields). The fields
-/// leave in a vector of their own size; the buffer goes back to `scratch` for the next push.
-fn walk_body(
+/// Walks a notification's body into `walk`, with `scratch`'s buffer (`KEEP`: keeping the
+/// fields). The fields leave in a vector of their own size; the buffer goes back to `scratch` for
+/// the next push. (The walk is filled where the caller keeps it: a walk returned by value is
+/// copied out of narrow stores, which stalls.)
+fn walk_body<const KEEP: bool>(
     notification: &Notification,
     apdu: &[u8],
     base: usize,
     scratch: &mut Vec<Field>,
-    keep: bool,
-) -> Result<Walk, DecodeError> {
+    walk: &mut Walk<KEEP>,
+) -> Result<(), DecodeError> {
     let body = &apdu[notification.body.clone()];
     let mut r = Reader::new(body, base + notification.body.start);
     scratch.clear();
-    let mut walk = Walk::new(std::mem::take(scratch), keep);
+    walk.fields = std::mem::take(scratch);
     let walked = walk.element(&mut r, 0).and_then(|()| match r.remaining() {
         0 => Ok(()),
         n => Err(r.error(format!("{n} bytes after the body"))),
     });
-    let fields = if keep && walked.is_ok() {
+    let fields = if KEEP && walked.is_ok() {
         walk.fields.split_off(0)
     } else {
         Vec::new()
     };
     *scratch = std::mem::replace(&mut walk.fields, fields);
-    walked.map(|()| walk)
+    walked
 }
 
 /// The fields of a body as the walk finds them, and what the brand and list are judged by.
-struct Walk {
+/// `KEEP`: keep the fields; without, each value is only read (and checked) into `value` (a
+/// walk of its own, compiled for counting).
+struct Walk<const KEEP: bool> {
     fields: Vec<Field>,
     /// `00` null-data placeholders.
     nulls: usize,
@@ -444,20 +450,17 @@ struct Walk {
     meter_type: Option<usize>,
     /// An energy register or the clock came: list 2.
     list2: bool,
-    /// Keep the fields; without, each value is only read (and checked) into `value`.
-    keep: bool,
     value: Data,
 }
 
-impl Walk {
-    fn new(fields: Vec<Field>, keep: bool) -> Self {
+impl<const KEEP: bool> Walk<KEEP> {
+    fn new() -> Self {
         Walk {
-            fields,
+            fields: Vec::new(),
             nulls: 0,
             version: None,
             meter_type: None,
             list2: false,
-            keep,
             value: Data::Null,
         }
     }
@@ -470,11 +473,14 @@ impl Walk {
         obis: Option<Obis>,
         r: &mut Reader<'_>,
     ) -> Result<Option<&mut Field>, DecodeError> {
-        if !self.keep {
+        if !KEEP {
             r.scalar_into(&mut self.value)?;
             return Ok(None);
         }
         let at = self.fields.len();
+        if let Some(code) = obis {
+            self.note_code(code, at);
+        }
         self.fields.push(Field::EMPTY);
         let field = &mut self.fields[at];
         field.obis = obis;
@@ -490,10 +496,6 @@ impl Walk {
                 {
                     field.value = Data::DateTime(dt);
                 }
-                if code.is_meter_type() && self.meter_type.is_none() {
-                    self.meter_type = Some(at);
-                }
-                self.list2 |= code.is_energy() || code.is_clock();
             }
             None if numeric => field.scaler = Some(0),
             None => {}
@@ -505,6 +507,50 @@ impl Walk {
             self.version = Some(at);
         }
         Ok(Some(field))
+    }
+
+    /// A coded number, as [`Walk::push`] adds it: its default unit, scaler set later.
+    #[inline(always)]
+    fn push_number(&mut self, code: Obis, value: Data) {
+        let at = self.fields.len();
+        self.note_code(code, at);
+        // Written in place: a field put together on the stack from its bytes and then copied
+        // stalls on each copy (its narrow stores cannot forward to the wide loads of the move).
+        self.fields.push(Field::EMPTY);
+        let field = &mut self.fields[at];
+        field.obis = Some(code);
+        field.unit = code.default_unit();
+        // The new field holds null, which owns nothing: overwritten without a drop.
+        std::mem::forget(std::mem::replace(&mut field.value, value));
+    }
+
+    /// What a field's code tells of the list (the field at `at`): where the meter type is, and
+    /// whether an energy register or the clock makes it a list 2.
+    #[inline(always)]
+    fn note_code(&mut self, code: Obis, at: usize) {
+        if code.is_meter_type() && self.meter_type.is_none() {
+            self.meter_type = Some(at);
+        }
+        self.list2 |= code.is_energy() || code.is_clock();
+    }
+
+    /// The `{scaler, unit}` structure Aidon sends after a coded value (one of the `left` elements
+    /// of the structure being walked), read into the field at `at` (when kept).
+    #[inline(always)]
+    fn scaler_unit_after(&mut self, r: &mut Reader<'_>, left: &mut usize, at: Option<usize>) {
+        if *left > 0
+            && let Some([tag::STRUCTURE, 2, tag::INTEGER, scaler, tag::ENUM, unit]) =
+                r.peek_n::<6>()
+        {
+            r.skip(6);
+            *left -= 1;
+            if let Some(at) = at {
+                let field = &mut self.fields[at];
+                field.scaler = Some(scaler as i8);
+                field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
+                field.scaler_in_frame = true;
+            }
+        }
     }
 
     /// Walks one element: structures and arrays are entered; `OBIS, value` pairs (with an
@@ -545,25 +591,29 @@ impl Walk {
                     r.u8()?;
                     self.nulls += 1;
                 }
+                // The common case first (Kamstrup's powers, currents, voltages, energies): a
+                // code and a plain number, read by one pattern, the field written whole.
+                Some(tag::OCTET_STRING)
+                    if left > 0
+                        && let Some((obis, value, len)) = coded_number(r.rest()) =>
+                {
+                    r.skip(len);
+                    left -= 1;
+                    let at = self.fields.len();
+                    if KEEP {
+                        self.push_number(obis, value);
+                    }
+                    self.scaler_unit_after(r, &mut left, KEEP.then_some(at));
+                }
                 Some(tag::OCTET_STRING)
                     if left > 0
                         && let Some(obis) = obis_before_value(r) =>
                 {
-                    r.take(8)?;
-                    let field = self.push(Some(obis), r)?;
+                    r.skip(8);
                     left -= 1;
-                    if left > 0
-                        && let Some([tag::STRUCTURE, 2, tag::INTEGER, scaler, tag::ENUM, unit]) =
-                            r.peek_n::<6>()
-                    {
-                        r.take(6)?;
-                        left -= 1;
-                        if let Some(field) = field {
-                            field.scaler = Some(scaler as i8);
-                            field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
-                            field.scaler_in_frame = true;
-                        }
-                    }
+                    let at = self.fields.len();
+                    let kept = self.push(Some(obis), r)?.is_some();
+                    self.scaler_unit_after(r, &mut left, kept.then_some(at));
                 }
                 _ => {
                     self.push(None, r)?;
@@ -572,6 +622,35 @@ impl Walk {
         }
         Ok(())
     }
+}
+
+/// The plain number at the start of `value` (double-long(-unsigned), long(-unsigned): what push
+/// lists send their readings as) and the bytes it takes; other values go the general way.
+#[inline(always)]
+fn plain_number(value: &[u8]) -> Option<(Data, usize)> {
+    match *value {
+        [tag::DOUBLE_LONG_UNSIGNED, a, b, c, d, ..] => Some((
+            Data::DoubleLongUnsigned(u32::from_be_bytes([a, b, c, d])),
+            5,
+        )),
+        [tag::LONG_UNSIGNED, a, b, ..] => Some((Data::LongUnsigned(u16::from_be_bytes([a, b])), 3)),
+        [tag::DOUBLE_LONG, a, b, c, d, ..] => {
+            Some((Data::DoubleLong(i32::from_be_bytes([a, b, c, d])), 5))
+        }
+        [tag::LONG, a, b, ..] => Some((Data::Long(i16::from_be_bytes([a, b])), 3)),
+        _ => None,
+    }
+}
+
+/// An `09 06 <obis>` code and the plain number after it, with the bytes both take: the common
+/// case (Kamstrup's powers, currents, voltages, energies), read by one pattern.
+#[inline(always)]
+fn coded_number(rest: &[u8]) -> Option<(Obis, Data, usize)> {
+    let [tag::OCTET_STRING, 6, a, b, c, d, e, f, ref value @ ..] = *rest else {
+        return None;
+    };
+    let (number, len) = plain_number(value)?;
+    Some((Obis([a, b, c, d, e, f]), number, 8 + len))
 }
 
 /// The OBIS code of an `09 06 <obis>` pair whose value is plain (not another code, not a
@@ -824,5 +903,89 @@ mod tests {
         let mut out = Vec::new();
         list.encode_frame(&mut out).unwrap();
         assert_eq!(out, real);
+    }
+
+    /// A value of one of the types the walk reads: numbers it reads by its short pattern, and
+    /// others it reads the general way.
+    fn arb_value() -> impl proptest::strategy::Strategy<Value = Data> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<u32>().prop_map(Data::DoubleLongUnsigned),
+            any::<u16>().prop_map(Data::LongUnsigned),
+            any::<i32>().prop_map(Data::DoubleLong),
+            any::<i16>().prop_map(Data::Long),
+            any::<u8>().prop_map(Data::Unsigned),
+            prop::sample::select(vec!["6841138BN245101090", "685", "x"]).prop_map(|t| {
+                Data::VisibleString(super::super::axdr::Bytes::from_slice(t.as_bytes()))
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Coded values of every type, with and without Aidon's `{scaler, unit}` after them,
+        /// whichever way the walk reads them: each field has its code, the value sent, the unit
+        /// and scaler its code or the frame gives; the meter type and list kind follow the codes.
+        #[test]
+        fn coded_values_keep_code_value_unit_and_scaler(
+            pairs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        Obis::new(1, 0, 1, 7, 0, 255),
+                        Obis::new(1, 0, 31, 7, 0, 255),
+                        Obis::new(1, 0, 32, 7, 0, 255),
+                        Obis::new(1, 1, 1, 8, 0, 255),
+                        Obis::new(0, 0, 1, 0, 0, 255),
+                        Obis::new(0, 0, 96, 1, 7, 255),
+                        Obis::new(1, 1, 96, 1, 1, 255),
+                        Obis::new(0, 0, 96, 1, 0, 255),
+                    ]),
+                    arb_value(),
+                    proptest::option::of((proptest::prelude::any::<i8>(), 27u8..36)),
+                ),
+                1..12,
+            )
+        ) {
+            let mut body = vec![tag::STRUCTURE];
+            let elements: usize = pairs.iter().map(|p| if p.2.is_some() { 3 } else { 2 }).sum();
+            super::super::axdr::encode_length(elements, &mut body);
+            for (code, value, scaler_unit) in &pairs {
+                body.extend_from_slice(&[tag::OCTET_STRING, 6]);
+                body.extend_from_slice(&code.0);
+                super::super::axdr::encode(value, &mut body);
+                if let Some((scaler, unit)) = scaler_unit {
+                    body.extend_from_slice(&[tag::STRUCTURE, 2, tag::INTEGER, *scaler as u8, tag::ENUM, *unit]);
+                }
+            }
+            let notification = Notification { invoke_id: 0, time: HeaderTime::Absent, body: 0..body.len() };
+            let m = map(&notification, &body, 0, &Scaling::default()).expect("a well-formed body");
+            proptest::prop_assert_eq!(m.fields.len(), pairs.len());
+            for (f, (code, value, scaler_unit)) in m.fields.iter().zip(&pairs) {
+                proptest::prop_assert_eq!(f.obis, Some(*code));
+                proptest::prop_assert_eq!(&f.value, value);
+                match scaler_unit {
+                    Some((scaler, unit)) => {
+                        proptest::prop_assert_eq!(f.scaler, Some(*scaler));
+                        proptest::prop_assert_eq!(f.unit, unit_symbol(*unit).filter(|u| !u.is_empty()));
+                        proptest::prop_assert!(f.scaler_in_frame);
+                    }
+                    None if value.is_numeric() => {
+                        proptest::prop_assert_eq!(f.scaler, Some(0));
+                        proptest::prop_assert_eq!(f.unit, code.default_unit());
+                    }
+                    None => {
+                        proptest::prop_assert_eq!(f.scaler, None);
+                        proptest::prop_assert_eq!(f.unit, None);
+                    }
+                }
+            }
+            let meter_type = pairs.iter().find(|p| p.0.is_meter_type()).map(|p| &p.1);
+            let kind = match meter_type {
+                Some(Data::VisibleString(t)) => MeterKind::from_type(std::str::from_utf8(t).unwrap()),
+                _ => MeterKind::Unknown,
+            };
+            proptest::prop_assert_eq!(m.meter_kind, kind);
+            let list2 = pairs.iter().any(|p| p.0.is_energy() || p.0.is_clock());
+            proptest::prop_assert_eq!(m.list, if list2 { ListKind::List2 } else { ListKind::List1 });
+        }
     }
 }

@@ -294,8 +294,9 @@ pub fn check_with(
     walk_body(notification, apdu, base, scratch, &mut Walk::<false>::new())
 }
 
-/// [`map`], walking into `scratch`, a buffer the caller keeps from push to push: the message gets
-/// a vector of exactly its fields, one allocation of the size it uses.
+/// [`map`], walking into `scratch`, a buffer the caller keeps from push to push: the message takes
+/// the buffer its fields were written into (not copied) and `scratch` gets a new one sized for the
+/// next push of the same layout: one allocation a push, of the size it uses.
 pub fn map_with(
     notification: &Notification,
     apdu: &[u8],
@@ -410,9 +411,9 @@ pub fn map_with(
 }
 
 /// Walks a notification's body into `walk`, with `scratch`'s buffer (`KEEP`: keeping the
-/// fields). The fields leave in a vector of their own size; the buffer goes back to `scratch` for
-/// the next push. (The walk is filled where the caller keeps it: a walk returned by value is
-/// copied out of narrow stores, which stalls.)
+/// fields). Kept fields leave in that buffer and `scratch` gets a new one of their number;
+/// otherwise the buffer goes back to `scratch`. (The walk is filled where the caller keeps it: a
+/// walk returned by value is copied out of narrow stores, which stalls.)
 fn walk_body<const KEEP: bool>(
     notification: &Notification,
     apdu: &[u8],
@@ -428,12 +429,13 @@ fn walk_body<const KEEP: bool>(
         0 => Ok(()),
         n => Err(r.error(format!("{n} bytes after the body"))),
     });
-    let fields = if KEEP && walked.is_ok() {
-        walk.fields.split_off(0)
+    if KEEP && walked.is_ok() {
+        // The buffer leaves with the message, its fields not copied; the next push gets a new
+        // one the size of this one (lists repeat their layout).
+        *scratch = Vec::with_capacity(walk.fields.len());
     } else {
-        Vec::new()
-    };
-    *scratch = std::mem::replace(&mut walk.fields, fields);
+        *scratch = std::mem::take(&mut walk.fields);
+    }
     walked
 }
 

@@ -48,11 +48,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut framer = Framer::new(protocols);
                 let mut decoder = Decoder::default();
+                let mut decoded = Decoded::Junk;
                 framer.push(&stream);
                 framer.finish();
                 let mut watts = 0.0;
                 while let Some(span) = framer.next_span() {
-                    if let Decoded::Hdlc(h) = decoder.decode(&span)
+                    // As the pipeline decodes: into one place, reused.
+                    decoder.decode_into(&span, &mut decoded);
+                    if let Decoded::Hdlc(h) = &decoded
                         && let Some(m) = &h.message
                     {
                         watts += m.value(1, 7).unwrap_or(0.0);
@@ -67,17 +70,20 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut framer = Framer::new(Protocols::ALL);
             let mut decoder = Decoder::default();
+            let mut decoded = Decoded::Junk;
             let mut n = 0usize;
             for chunk in stream.chunks(64 * 1024) {
                 framer.push(chunk);
                 while let Some(span) = framer.next_span() {
-                    black_box(decoder.decode(&span));
+                    decoder.decode_into(&span, &mut decoded);
+                    black_box(&decoded);
                     n += 1;
                 }
             }
             framer.finish();
             while let Some(span) = framer.next_span() {
-                black_box(decoder.decode(&span));
+                decoder.decode_into(&span, &mut decoded);
+                black_box(&decoded);
                 n += 1;
             }
             black_box(n)

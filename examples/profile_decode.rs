@@ -9,10 +9,11 @@
 //! - `decode`: the decoder over framed spans (LLC check, segments, APDU, mapping);
 //! - `count`: framer and a counting decoder, as `decode --summary` runs them (every body
 //!   walked, no push kept);
-//! - `full`: framer and decoder together, as `decode` runs them.
+//! - `full`: framer and decoder together, as `decode` runs them (each span decoded into one
+//!   place, reused, as the pipeline does).
 //!
 //! Without a stage, all of them.
-use kamscope::protocol::{Content, Decoder, Framer, Protocols, dlms, han, hdlc};
+use kamscope::protocol::{Content, Decoded, Decoder, Framer, Protocols, dlms, han, hdlc};
 use nix::time::{ClockId, clock_gettime};
 use std::hint::black_box;
 
@@ -127,26 +128,32 @@ fn main() {
             }
             "decode" => best_of(|| {
                 let mut decoder = Decoder::default();
+                let mut decoded = Decoded::Junk;
                 for span in &spans {
-                    black_box(decoder.decode(span));
+                    decoder.decode_into(span, &mut decoded);
+                    black_box(&decoded);
                 }
             }),
             "count" => best_of(|| {
                 let mut framer = Framer::new(Protocols::HDLC);
                 let mut decoder = Decoder::default().counting();
+                let mut decoded = Decoded::Junk;
                 framer.push(&stream);
                 framer.finish();
                 while let Some(span) = framer.next_span() {
-                    black_box(decoder.decode(&span));
+                    decoder.decode_into(&span, &mut decoded);
+                    black_box(&decoded);
                 }
             }),
             "full" => best_of(|| {
                 let mut framer = Framer::new(Protocols::HDLC);
                 let mut decoder = Decoder::default();
+                let mut decoded = Decoded::Junk;
                 framer.push(&stream);
                 framer.finish();
                 while let Some(span) = framer.next_span() {
-                    black_box(decoder.decode(&span));
+                    decoder.decode_into(&span, &mut decoded);
+                    black_box(&decoded);
                 }
             }),
             other => {

@@ -99,13 +99,13 @@ struct Output<W: Write> {
 impl<W: Write> Output<W> {
     fn span(&mut self, view: &SpanView<'_>) {
         if let Some(summary) = &mut self.summary {
-            summary.add(&view.span, &view.decoded);
+            summary.add(&view.span, view.decoded);
             return;
         }
         if self.write_error.is_some() {
             return;
         }
-        let detail = SpanOutput::of(&view.span, &view.decoded);
+        let detail = SpanOutput::of(&view.span, view.decoded);
         let result = match self.format {
             Format::Json => {
                 self.json.clear();
@@ -473,7 +473,7 @@ fn decode_port(mut args: DecodeArgs, path: String) -> Result<ExitCode, UserError
                         dir: s.dir,
                         received: s.received,
                         span: s.span(),
-                        decoded: s.decoded.clone(),
+                        decoded: &mut s.decoded.clone(),
                     });
                     if output.summary.is_none()
                         && output.write_error.is_none()

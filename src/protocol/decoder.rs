@@ -319,9 +319,28 @@ impl Decoder {
     }
 
     pub fn decode(&mut self, span: &Span<'_>) -> Decoded {
+        let mut decoded = Decoded::Junk;
+        self.decode_into(span, &mut decoded);
+        decoded
+    }
+
+    /// [`Decoder::decode`] into `out` (what it held is dropped), for loops over many spans: the
+    /// decoding is written where the caller keeps it rather than returned and moved (a decoded
+    /// frame is some 270 bytes, and a move just after it was written stalls).
+    pub fn decode_into(&mut self, span: &Span<'_>, out: &mut Decoded) {
+        if let Content::Hdlc(frame) = &span.content {
+            *out = Decoded::Hdlc(HdlcDecoded::new());
+            if let Decoded::Hdlc(h) = out {
+                self.decode_hdlc(span.bytes, frame, h);
+            }
+            return;
+        }
+        *out = self.decode_other(span);
+    }
+
+    fn decode_other(&mut self, span: &Span<'_>) -> Decoded {
         match &span.content {
-            Content::Junk => Decoded::Junk,
-            Content::Hdlc(frame) => self.decode_hdlc_span(span.bytes, frame),
+            Content::Junk | Content::Hdlc(_) => Decoded::Junk,
             Content::Iec61107(frame) => {
                 let mut out = IecDecoded {
                     ident: None,
@@ -397,14 +416,6 @@ impl Decoder {
 
     /// An HDLC frame's meaning, filled where it is returned: a decoded frame is large, and moving
     /// it costs.
-    fn decode_hdlc_span(&mut self, bytes: &[u8], frame: &hdlc::Frame) -> Decoded {
-        let mut decoded = Decoded::Hdlc(HdlcDecoded::new());
-        if let Decoded::Hdlc(out) = &mut decoded {
-            self.decode_hdlc(bytes, frame, out);
-        }
-        decoded
-    }
-
     fn decode_hdlc(&mut self, bytes: &[u8], frame: &hdlc::Frame, out: &mut HdlcDecoded) {
         let Some(header) = frame.header.filter(|_| frame.intact()) else {
             if self.reassembler.pending_segments() > 0 {

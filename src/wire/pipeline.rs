@@ -45,20 +45,21 @@ impl RecordError {
 /// One recording written by several tasks (the HAN reader and the optical readout).
 pub type SharedRecorder = Arc<Mutex<dyn ChunkSink>>;
 
-/// A span fresh from the framer and decoder, borrowing its bytes from the framer. Turn it into a
-/// [`SpanRecord`] to keep it.
+/// A span fresh from the framer and decoder, borrowing its bytes from the framer and its decoding
+/// from the pipeline (decoded where it is kept, not moved: see [`Decoder::decode_into`]). Turn it
+/// into a [`SpanRecord`] to keep it.
 #[derive(Debug)]
 pub struct SpanView<'a> {
     pub link: Link,
     pub dir: Direction,
     pub received: DateTime<Utc>,
     pub span: Span<'a>,
-    pub decoded: Decoded,
+    pub decoded: &'a mut Decoded,
 }
 
 impl SpanView<'_> {
     pub fn ok(&self) -> bool {
-        crate::protocol::decoder::span_ok(&self.span.content, &self.decoded)
+        crate::protocol::decoder::span_ok(&self.span.content, self.decoded)
     }
 
     pub fn into_record(self) -> SpanRecord {
@@ -69,7 +70,7 @@ impl SpanView<'_> {
             offset: self.span.offset,
             bytes: self.span.bytes.to_vec(),
             content: self.span.content,
-            decoded: self.decoded,
+            decoded: std::mem::replace(self.decoded, Decoded::Junk),
         }
     }
 }
@@ -86,6 +87,8 @@ pub struct Pipeline {
     link: Link,
     framers: [Framer; 2],
     decoder: Decoder,
+    /// Where each span is decoded (the view lends it out).
+    decoded: Decoded,
     recorder: Option<SharedRecorder>,
     /// The last span we sent, until something else is received: an optical head echoes what
     /// it is sent, so a received span with the same bytes is that echo, not the meter.
@@ -113,6 +116,7 @@ impl Pipeline {
             link,
             framers: [Framer::new(protocols), Framer::new(protocols)],
             decoder,
+            decoded: Decoded::Junk,
             recorder,
             echo_of: None,
             last_rx: None,
@@ -197,8 +201,9 @@ impl Pipeline {
 
     fn drain(&mut self, dir: Direction, at: DateTime<Utc>, mut visit: impl FnMut(SpanView<'_>)) {
         let framer = &mut self.framers[index(dir)];
+        let decoded = &mut self.decoded;
         while let Some(span) = framer.next_span() {
-            let mut decoded = self.decoder.decode(&span);
+            self.decoder.decode_into(&span, decoded);
             let junk = matches!(span.content, crate::protocol::Content::Junk);
             // An M-Bus E5 is framed once the next byte shows it stands alone, so one that
             // answered the previous request may come out after the next request was sent.
@@ -220,7 +225,7 @@ impl Pipeline {
                 dir,
                 received: at,
                 span,
-                decoded,
+                decoded: &mut *decoded,
             });
         }
     }

@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kamscope::protocol::han::sample_stream;
-use kamscope::protocol::{Decoded, Decoder, Framer, Protocols, hdlc};
+use kamscope::protocol::{Decoded, Decoder, Framer, Protocols, Span, hdlc};
 use std::hint::black_box;
 
 const FRAMES: usize = 10_000;
@@ -49,17 +49,20 @@ fn bench(c: &mut Criterion) {
                 let mut framer = Framer::new(protocols);
                 let mut decoder = Decoder::default();
                 let mut decoded = Decoded::Junk;
-                framer.push(&stream);
-                framer.finish();
                 let mut watts = 0.0;
-                while let Some(span) = framer.next_span() {
-                    // As the pipeline decodes: into one place, reused.
+                // As the pipeline frames and decodes: in place, into one place reused.
+                let mut each = |span: Span<'_>| {
                     decoder.decode_into(&span, &mut decoded);
                     if let Decoded::Hdlc(h) = &decoded
                         && let Some(m) = &h.message
                     {
                         watts += m.value(1, 7).unwrap_or(0.0);
                     }
+                };
+                framer.push_and_frame(&stream, &mut each);
+                framer.finish();
+                while let Some(span) = framer.next_span() {
+                    each(span);
                 }
                 black_box(watts)
             })
@@ -73,12 +76,11 @@ fn bench(c: &mut Criterion) {
             let mut decoded = Decoded::Junk;
             let mut n = 0usize;
             for chunk in stream.chunks(64 * 1024) {
-                framer.push(chunk);
-                while let Some(span) = framer.next_span() {
+                framer.push_and_frame(chunk, |span| {
                     decoder.decode_into(&span, &mut decoded);
                     black_box(&decoded);
                     n += 1;
-                }
+                });
             }
             framer.finish();
             while let Some(span) = framer.next_span() {

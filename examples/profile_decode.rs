@@ -9,8 +9,8 @@
 //! - `decode`: the decoder over framed spans (LLC check, segments, APDU, mapping);
 //! - `count`: framer and a counting decoder, as `decode --summary` runs them (every body
 //!   walked, no push kept);
-//! - `full`: framer and decoder together, as `decode` runs them (each span decoded into one
-//!   place, reused, as the pipeline does).
+//! - `full`: framer and decoder together, as `decode` runs them (the stream framed where it lies
+//!   and each span decoded into one place, reused, as the pipeline does).
 //!
 //! Without a stage, all of them.
 use kamscope::protocol::{Content, Decoded, Decoder, Framer, Protocols, dlms, han, hdlc};
@@ -106,7 +106,9 @@ fn main() {
             }),
             "framing" => best_of(|| {
                 let mut framer = Framer::new(Protocols::HDLC);
-                framer.push(&stream);
+                framer.push_and_frame(&stream, |span| {
+                    black_box(&span);
+                });
                 framer.finish();
                 while let Some(span) = framer.next_span() {
                     black_box(&span);
@@ -138,7 +140,10 @@ fn main() {
                 let mut framer = Framer::new(Protocols::HDLC);
                 let mut decoder = Decoder::default().counting();
                 let mut decoded = Decoded::Junk;
-                framer.push(&stream);
+                framer.push_and_frame(&stream, |span| {
+                    decoder.decode_into(&span, &mut decoded);
+                    black_box(&decoded);
+                });
                 framer.finish();
                 while let Some(span) = framer.next_span() {
                     decoder.decode_into(&span, &mut decoded);
@@ -149,7 +154,10 @@ fn main() {
                 let mut framer = Framer::new(Protocols::HDLC);
                 let mut decoder = Decoder::default();
                 let mut decoded = Decoded::Junk;
-                framer.push(&stream);
+                framer.push_and_frame(&stream, |span| {
+                    decoder.decode_into(&span, &mut decoded);
+                    black_box(&decoded);
+                });
                 framer.finish();
                 while let Some(span) = framer.next_span() {
                     decoder.decode_into(&span, &mut decoded);

@@ -252,25 +252,65 @@ impl Framer {
     /// Adds received bytes. After [`finish`](Framer::finish), pushing starts a new stream segment
     /// (offsets keep counting).
     pub fn push(&mut self, chunk: &[u8]) {
-        if self.eof {
-            self.eof = false;
-            self.after_flag = None;
-        }
+        self.resume();
         // Drop consumed bytes once they dominate the buffer, so buffering stays linear.
         if self.start > 0 && self.start >= self.buf.len() / 2 {
             let n = self.start;
             self.buf.drain(..n);
-            self.base += n as u64;
-            self.start = 0;
-            self.scan -= n;
-            self.weak = self.weak.map(|(p, e)| (p - n, e - n));
-            self.found = self.found.take().map(|(p, e, c)| (p - n, e - n, c));
-            self.after_flag = self.after_flag.and_then(|a| a.checked_sub(n));
-            self.fcs_cache.drained(n);
-            self.iec_scan.drained(n);
-            self.p1_scan.drained(n);
+            self.forget(n);
         }
         self.buf.extend_from_slice(chunk);
+    }
+
+    /// [`push`](Framer::push) and then [`next_span`](Framer::next_span) until it returns `None`,
+    /// `each` getting every span, without copying the chunk when nothing is pending: the spans
+    /// that lie whole in it borrow their bytes from it, and only what is left pending at its end
+    /// is kept. The spans are the same as pushing it.
+    pub fn push_and_frame(&mut self, chunk: &[u8], mut each: impl FnMut(Span<'_>)) {
+        if self.start < self.buf.len() {
+            self.push(chunk);
+            while let Some(span) = self.next_span() {
+                each(span);
+            }
+            return;
+        }
+        self.resume();
+        // Everything buffered was emitted: framing goes on in the chunk, at the same stream
+        // offsets (`base` now the chunk's).
+        let n = self.buf.len();
+        self.buf.clear();
+        self.forget(n);
+        while let Some((start, end, content)) = self.next_in(chunk) {
+            each(Span {
+                offset: self.base + start as u64,
+                bytes: &chunk[start..end],
+                content,
+            });
+        }
+        let n = self.start;
+        self.buf.extend_from_slice(&chunk[n..]);
+        self.forget(n);
+    }
+
+    /// Input after [`finish`](Framer::finish) starts a new stream segment.
+    fn resume(&mut self) {
+        if self.eof {
+            self.eof = false;
+            self.after_flag = None;
+        }
+    }
+
+    /// The first `n` bytes of the data being framed are gone (emitted): positions move down.
+    fn forget(&mut self, n: usize) {
+        self.base += n as u64;
+        self.start -= n;
+        self.scan -= n;
+        self.weak = self.weak.map(|(p, e)| (p - n, e - n));
+        self.found = self.found.take().map(|(p, e, c)| (p - n, e - n, c));
+        self.after_flag = self.after_flag.and_then(|a| a.checked_sub(n));
+        self.fcs_cache.drained(n);
+        self.iec_scan.drained(n);
+        self.p1_scan.drained(n);
     }
 
     /// Declares the end of input: partial frames and junk still pending are emitted by the next
@@ -281,13 +321,12 @@ impl Framer {
 
     /// The next complete span, or `None` when more input is needed.
     pub fn next_span(&mut self) -> Option<Span<'_>> {
-        let (end, content) = self.next_boundary()?;
-        let start = self.start;
-        self.start = end;
-        self.scan = self.scan.max(end);
-        if let Content::Hdlc(_) = content {
-            self.after_flag = (self.buf[end - 1] == hdlc::FLAG).then_some(end);
-        }
+        // The buffer is lent to the framing (which borrows the framer's state mutably) and put
+        // back before the span borrows it.
+        let buf = std::mem::take(&mut self.buf);
+        let next = self.next_in(&buf);
+        self.buf = buf;
+        let (start, end, content) = next?;
         Some(Span {
             offset: self.base + start as u64,
             bytes: &self.buf[start..end],
@@ -295,8 +334,21 @@ impl Framer {
         })
     }
 
+    /// The next complete span of `data` (the bytes being framed: the buffer, or a chunk framed
+    /// where it lies) as (start, end, content), marked emitted.
+    fn next_in(&mut self, data: &[u8]) -> Option<(usize, usize, Content)> {
+        let (end, content) = self.next_boundary(data)?;
+        let start = self.start;
+        self.start = end;
+        self.scan = self.scan.max(end);
+        if let Content::Hdlc(_) = content {
+            self.after_flag = (data[end - 1] == hdlc::FLAG).then_some(end);
+        }
+        Some((start, end, content))
+    }
+
     /// Emits the weak candidate (or the junk before it), cut at `limit`.
-    fn emit_weak(&mut self, limit: usize) -> Option<(usize, Content)> {
+    fn emit_weak(&mut self, data: &[u8], limit: usize) -> Option<(usize, Content)> {
         let (pos, claimed_end) = self.weak.expect("weak candidate");
         if self.start < pos {
             return Some((pos, Content::Junk));
@@ -312,17 +364,17 @@ impl Framer {
         {
             self.found = None;
         }
-        let frame = hdlc::inspect(&self.buf[pos..end], false);
+        let frame = hdlc::inspect(&data[pos..end], false);
         Some((end, Content::Hdlc(frame)))
     }
 
-    fn next_boundary(&mut self) -> Option<(usize, Content)> {
-        if self.start >= self.buf.len() {
+    fn next_boundary(&mut self, data: &[u8]) -> Option<(usize, Content)> {
+        if self.start >= data.len() {
             return None;
         }
         if let Some((found_at, ..)) = self.found {
             if self.weak.is_some() {
-                return self.emit_weak(found_at);
+                return self.emit_weak(data, found_at);
             }
             if self.start < found_at {
                 return Some((found_at, Content::Junk));
@@ -331,18 +383,18 @@ impl Framer {
             return Some((end, content));
         }
         let mut pos = self.scan;
-        while pos < self.buf.len() {
+        while pos < data.len() {
             if let Some((_, weak_end)) = self.weak
                 && pos >= weak_end
             {
                 self.scan = pos;
-                return self.emit_weak(weak_end);
+                return self.emit_weak(data, weak_end);
             }
             if self.weak.is_none() && pos - self.start >= MAX_JUNK_RUN {
                 self.scan = pos;
                 return Some((pos, Content::Junk));
             }
-            match self.probe(pos) {
+            match self.probe(data, pos) {
                 Probe::No => pos += 1,
                 Probe::Weak { end } => {
                     if self.weak.is_none() {
@@ -360,7 +412,7 @@ impl Framer {
                     }
                     self.scan = pos;
                     self.found = Some((pos, end, frame));
-                    return self.next_boundary();
+                    return self.next_boundary(data);
                 }
             }
         }
@@ -368,15 +420,14 @@ impl Framer {
         if !self.eof {
             return None;
         }
-        let len = self.buf.len();
+        let len = data.len();
         if self.weak.is_some() {
-            return self.emit_weak(len);
+            return self.emit_weak(data, len);
         }
         Some((len, Content::Junk))
     }
 
-    fn probe(&mut self, pos: usize) -> Probe {
-        let buf = &self.buf;
+    fn probe(&mut self, buf: &[u8], pos: usize) -> Probe {
         let eof = self.eof;
         let p = self.protocols;
         let b = buf[pos];
@@ -413,23 +464,23 @@ impl Framer {
         if matches!(other, Probe::No) && p.mbus && !p.hdlc && b == mbus::ACK && pos == self.start {
             other = mbus::probe_ack(pos);
         }
-        self.cut_at_hdlc(pos, other)
+        self.cut_at_hdlc(buf, pos, other)
     }
 
     /// A bad frame of another protocol ends where a proper HDLC frame starts inside it, so that
     /// junk which merely resembles a frame start cannot swallow the next HAN frame.
-    fn cut_at_hdlc(&self, pos: usize, probe: Probe) -> Probe {
+    fn cut_at_hdlc(&self, data: &[u8], pos: usize, probe: Probe) -> Probe {
         let Probe::Frame { end, frame } = probe else {
             return probe;
         };
         if !self.protocols.hdlc || super::check::all_ok(frame.checks()) {
             return Probe::Frame { end, frame };
         }
-        match hdlc::first_inner_anchor(&self.buf, pos + 1, end, self.eof) {
+        match hdlc::first_inner_anchor(data, pos + 1, end, self.eof) {
             hdlc::InnerAnchor::None => Probe::Frame { end, frame },
             hdlc::InnerAnchor::NeedMore => Probe::NeedMore,
             hdlc::InnerAnchor::At { pos: cut, .. } => {
-                let bytes = &self.buf[pos..cut];
+                let bytes = &data[pos..cut];
                 let frame = match frame {
                     Content::Mbus(_) => Content::Mbus(mbus::inspect_long(bytes)),
                     Content::Iec61107(f) => Content::Iec61107(iec61107::cut_short(f.kind)),

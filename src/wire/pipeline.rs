@@ -98,6 +98,42 @@ pub struct Pipeline {
     last_rx: Option<DateTime<Utc>>,
 }
 
+/// A span just framed: decoded (into `decoded`, which the view lends out) and, received after a
+/// span we sent with the same bytes, marked as its echo.
+fn take_span<'a>(
+    link: Link,
+    dir: Direction,
+    at: DateTime<Utc>,
+    span: Span<'a>,
+    decoder: &mut Decoder,
+    decoded: &'a mut Decoded,
+    echo_of: &mut Option<Vec<u8>>,
+) -> SpanView<'a> {
+    decoder.decode_into(&span, decoded);
+    let junk = matches!(span.content, crate::protocol::Content::Junk);
+    // An M-Bus E5 is framed once the next byte shows it stands alone, so one that answered
+    // the previous request may come out after the next request was sent.
+    let ack = matches!(&span.content, crate::protocol::Content::Mbus(f) if f.kind == crate::protocol::mbus::Kind::Ack);
+    match dir {
+        Direction::Tx if !junk => *echo_of = Some(span.bytes.to_vec()),
+        Direction::Tx => {}
+        // Noise or a late E5 before the echo leaves it expected; anything else ends the wait.
+        Direction::Rx if junk || ack => {}
+        Direction::Rx => {
+            if echo_of.take().is_some_and(|sent| sent == span.bytes) {
+                decoded.mark_echo();
+            }
+        }
+    }
+    SpanView {
+        link,
+        dir,
+        received: at,
+        span,
+        decoded,
+    }
+}
+
 fn index(dir: Direction) -> usize {
     match dir {
         Direction::Rx => 0,
@@ -183,11 +219,25 @@ impl Pipeline {
             self.last_rx = Some(at);
         }
         let i = index(dir);
-        self.framers[i].push(bytes);
         if dir == Direction::Tx {
+            self.framers[i].push(bytes);
             self.framers[i].finish();
+            self.drain(dir, at, visit);
+            return;
         }
-        self.drain(dir, at, visit);
+        // Received bytes are framed where they lie (not copied when nothing is pending).
+        let Pipeline {
+            framers,
+            decoder,
+            decoded,
+            echo_of,
+            link,
+            ..
+        } = self;
+        framers[i].push_and_frame(bytes, |span| {
+            let view = take_span(*link, dir, at, span, decoder, decoded, echo_of);
+            visit(view);
+        });
     }
 
     /// The line went quiet, or the input ended: what is pending in either direction is emitted
@@ -201,32 +251,16 @@ impl Pipeline {
 
     fn drain(&mut self, dir: Direction, at: DateTime<Utc>, mut visit: impl FnMut(SpanView<'_>)) {
         let framer = &mut self.framers[index(dir)];
-        let decoded = &mut self.decoded;
         while let Some(span) = framer.next_span() {
-            self.decoder.decode_into(&span, decoded);
-            let junk = matches!(span.content, crate::protocol::Content::Junk);
-            // An M-Bus E5 is framed once the next byte shows it stands alone, so one that
-            // answered the previous request may come out after the next request was sent.
-            let ack = matches!(&span.content, crate::protocol::Content::Mbus(f) if f.kind == crate::protocol::mbus::Kind::Ack);
-            match dir {
-                Direction::Tx if !junk => self.echo_of = Some(span.bytes.to_vec()),
-                Direction::Tx => {}
-                // Noise or a late E5 before the echo leaves it expected; anything else ends
-                // the wait.
-                Direction::Rx if junk || ack => {}
-                Direction::Rx => {
-                    if self.echo_of.take().is_some_and(|sent| sent == span.bytes) {
-                        decoded.mark_echo();
-                    }
-                }
-            }
-            visit(SpanView {
-                link: self.link,
+            visit(take_span(
+                self.link,
                 dir,
-                received: at,
+                at,
                 span,
-                decoded: &mut *decoded,
-            });
+                &mut self.decoder,
+                &mut self.decoded,
+                &mut self.echo_of,
+            ));
         }
     }
 

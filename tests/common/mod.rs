@@ -184,34 +184,68 @@ pub fn sim_pty(args: &[&str]) -> (std::process::Child, String) {
 }
 
 /// (offset, len, protocol, ok) of every span of `input` framed with `protocols`, fed in chunks
-/// of the given sizes (cycled; the last may be shorter), then the end of input.
+/// of the given sizes (cycled; the last may be shorter), then the end of input. Framed both ways
+/// a chunk can be given (pushed and then taken span by span, and framed where it lies with
+/// `push_and_frame`), which must give the same spans, bytes and verdicts.
 pub fn spans_in_chunks(
     protocols: kamscope::protocol::framer::Protocols,
     input: &[u8],
     chunks: &[usize],
 ) -> Vec<(u64, usize, kamscope::protocol::Protocol, bool)> {
     use kamscope::protocol::check::all_ok;
-    let mut framer = kamscope::protocol::framer::Framer::new(protocols);
-    let mut out = Vec::new();
-    let mut take = |framer: &mut kamscope::protocol::framer::Framer| {
-        while let Some(s) = framer.next_span() {
-            out.push((
-                s.offset,
-                s.bytes.len(),
-                s.protocol(),
-                all_ok(s.content.checks()),
-            ));
-        }
+    use kamscope::protocol::framer::{Content, Framer};
+    type Owned = (u64, Vec<u8>, Content);
+    let pieces = || {
+        let mut rest = input;
+        let mut sizes = chunks.iter().cycle();
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let n = (*sizes.next().unwrap_or(&rest.len())).clamp(1, rest.len());
+            let (piece, after) = rest.split_at(n);
+            rest = after;
+            Some(piece)
+        })
     };
-    let mut rest = input;
-    let mut sizes = chunks.iter().cycle();
-    while !rest.is_empty() {
-        let n = (*sizes.next().unwrap_or(&rest.len())).clamp(1, rest.len());
-        framer.push(&rest[..n]);
-        rest = &rest[n..];
-        take(&mut framer);
+    let own = |s: kamscope::protocol::Span<'_>| (s.offset, s.bytes.to_vec(), s.content);
+
+    let mut framer = Framer::new(protocols);
+    let mut pushed: Vec<Owned> = Vec::new();
+    for piece in pieces() {
+        framer.push(piece);
+        while let Some(s) = framer.next_span() {
+            pushed.push(own(s));
+        }
     }
     framer.finish();
-    take(&mut framer);
-    out
+    while let Some(s) = framer.next_span() {
+        pushed.push(own(s));
+    }
+
+    let mut framer = Framer::new(protocols);
+    let mut in_place: Vec<Owned> = Vec::new();
+    for piece in pieces() {
+        framer.push_and_frame(piece, |s| in_place.push(own(s)));
+    }
+    framer.finish();
+    while let Some(s) = framer.next_span() {
+        in_place.push(own(s));
+    }
+    assert_eq!(
+        pushed, in_place,
+        "framing in place must give the spans pushing gives"
+    );
+
+    pushed
+        .into_iter()
+        .map(|(offset, bytes, content)| {
+            (
+                offset,
+                bytes.len(),
+                content.protocol(),
+                all_ok(content.checks()),
+            )
+        })
+        .collect()
 }

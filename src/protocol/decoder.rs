@@ -91,7 +91,7 @@ impl Decoded {
 /// Whether a span passed every check: the framer's (flags, length, HCS, FCS, BCC, LRC, CS) and the
 /// decoder's (the LLC header). Junk never does. The one definition of a good frame.
 pub fn span_ok(content: &Content, decoded: &Decoded) -> bool {
-    super::check::all_ok(content.checks()) && decoded.extra_checks().iter().all(|c| c.ok)
+    content.all_ok() && decoded.extra_checks().iter().all(|c| c.ok)
 }
 
 /// Why a frame's content could not be decoded: one sentence, and the byte of the span where it
@@ -749,7 +749,7 @@ fn not_decoded_reason(frame: &hdlc::Frame) -> String {
 /// The names of the frame's failed checks: "FCS, end flag".
 fn failed_checks(frame: &hdlc::Frame) -> String {
     let failed: Vec<&str> = frame
-        .checks
+        .checks()
         .iter()
         .filter(|c| !c.ok)
         .map(|c| c.name)

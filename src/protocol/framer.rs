@@ -116,10 +116,19 @@ impl Content {
         }
     }
 
+    /// Whether every check passed (and there is at least one: junk has none). An HDLC frame is
+    /// judged without making its list of checks.
+    pub fn all_ok(&self) -> bool {
+        match self {
+            Content::Hdlc(f) => f.intact(),
+            other => super::check::all_ok(other.checks()),
+        }
+    }
+
     pub fn checks(&self) -> &[Check] {
         match self {
             Content::Junk => &[],
-            Content::Hdlc(f) => &f.checks,
+            Content::Hdlc(f) => f.checks(),
             Content::Iec61107(f) => &f.checks,
             Content::Kmp(f) => &f.checks,
             Content::Mbus(f) => &f.checks,

@@ -8,6 +8,7 @@ use super::check::{Check, CheckValue};
 use super::framer::Probe;
 use serde::Serialize;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 pub const FLAG: u8 = 0x7E;
 /// Largest value of the 11-bit length field.
@@ -334,23 +335,132 @@ pub fn header_check_ok(body: &[u8], header: &Header) -> Option<bool> {
 }
 
 /// One frame (or what arrived of it) with its header, information field and check verdicts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Frame {
     /// The opening flag was the previous frame's closing flag, so the span starts at the format.
     pub shared_start_flag: bool,
     pub header: Option<Header>,
     /// The information field, as indices into the span's bytes.
     pub info: Range<usize>,
-    pub checks: Vec<Check>,
+    /// What the checks compare, kept compact: a frame is judged without an allocation.
+    seen: Seen,
+    /// The checks, made from `seen` the first time they are asked for.
+    checks: OnceLock<Vec<Check>>,
+}
+
+/// What a frame's checks compare, as found in its bytes (`None`: the frame ended first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    /// The first byte, when the frame has its own opening flag.
+    start_flag: Option<Option<u8>>,
+    /// The frame format (high nibble of the first body byte).
+    format: Option<u8>,
+    /// The address and control fields parsed; nothing after them is checked otherwise.
+    header: bool,
+    /// Span length the length field gives, and the span's length.
+    length: (u32, u32),
+    /// Computed and received HCS, for frames with an information field.
+    hcs: Option<(u16, Option<u16>)>,
+    /// Computed and received FCS.
+    fcs: (Option<u16>, Option<u16>),
+    /// The byte where the closing flag belongs.
+    end_flag: Option<u8>,
+}
+
+impl Seen {
+    /// Each check, in order.
+    #[inline]
+    fn each(&self, mut check: impl FnMut(Check)) {
+        let byte = |b: Option<u8>| b.map_or(CheckValue::Missing, CheckValue::Hex8);
+        let word = |w: Option<u16>| w.map_or(CheckValue::Missing, CheckValue::Hex16);
+        if let Some(first) = self.start_flag {
+            check(Check::compare(
+                "start flag",
+                CheckValue::Hex8(FLAG),
+                byte(first),
+            ));
+        }
+        check(Check::compare(
+            "format",
+            CheckValue::Hex8(0xA),
+            byte(self.format),
+        ));
+        if !self.header {
+            check(Check::failed(
+                "header",
+                CheckValue::Text("complete address and control fields"),
+                CheckValue::Text("unparseable or cut short"),
+            ));
+            return;
+        }
+        check(Check::compare(
+            "length",
+            CheckValue::Count(self.length.0),
+            CheckValue::Count(self.length.1),
+        ));
+        if let Some((computed, received)) = self.hcs {
+            check(Check::compare(
+                "HCS",
+                CheckValue::Hex16(computed),
+                word(received),
+            ));
+        }
+        check(Check::compare("FCS", word(self.fcs.0), word(self.fcs.1)));
+        check(Check::compare(
+            "end flag",
+            CheckValue::Hex8(FLAG),
+            byte(self.end_flag),
+        ));
+    }
+}
+
+impl PartialEq for Frame {
+    /// Frames are equal when their bytes said the same: whether their checks were asked for yet
+    /// does not count.
+    fn eq(&self, other: &Self) -> bool {
+        self.shared_start_flag == other.shared_start_flag
+            && self.header == other.header
+            && self.info == other.info
+            && self.seen == other.seen
+    }
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("shared_start_flag", &self.shared_start_flag)
+            .field("header", &self.header)
+            .field("info", &self.info)
+            .field("checks", &self.checks())
+            .finish()
+    }
 }
 
 impl Frame {
-    pub fn intact(&self) -> bool {
-        self.checks.iter().all(|c| c.ok)
+    /// Every check, in order: flags, format, header, length, HCS, FCS.
+    pub fn checks(&self) -> &[Check] {
+        self.checks.get_or_init(|| {
+            let mut checks = Vec::with_capacity(7);
+            self.seen.each(|c| checks.push(c));
+            checks
+        })
     }
 
-    fn check_named(&self, name: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.name == name)
+    /// Whether every check passed.
+    pub fn intact(&self) -> bool {
+        let mut ok = true;
+        self.seen.each(|c| ok &= c.ok);
+        ok
+    }
+
+    fn check_named(&self, name: &str) -> Option<Check> {
+        let mut found = None;
+        self.seen.each(|c| {
+            if c.name == name {
+                found = Some(c);
+            }
+        });
+        found
     }
 
     /// The byte map of the frame's own parts: flags, header fields, HCS, FCS. The information
@@ -446,65 +556,38 @@ pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
 
 /// [`inspect`] with the header already parsed (the framer's probe has it: parsed once).
 fn inspect_with_header(span: &[u8], shared_start_flag: bool, header: Option<Header>) -> Frame {
-    let mut checks = Vec::with_capacity(6);
     let body_start = usize::from(!shared_start_flag);
-    if !shared_start_flag {
-        checks.push(Check::compare(
-            "start flag",
-            CheckValue::Hex8(FLAG),
-            span.first()
-                .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
-        ));
-    }
     let body = span.get(body_start..).unwrap_or(&[]);
-    checks.push(Check::compare(
-        "format",
-        CheckValue::Hex8(0xA),
-        body.first()
-            .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b >> 4)),
-    ));
+    let mut seen = Seen {
+        start_flag: (!shared_start_flag).then(|| span.first().copied()),
+        format: body.first().map(|b| b >> 4),
+        header: header.is_some(),
+        length: (0, 0),
+        hcs: None,
+        fcs: (None, None),
+        end_flag: None,
+    };
     let Some(h) = header else {
-        checks.push(Check::failed(
-            "header",
-            CheckValue::Text("complete address and control fields"),
-            CheckValue::Text("unparseable or cut short"),
-        ));
         return Frame {
             shared_start_flag,
             header: None,
             info: span.len()..span.len(),
-            checks,
+            seen,
+            checks: OnceLock::new(),
         };
     };
     let expected_len = body_start + h.length + 1;
-    checks.push(Check::compare(
-        "length",
-        CheckValue::Count(expected_len as u32),
-        CheckValue::Count(span.len() as u32),
-    ));
+    seen.length = (expected_len as u32, span.len() as u32);
     let le16 = |at: usize| {
-        body.get(at..at + 2).map_or(CheckValue::Missing, |b| {
-            CheckValue::Hex16(u16::from_le_bytes([b[0], b[1]]))
-        })
+        body.get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
     };
     if h.has_info() {
-        checks.push(Check::compare(
-            "HCS",
-            CheckValue::Hex16(crc16(&body[..h.len])),
-            le16(h.len),
-        ));
+        seen.hcs = Some((crc16(&body[..h.len]), le16(h.len)));
     }
     let fcs_at = h.length - 2;
-    let fcs_expected = body
-        .get(..fcs_at)
-        .map_or(CheckValue::Missing, |b| CheckValue::Hex16(crc16(b)));
-    checks.push(Check::compare("FCS", fcs_expected, le16(fcs_at)));
-    checks.push(Check::compare(
-        "end flag",
-        CheckValue::Hex8(FLAG),
-        body.get(h.length)
-            .map_or(CheckValue::Missing, |&b| CheckValue::Hex8(b)),
-    ));
+    seen.fcs = (body.get(..fcs_at).map(crc16), le16(fcs_at));
+    seen.end_flag = body.get(h.length).copied();
     let info = if h.has_info() {
         let start = (body_start + h.len + 2).min(span.len());
         let end = (body_start + fcs_at).clamp(start, span.len());
@@ -516,7 +599,8 @@ fn inspect_with_header(span: &[u8], shared_start_flag: bool, header: Option<Head
         shared_start_flag,
         header: Some(h),
         info,
-        checks,
+        seen,
+        checks: OnceLock::new(),
     }
 }
 
@@ -830,7 +914,7 @@ mod tests {
         )
         .unwrap();
         let frame = inspect(&out, false);
-        assert!(frame.intact(), "{:?}", frame.checks);
+        assert!(frame.intact(), "{:?}", frame.checks());
         let h = frame.header.unwrap();
         assert_eq!(h.dest.value(), 21);
         assert_eq!(h.src.value(), 16);

@@ -29,6 +29,19 @@ pub fn plain_string(out: &mut Vec<u8>, ascii: &[u8]) {
     out.push(b'"');
 }
 
+/// Appends a text known to need no escaping (a fixed name, a unit) between quotes.
+pub fn plain_str(out: &mut Vec<u8>, ascii: &str) {
+    plain_string(out, ascii.as_bytes());
+}
+
+/// Appends the upper-case hex text of `bytes` between quotes.
+pub fn hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(2 * bytes.len() + 2);
+    out.push(b'"');
+    super::hex::encode_to_bytes(bytes, out);
+    out.push(b'"');
+}
+
 pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => write_str(out, s),
@@ -93,9 +106,16 @@ impl<'a> Object<'a> {
         Object { out, first: true }
     }
 
-    /// Writes the key (and the comma before it); the value goes into the buffer returned.
-    pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
-        write_key(self.out, std::mem::take(&mut self.first), key);
+    /// Writes the key (and the comma before it); the value goes into the buffer returned. The
+    /// key is a fixed name, written as it is (a debug build checks that it needs no escaping).
+    pub fn key(&mut self, key: &'static [u8]) -> &mut Vec<u8> {
+        debug_assert!(!any_escape(key), "{key:?} needs escaping");
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(key);
+        self.out.extend_from_slice(b"\":");
         self.out
     }
 

@@ -13,7 +13,7 @@ use kamscope::protocol::{Decoder, Protocol, Protocols};
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical::ReadoutSplit;
 use kamscope::wire::capture::{self, CaptureLine, Chunk};
-use kamscope::wire::detail::SpanOutput;
+use kamscope::wire::detail::{FieldHeads, SpanOutput};
 use kamscope::wire::hex::{self, HexDecoder};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::pipeline::SpanView;
@@ -93,6 +93,8 @@ struct Output<W: Write> {
     /// The text or JSON of one span, reused from span to span.
     text: String,
     json: Vec<u8>,
+    /// The start of each HAN field's JSON, kept from span to span.
+    field_heads: FieldHeads,
     write_error: Option<io::Error>,
 }
 
@@ -110,7 +112,7 @@ impl<W: Write> Output<W> {
             Format::Json => {
                 self.json.clear();
                 detail
-                    .write_json(&mut self.json)
+                    .write_json(&mut self.json, &mut self.field_heads)
                     .map_err(io::Error::other)
                     .and_then(|()| {
                         self.json.push(b'\n');
@@ -316,6 +318,7 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
             summary: args.summary.then(Summary::default),
             text: String::new(),
             json: Vec::new(),
+            field_heads: FieldHeads::default(),
             write_error: None,
         },
         han: new_pipeline(Link::Han),
@@ -443,6 +446,7 @@ fn decode_port(mut args: DecodeArgs, path: String) -> Result<ExitCode, UserError
             summary: args.summary.then(Summary::default),
             text: String::new(),
             json: Vec::new(),
+            field_heads: FieldHeads::default(),
             write_error: None,
         };
         let mut waiting = Waiting::default();

@@ -470,6 +470,13 @@ impl<'a> FieldView<'a> {
 impl FieldView<'_> {
     /// Appends the JSON of the field, as its `Serialize` writes it (a test holds them equal).
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_head(out);
+        self.write_json_rest(out);
+    }
+
+    /// The start of the field's JSON, which its codes alone decide (see [`FieldHeads`]):
+    /// `{"obis":"1.1.1.7.0.255","name":"Active power import (P+)","raw":`.
+    fn write_json_head(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"obis\":");
         code_json(out, self.obis);
         out.extend_from_slice(b",\"name\":");
@@ -478,6 +485,10 @@ impl FieldView<'_> {
             other => json::string(out, &other.to_string()),
         }
         out.extend_from_slice(b",\"raw\":");
+    }
+
+    /// The rest of the field's JSON, from its raw value on.
+    fn write_json_rest(&self, out: &mut Vec<u8>) {
         self.raw.write_json(out);
         out.extend_from_slice(b",\"scaler\":");
         json::opt_i64(out, self.scaler.map(i64::from));
@@ -520,6 +531,68 @@ impl FieldView<'_> {
             json::string(out, v);
         }
         out.push(b'}');
+    }
+}
+
+/// The starts of HAN fields' JSON ([`FieldView::write_json_head`]) by the codes that decide
+/// them, kept from span to span by decode's writer: a meter pushes the same list every few
+/// seconds, so each field's code and name are then written with one copy rather than composed.
+/// Holds at most [`FieldHeads::MAX`] starts (a capture of many codes writes the rest uncached).
+#[derive(Debug, Default)]
+pub struct FieldHeads {
+    /// Open addressing by key: the key (0 for an empty slot) and the start's range in `bytes`.
+    slots: Vec<(u64, u32, u32)>,
+    bytes: Vec<u8>,
+    kept: usize,
+}
+
+impl FieldHeads {
+    const SLOTS: usize = 256;
+    /// Fewer than the slots, so a probe always meets an empty one.
+    const MAX: usize = 192;
+
+    /// What decides a HAN field's JSON start: the code sent, else the inferred one (its name
+    /// comes from that code and its `obis` is null). `None` for a field without a code (its name
+    /// is composed from the value's type): not kept.
+    fn key(f: &Field) -> Option<u64> {
+        let (tag, code) = match (f.obis, f.inferred) {
+            (Some(o), _) => (0x80, o),
+            (None, Some(o)) => (0x40, o),
+            (None, None) => return None,
+        };
+        let [a, b, c, d, e, g] = code.0;
+        Some(u64::from_be_bytes([tag, 0, a, b, c, d, e, g]))
+    }
+
+    /// Appends the start of `view`'s JSON: the kept copy for `key`, else written (and kept).
+    fn write(&mut self, key: Option<u64>, view: &FieldView<'_>, out: &mut Vec<u8>) {
+        let Some(key) = key else {
+            return view.write_json_head(out);
+        };
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, 0); Self::SLOTS];
+        }
+        // Fibonacci hashing: the top byte of the product spreads the six code bytes.
+        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
+        loop {
+            let (k, start, end) = self.slots[i];
+            if k == key {
+                out.extend_from_slice(&self.bytes[start as usize..end as usize]);
+                return;
+            }
+            if k == 0 {
+                break;
+            }
+            i = (i + 1) % Self::SLOTS;
+        }
+        let at = out.len();
+        view.write_json_head(out);
+        if self.kept < Self::MAX {
+            let start = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(&out[at..]);
+            self.slots[i] = (key, start, self.bytes.len() as u32);
+            self.kept += 1;
+        }
     }
 }
 
@@ -1053,14 +1126,14 @@ impl<'a> SpanOutput<'a> {
     }
 
     /// Appends the JSON of the span (one line, no new line), as its `Serialize` writes it (a
-    /// test holds them equal).
-    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+    /// test holds them equal). `heads`: the field starts kept from the spans before.
+    pub fn write_json(&self, out: &mut Vec<u8>, heads: &mut FieldHeads) -> Result<(), json::Error> {
         match &self.form {
             OutputForm::Hdlc(h) => {
-                h.write_json(out);
+                h.write_json(out, heads);
                 Ok(())
             }
-            OutputForm::Described(d) => SpanParts::of(d).write_json(out),
+            OutputForm::Described(d) => SpanParts::of(d).write_json(out, heads),
         }
     }
 }
@@ -1237,7 +1310,7 @@ impl<'a> HdlcSpan<'a> {
     }
 
     /// Appends the JSON of the span: [`HdlcSpan::detail`]'s `Serialize`, written straight.
-    fn write_json(&self, out: &mut Vec<u8>) {
+    fn write_json(&self, out: &mut Vec<u8>, heads: &mut FieldHeads) {
         let m = self.message;
         let time = m.and_then(HanMessage::time).and_then(Iso8601::of);
         let meter_id = m.and_then(HanMessage::meter_id);
@@ -1266,7 +1339,7 @@ impl<'a> HdlcSpan<'a> {
             },
         };
         // The details of a HDLC span are written straight: no error can come.
-        let _ = parts.write_json(out);
+        let _ = parts.write_json(out, heads);
     }
 
     /// Appends the JSON of [`HdlcSpan::hdlc_detail`], as its `Serialize` writes it.
@@ -1397,7 +1470,7 @@ impl<'a> SpanParts<'a> {
 
     /// Appends the JSON of the span (one line, no new line), as [`span_json`] writes it: the
     /// keys, checks and fields as fixed byte strings, described details through [`json::write`].
-    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+    fn write_json(&self, out: &mut Vec<u8>, heads: &mut FieldHeads) -> Result<(), json::Error> {
         out.reserve(4096);
         out.extend_from_slice(b"{\"offset\":");
         json::u64(out, self.offset);
@@ -1432,12 +1505,25 @@ impl<'a> SpanParts<'a> {
         out.extend_from_slice(b",\"ident\":");
         json::opt_string(out, self.ident);
         out.extend_from_slice(b",\"fields\":[");
-        // By index, each view written where it is made (a view is large: moving it costs).
-        for i in 0..self.fields.len() {
-            if i > 0 {
-                out.push(b',');
+        match self.fields {
+            Fields::Han { fields, unverified } => {
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let view = FieldView::of_han(f, unverified);
+                    heads.write(FieldHeads::key(f), &view, out);
+                    view.write_json_rest(out);
+                }
             }
-            self.fields.get(i).write_json(out);
+            Fields::Listed(fields) => {
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    f.view().write_json(out);
+                }
+            }
         }
         out.push(b']');
         if let Some(e) = self.error {
@@ -2207,6 +2293,7 @@ mod tests {
     fn the_direct_output_is_the_serialized_description() {
         let mut spans = 0;
         let mut han_fields = 0;
+        let mut heads = FieldHeads::default();
         for (name, bytes) in inputs() {
             for scaling in [
                 Scaling::default(),
@@ -2224,9 +2311,12 @@ mod tests {
                     let owned = SpanDetail::of(&span, &decoded);
                     let output = SpanOutput::of(&span, &decoded);
                     let want = serde_json::to_string(&owned).unwrap();
-                    let mut direct = Vec::new();
-                    output.write_json(&mut direct).unwrap();
-                    assert_eq!(String::from_utf8(direct).unwrap(), want, "{name}");
+                    // With the field starts kept from every span before, and with none.
+                    for heads in [&mut heads, &mut FieldHeads::default()] {
+                        let mut direct = Vec::new();
+                        output.write_json(&mut direct, heads).unwrap();
+                        assert_eq!(String::from_utf8(direct).unwrap(), want, "{name}");
+                    }
                     let mut through_serde = Vec::new();
                     json::write(&output, &mut through_serde).unwrap();
                     assert_eq!(String::from_utf8(through_serde).unwrap(), want, "{name}");
@@ -2251,6 +2341,7 @@ mod tests {
             spans > 100 && han_fields > 500,
             "{spans} spans, {han_fields} fields"
         );
+        assert!(heads.kept > 20, "{} field starts kept", heads.kept);
     }
 
     /// Fields no fixture has: escapes, composed names, floats without a JSON form, lists.

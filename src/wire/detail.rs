@@ -229,7 +229,13 @@ fn serialize_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 /// `Data::as_text`, without its copy).
 fn printable(b: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(b).ok()?;
-    s.chars().all(|c| !c.is_control()).then_some(s)
+    // ASCII (most ids and versions): the control characters are below 0x20 and 0x7F.
+    let ok = if s.is_ascii() {
+        b.iter().all(|&c| c >= 0x20 && c != 0x7F)
+    } else {
+        s.chars().all(|c| !c.is_control())
+    };
+    ok.then_some(s)
 }
 
 /// An OBIS code in its dotted six-group form, on the stack: `1.1.1.7.0.255`.
@@ -1598,16 +1604,25 @@ fn check_json(out: &mut Vec<u8>, c: &Check) {
 }
 
 fn check_value_json(out: &mut Vec<u8>, v: CheckValue) {
-    match CheckValueText::of(v) {
-        Some(text) => json::plain_string(out, &text.buf[..text.len]),
-        None => match v {
-            CheckValue::Count(n) => {
-                out.push(b'"');
-                json::u64(out, n.into());
-                out.push(b'"');
-            }
-            CheckValue::Text(t) => json::string(out, t),
-            _ => json::null(out),
+    // The hex values (most checks) as copies of a known size.
+    match v {
+        CheckValue::Hex8(b) => {
+            let [zero, x, hi, lo] = hex::byte_0x(b);
+            out.extend_from_slice(&[b'"', zero, x, hi, lo, b'"']);
+        }
+        CheckValue::Hex16(w) => {
+            let [zero, x, a, b, c, d] = hex::half_word_0x(w);
+            out.extend_from_slice(&[b'"', zero, x, a, b, c, d, b'"']);
+        }
+        CheckValue::Count(n) => {
+            out.push(b'"');
+            json::u64(out, n.into());
+            out.push(b'"');
+        }
+        CheckValue::Text(t) => json::string(out, t),
+        _ => match CheckValueText::of(v) {
+            Some(text) => json::plain_string(out, &text.buf[..text.len]),
+            None => json::null(out),
         },
     }
 }
@@ -1703,15 +1718,8 @@ impl CheckValueText {
             len: 0,
         };
         match v {
-            CheckValue::Hex8(v) => {
-                t.push(b"0x");
-                t.push(&hex::pair(v));
-            }
-            CheckValue::Hex16(v) => {
-                t.push(b"0x");
-                t.push(&hex::pair((v >> 8) as u8));
-                t.push(&hex::pair(v as u8));
-            }
+            CheckValue::Hex8(v) => t.push(&hex::byte_0x(v)),
+            CheckValue::Hex16(v) => t.push(&hex::half_word_0x(v)),
             CheckValue::Bytes { len, bytes } => {
                 for (i, &b) in bytes.iter().take(usize::from(len)).enumerate() {
                     if i > 0 {
@@ -2425,6 +2433,9 @@ mod tests {
             b"\x01ab",
             b"\xFF\xFE",
             b"",
+            b"tab\there",
+            b"del\x7F",
+            b"~ !",
             "å€".as_bytes(),
         ] {
             let d = Data::OctetString(crate::protocol::axdr::Bytes::from_slice(b));

@@ -36,6 +36,12 @@ pub fn byte_text(b: u8) -> String {
     ascii_text(&byte_0x(b))
 }
 
+/// A 16-bit value as `0x9A23` (four digits), on the stack.
+pub fn half_word_0x(v: u16) -> [u8; 6] {
+    let ([hi_1, hi_2], [lo_1, lo_2]) = (pair((v >> 8) as u8), pair(v as u8));
+    [b'0', b'x', hi_1, hi_2, lo_1, lo_2]
+}
+
 /// A 32-bit value as `0x0000002A` (eight digits), on the stack.
 pub fn word_0x(v: u32) -> [u8; 10] {
     let mut out = [0u8; 10];
@@ -74,12 +80,13 @@ pub fn encode_to_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 /// rather than one a byte).
 fn encode_blocks(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
     const BLOCK: usize = 64;
-    let mut buf = [0u8; 2 * BLOCK];
+    let mut buf = [[0u8; 2]; BLOCK];
     for block in bytes.chunks(BLOCK) {
-        for (digits, &b) in buf.chunks_exact_mut(2).zip(block) {
-            digits.copy_from_slice(&pair(b));
+        // A pair a store.
+        for (digits, &b) in buf.iter_mut().zip(block) {
+            *digits = pair(b);
         }
-        emit(&buf[..2 * block.len()]);
+        emit(buf[..block.len()].as_flattened());
     }
 }
 

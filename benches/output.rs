@@ -34,7 +34,8 @@ fn bench(c: &mut Criterion) {
             let mut bytes = 0;
             each_span(&stream, |span| {
                 out.clear();
-                span.write_json(&mut out, &mut heads).expect("a span writes as JSON");
+                span.write_json(&mut out, &mut heads)
+                    .expect("a span writes as JSON");
                 out.push(b'\n');
                 bytes += out.len();
             });

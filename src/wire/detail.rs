@@ -16,12 +16,12 @@ use crate::protocol::decoder::KmpDecoded;
 use crate::protocol::decoder::{
     Decoded, HdlcDecoded, IecDecoded, P1Decoded, SegmentState, SpanError, Unverified,
 };
+use crate::protocol::dlms::GloCiphering;
 use crate::protocol::framer::{Content, Span};
 use crate::protocol::han::{Field, HanMessage};
 use crate::protocol::iec_session::Verdict;
 use crate::protocol::obis::Obis;
 use crate::protocol::{hdlc, iec61107, kmp, kmp_register, mbus, p1};
-use crate::protocol::dlms::GloCiphering;
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use std::borrow::Cow;
@@ -1104,14 +1104,15 @@ pub struct SpanOutput<'a> {
 #[derive(Debug)]
 enum OutputForm<'a> {
     Hdlc(HdlcSpan<'a>),
-    Described(SpanDetail),
+    /// Boxed: the other protocols are the rare case, the HDLC form small to move.
+    Described(Box<SpanDetail>),
 }
 
 impl<'a> SpanOutput<'a> {
     pub fn of(span: &'a Span<'a>, decoded: &'a Decoded) -> Self {
         let form = match HdlcSpan::of(span, decoded) {
             Some(hdlc) => OutputForm::Hdlc(hdlc),
-            None => OutputForm::Described(SpanDetail::of(span, decoded)),
+            None => OutputForm::Described(Box::new(SpanDetail::of(span, decoded))),
         };
         SpanOutput { form }
     }

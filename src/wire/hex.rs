@@ -186,6 +186,15 @@ mod tests {
         let mut bytes = Vec::new();
         encode_to_bytes(&(0..=255).collect::<Vec<u8>>(), &mut bytes);
         assert_eq!(String::from_utf8(bytes).unwrap(), formatted);
+        // Every length around the blocks.
+        let long: Vec<u8> = (0..300u32).map(|i| (i * 97 + 13) as u8).collect();
+        for len in (0..5).chain(62..67).chain(126..131).chain([300]) {
+            let want: String = long[..len].iter().map(|b| format!("{b:02X}")).collect();
+            let mut got = Vec::new();
+            encode_to_bytes(&long[..len], &mut got);
+            assert_eq!(String::from_utf8(got).unwrap(), want, "{len}");
+            assert_eq!(encode(&long[..len]), want);
+        }
         assert!(matches!(parse("7E A"), Err(HexError::OddHex { .. })));
         let e = parse("7E\nZZ").unwrap_err().to_string();
         assert_eq!(

@@ -289,6 +289,14 @@ impl DottedObis {
     }
 }
 
+/// A HAN field's name: its code's (sent, else inferred), or its value type's without a code.
+fn han_name(f: &Field) -> FieldName<'static> {
+    match f.code() {
+        Some(o) => o.static_name().map_or(FieldName::Obis(o), FieldName::Text),
+        None => FieldName::ValueOf(f.value.type_name()),
+    }
+}
+
 /// A field's code: an OBIS code, or the id as sent (IEC 61107, KMP, M-Bus DIF/VIF).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FieldCode<'a> {
@@ -401,11 +409,17 @@ impl<'a> FieldView<'a> {
     /// value as received and scaled.
     pub fn of_han(f: &'a Field, unverified: bool) -> Self {
         FieldView {
+            name: han_name(f),
+            ..FieldView::of_han_unnamed(f, unverified)
+        }
+    }
+
+    /// A HAN field without its name (left empty): for decode's JSON, which copies the start
+    /// with the name from [`FieldHeads`] and names the field only when that start is new.
+    fn of_han_unnamed(f: &'a Field, unverified: bool) -> Self {
+        FieldView {
             obis: f.obis.map(FieldCode::Obis),
-            name: match f.code() {
-                Some(o) => o.static_name().map_or(FieldName::Obis(o), FieldName::Text),
-                None => FieldName::ValueOf(f.value.type_name()),
-            },
+            name: FieldName::Text(""),
             raw: RawRef::of(&f.value),
             scaler: f.scaler,
             value: f.scaled(),
@@ -570,10 +584,16 @@ impl FieldHeads {
         Some(u64::from_be_bytes([tag, 0, a, b, c, d, e, g]))
     }
 
-    /// Appends the start of `view`'s JSON: the kept copy for `key`, else written (and kept).
-    fn write(&mut self, key: Option<u64>, view: &FieldView<'_>, out: &mut Vec<u8>) {
+    /// Appends the start of the JSON of the field whose key is `key`: the kept copy, else
+    /// written by `write_head` (and kept).
+    fn write(
+        &mut self,
+        key: Option<u64>,
+        out: &mut Vec<u8>,
+        write_head: impl FnOnce(&mut Vec<u8>),
+    ) {
         let Some(key) = key else {
-            return view.write_json_head(out);
+            return write_head(out);
         };
         if self.slots.is_empty() {
             self.slots = vec![(0, 0, 0); Self::SLOTS];
@@ -592,7 +612,7 @@ impl FieldHeads {
             i = (i + 1) % Self::SLOTS;
         }
         let at = out.len();
-        view.write_json_head(out);
+        write_head(out);
         if self.kept < Self::MAX {
             let start = self.bytes.len() as u32;
             self.bytes.extend_from_slice(&out[at..]);
@@ -1518,8 +1538,14 @@ impl<'a> SpanParts<'a> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    let view = FieldView::of_han(f, unverified);
-                    heads.write(FieldHeads::key(f), &view, out);
+                    let view = FieldView::of_han_unnamed(f, unverified);
+                    heads.write(FieldHeads::key(f), out, |out| {
+                        let named = FieldView {
+                            name: han_name(f),
+                            ..view
+                        };
+                        named.write_json_head(out);
+                    });
                     view.write_json_rest(out);
                 }
             }

@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kamscope::protocol::han::sample_stream;
 use kamscope::protocol::{Decoder, Framer, Protocols};
-use kamscope::wire::detail::SpanOutput;
+use kamscope::wire::detail::{FieldHeads, SpanOutput};
 use kamscope::wire::text;
 use std::hint::black_box;
 
@@ -28,12 +28,14 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(FRAMES as u64));
 
     let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut heads = FieldHeads::default();
     group.bench_function("json", |b| {
         b.iter(|| {
             let mut bytes = 0;
             each_span(&stream, |span| {
                 out.clear();
-                span.write_json(&mut out).expect("a span writes as JSON");
+                span.write_json(&mut out, &mut heads)
+                    .expect("a span writes as JSON");
                 out.push(b'\n');
                 bytes += out.len();
             });

@@ -13,7 +13,7 @@ use kamscope::protocol::{Decoder, Protocol, Protocols};
 use kamscope::task::han::{self, HanConfig};
 use kamscope::task::optical::ReadoutSplit;
 use kamscope::wire::capture::{self, CaptureLine, Chunk};
-use kamscope::wire::detail::SpanOutput;
+use kamscope::wire::detail::{FieldHeads, SpanOutput};
 use kamscope::wire::hex::{self, HexDecoder};
 use kamscope::wire::line::SerialSettings;
 use kamscope::wire::pipeline::SpanView;
@@ -90,11 +90,16 @@ struct Output<W: Write> {
     out: W,
     format: Format,
     summary: Option<Summary>,
-    /// The text or JSON of one span, reused from span to span.
+    /// The text or JSON of the spans not yet written, gathered so the writes stay few and large.
     text: String,
     json: Vec<u8>,
+    /// The start of each HAN field's JSON, kept from span to span.
+    field_heads: FieldHeads,
     write_error: Option<io::Error>,
 }
+
+/// How much output is gathered before it is written (a span is 1-3 KB).
+const BATCH: usize = 256 * 1024;
 
 impl<W: Write> Output<W> {
     fn span(&mut self, view: &SpanView<'_>) {
@@ -106,30 +111,57 @@ impl<W: Write> Output<W> {
             return;
         }
         let detail = SpanOutput::of(&view.span, view.decoded);
-        let result = match self.format {
+        match self.format {
             Format::Json => {
-                self.json.clear();
-                detail
-                    .write_json(&mut self.json)
-                    .map_err(io::Error::other)
-                    .and_then(|()| {
-                        self.json.push(b'\n');
-                        self.out.write_all(&self.json)
-                    })
+                let start = self.json.len();
+                match detail.write_json(&mut self.json, &mut self.field_heads) {
+                    Ok(()) => self.json.push(b'\n'),
+                    Err(e) => {
+                        // The spans before are written; this one and the rest are not.
+                        self.json.truncate(start);
+                        self.write_pending();
+                        self.write_error.get_or_insert(io::Error::other(e));
+                        return;
+                    }
+                }
             }
-            Format::Text => {
-                self.text.clear();
-                kamscope::wire::text::render_output(&detail, &mut self.text);
-                self.out.write_all(self.text.as_bytes())
-            }
-        };
+            Format::Text => kamscope::wire::text::render_output(&detail, &mut self.text),
+        }
+        if self.json.len() + self.text.len() >= BATCH {
+            self.write_pending();
+        }
+    }
+
+    /// Writes the output gathered so far.
+    fn write_pending(&mut self) {
+        let result = self
+            .out
+            .write_all(&self.json)
+            .and_then(|()| self.out.write_all(self.text.as_bytes()));
+        self.json.clear();
+        self.text.clear();
         if let Err(e) = result {
+            self.write_error.get_or_insert(e);
+        }
+    }
+
+    /// Writes the output gathered so far and flushes it (live output: each span as it comes).
+    fn flush(&mut self) {
+        if self.write_error.is_none() {
+            self.write_pending();
+        }
+        if self.write_error.is_none()
+            && let Err(e) = self.out.flush()
+        {
             self.write_error = Some(e);
         }
     }
 
     /// The summary (if counting), flushed; a reader that went away (`| head`) is not an error.
     fn finish(mut self) -> Result<(), UserError> {
+        if self.write_error.is_none() {
+            self.write_pending();
+        }
         if let Some(summary) = &self.summary
             && self.write_error.is_none()
             && let Err(e) = writeln!(self.out, "{}", summary.to_json())
@@ -310,12 +342,13 @@ pub fn run(args: DecodeArgs) -> Result<ExitCode, UserError> {
     };
     let mut decode = FileDecode {
         output: Output {
-            // A span's JSON is about 3 KB: a large buffer keeps the writes to the output few.
-            out: BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
+            // Output is gathered in batches of BATCH bytes, written through this buffer.
+            out: BufWriter::with_capacity(BATCH, io::stdout().lock()),
             format: args.format,
             summary: args.summary.then(Summary::default),
             text: String::new(),
             json: Vec::new(),
+            field_heads: FieldHeads::default(),
             write_error: None,
         },
         han: new_pipeline(Link::Han),
@@ -443,6 +476,7 @@ fn decode_port(mut args: DecodeArgs, path: String) -> Result<ExitCode, UserError
             summary: args.summary.then(Summary::default),
             text: String::new(),
             json: Vec::new(),
+            field_heads: FieldHeads::default(),
             write_error: None,
         };
         let mut waiting = Waiting::default();
@@ -475,11 +509,8 @@ fn decode_port(mut args: DecodeArgs, path: String) -> Result<ExitCode, UserError
                         span: s.span(),
                         decoded: &mut s.decoded.clone(),
                     });
-                    if output.summary.is_none()
-                        && output.write_error.is_none()
-                        && let Err(e) = output.out.flush()
-                    {
-                        output.write_error = Some(e);
+                    if output.summary.is_none() {
+                        output.flush();
                     }
                     if output.write_error.is_some() || args.count.is_some_and(|n| frames >= n) {
                         break;

@@ -16,6 +16,7 @@ use crate::protocol::decoder::KmpDecoded;
 use crate::protocol::decoder::{
     Decoded, HdlcDecoded, IecDecoded, P1Decoded, SegmentState, SpanError, Unverified,
 };
+use crate::protocol::dlms::GloCiphering;
 use crate::protocol::framer::{Content, Span};
 use crate::protocol::han::{Field, HanMessage};
 use crate::protocol::iec_session::Verdict;
@@ -23,6 +24,7 @@ use crate::protocol::obis::Obis;
 use crate::protocol::{hdlc, iec61107, kmp, kmp_register, mbus, p1};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A value as received, in the JSON form scripts read: numbers as numbers, printable strings as
@@ -161,14 +163,7 @@ impl RawRef<'_> {
             RawRef::Int(i) => json::i64(out, i),
             RawRef::Float(f) => json::f64(out, f),
             RawRef::Text(t) => json::string(out, t),
-            RawRef::Hex(b) => {
-                out.reserve(2 * b.len() + 2);
-                out.push(b'"');
-                for &b in b {
-                    out.extend_from_slice(&hex::pair(b));
-                }
-                out.push(b'"');
-            }
+            RawRef::Hex(b) => json::hex_string(out, b),
             RawRef::List(items) => list_json(out, items.iter().map(RawValue::as_ref)),
             RawRef::DataList(items) => list_json(out, items.iter().map(RawRef::of)),
         }
@@ -234,7 +229,13 @@ fn serialize_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 /// `Data::as_text`, without its copy).
 fn printable(b: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(b).ok()?;
-    s.chars().all(|c| !c.is_control()).then_some(s)
+    // ASCII (most ids and versions): the control characters are below 0x20 and 0x7F.
+    let ok = if s.is_ascii() {
+        b.iter().all(|&c| c >= 0x20 && c != 0x7F)
+    } else {
+        s.chars().all(|c| !c.is_control())
+    };
+    ok.then_some(s)
 }
 
 /// An OBIS code in its dotted six-group form, on the stack: `1.1.1.7.0.255`.
@@ -285,6 +286,14 @@ impl DottedObis {
 
     fn as_str(&self) -> &str {
         std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+/// A HAN field's name: its code's (sent, else inferred), or its value type's without a code.
+fn han_name(f: &Field) -> FieldName<'static> {
+    match f.code() {
+        Some(o) => o.static_name().map_or(FieldName::Obis(o), FieldName::Text),
+        None => FieldName::ValueOf(f.value.type_name()),
     }
 }
 
@@ -400,11 +409,17 @@ impl<'a> FieldView<'a> {
     /// value as received and scaled.
     pub fn of_han(f: &'a Field, unverified: bool) -> Self {
         FieldView {
+            name: han_name(f),
+            ..FieldView::of_han_unnamed(f, unverified)
+        }
+    }
+
+    /// A HAN field without its name (left empty): for decode's JSON, which copies the start
+    /// with the name from [`FieldHeads`] and names the field only when that start is new.
+    fn of_han_unnamed(f: &'a Field, unverified: bool) -> Self {
+        FieldView {
             obis: f.obis.map(FieldCode::Obis),
-            name: match f.code() {
-                Some(o) => o.static_name().map_or(FieldName::Obis(o), FieldName::Text),
-                None => FieldName::ValueOf(f.value.type_name()),
-            },
+            name: FieldName::Text(""),
             raw: RawRef::of(&f.value),
             scaler: f.scaler,
             value: f.scaled(),
@@ -475,6 +490,13 @@ impl<'a> FieldView<'a> {
 impl FieldView<'_> {
     /// Appends the JSON of the field, as its `Serialize` writes it (a test holds them equal).
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_head(out);
+        self.write_json_rest(out);
+    }
+
+    /// The start of the field's JSON, which its codes alone decide (see [`FieldHeads`]):
+    /// `{"obis":"1.1.1.7.0.255","name":"Active power import (P+)","raw":`.
+    fn write_json_head(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"obis\":");
         code_json(out, self.obis);
         out.extend_from_slice(b",\"name\":");
@@ -483,6 +505,10 @@ impl FieldView<'_> {
             other => json::string(out, &other.to_string()),
         }
         out.extend_from_slice(b",\"raw\":");
+    }
+
+    /// The rest of the field's JSON, from its raw value on.
+    fn write_json_rest(&self, out: &mut Vec<u8>) {
         self.raw.write_json(out);
         out.extend_from_slice(b",\"scaler\":");
         json::opt_i64(out, self.scaler.map(i64::from));
@@ -525,6 +551,74 @@ impl FieldView<'_> {
             json::string(out, v);
         }
         out.push(b'}');
+    }
+}
+
+/// The starts of HAN fields' JSON ([`FieldView::write_json_head`]) by the codes that decide
+/// them, kept from span to span by decode's writer: a meter pushes the same list every few
+/// seconds, so each field's code and name are then written with one copy rather than composed.
+/// Holds at most [`FieldHeads::MAX`] starts (a capture of many codes writes the rest uncached).
+#[derive(Debug, Default)]
+pub struct FieldHeads {
+    /// Open addressing by key: the key (0 for an empty slot) and the start's range in `bytes`.
+    slots: Vec<(u64, u32, u32)>,
+    bytes: Vec<u8>,
+    kept: usize,
+}
+
+impl FieldHeads {
+    const SLOTS: usize = 256;
+    /// Fewer than the slots, so a probe always meets an empty one.
+    const MAX: usize = 192;
+
+    /// What decides a HAN field's JSON start: the code sent, else the inferred one (its name
+    /// comes from that code and its `obis` is null). `None` for a field without a code (its name
+    /// is composed from the value's type): not kept.
+    fn key(f: &Field) -> Option<u64> {
+        let (tag, code) = match (f.obis, f.inferred) {
+            (Some(o), _) => (0x80, o),
+            (None, Some(o)) => (0x40, o),
+            (None, None) => return None,
+        };
+        let [a, b, c, d, e, g] = code.0;
+        Some(u64::from_be_bytes([tag, 0, a, b, c, d, e, g]))
+    }
+
+    /// Appends the start of the JSON of the field whose key is `key`: the kept copy, else
+    /// written by `write_head` (and kept).
+    fn write(
+        &mut self,
+        key: Option<u64>,
+        out: &mut Vec<u8>,
+        write_head: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let Some(key) = key else {
+            return write_head(out);
+        };
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, 0); Self::SLOTS];
+        }
+        // Fibonacci hashing: the top byte of the product spreads the six code bytes.
+        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
+        loop {
+            let (k, start, end) = self.slots[i];
+            if k == key {
+                out.extend_from_slice(&self.bytes[start as usize..end as usize]);
+                return;
+            }
+            if k == 0 {
+                break;
+            }
+            i = (i + 1) % Self::SLOTS;
+        }
+        let at = out.len();
+        write_head(out);
+        if self.kept < Self::MAX {
+            let start = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(&out[at..]);
+            self.slots[i] = (key, start, self.bytes.len() as u32);
+            self.kept += 1;
+        }
     }
 }
 
@@ -1018,201 +1112,503 @@ impl Serialize for Fields<'_> {
     }
 }
 
-/// A span's description as `decode` writes it: the HAN fields stay borrowed from the decoding
-/// (no allocation per field); `detail.fields` is then empty and [`SpanOutput::fields`] has them.
+/// A span's description as `decode` writes it. A HDLC span (the hot case) is described straight
+/// from its decoding: its JSON is written from the frame and the message without the owned
+/// strings of a [`SpanDetail`], and its HAN fields stay borrowed. Other spans keep a
+/// [`SpanDetail`].
 #[derive(Debug)]
 pub struct SpanOutput<'a> {
-    pub detail: SpanDetail,
-    han_fields: Option<&'a [Field]>,
+    form: OutputForm<'a>,
+}
+
+#[derive(Debug)]
+enum OutputForm<'a> {
+    Hdlc(HdlcSpan<'a>),
+    /// Boxed: the other protocols are the rare case, the HDLC form small to move.
+    Described(Box<SpanDetail>),
 }
 
 impl<'a> SpanOutput<'a> {
-    pub fn of(span: &Span<'_>, decoded: &'a Decoded) -> Self {
-        let detail = SpanDetail::build(span, decoded, false);
-        let han_fields = match decoded {
-            Decoded::Hdlc(h) => shown_message(h).map(|m| &m.fields[..]),
-            _ => None,
+    pub fn of(span: &'a Span<'a>, decoded: &'a Decoded) -> Self {
+        let form = match HdlcSpan::of(span, decoded) {
+            Some(hdlc) => OutputForm::Hdlc(hdlc),
+            None => OutputForm::Described(Box::new(SpanDetail::of(span, decoded))),
         };
-        SpanOutput { detail, han_fields }
+        SpanOutput { form }
+    }
+
+    /// The owned description, without the HAN fields (those are in [`SpanOutput::fields`]).
+    pub fn detail(&self) -> Cow<'_, SpanDetail> {
+        match &self.form {
+            OutputForm::Hdlc(h) => Cow::Owned(h.detail(false)),
+            OutputForm::Described(d) => Cow::Borrowed(d),
+        }
     }
 
     pub fn fields(&self) -> Fields<'_> {
-        match self.han_fields {
-            Some(fields) => Fields::Han {
-                fields,
-                unverified: self.detail.unverified,
-            },
-            None => Fields::Listed(&self.detail.fields),
+        match &self.form {
+            OutputForm::Hdlc(h) => h.fields(),
+            OutputForm::Described(d) => Fields::Listed(&d.fields),
+        }
+    }
+
+    /// Appends the JSON of the span (one line, no new line), as its `Serialize` writes it (a
+    /// test holds them equal). `heads`: the field starts kept from the spans before.
+    pub fn write_json(&self, out: &mut Vec<u8>, heads: &mut FieldHeads) -> Result<(), json::Error> {
+        match &self.form {
+            OutputForm::Hdlc(h) => {
+                h.write_json(out, heads);
+                Ok(())
+            }
+            OutputForm::Described(d) => SpanParts::of(d).write_json(out, heads),
         }
     }
 }
 
 impl Serialize for SpanOutput<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        span_json(&self.detail, self.fields(), s)
+        span_json(&self.detail(), self.fields(), s)
     }
 }
 
-impl SpanOutput<'_> {
-    /// Appends the JSON of the span (one line, no new line), as its `Serialize` writes it: the
-    /// keys, checks and fields as fixed byte strings, the protocol details through [`json::write`].
-    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
-        let d = &self.detail;
-        out.reserve(4096);
-        out.extend_from_slice(b"{\"offset\":");
-        json::u64(out, d.offset);
-        out.extend_from_slice(b",\"len\":");
-        json::u64(out, d.len as u64);
-        out.extend_from_slice(b",\"protocol\":");
-        json::string(out, d.protocol);
-        out.extend_from_slice(b",\"ok\":");
-        json::bool(out, d.ok);
-        out.extend_from_slice(b",\"kind\":");
-        json::opt_string(out, d.kind.as_deref());
-        out.extend_from_slice(b",\"checks\":[");
-        for (i, c) in d.checks.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            check_json(out, c);
-        }
-        out.extend_from_slice(b"],\"hex\":");
-        json::plain_string(out, d.hex.as_bytes());
-        out.extend_from_slice(b",\"time\":");
-        json::opt_string(out, d.time.as_deref());
-        out.extend_from_slice(b",\"list\":");
-        json::opt_string(out, d.list);
-        out.extend_from_slice(b",\"meter_id\":");
-        json::opt_string(out, d.meter_id.as_deref());
-        out.extend_from_slice(b",\"meter_type\":");
-        json::opt_string(out, d.meter_type.as_deref());
-        out.extend_from_slice(b",\"ident\":");
-        json::opt_string(out, d.ident.as_deref());
-        out.extend_from_slice(b",\"fields\":[");
-        // By index, each view written where it is made (a view is large: moving it costs).
-        let fields = self.fields();
-        for i in 0..fields.len() {
-            if i > 0 {
-                out.push(b',');
-            }
-            fields.get(i).write_json(out);
-        }
-        out.push(b']');
-        if let Some(e) = &d.error {
-            out.extend_from_slice(b",\"error\":");
-            json::string(out, &e.message);
-        }
-        if let Some(n) = &d.note {
-            out.extend_from_slice(b",\"note\":");
-            json::string(out, n);
-        }
-        if d.unverified {
-            out.extend_from_slice(b",\"unverified\":true");
-        }
-        if d.echo {
-            out.extend_from_slice(b",\"echo\":true");
-        }
-        match &d.details {
-            Some(Details::Hdlc(h)) => {
-                out.extend_from_slice(b",\"details\":");
-                h.write_json(out);
-            }
-            Some(details) => {
-                out.extend_from_slice(b",\"details\":");
-                json::write(details, out)?;
-            }
-            None => {}
-        }
-        out.push(b'}');
-        Ok(())
-    }
+/// A HDLC span and its decoding, borrowed: the one home of what kamscope says about a HDLC frame
+/// ([`SpanDetail`] is made from it, decode's JSON is written from it).
+#[derive(Debug)]
+struct HdlcSpan<'a> {
+    span: &'a Span<'a>,
+    decoded: &'a Decoded,
+    frame: &'a hdlc::Frame,
+    h: &'a HdlcDecoded,
+    kind: &'static str,
+    /// The message shown: the decoded one, else the best-effort one of a damaged frame.
+    message: Option<&'a HanMessage>,
+    note: Option<Cow<'a, str>>,
 }
 
-impl HdlcDetail {
-    /// Appends the JSON of the details, as their `Serialize` writes it (the test of
-    /// [`SpanOutput::write_json`] holds them equal).
-    fn write_json(&self, out: &mut Vec<u8>) {
+impl<'a> HdlcSpan<'a> {
+    fn of(span: &'a Span<'a>, decoded: &'a Decoded) -> Option<Self> {
+        let (Content::Hdlc(frame), Decoded::Hdlc(h)) = (&span.content, decoded) else {
+            return None;
+        };
+        let message = shown_message(h);
+        // A damaged frame's best-effort message fills the same keys (its kind stays hdlc-frame).
+        let kind = if h.cipher.is_some() {
+            "general-glo-ciphering"
+        } else if h.message.is_some() {
+            "data-notification"
+        } else {
+            "hdlc-frame"
+        };
+        // A damaged frame's error says it already ("FCS failed: decoded best-effort, ...").
+        let note = match (h.unverified, h.note.as_deref()) {
+            (Some(u @ Unverified::TagNotChecked), Some(n)) => {
+                Some(Cow::Owned(format!("{n}; {}", u.describe())))
+            }
+            (Some(u @ Unverified::TagNotChecked), None) => Some(Cow::Borrowed(u.describe())),
+            (_, n) => n.map(Cow::Borrowed),
+        };
+        Some(HdlcSpan {
+            span,
+            decoded,
+            frame,
+            h,
+            kind,
+            message,
+            note,
+        })
+    }
+
+    /// The span's own checks, then those of its decoding.
+    fn checks(&self) -> [&'a [Check]; 2] {
+        [self.span.content.checks(), self.decoded.extra_checks()]
+    }
+
+    fn ok(&self) -> bool {
+        match self.checks() {
+            [own, []] => all_ok(own),
+            [[], extra] => all_ok(extra),
+            [own, extra] => all_ok(own) && all_ok(extra),
+        }
+    }
+
+    fn unverified(&self) -> bool {
+        self.h.unverified.is_some()
+    }
+
+    fn fields(&self) -> Fields<'a> {
+        match self.message {
+            Some(m) => Fields::Han {
+                fields: &m.fields,
+                unverified: self.unverified(),
+            },
+            None => Fields::Listed(&[]),
+        }
+    }
+
+    fn segment(&self) -> Option<SegmentDetail> {
+        match self.h.segment {
+            SegmentState::Whole => None,
+            SegmentState::Partial(n) => Some(SegmentDetail { last: false, n }),
+            SegmentState::Last(n) => Some(SegmentDetail { last: true, n }),
+        }
+    }
+
+    fn cipher(&self, glo: &GloCiphering) -> CipherDetail {
+        CipherDetail {
+            authenticated: glo.authenticated(),
+            // Decrypted without its tag checked, into a push that decodes, counts as decrypted;
+            // `unverified` says the rest.
+            decrypted: self.h.decrypted || self.h.unverified == Some(Unverified::TagNotChecked),
+            encrypted: glo.encrypted(),
+            invocation_counter: glo.invocation_counter,
+            manufacturer: glo.manufacturer(),
+            security_control: hex::byte_text(glo.security_control),
+            system_title: hex::encode(&glo.system_title),
+            tag: glo.tag.map(|t| hex::encode(&t)),
+        }
+    }
+
+    /// Whether there is anything for `details` (else the key is left out).
+    fn has_details(&self) -> bool {
+        self.message.is_some()
+            || self.h.cipher.is_some()
+            || self.frame.header.is_some()
+            || self.h.invoke_id.is_some()
+            || self.h.segment != SegmentState::Whole
+    }
+
+    /// The owned description; `han_fields`: with the fields of the message.
+    fn detail(&self, han_fields: bool) -> SpanDetail {
+        let [own, extra] = self.checks();
+        let mut checks = Vec::with_capacity(own.len() + extra.len());
+        checks.extend_from_slice(own);
+        checks.extend_from_slice(extra);
+        let mut d = SpanDetail::empty(self.span, checks);
+        d.error = self.decoded.error().cloned();
+        d.kind = Some(self.kind.into());
+        d.note = self.note.as_deref().map(str::to_string);
+        if let Some(u) = self.h.unverified {
+            d.unverified = true;
+            d.unverified_reason = Some(u.reason());
+        }
+        if let Some(m) = self.message {
+            d.time = m.time().and_then(iso8601);
+            d.list = Some(m.list.name());
+            d.meter_id = m.meter_id();
+            d.meter_type = m.meter_type().map(str::to_string);
+            if han_fields {
+                d.fields = self.fields().iter().map(FieldView::to_detail).collect();
+            }
+        }
+        if self.has_details() {
+            d.details = Some(Details::Hdlc(Box::new(self.hdlc_detail())));
+        }
+        d
+    }
+
+    fn hdlc_detail(&self) -> HdlcDetail {
+        let m = self.message;
+        HdlcDetail {
+            brand: m.map(|m| m.brand.name()),
+            cipher: self.h.cipher.as_deref().map(|glo| self.cipher(glo)),
+            clock: m.and_then(HanMessage::clock).map(ClockDetail::of),
+            current_scaler: m.map(|m| m.current_scaler),
+            hdlc: self.frame.header.map(|hd| HdlcHeaderDetail {
+                control: hex::byte_text(hd.control),
+                control_name: hd.control_name(),
+                dest: hd.dest.value(),
+                dest_raw: hex::encode(hd.dest.raw()),
+                length_field: hd.length,
+                segmented: hd.segmented,
+                shared_start_flag: self.frame.shared_start_flag,
+                src: hd.src.value(),
+                src_raw: hex::encode(hd.src.raw()),
+            }),
+            header_time: m
+                .and_then(|m| m.header_time.datetime())
+                .map(ClockDetail::of),
+            header_time_form: m.map(|m| m.header_time.form()),
+            invoke_id: self.h.invoke_id.map(hex::word_text),
+            list_version: m.map(|m| m.list_version().map(str::to_string)),
+            meter_kind: m.map(|m| m.meter_kind.description()),
+            null_placeholders: m.map(|m| m.null_placeholders),
+            segment: self.segment(),
+        }
+    }
+
+    /// Appends the JSON of the span: [`HdlcSpan::detail`]'s `Serialize`, written straight.
+    fn write_json(&self, out: &mut Vec<u8>, heads: &mut FieldHeads) {
+        let m = self.message;
+        let time = m.and_then(HanMessage::time).and_then(Iso8601::of);
+        let meter_id = m.and_then(HanMessage::meter_id);
+        let parts = SpanParts {
+            offset: self.span.offset,
+            len: self.span.bytes.len(),
+            protocol: self.span.protocol().name(),
+            ok: self.ok(),
+            kind: Some(self.kind),
+            checks: self.checks(),
+            hex: SpanHex::Bytes(self.span.bytes),
+            time: time.as_ref().map(Iso8601::as_str),
+            list: m.map(|m| m.list.name()),
+            meter_id: meter_id.as_deref(),
+            meter_type: m.and_then(HanMessage::meter_type),
+            ident: None,
+            fields: self.fields(),
+            error: self.decoded.error().map(|e| e.message.as_str()),
+            note: self.note.as_deref(),
+            unverified: self.unverified(),
+            echo: false,
+            details: if self.has_details() {
+                DetailsJson::Hdlc(self)
+            } else {
+                DetailsJson::None
+            },
+        };
+        // The details of a HDLC span are written straight: no error can come.
+        let _ = parts.write_json(out, heads);
+    }
+
+    /// Appends the JSON of [`HdlcSpan::hdlc_detail`], as its `Serialize` writes it.
+    fn write_details_json(&self, out: &mut Vec<u8>) {
+        let m = self.message;
         let mut o = json::Object::begin(out);
-        if let Some(b) = self.brand {
-            json::string(o.key("brand"), b);
+        if let Some(m) = m {
+            json::plain_str(o.key(b"brand"), m.brand.name());
         }
-        if let Some(c) = &self.cipher {
-            let mut m = json::Object::begin(o.key("cipher"));
-            json::bool(m.key("authenticated"), c.authenticated);
-            json::bool(m.key("decrypted"), c.decrypted);
-            json::bool(m.key("encrypted"), c.encrypted);
-            json::u64(m.key("invocation_counter"), c.invocation_counter.into());
-            json::opt_string(m.key("manufacturer"), c.manufacturer.as_deref());
-            json::string(m.key("security_control"), &c.security_control);
-            json::string(m.key("system_title"), &c.system_title);
-            json::opt_string(m.key("tag"), c.tag.as_deref());
+        if let Some(glo) = self.h.cipher.as_deref() {
+            let c = self.cipher(glo);
+            let mut m = json::Object::begin(o.key(b"cipher"));
+            json::bool(m.key(b"authenticated"), c.authenticated);
+            json::bool(m.key(b"decrypted"), c.decrypted);
+            json::bool(m.key(b"encrypted"), c.encrypted);
+            json::u64(m.key(b"invocation_counter"), c.invocation_counter.into());
+            json::opt_string(m.key(b"manufacturer"), c.manufacturer.as_deref());
+            json::string(m.key(b"security_control"), &c.security_control);
+            json::string(m.key(b"system_title"), &c.system_title);
+            json::opt_string(m.key(b"tag"), c.tag.as_deref());
             m.end();
         }
-        if let Some(c) = &self.clock {
-            c.write_json(o.key("clock"));
+        if let Some(dt) = m.and_then(HanMessage::clock) {
+            clock_json(o.key(b"clock"), dt);
         }
-        if let Some(s) = self.current_scaler {
-            json::i64(o.key("current_scaler"), s.into());
+        if let Some(m) = m {
+            json::i64(o.key(b"current_scaler"), m.current_scaler.into());
         }
-        if let Some(h) = &self.hdlc {
-            let mut m = json::Object::begin(o.key("hdlc"));
-            json::string(m.key("control"), &h.control);
-            json::string(m.key("control_name"), h.control_name);
-            json::u64(m.key("dest"), h.dest.into());
-            json::string(m.key("dest_raw"), &h.dest_raw);
-            json::u64(m.key("length_field"), h.length_field as u64);
-            json::bool(m.key("segmented"), h.segmented);
-            json::bool(m.key("shared_start_flag"), h.shared_start_flag);
-            json::u64(m.key("src"), h.src.into());
-            json::string(m.key("src_raw"), &h.src_raw);
-            m.end();
+        if let Some(hd) = &self.frame.header {
+            let mut h = json::Object::begin(o.key(b"hdlc"));
+            json::plain_string(h.key(b"control"), &hex::byte_0x(hd.control));
+            json::plain_str(h.key(b"control_name"), hd.control_name());
+            json::u64(h.key(b"dest"), hd.dest.value().into());
+            json::hex_string(h.key(b"dest_raw"), hd.dest.raw());
+            json::u64(h.key(b"length_field"), hd.length as u64);
+            json::bool(h.key(b"segmented"), hd.segmented);
+            json::bool(h.key(b"shared_start_flag"), self.frame.shared_start_flag);
+            json::u64(h.key(b"src"), hd.src.value().into());
+            json::hex_string(h.key(b"src_raw"), hd.src.raw());
+            h.end();
         }
-        if let Some(c) = &self.header_time {
-            c.write_json(o.key("header_time"));
+        if let Some(dt) = m.and_then(|m| m.header_time.datetime()) {
+            clock_json(o.key(b"header_time"), dt);
         }
-        if let Some(f) = self.header_time_form {
-            json::string(o.key("header_time_form"), f);
+        if let Some(m) = m {
+            json::plain_str(o.key(b"header_time_form"), m.header_time.form());
         }
-        if let Some(id) = &self.invoke_id {
-            json::string(o.key("invoke_id"), id);
+        if let Some(id) = self.h.invoke_id {
+            json::plain_string(o.key(b"invoke_id"), &hex::word_0x(id));
         }
-        if let Some(v) = &self.list_version {
-            json::opt_string(o.key("list_version"), v.as_deref());
+        if let Some(m) = m {
+            json::opt_string(o.key(b"list_version"), m.list_version());
+            json::plain_str(o.key(b"meter_kind"), m.meter_kind.description());
+            json::u64(o.key(b"null_placeholders"), m.null_placeholders as u64);
         }
-        if let Some(k) = self.meter_kind {
-            json::string(o.key("meter_kind"), k);
-        }
-        if let Some(n) = self.null_placeholders {
-            json::u64(o.key("null_placeholders"), n as u64);
-        }
-        if let Some(s) = &self.segment {
-            let mut m = json::Object::begin(o.key("segment"));
-            json::bool(m.key("last"), s.last);
-            json::u64(m.key("n"), s.n.into());
+        if let Some(s) = self.segment() {
+            let mut m = json::Object::begin(o.key(b"segment"));
+            json::bool(m.key(b"last"), s.last);
+            json::u64(m.key(b"n"), s.n.into());
             m.end();
         }
         o.end();
     }
 }
 
-impl ClockDetail {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        let mut m = json::Object::begin(out);
-        json::opt_i64(m.key("deviation"), self.deviation.map(i64::from));
-        json::opt_i64(m.key("hundredths"), self.hundredths.map(i64::from));
-        json::string(m.key("raw"), &self.raw);
-        json::opt_string(m.key("status"), self.status.as_deref());
-        let flags = m.key("status_flags");
-        flags.push(b'[');
-        for (i, f) in self.status_flags.iter().enumerate() {
-            if i > 0 {
-                flags.push(b',');
-            }
-            json::string(flags, f);
+/// The hex text of a span: kept, or written from its bytes.
+enum SpanHex<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// The protocol details of a span, for its JSON.
+enum DetailsJson<'a> {
+    None,
+    Hdlc(&'a HdlcSpan<'a>),
+    Described(&'a Details),
+}
+
+/// The top-level values of a span in their JSON order, borrowed: the one writer of a span's
+/// JSON line, for a [`SpanDetail`] and for a [`HdlcSpan`] alike.
+struct SpanParts<'a> {
+    offset: u64,
+    len: usize,
+    protocol: &'static str,
+    ok: bool,
+    kind: Option<&'a str>,
+    checks: [&'a [Check]; 2],
+    hex: SpanHex<'a>,
+    time: Option<&'a str>,
+    list: Option<&'static str>,
+    meter_id: Option<&'a str>,
+    meter_type: Option<&'a str>,
+    ident: Option<&'a str>,
+    fields: Fields<'a>,
+    error: Option<&'a str>,
+    note: Option<&'a str>,
+    unverified: bool,
+    echo: bool,
+    details: DetailsJson<'a>,
+}
+
+impl<'a> SpanParts<'a> {
+    fn of(d: &'a SpanDetail) -> Self {
+        SpanParts {
+            offset: d.offset,
+            len: d.len,
+            protocol: d.protocol,
+            ok: d.ok,
+            kind: d.kind.as_deref(),
+            checks: [&d.checks, &[]],
+            hex: SpanHex::Text(&d.hex),
+            time: d.time.as_deref(),
+            list: d.list,
+            meter_id: d.meter_id.as_deref(),
+            meter_type: d.meter_type.as_deref(),
+            ident: d.ident.as_deref(),
+            fields: Fields::Listed(&d.fields),
+            error: d.error.as_ref().map(|e| e.message.as_str()),
+            note: d.note.as_deref(),
+            unverified: d.unverified,
+            echo: d.echo,
+            details: match &d.details {
+                Some(details) => DetailsJson::Described(details),
+                None => DetailsJson::None,
+            },
         }
-        flags.push(b']');
-        m.end();
     }
+
+    /// Appends the JSON of the span (one line, no new line), as [`span_json`] writes it: the
+    /// keys, checks and fields as fixed byte strings, described details through [`json::write`].
+    fn write_json(&self, out: &mut Vec<u8>, heads: &mut FieldHeads) -> Result<(), json::Error> {
+        out.reserve(4096);
+        out.extend_from_slice(b"{\"offset\":");
+        json::u64(out, self.offset);
+        out.extend_from_slice(b",\"len\":");
+        json::u64(out, self.len as u64);
+        out.extend_from_slice(b",\"protocol\":");
+        json::plain_str(out, self.protocol);
+        out.extend_from_slice(b",\"ok\":");
+        json::bool(out, self.ok);
+        out.extend_from_slice(b",\"kind\":");
+        json::opt_string(out, self.kind);
+        out.extend_from_slice(b",\"checks\":[");
+        for (i, c) in self.checks.iter().flat_map(|c| c.iter()).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            check_json(out, c);
+        }
+        out.extend_from_slice(b"],\"hex\":");
+        match self.hex {
+            SpanHex::Text(t) => json::plain_str(out, t),
+            SpanHex::Bytes(b) => json::hex_string(out, b),
+        }
+        out.extend_from_slice(b",\"time\":");
+        json::opt_string(out, self.time);
+        out.extend_from_slice(b",\"list\":");
+        json::opt_string(out, self.list);
+        out.extend_from_slice(b",\"meter_id\":");
+        json::opt_string(out, self.meter_id);
+        out.extend_from_slice(b",\"meter_type\":");
+        json::opt_string(out, self.meter_type);
+        out.extend_from_slice(b",\"ident\":");
+        json::opt_string(out, self.ident);
+        out.extend_from_slice(b",\"fields\":[");
+        match self.fields {
+            Fields::Han { fields, unverified } => {
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let view = FieldView::of_han_unnamed(f, unverified);
+                    heads.write(FieldHeads::key(f), out, |out| {
+                        let named = FieldView {
+                            name: han_name(f),
+                            ..view
+                        };
+                        named.write_json_head(out);
+                    });
+                    view.write_json_rest(out);
+                }
+            }
+            Fields::Listed(fields) => {
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    f.view().write_json(out);
+                }
+            }
+        }
+        out.push(b']');
+        if let Some(e) = self.error {
+            out.extend_from_slice(b",\"error\":");
+            json::string(out, e);
+        }
+        if let Some(n) = self.note {
+            out.extend_from_slice(b",\"note\":");
+            json::string(out, n);
+        }
+        if self.unverified {
+            out.extend_from_slice(b",\"unverified\":true");
+        }
+        if self.echo {
+            out.extend_from_slice(b",\"echo\":true");
+        }
+        match self.details {
+            DetailsJson::None => {}
+            DetailsJson::Hdlc(h) => {
+                out.extend_from_slice(b",\"details\":");
+                h.write_details_json(out);
+            }
+            DetailsJson::Described(details) => {
+                out.extend_from_slice(b",\"details\":");
+                json::write(details, out)?;
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// Appends the JSON of [`ClockDetail::of`]`(dt)`, as its `Serialize` writes it.
+fn clock_json(out: &mut Vec<u8>, dt: &DateTime) {
+    let mut m = json::Object::begin(out);
+    json::opt_i64(m.key(b"deviation"), dt.deviation().map(i64::from));
+    json::opt_i64(m.key(b"hundredths"), dt.hundredths().map(i64::from));
+    json::hex_string(m.key(b"raw"), &dt.raw);
+    match dt.status() {
+        Some(s) => json::plain_string(m.key(b"status"), &hex::byte_0x(s)),
+        None => json::null(m.key(b"status")),
+    }
+    let flags = m.key(b"status_flags");
+    flags.push(b'[');
+    for (i, f) in dt.status_flags().iter().enumerate() {
+        if i > 0 {
+            flags.push(b',');
+        }
+        json::string(flags, f);
+    }
+    flags.push(b']');
+    m.end();
 }
 
 /// A check as [`CheckJson`] writes it.
@@ -1235,16 +1631,25 @@ fn check_json(out: &mut Vec<u8>, c: &Check) {
 }
 
 fn check_value_json(out: &mut Vec<u8>, v: CheckValue) {
-    match CheckValueText::of(v) {
-        Some(text) => json::plain_string(out, &text.buf[..text.len]),
-        None => match v {
-            CheckValue::Count(n) => {
-                out.push(b'"');
-                json::u64(out, n.into());
-                out.push(b'"');
-            }
-            CheckValue::Text(t) => json::string(out, t),
-            _ => json::null(out),
+    // The hex values (most checks) as copies of a known size.
+    match v {
+        CheckValue::Hex8(b) => {
+            let [zero, x, hi, lo] = hex::byte_0x(b);
+            out.extend_from_slice(&[b'"', zero, x, hi, lo, b'"']);
+        }
+        CheckValue::Hex16(w) => {
+            let [zero, x, a, b, c, d] = hex::half_word_0x(w);
+            out.extend_from_slice(&[b'"', zero, x, a, b, c, d, b'"']);
+        }
+        CheckValue::Count(n) => {
+            out.push(b'"');
+            json::u64(out, n.into());
+            out.push(b'"');
+        }
+        CheckValue::Text(t) => json::string(out, t),
+        _ => match CheckValueText::of(v) {
+            Some(text) => json::plain_string(out, &text.buf[..text.len]),
+            None => json::null(out),
         },
     }
 }
@@ -1340,15 +1745,8 @@ impl CheckValueText {
             len: 0,
         };
         match v {
-            CheckValue::Hex8(v) => {
-                t.push(b"0x");
-                t.push(&hex::pair(v));
-            }
-            CheckValue::Hex16(v) => {
-                t.push(b"0x");
-                t.push(&hex::pair((v >> 8) as u8));
-                t.push(&hex::pair(v as u8));
-            }
+            CheckValue::Hex8(v) => t.push(&hex::byte_0x(v)),
+            CheckValue::Hex16(v) => t.push(&hex::half_word_0x(v)),
             CheckValue::Bytes { len, bytes } => {
                 for (i, &b) in bytes.iter().take(usize::from(len)).enumerate() {
                     if i > 0 {
@@ -1401,50 +1799,55 @@ fn datetime_text(dt: &DateTime) -> String {
 
 /// [`DateTime::iso8601`] without `fmt` (a test holds the two equal).
 fn iso8601(dt: &DateTime) -> Option<String> {
-    let mut s = String::with_capacity(22);
-    push_iso8601(dt, &mut s).then_some(s)
+    Iso8601::of(dt).map(|t| t.as_str().to_string())
 }
 
 /// Appends `YYYY-MM-DDTHH:MM:SS[.hh]` when every part up to the seconds is specified; false (and
 /// nothing appended) otherwise.
 fn push_iso8601(dt: &DateTime, out: &mut String) -> bool {
-    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second(),
-    ) else {
-        return false;
-    };
-    // Zero-padded: four digits for the year (more if it has them), two for the rest.
-    let two = |out: &mut String, v: u8| {
-        out.push(char::from(b'0' + v / 10 % 10));
-        out.push(char::from(b'0' + v % 10));
-    };
-    if y < 1000 {
-        out.extend(std::iter::repeat_n(
-            '0',
-            if y < 10 {
-                3
-            } else if y < 100 {
-                2
-            } else {
-                1
-            },
-        ));
+    Iso8601::of(dt).map(|t| out.push_str(t.as_str())).is_some()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.hh]` on the stack, when every part up to the seconds is specified.
+struct Iso8601 {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Iso8601 {
+    fn of(dt: &DateTime) -> Option<Self> {
+        let (y, mo, d) = (dt.year()?, dt.month()?, dt.day()?);
+        let (h, mi, sec) = (dt.hour()?, dt.minute()?, dt.second()?);
+        let mut t = Iso8601 {
+            buf: [0; 24],
+            len: 0,
+        };
+        // Zero-padded: four digits for the year (five if it has them), two for the rest.
+        let y_digits = if y >= 10_000 { 5 } else { 4 };
+        let mut rest = y;
+        for at in (0..y_digits).rev() {
+            t.buf[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        t.len = y_digits;
+        for (sep, v) in [(b'-', mo), (b'-', d), (b'T', h), (b':', mi), (b':', sec)] {
+            t.push(sep, v);
+        }
+        if let Some(hh) = dt.hundredths().filter(|&hh| hh > 0) {
+            t.push(b'.', hh);
+        }
+        Some(t)
     }
-    push_decimal(out, y.into());
-    for (sep, v) in [('-', mo), ('-', d), ('T', h), (':', mi), (':', sec)] {
-        out.push(sep);
-        two(out, v);
+
+    /// A separator and two digits.
+    fn push(&mut self, sep: u8, v: u8) {
+        self.buf[self.len..self.len + 3].copy_from_slice(&[sep, b'0' + v / 10 % 10, b'0' + v % 10]);
+        self.len += 3;
     }
-    if let Some(hh) = dt.hundredths().filter(|&hh| hh > 0) {
-        out.push('.');
-        two(out, hh);
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
-    true
 }
 
 /// The fields of an IEC 61107 data block, named.
@@ -1577,12 +1980,9 @@ impl SpanDetail {
 
     /// Describes a span and its decoding.
     pub fn of(span: &Span<'_>, decoded: &Decoded) -> Self {
-        SpanDetail::build(span, decoded, true)
-    }
-
-    /// Describes a span; `han_fields`: with the fields of a HAN message (else [`SpanOutput`]
-    /// borrows them).
-    fn build(span: &Span<'_>, decoded: &Decoded, han_fields: bool) -> Self {
+        if let Some(hdlc) = HdlcSpan::of(span, decoded) {
+            return hdlc.detail(true);
+        }
         let mut checks: Vec<Check> = span.content.checks().to_vec();
         checks.extend_from_slice(decoded.extra_checks());
         // A failed BCC named by the rule the identified meter uses.
@@ -1594,7 +1994,6 @@ impl SpanDetail {
         let mut d = SpanDetail::empty(span, checks);
         d.error = decoded.error().cloned();
         match (&span.content, decoded) {
-            (Content::Hdlc(frame), Decoded::Hdlc(h)) => d.add_hdlc(frame, h, han_fields),
             (Content::Iec61107(frame), Decoded::Iec61107(iec)) => {
                 d.kind = Some(frame.kind.name().into());
                 let mut detail = IecDetail::default();
@@ -1708,86 +2107,6 @@ impl SpanDetail {
                 version,
             },
         }));
-    }
-
-    fn add_hdlc(&mut self, frame: &hdlc::Frame, h: &HdlcDecoded, han_fields: bool) {
-        let mut kind = "hdlc-frame";
-        let mut detail = HdlcDetail {
-            hdlc: frame.header.map(|hd| HdlcHeaderDetail {
-                control: hex::byte_text(hd.control),
-                control_name: hd.control_name(),
-                dest: hd.dest.value(),
-                dest_raw: hex::encode(hd.dest.raw()),
-                length_field: hd.length,
-                segmented: hd.segmented,
-                shared_start_flag: frame.shared_start_flag,
-                src: hd.src.value(),
-                src_raw: hex::encode(hd.src.raw()),
-            }),
-            segment: match h.segment {
-                SegmentState::Whole => None,
-                SegmentState::Partial(n) => Some(SegmentDetail { last: false, n }),
-                SegmentState::Last(n) => Some(SegmentDetail { last: true, n }),
-            },
-            ..HdlcDetail::default()
-        };
-        self.note.clone_from(&h.note);
-        if let Some(glo) = &h.cipher {
-            kind = "general-glo-ciphering";
-            detail.cipher = Some(CipherDetail {
-                authenticated: glo.authenticated(),
-                // Decrypted without its tag checked, into a push that decodes, counts as
-                // decrypted; `unverified` says the rest.
-                decrypted: h.decrypted || h.unverified == Some(Unverified::TagNotChecked),
-                encrypted: glo.encrypted(),
-                invocation_counter: glo.invocation_counter,
-                manufacturer: glo.manufacturer(),
-                security_control: hex::byte_text(glo.security_control),
-                system_title: hex::encode(&glo.system_title),
-                tag: glo.tag.map(|t| hex::encode(&t)),
-            });
-        }
-        detail.invoke_id = h.invoke_id.map(|id| format!("0x{id:08X}"));
-        if let Some(u) = h.unverified {
-            self.unverified = true;
-            self.unverified_reason = Some(u.reason());
-            // A damaged frame's error says it already ("FCS failed: decoded best-effort, ...").
-            if u == Unverified::TagNotChecked {
-                self.note = Some(match self.note.take() {
-                    Some(n) => format!("{n}; {}", u.describe()),
-                    None => u.describe().to_string(),
-                });
-            }
-        }
-        // A damaged frame's best-effort message fills the same keys (its kind stays hdlc-frame).
-        if let Some(m) = shown_message(h) {
-            if h.cipher.is_none() && h.message.is_some() {
-                kind = "data-notification";
-            }
-            self.time = m.time().and_then(iso8601);
-            self.list = Some(m.list.name());
-            self.meter_id = m.meter_id();
-            self.meter_type = m.meter_type().map(str::to_string);
-            if han_fields {
-                self.fields = m
-                    .fields
-                    .iter()
-                    .map(|f| FieldView::of_han(f, self.unverified).to_detail())
-                    .collect();
-            }
-            detail.brand = Some(m.brand.name());
-            detail.list_version = Some(m.list_version().map(str::to_string));
-            detail.meter_kind = Some(m.meter_kind.description());
-            detail.header_time_form = Some(m.header_time.form());
-            detail.header_time = m.header_time.datetime().map(ClockDetail::of);
-            detail.clock = m.clock().map(ClockDetail::of);
-            detail.null_placeholders = Some(m.null_placeholders);
-            detail.current_scaler = Some(m.current_scaler);
-        }
-        self.kind = Some(kind.into());
-        if detail != HdlcDetail::default() {
-            self.details = Some(Details::Hdlc(Box::new(detail)));
-        }
     }
 
     fn add_kmp(&mut self, f: &kmp::Frame, k: &KmpDecoded) {
@@ -2009,6 +2328,7 @@ mod tests {
     fn the_direct_output_is_the_serialized_description() {
         let mut spans = 0;
         let mut han_fields = 0;
+        let mut heads = FieldHeads::default();
         for (name, bytes) in inputs() {
             for scaling in [
                 Scaling::default(),
@@ -2026,9 +2346,12 @@ mod tests {
                     let owned = SpanDetail::of(&span, &decoded);
                     let output = SpanOutput::of(&span, &decoded);
                     let want = serde_json::to_string(&owned).unwrap();
-                    let mut direct = Vec::new();
-                    output.write_json(&mut direct).unwrap();
-                    assert_eq!(String::from_utf8(direct).unwrap(), want, "{name}");
+                    // With the field starts kept from every span before, and with none.
+                    for heads in [&mut heads, &mut FieldHeads::default()] {
+                        let mut direct = Vec::new();
+                        output.write_json(&mut direct, heads).unwrap();
+                        assert_eq!(String::from_utf8(direct).unwrap(), want, "{name}");
+                    }
                     let mut through_serde = Vec::new();
                     json::write(&output, &mut through_serde).unwrap();
                     assert_eq!(String::from_utf8(through_serde).unwrap(), want, "{name}");
@@ -2053,6 +2376,7 @@ mod tests {
             spans > 100 && han_fields > 500,
             "{spans} spans, {han_fields} fields"
         );
+        assert!(heads.kept > 20, "{} field starts kept", heads.kept);
     }
 
     /// Fields no fixture has: escapes, composed names, floats without a JSON form, lists.
@@ -2136,6 +2460,9 @@ mod tests {
             b"\x01ab",
             b"\xFF\xFE",
             b"",
+            b"tab\there",
+            b"del\x7F",
+            b"~ !",
             "å€".as_bytes(),
         ] {
             let d = Data::OctetString(crate::protocol::axdr::Bytes::from_slice(b));

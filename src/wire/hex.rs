@@ -25,24 +25,68 @@ pub fn pair(b: u8) -> [u8; 2] {
     PAIRS[usize::from(b)]
 }
 
+/// One byte as `0x7E`, on the stack.
+pub fn byte_0x(b: u8) -> [u8; 4] {
+    let [hi, lo] = pair(b);
+    [b'0', b'x', hi, lo]
+}
+
 /// One byte as `0x7E`.
 pub fn byte_text(b: u8) -> String {
-    let [hi, lo] = pair(b);
-    String::from_iter(['0', 'x', char::from(hi), char::from(lo)])
+    ascii_text(&byte_0x(b))
+}
+
+/// A 16-bit value as `0x9A23` (four digits), on the stack.
+pub fn half_word_0x(v: u16) -> [u8; 6] {
+    let ([hi_1, hi_2], [lo_1, lo_2]) = (pair((v >> 8) as u8), pair(v as u8));
+    [b'0', b'x', hi_1, hi_2, lo_1, lo_2]
+}
+
+/// A 32-bit value as `0x0000002A` (eight digits), on the stack.
+pub fn word_0x(v: u32) -> [u8; 10] {
+    let mut out = [0u8; 10];
+    out[..2].copy_from_slice(b"0x");
+    for (digits, b) in out[2..].chunks_exact_mut(2).zip(v.to_be_bytes()) {
+        digits.copy_from_slice(&pair(b));
+    }
+    out
+}
+
+/// A 32-bit value as `0x0000002A` (eight digits).
+pub fn word_text(v: u32) -> String {
+    ascii_text(&word_0x(v))
+}
+
+fn ascii_text(ascii: &[u8]) -> String {
+    ascii.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Appends the upper-case hex pairs of `bytes` to `out` (as [`encode`], without a new `String`).
 pub fn encode_into(bytes: &[u8], out: &mut String) {
-    // A block at a time through a buffer on the stack: hex digits are ASCII, so each block is
-    // text as it stands.
-    const BLOCK: usize = 64;
     out.reserve(bytes.len() * 2);
-    let mut buf = [0u8; 2 * BLOCK];
+    encode_blocks(bytes, |block| {
+        // Hex digits are ASCII: each block is text as it stands.
+        out.push_str(std::str::from_utf8(block).unwrap_or_default())
+    });
+}
+
+/// Appends the upper-case hex pairs of `bytes` to a byte buffer (JSON output).
+pub fn encode_to_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() * 2);
+    encode_blocks(bytes, |block| out.extend_from_slice(block));
+}
+
+/// The hex digits of `bytes`, a block at a time through a buffer on the stack (one copy a block
+/// rather than one a byte).
+fn encode_blocks(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
+    const BLOCK: usize = 64;
+    let mut buf = [[0u8; 2]; BLOCK];
     for block in bytes.chunks(BLOCK) {
-        for (digits, &b) in buf.chunks_exact_mut(2).zip(block) {
-            digits.copy_from_slice(&pair(b));
+        // A pair a store.
+        for (digits, &b) in buf.iter_mut().zip(block) {
+            *digits = pair(b);
         }
-        out.push_str(std::str::from_utf8(&buf[..2 * block.len()]).unwrap_or_default());
+        emit(buf[..block.len()].as_flattened());
     }
 }
 
@@ -135,6 +179,21 @@ mod tests {
         assert_eq!(encode(&all), formatted);
         for b in all {
             assert_eq!(byte_text(b), format!("0x{b:02X}"));
+        }
+        for v in [0, 0x2A, 0x00FF_1000, u32::MAX] {
+            assert_eq!(word_text(v), format!("0x{v:08X}"));
+        }
+        let mut bytes = Vec::new();
+        encode_to_bytes(&(0..=255).collect::<Vec<u8>>(), &mut bytes);
+        assert_eq!(String::from_utf8(bytes).unwrap(), formatted);
+        // Every length around the blocks.
+        let long: Vec<u8> = (0..300u32).map(|i| (i * 97 + 13) as u8).collect();
+        for len in (0..5).chain(62..67).chain(126..131).chain([300]) {
+            let want: String = long[..len].iter().map(|b| format!("{b:02X}")).collect();
+            let mut got = Vec::new();
+            encode_to_bytes(&long[..len], &mut got);
+            assert_eq!(String::from_utf8(got).unwrap(), want, "{len}");
+            assert_eq!(encode(&long[..len]), want);
         }
         assert!(matches!(parse("7E A"), Err(HexError::OddHex { .. })));
         let e = parse("7E\nZZ").unwrap_err().to_string();

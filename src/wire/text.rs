@@ -17,7 +17,7 @@ pub fn render(r: &SpanDetail, out: &mut String) {
 
 /// Appends the text form of a span as `decode` describes it (HAN fields borrowed) to `out`.
 pub fn render_output(span: &SpanOutput<'_>, out: &mut String) {
-    render_with(&span.detail, span.fields(), out);
+    render_with(&span.detail(), span.fields(), out);
 }
 
 /// Appends the text form of a span whose fields are `fields` to `out`.

@@ -29,6 +29,19 @@ pub fn plain_string(out: &mut Vec<u8>, ascii: &[u8]) {
     out.push(b'"');
 }
 
+/// Appends a text known to need no escaping (a fixed name, a unit) between quotes.
+pub fn plain_str(out: &mut Vec<u8>, ascii: &str) {
+    plain_string(out, ascii.as_bytes());
+}
+
+/// Appends the upper-case hex text of `bytes` between quotes.
+pub fn hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(2 * bytes.len() + 2);
+    out.push(b'"');
+    super::hex::encode_to_bytes(bytes, out);
+    out.push(b'"');
+}
+
 pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => write_str(out, s),
@@ -45,11 +58,39 @@ pub fn bool(out: &mut Vec<u8>, v: bool) {
 }
 
 pub fn u64(out: &mut Vec<u8>, v: u64) {
-    let _ = CompactFormatter.write_u64(out, v);
+    match u16::try_from(v) {
+        Ok(small) if small < 1000 => three_digits(out, small),
+        _ => {
+            let _ = CompactFormatter.write_u64(out, v);
+        }
+    }
 }
 
 pub fn i64(out: &mut Vec<u8>, v: i64) {
-    let _ = CompactFormatter.write_i64(out, v);
+    match i16::try_from(v) {
+        Ok(small) if (0..1000).contains(&small) => three_digits(out, small.unsigned_abs()),
+        Ok(small) if (-999..0).contains(&small) => {
+            out.push(b'-');
+            three_digits(out, small.unsigned_abs());
+        }
+        _ => {
+            let _ = CompactFormatter.write_i64(out, v);
+        }
+    }
+}
+
+/// A number below 1000 (most raw values, scalers and counts), as serde_json writes it, with
+/// copies of a known size rather than through a digit buffer (a test holds the two equal).
+#[inline]
+fn three_digits(out: &mut Vec<u8>, v: u16) {
+    let digit = |d: u16| b'0' + (d % 10) as u8;
+    if v >= 100 {
+        out.extend_from_slice(&[digit(v / 100), digit(v / 10), digit(v)]);
+    } else if v >= 10 {
+        out.extend_from_slice(&[digit(v / 10), digit(v)]);
+    } else {
+        out.push(digit(v));
+    }
 }
 
 /// A float as serde_json writes it: `800.0`, and `null` for NaN and the infinities.
@@ -93,9 +134,18 @@ impl<'a> Object<'a> {
         Object { out, first: true }
     }
 
-    /// Writes the key (and the comma before it); the value goes into the buffer returned.
-    pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
-        write_key(self.out, std::mem::take(&mut self.first), key);
+    /// Writes the key (and the comma before it); the value goes into the buffer returned. The
+    /// key is a fixed name, written as it is (a debug build checks that it needs no escaping).
+    /// Inlined, so each key is copied with its length known.
+    #[inline(always)]
+    pub fn key(&mut self, key: &'static [u8]) -> &mut Vec<u8> {
+        debug_assert!(!any_escape(key), "{key:?} needs escaping");
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(key);
+        self.out.extend_from_slice(b"\":");
         self.out
     }
 
@@ -610,6 +660,25 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn integers_write_as_serde_json_writes_them() {
+        let mut values: Vec<i64> = (-2000..2000).collect();
+        values.extend([i64::MIN, i64::MAX, -32768, 32767, 65535, 65536, 1 << 40]);
+        for v in values {
+            let mut ours = Vec::new();
+            i64(&mut ours, v);
+            assert_eq!(ours, serde_json::to_vec(&v).unwrap(), "{v}");
+            if let Ok(u) = std::primitive::u64::try_from(v) {
+                ours.clear();
+                u64(&mut ours, u);
+                assert_eq!(ours, serde_json::to_vec(&u).unwrap(), "{u}");
+            }
+        }
+        let mut ours = Vec::new();
+        u64(&mut ours, std::primitive::u64::MAX);
+        assert_eq!(ours, serde_json::to_vec(&std::primitive::u64::MAX).unwrap());
     }
 
     #[test]

@@ -304,17 +304,18 @@ impl Decoder {
         self
     }
 
-    /// A push's fields, or with [`Decoder::counting`] only whether its body decodes.
-    fn map(
+    /// A push's fields into `out`, or with [`Decoder::counting`] only whether its body decodes.
+    fn map_into(
         &mut self,
         n: &dlms::Notification,
         apdu: &[u8],
         base: usize,
-    ) -> Result<Option<HanMessage>, super::axdr::DecodeError> {
+        out: &mut Option<HanMessage>,
+    ) -> Result<(), super::axdr::DecodeError> {
         if self.counting {
-            han::check_with(n, apdu, base, &mut self.fields).map(|()| None)
+            han::check_with(n, apdu, base, &mut self.fields)
         } else {
-            han::map_with(n, apdu, base, &self.scaling, &mut self.fields).map(Some)
+            han::map_into(n, apdu, base, &self.scaling, &mut self.fields, out)
         }
     }
 
@@ -616,9 +617,8 @@ impl Decoder {
             Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match self.map(&n, apdu, base) {
-                    Ok(m) => out.message = m,
-                    Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
+                if let Err(e) = self.map_into(&n, apdu, base, &mut out.message) {
+                    out.error = Some(SpanError::parse(&e, in_span));
                 }
             }
             Ok(Apdu::GloCiphering(glo)) => {
@@ -682,9 +682,8 @@ impl Decoder {
         match dlms::parse_apdu(plain, 0) {
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match self.map(&n, plain, 0) {
-                    Ok(m) => out.message = m,
-                    Err(e) => out.error = Some(SpanError::new(format!("{what}: {e}"))),
+                if let Err(e) = self.map_into(&n, plain, 0, &mut out.message) {
+                    out.error = Some(SpanError::new(format!("{what}: {e}")));
                 }
             }
             Ok(Apdu::GloCiphering(_)) => {

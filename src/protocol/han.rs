@@ -102,12 +102,23 @@ pub enum MeterKind {
 
 impl MeterKind {
     pub fn from_type(meter_type: &str) -> Self {
-        match meter_type.get(..3) {
-            Some("686") => MeterKind::OnePhaseDirect,
-            Some("684") => MeterKind::ThreePhaseDirect,
-            Some("685") => MeterKind::ThreePhaseCt,
+        match meter_type.as_bytes().get(..3) {
+            Some(b"686") => MeterKind::OnePhaseDirect,
+            Some(b"684") => MeterKind::ThreePhaseDirect,
+            Some(b"685") => MeterKind::ThreePhaseCt,
             _ => MeterKind::Unknown,
         }
+    }
+
+    /// [`MeterKind::from_type`] of a type number as received: only text says a kind (bytes that
+    /// are not UTF-8 are of unknown type). Plain ASCII, as meters send, is UTF-8 without the
+    /// full check.
+    fn from_type_bytes(meter_type: &[u8]) -> Self {
+        if meter_type.is_ascii() {
+            return std::str::from_utf8(&meter_type[..meter_type.len().min(3)])
+                .map_or(MeterKind::Unknown, MeterKind::from_type);
+        }
+        std::str::from_utf8(meter_type).map_or(MeterKind::Unknown, MeterKind::from_type)
     }
 
     pub fn description(self) -> &'static str {
@@ -192,10 +203,13 @@ impl Field {
     }
 
     pub fn text(&self) -> Option<&str> {
+        self.text_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The bytes of a string value (what [`Field::text`] reads as text).
+    fn text_bytes(&self) -> Option<&[u8]> {
         match &self.value {
-            Data::VisibleString(b) | Data::OctetString(b) | Data::Utf8String(b) => {
-                std::str::from_utf8(b).ok()
-            }
+            Data::VisibleString(b) | Data::OctetString(b) | Data::Utf8String(b) => Some(b),
             _ => None,
         }
     }
@@ -304,6 +318,21 @@ pub fn map_with(
     scaling: &Scaling,
     scratch: &mut Vec<Field>,
 ) -> Result<HanMessage, DecodeError> {
+    let mut message = None;
+    map_into(notification, apdu, base, scaling, scratch, &mut message)?;
+    Ok(message.expect("a mapped push"))
+}
+
+/// [`map_with`] into `out` (set when the body decodes), where the caller keeps the message: a
+/// message returned and then moved stalls (it was just written by narrow stores).
+pub fn map_into(
+    notification: &Notification,
+    apdu: &[u8],
+    base: usize,
+    scaling: &Scaling,
+    scratch: &mut Vec<Field>,
+    out: &mut Option<HanMessage>,
+) -> Result<(), DecodeError> {
     let mut walk = Walk::<true>::new();
     walk_body(notification, apdu, base, scratch, &mut walk)?;
     let Walk {
@@ -355,8 +384,8 @@ pub fn map_with(
     }
 
     let meter_kind = meter_type
-        .and_then(|i| fields[i].text())
-        .map_or(MeterKind::Unknown, MeterKind::from_type);
+        .and_then(|i| fields[i].text_bytes())
+        .map_or(MeterKind::Unknown, MeterKind::from_type_bytes);
     let current_scaler = scaling.current_scaler.unwrap_or(match meter_kind {
         MeterKind::ThreePhaseCt => -3,
         _ => -2,
@@ -398,7 +427,7 @@ pub fn map_with(
         ListKind::List1
     };
 
-    Ok(HanMessage {
+    *out = Some(HanMessage {
         brand,
         list,
         meter_kind,
@@ -407,7 +436,8 @@ pub fn map_with(
         null_placeholders: nulls,
         current_scaler,
         identification: None,
-    })
+    });
+    Ok(())
 }
 
 /// Walks a notification's body into `walk`, with `scratch`'s buffer (`KEEP`: keeping the
@@ -905,6 +935,28 @@ mod tests {
         let mut out = Vec::new();
         list.encode_frame(&mut out).unwrap();
         assert_eq!(out, real);
+    }
+
+    #[test]
+    fn meter_kind_from_received_bytes_is_the_kind_of_their_text() {
+        for t in [
+            &b"6841138BN245101090"[..],
+            b"6851131BN243101040",
+            b"686",
+            b"68",
+            b"",
+            b"abc",
+            "685\u{e9}".as_bytes(),
+            b"684\xff\xfe",
+        ] {
+            let by_text = std::str::from_utf8(t).map_or(MeterKind::Unknown, MeterKind::from_type);
+            assert_eq!(MeterKind::from_type_bytes(t), by_text, "{t:?}");
+        }
+        assert_eq!(
+            MeterKind::from_type_bytes(b"684\xff"),
+            MeterKind::Unknown,
+            "not text: no kind"
+        );
     }
 
     /// A value of one of the types the walk reads: numbers it reads by its short pattern, and

@@ -6,7 +6,6 @@ mod common;
 
 use common::{COLOR, app_at, feed_at, fixture_in, oslo, render, text, utc};
 use kamscope::link::sim::{MeterProfile, SimMeter};
-use kamscope::protocol::check::all_ok;
 use kamscope::protocol::p1::{self, OutLine, P1Time, SwedishList};
 use kamscope::protocol::region::{self, RegionKind};
 use kamscope::protocol::{Content, Decoded, Decoder, Framer, Protocol, Protocols};
@@ -113,12 +112,8 @@ fn damage_is_flagged_and_never_reaches_the_live_values() {
     framer.push(&bad);
     framer.finish();
     let span = framer.next_span().unwrap();
-    let crc = span
-        .content
-        .checks()
-        .iter()
-        .find(|c| c.name == "CRC")
-        .unwrap();
+    let checks = span.content.checks();
+    let crc = checks.iter().find(|c| c.name == "CRC").unwrap();
     assert!(!crc.ok);
     let decoded = Decoder::default().decode(&span);
     assert!(decoded.han_message().is_none());
@@ -382,7 +377,7 @@ proptest! {
         let span = framer.next_span().unwrap();
         prop_assert_eq!(span.bytes.len(), bytes.len());
         prop_assert!(matches!(span.content, Content::P1(_)));
-        prop_assert!(all_ok(span.content.checks()), "{:?}", span.content.checks());
+        prop_assert!(span.content.all_ok(), "{:?}", span.content.checks());
         let Decoded::P1(d) = Decoder::default().decode(&span) else {
             panic!("a P1 span decodes as P1");
         };

@@ -138,7 +138,7 @@ impl Corpus {
         framer.push(bytes);
         framer.finish();
         while let Some(span) = framer.next_span() {
-            if !kamscope::protocol::check::all_ok(span.content.checks()) {
+            if !span.content.all_ok() {
                 continue;
             }
             match &span.content {

@@ -5,7 +5,6 @@
 use crate::inputs::{AUTHENTICATION_KEY, ENCRYPTION_KEY, Input, Kind};
 use crate::rng::Rng;
 use chrono::Timelike;
-use kamscope::protocol::check::all_ok;
 use kamscope::protocol::dlms::{self, Apdu, Keys};
 use kamscope::protocol::han::Scaling;
 use kamscope::protocol::{
@@ -106,12 +105,7 @@ fn spans_in(bytes: &[u8], protocols: Protocols, chunks: &[usize]) -> Vec<SpanKey
     let mut out = Vec::new();
     let mut take = |framer: &mut Framer| {
         while let Some(s) = framer.next_span() {
-            out.push((
-                s.offset,
-                s.bytes.len(),
-                s.protocol(),
-                all_ok(s.content.checks()),
-            ));
+            out.push((s.offset, s.bytes.len(), s.protocol(), s.content.all_ok()));
         }
     };
     let mut at = 0;

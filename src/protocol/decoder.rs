@@ -320,9 +320,14 @@ impl Decoder {
     }
 
     pub fn decode(&mut self, span: &Span<'_>) -> Decoded {
-        let mut decoded = Decoded::Junk;
-        self.decode_into(span, &mut decoded);
-        decoded
+        if let Content::Hdlc(_) = span.content {
+            let mut decoded = Decoded::Junk;
+            self.decode_into(span, &mut decoded);
+            return decoded;
+        }
+        // Returned straight from where it is made (a decoded span is 270 bytes: each move
+        // costs, most for the short frames of a readout).
+        self.decode_other(span)
     }
 
     /// [`Decoder::decode`] into `out` (what it held is dropped), for loops over many spans: the

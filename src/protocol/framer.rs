@@ -7,6 +7,7 @@
 
 use super::check::Check;
 use super::{hdlc, iec61107, kmp, mbus, p1};
+use std::borrow::Cow;
 
 /// Which protocols the framer hunts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,18 +122,19 @@ impl Content {
     pub fn all_ok(&self) -> bool {
         match self {
             Content::Hdlc(f) => f.intact(),
-            other => super::check::all_ok(other.checks()),
+            other => super::check::all_ok(&other.checks()),
         }
     }
 
-    pub fn checks(&self) -> &[Check] {
+    /// Every check of the span, in order (an HDLC frame's are made from what it keeps).
+    pub fn checks(&self) -> Cow<'_, [Check]> {
         match self {
-            Content::Junk => &[],
-            Content::Hdlc(f) => f.checks(),
-            Content::Iec61107(f) => &f.checks,
-            Content::Kmp(f) => &f.checks,
-            Content::Mbus(f) => &f.checks,
-            Content::P1(f) => &f.checks,
+            Content::Junk => Cow::Borrowed(&[]),
+            Content::Hdlc(f) => Cow::Owned(f.checks()),
+            Content::Iec61107(f) => Cow::Borrowed(&f.checks),
+            Content::Kmp(f) => Cow::Borrowed(&f.checks),
+            Content::Mbus(f) => Cow::Borrowed(&f.checks),
+            Content::P1(f) => Cow::Borrowed(&f.checks),
         }
     }
 }
@@ -482,7 +484,7 @@ impl Framer {
         let Probe::Frame { end, frame } = probe else {
             return probe;
         };
-        if !self.protocols.hdlc || super::check::all_ok(frame.checks()) {
+        if !self.protocols.hdlc || frame.all_ok() {
             return Probe::Frame { end, frame };
         }
         match hdlc::first_inner_anchor(data, pos + 1, end, self.eof) {
@@ -517,10 +519,7 @@ mod tests {
         let mut spans = Vec::new();
         let mut take = |framer: &mut Framer| {
             while let Some(s) = framer.next_span() {
-                spans.push((
-                    s.bytes.len(),
-                    super::super::check::all_ok(s.content.checks()),
-                ));
+                spans.push((s.bytes.len(), s.content.all_ok()));
             }
         };
         for b in input {
@@ -540,22 +539,12 @@ mod tests {
         for c in input.chunks(chunk.max(1)) {
             framer.push(c);
             while let Some(s) = framer.next_span() {
-                out.push((
-                    s.offset,
-                    s.bytes.len(),
-                    s.protocol(),
-                    super::super::check::all_ok(s.content.checks()),
-                ));
+                out.push((s.offset, s.bytes.len(), s.protocol(), s.content.all_ok()));
             }
         }
         framer.finish();
         while let Some(s) = framer.next_span() {
-            out.push((
-                s.offset,
-                s.bytes.len(),
-                s.protocol(),
-                super::super::check::all_ok(s.content.checks()),
-            ));
+            out.push((s.offset, s.bytes.len(), s.protocol(), s.content.all_ok()));
         }
         out
     }

@@ -8,7 +8,6 @@ use super::check::{Check, CheckValue};
 use super::framer::Probe;
 use serde::Serialize;
 use std::ops::Range;
-use std::sync::OnceLock;
 
 pub const FLAG: u8 = 0x7E;
 /// Largest value of the 11-bit length field.
@@ -335,17 +334,16 @@ pub fn header_check_ok(body: &[u8], header: &Header) -> Option<bool> {
 }
 
 /// One frame (or what arrived of it) with its header, information field and check verdicts.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Frame {
     /// The opening flag was the previous frame's closing flag, so the span starts at the format.
     pub shared_start_flag: bool,
     pub header: Option<Header>,
     /// The information field, as indices into the span's bytes.
     pub info: Range<usize>,
-    /// What the checks compare, kept compact: a frame is judged without an allocation.
+    /// What the checks compare, kept compact (a frame is judged without an allocation, and
+    /// stays small to move); the checks are made from it when asked for.
     seen: Seen,
-    /// The checks, made from `seen` the first time they are asked for.
-    checks: OnceLock<Vec<Check>>,
 }
 
 /// What a frame's checks compare, as found in its bytes (`None`: the frame ended first).
@@ -357,8 +355,9 @@ struct Seen {
     format: Option<u8>,
     /// The address and control fields parsed; nothing after them is checked otherwise.
     header: bool,
-    /// Span length the length field gives, and the span's length.
-    length: (u32, u32),
+    /// Span length the length field gives, and the span's length (a frame is at most
+    /// 2 + 0x7FF bytes; a longer span is counted as the most a u16 holds, which still fails).
+    length: (u16, u16),
     /// Computed and received HCS, for frames with an information field.
     hcs: Option<(u16, Option<u16>)>,
     /// Computed and received FCS.
@@ -395,8 +394,8 @@ impl Seen {
         }
         check(Check::compare(
             "length",
-            CheckValue::Count(self.length.0),
-            CheckValue::Count(self.length.1),
+            CheckValue::Count(u32::from(self.length.0)),
+            CheckValue::Count(u32::from(self.length.1)),
         ));
         if let Some((computed, received)) = self.hcs {
             check(Check::compare(
@@ -414,17 +413,6 @@ impl Seen {
     }
 }
 
-impl PartialEq for Frame {
-    /// Frames are equal when their bytes said the same: whether their checks were asked for yet
-    /// does not count.
-    fn eq(&self, other: &Self) -> bool {
-        self.shared_start_flag == other.shared_start_flag
-            && self.header == other.header
-            && self.info == other.info
-            && self.seen == other.seen
-    }
-}
-
 impl std::fmt::Debug for Frame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Frame")
@@ -438,12 +426,10 @@ impl std::fmt::Debug for Frame {
 
 impl Frame {
     /// Every check, in order: flags, format, header, length, HCS, FCS.
-    pub fn checks(&self) -> &[Check] {
-        self.checks.get_or_init(|| {
-            let mut checks = Vec::with_capacity(7);
-            self.seen.each(|c| checks.push(c));
-            checks
-        })
+    pub fn checks(&self) -> Vec<Check> {
+        let mut checks = Vec::with_capacity(7);
+        self.seen.each(|c| checks.push(c));
+        checks
     }
 
     /// Whether every check passed.
@@ -573,11 +559,11 @@ fn inspect_with_header(span: &[u8], shared_start_flag: bool, header: Option<Head
             header: None,
             info: span.len()..span.len(),
             seen,
-            checks: OnceLock::new(),
         };
     };
     let expected_len = body_start + h.length + 1;
-    seen.length = (expected_len as u32, span.len() as u32);
+    let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    seen.length = (count(expected_len), count(span.len()));
     let le16 = |at: usize| {
         body.get(at..at + 2)
             .map(|b| u16::from_le_bytes([b[0], b[1]]))
@@ -600,7 +586,6 @@ fn inspect_with_header(span: &[u8], shared_start_flag: bool, header: Option<Head
         header: Some(h),
         info,
         seen,
-        checks: OnceLock::new(),
     }
 }
 

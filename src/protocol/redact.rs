@@ -907,7 +907,7 @@ mod tests {
         let mut decoder = Decoder::default();
         let mut ids_seen = Vec::new();
         while let Some(span) = framer.next_span() {
-            assert!(crate::protocol::check::all_ok(span.content.checks()));
+            assert!(span.content.all_ok());
             if let Some(m) = decoder.decode(&span).han_message() {
                 ids_seen.push(m.meter_id().unwrap());
             }

@@ -1178,6 +1178,8 @@ struct HdlcSpan<'a> {
     span: &'a Span<'a>,
     decoded: &'a Decoded,
     frame: &'a hdlc::Frame,
+    /// The frame's checks (an HDLC frame keeps what they compare and makes them when asked).
+    own_checks: Vec<Check>,
     h: &'a HdlcDecoded,
     kind: &'static str,
     /// The message shown: the decoded one, else the best-effort one of a damaged frame.
@@ -1211,6 +1213,7 @@ impl<'a> HdlcSpan<'a> {
             span,
             decoded,
             frame,
+            own_checks: frame.checks(),
             h,
             kind,
             message,
@@ -1219,8 +1222,8 @@ impl<'a> HdlcSpan<'a> {
     }
 
     /// The span's own checks, then those of its decoding.
-    fn checks(&self) -> [&'a [Check]; 2] {
-        [self.span.content.checks(), self.decoded.extra_checks()]
+    fn checks(&self) -> [&[Check]; 2] {
+        [&self.own_checks, self.decoded.extra_checks()]
     }
 
     fn ok(&self) -> bool {

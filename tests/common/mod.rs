@@ -192,7 +192,6 @@ pub fn spans_in_chunks(
     input: &[u8],
     chunks: &[usize],
 ) -> Vec<(u64, usize, kamscope::protocol::Protocol, bool)> {
-    use kamscope::protocol::check::all_ok;
     use kamscope::protocol::framer::{Content, Framer};
     type Owned = (u64, Vec<u8>, Content);
     let pieces = || {
@@ -239,13 +238,6 @@ pub fn spans_in_chunks(
 
     pushed
         .into_iter()
-        .map(|(offset, bytes, content)| {
-            (
-                offset,
-                bytes.len(),
-                content.protocol(),
-                all_ok(content.checks()),
-            )
-        })
+        .map(|(offset, bytes, content)| (offset, bytes.len(), content.protocol(), content.all_ok()))
         .collect()
 }

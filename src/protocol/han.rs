@@ -350,6 +350,7 @@ pub fn map_into(
         version,
         mut meter_type,
         mut list2,
+        quantities,
         ..
     } = walk;
     let body = &apdu[notification.body.clone()];
@@ -400,32 +401,32 @@ pub fn map_into(
         _ => -2,
     });
 
-    for f in fields.iter_mut() {
-        let Some(code) = f.code() else {
-            continue;
+    let table_scaler = |q: Quantity| match (brand, q) {
+        (Brand::Kamstrup, Quantity::Current) => current_scaler,
+        (Brand::Kamstrup, Quantity::Energy) => scaling.energy_scaler,
+        (Brand::Kaifa, Quantity::Current) => -3,
+        (Brand::Kaifa, Quantity::Voltage) => -1,
+        // Landis+Gyr E450 pushes without scaler-unit send currents in 0.01 A (a public report of
+        // an E450: 1.0.31.7.0.255 = 106 for 1.06 A); W, Wh and V as they are.
+        (Brand::LandisGyr, Quantity::Current) => -2,
+        _ => 0,
+    };
+    for (i, f) in fields.iter_mut().enumerate() {
+        // The walk noted what the coded numbers measure; other fields are looked at (reading
+        // back what the walk just wrote costs more).
+        let q = match quantities.get(i).copied().flatten() {
+            Some(q) => q,
+            None => {
+                let Some(code) = f.code() else {
+                    continue;
+                };
+                if f.scaler_in_frame || !f.value.is_numeric() {
+                    continue;
+                }
+                Quantity::of(code)
+            }
         };
-        if f.scaler_in_frame || !f.value.is_numeric() {
-            continue;
-        }
-        f.scaler = Some(match brand {
-            Brand::Kamstrup => match (code.c(), code.d()) {
-                (31 | 51 | 71, 7) => current_scaler,
-                (1..=4, 8) => scaling.energy_scaler,
-                _ => 0,
-            },
-            Brand::Kaifa => match (code.c(), code.d()) {
-                (31 | 51 | 71, 7) => -3,
-                (32 | 52 | 72, 7) => -1,
-                _ => 0,
-            },
-            // Landis+Gyr E450 pushes without scaler-unit send currents in 0.01 A (a public
-            // report of an E450: 1.0.31.7.0.255 = 106 for 1.06 A); W, Wh and V as they are.
-            Brand::LandisGyr => match (code.c(), code.d()) {
-                (31 | 51 | 71, 7) => -2,
-                _ => 0,
-            },
-            _ => 0,
-        });
+        f.scaler = Some(table_scaler(q));
     }
 
     let list = if fields.is_empty() {
@@ -491,7 +492,33 @@ struct Walk<const KEEP: bool> {
     meter_type: Option<usize>,
     /// An energy register or the clock came: list 2.
     list2: bool,
+    /// What the first fields measure, for those that are coded numbers without a scaler in the
+    /// frame (their scaler comes from the brand's table); `None`: to be judged from the field.
+    quantities: [Option<Quantity>; NOTED_QUANTITIES],
     value: Data,
+}
+
+/// How many fields' quantities a walk notes (push lists have fewer fields).
+const NOTED_QUANTITIES: usize = 32;
+
+/// What a field's code says of its scaler in the brands' tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quantity {
+    Current,
+    Voltage,
+    Energy,
+    Other,
+}
+
+impl Quantity {
+    fn of(code: Obis) -> Self {
+        match (code.c(), code.d()) {
+            (31 | 51 | 71, 7) => Quantity::Current,
+            (32 | 52 | 72, 7) => Quantity::Voltage,
+            (1..=4, 8) => Quantity::Energy,
+            _ => Quantity::Other,
+        }
+    }
 }
 
 impl<const KEEP: bool> Walk<KEEP> {
@@ -502,6 +529,7 @@ impl<const KEEP: bool> Walk<KEEP> {
             version: None,
             meter_type: None,
             list2: false,
+            quantities: [None; NOTED_QUANTITIES],
             value: Data::Null,
         }
     }
@@ -563,6 +591,9 @@ impl<const KEEP: bool> Walk<KEEP> {
         field.unit = code.default_unit();
         // The new field holds null, which owns nothing: overwritten without a drop.
         std::mem::forget(std::mem::replace(&mut field.value, value));
+        if let Some(q) = self.quantities.get_mut(at) {
+            *q = Some(Quantity::of(code));
+        }
     }
 
     /// What a field's code tells of the list (the field at `at`): where the meter type is, and
@@ -590,6 +621,9 @@ impl<const KEEP: bool> Walk<KEEP> {
                 field.scaler = Some(scaler as i8);
                 field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
                 field.scaler_in_frame = true;
+                if let Some(q) = self.quantities.get_mut(at) {
+                    *q = None;
+                }
             }
         }
     }

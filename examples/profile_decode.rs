@@ -13,7 +13,7 @@
 //!   and each span decoded into one place, reused, as the pipeline does).
 //!
 //! Without a stage, all of them.
-use kamscope::protocol::{Content, Decoded, Decoder, Framer, Protocols, dlms, han, hdlc};
+use kamscope::protocol::{Content, Decoded, Decoder, Framer, Protocols, Span, dlms, han, hdlc};
 use nix::time::{ClockId, clock_gettime};
 use std::hint::black_box;
 
@@ -41,6 +41,22 @@ fn best_of(mut work: impl FnMut()) -> f64 {
             (thread_cpu_ns() - start) as f64 / FRAMES as f64
         })
         .fold(f64::MAX, f64::min)
+}
+
+/// Frames `stream` where it lies and decodes each span into one place reused, as the pipeline
+/// does.
+fn frame_and_decode(stream: &[u8], mut decoder: Decoder) {
+    let mut framer = Framer::new(Protocols::HDLC);
+    let mut decoded = Decoded::Junk;
+    let mut each = |span: Span<'_>| {
+        decoder.decode_into(&span, &mut decoded);
+        black_box(&decoded);
+    };
+    framer.push_and_frame(stream, &mut each);
+    framer.finish();
+    while let Some(span) = framer.next_span() {
+        each(span);
+    }
 }
 
 /// One framed frame, owned.
@@ -79,9 +95,9 @@ fn main() {
         })
         .collect();
     assert_eq!(notifications.len(), FRAMES);
-    let spans: Vec<kamscope::protocol::Span> = framed
+    let spans: Vec<Span> = framed
         .iter()
-        .map(|f| kamscope::protocol::Span {
+        .map(|f| Span {
             offset: f.offset,
             bytes: &f.bytes,
             content: f.content.clone(),
@@ -137,32 +153,10 @@ fn main() {
                 }
             }),
             "count" => best_of(|| {
-                let mut framer = Framer::new(Protocols::HDLC);
-                let mut decoder = Decoder::default().counting();
-                let mut decoded = Decoded::Junk;
-                framer.push_and_frame(&stream, |span| {
-                    decoder.decode_into(&span, &mut decoded);
-                    black_box(&decoded);
-                });
-                framer.finish();
-                while let Some(span) = framer.next_span() {
-                    decoder.decode_into(&span, &mut decoded);
-                    black_box(&decoded);
-                }
+                frame_and_decode(&stream, Decoder::default().counting());
             }),
             "full" => best_of(|| {
-                let mut framer = Framer::new(Protocols::HDLC);
-                let mut decoder = Decoder::default();
-                let mut decoded = Decoded::Junk;
-                framer.push_and_frame(&stream, |span| {
-                    decoder.decode_into(&span, &mut decoded);
-                    black_box(&decoded);
-                });
-                framer.finish();
-                while let Some(span) = framer.next_span() {
-                    decoder.decode_into(&span, &mut decoded);
-                    black_box(&decoded);
-                }
+                frame_and_decode(&stream, Decoder::default());
             }),
             other => {
                 eprintln!(

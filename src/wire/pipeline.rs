@@ -86,51 +86,52 @@ pub const IDLE_FLUSH: chrono::TimeDelta = chrono::TimeDelta::milliseconds(500);
 pub struct Pipeline {
     link: Link,
     framers: [Framer; 2],
-    decoder: Decoder,
-    /// Where each span is decoded (the view lends it out).
-    decoded: Decoded,
+    /// What each framed span goes through (apart from the framers, which lend it the spans).
+    spans: SpanTaker,
     recorder: Option<SharedRecorder>,
-    /// The last span we sent, until something else is received: an optical head echoes what
-    /// it is sent, so a received span with the same bytes is that echo, not the meter.
-    echo_of: Option<Vec<u8>>,
     /// When the last received bytes came, for the idle flush of a HAN line. Readouts are
     /// framed by their session's own timeouts, so they have none.
     last_rx: Option<DateTime<Utc>>,
 }
 
-/// A span just framed: decoded (into `decoded`, which the view lends out) and, received after a
-/// span we sent with the same bytes, marked as its echo.
-fn take_span<'a>(
+/// Decodes the spans of one link, in both directions, and tells echoes.
+struct SpanTaker {
     link: Link,
-    dir: Direction,
-    at: DateTime<Utc>,
-    span: Span<'a>,
-    decoder: &mut Decoder,
-    decoded: &'a mut Decoded,
-    echo_of: &mut Option<Vec<u8>>,
-) -> SpanView<'a> {
-    decoder.decode_into(&span, decoded);
-    let junk = matches!(span.content, crate::protocol::Content::Junk);
-    // An M-Bus E5 is framed once the next byte shows it stands alone, so one that answered
-    // the previous request may come out after the next request was sent.
-    let ack = matches!(&span.content, crate::protocol::Content::Mbus(f) if f.kind == crate::protocol::mbus::Kind::Ack);
-    match dir {
-        Direction::Tx if !junk => *echo_of = Some(span.bytes.to_vec()),
-        Direction::Tx => {}
-        // Noise or a late E5 before the echo leaves it expected; anything else ends the wait.
-        Direction::Rx if junk || ack => {}
-        Direction::Rx => {
-            if echo_of.take().is_some_and(|sent| sent == span.bytes) {
-                decoded.mark_echo();
+    decoder: Decoder,
+    /// Where each span is decoded (the view lends it out).
+    decoded: Decoded,
+    /// The last span we sent, until something else is received: an optical head echoes what
+    /// it is sent, so a received span with the same bytes is that echo, not the meter.
+    echo_of: Option<Vec<u8>>,
+}
+
+impl SpanTaker {
+    /// A span just framed: decoded and, received after a span we sent with the same bytes,
+    /// marked as its echo.
+    fn take<'a>(&'a mut self, dir: Direction, at: DateTime<Utc>, span: Span<'a>) -> SpanView<'a> {
+        self.decoder.decode_into(&span, &mut self.decoded);
+        let junk = matches!(span.content, crate::protocol::Content::Junk);
+        // An M-Bus E5 is framed once the next byte shows it stands alone, so one that answered
+        // the previous request may come out after the next request was sent.
+        let ack = matches!(&span.content, crate::protocol::Content::Mbus(f) if f.kind == crate::protocol::mbus::Kind::Ack);
+        match dir {
+            Direction::Tx if !junk => self.echo_of = Some(span.bytes.to_vec()),
+            Direction::Tx => {}
+            // Noise or a late E5 before the echo leaves it expected; anything else ends the wait.
+            Direction::Rx if junk || ack => {}
+            Direction::Rx => {
+                if self.echo_of.take().is_some_and(|sent| sent == span.bytes) {
+                    self.decoded.mark_echo();
+                }
             }
         }
-    }
-    SpanView {
-        link,
-        dir,
-        received: at,
-        span,
-        decoded,
+        SpanView {
+            link: self.link,
+            dir,
+            received: at,
+            span,
+            decoded: &mut self.decoded,
+        }
     }
 }
 
@@ -151,16 +152,19 @@ impl Pipeline {
         Pipeline {
             link,
             framers: [Framer::new(protocols), Framer::new(protocols)],
-            decoder,
-            decoded: Decoded::Junk,
+            spans: SpanTaker {
+                link,
+                decoder,
+                decoded: Decoded::Junk,
+                echo_of: None,
+            },
             recorder,
-            echo_of: None,
             last_rx: None,
         }
     }
 
     pub fn decoder_mut(&mut self) -> &mut Decoder {
-        &mut self.decoder
+        &mut self.spans.decoder
     }
 
     /// Whether a recording is still being written.
@@ -226,18 +230,8 @@ impl Pipeline {
             return;
         }
         // Received bytes are framed where they lie (not copied when nothing is pending).
-        let Pipeline {
-            framers,
-            decoder,
-            decoded,
-            echo_of,
-            link,
-            ..
-        } = self;
-        framers[i].push_and_frame(bytes, |span| {
-            let view = take_span(*link, dir, at, span, decoder, decoded, echo_of);
-            visit(view);
-        });
+        let spans = &mut self.spans;
+        self.framers[i].push_and_frame(bytes, |span| visit(spans.take(dir, at, span)));
     }
 
     /// The line went quiet, or the input ended: what is pending in either direction is emitted
@@ -252,15 +246,7 @@ impl Pipeline {
     fn drain(&mut self, dir: Direction, at: DateTime<Utc>, mut visit: impl FnMut(SpanView<'_>)) {
         let framer = &mut self.framers[index(dir)];
         while let Some(span) = framer.next_span() {
-            visit(take_span(
-                self.link,
-                dir,
-                at,
-                span,
-                &mut self.decoder,
-                &mut self.decoded,
-                &mut self.echo_of,
-            ));
+            visit(self.spans.take(dir, at, span));
         }
     }
 

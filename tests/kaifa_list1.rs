@@ -34,7 +34,7 @@ fn one_value_is_active_power_import_in_watts() {
     let m = decode_body(Data::Structure(vec![Data::DoubleLongUnsigned(1750)]));
     assert_eq!(m.brand, Brand::Kaifa);
     assert_eq!(m.value(1, 7), Some(1750.0), "the Live tab finds P+ by OBIS");
-    let f = &m.fields[0];
+    let f = &m.fields()[0];
     assert_eq!(f.obis, None, "the code is not sent");
     assert_eq!(
         f.code().map(|o| o.to_string()).as_deref(),

@@ -307,7 +307,7 @@ fn naive(dt: &CosemDateTime) -> Option<NaiveDateTime> {
 /// The per-phase and power values of a push.
 fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
     let field = |c: u8| {
-        m.fields.iter().find(|f| {
+        m.fields().iter().find(|f| {
             f.code()
                 .is_some_and(|o| o.a() == 1 && o.c() == c && o.d() == 7 && o.e() == 0)
         })
@@ -328,7 +328,7 @@ fn reading_of(m: &HanMessage, received: DateTime<Utc>) -> Reading {
         .unwrap_or(m.current_scaler);
     Reading {
         received,
-        meter_time: m.time().and_then(naive),
+        meter_time: m.time().as_ref().and_then(naive),
         power: [value(1), value(2), value(3), value(4)],
         voltage,
         current: currents.map(value),
@@ -365,7 +365,7 @@ impl LiveState {
             self.rescale_history();
         }
         self.current_scaler = m.current_scaler;
-        self.latest_clock = m.time().copied();
+        self.latest_clock = m.time();
         let reading = reading_of(m, received);
         if reading
             .power
@@ -402,7 +402,7 @@ impl LiveState {
         meter_time: Option<NaiveDateTime>,
     ) {
         let field = |c: u8| {
-            m.fields.iter().find(|f| {
+            m.fields().iter().find(|f| {
                 f.code()
                     .is_some_and(|o| o.a() == 1 && o.c() == c && o.d() == 8 && o.e() == 0)
             })
@@ -417,7 +417,7 @@ impl LiveState {
                 .unwrap_or(0);
             self.energies = Some(Energies {
                 received,
-                meter_time: m.clock().and_then(naive).or(meter_time),
+                meter_time: m.clock().as_ref().and_then(naive).or(meter_time),
                 registers,
                 scaler,
                 scalable: m.kamstrup_scaling(),

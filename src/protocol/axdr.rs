@@ -184,38 +184,6 @@ impl Data {
         }
     }
 
-    /// Whether dropping the value frees memory (a long byte string, a structure or array).
-    /// Every variant is named (no catch-all): a new one must say whether it owns memory, which
-    /// is what lets a HAN message skip the drop of the values that own none.
-    #[inline]
-    pub fn owns_heap(&self) -> bool {
-        match self {
-            Data::Array(_) | Data::Structure(_) => true,
-            Data::BitString { bytes, .. }
-            | Data::OctetString(bytes)
-            | Data::VisibleString(bytes)
-            | Data::Utf8String(bytes) => matches!(bytes, Bytes::Heap(_)),
-            Data::Null
-            | Data::Boolean(_)
-            | Data::DoubleLong(_)
-            | Data::DoubleLongUnsigned(_)
-            | Data::Bcd(_)
-            | Data::Integer(_)
-            | Data::Long(_)
-            | Data::Unsigned(_)
-            | Data::LongUnsigned(_)
-            | Data::Long64(_)
-            | Data::Long64Unsigned(_)
-            | Data::Enum(_)
-            | Data::Float32(_)
-            | Data::Float64(_)
-            | Data::DateTime(_)
-            | Data::Date(_)
-            | Data::Time(_)
-            | Data::DontCare => false,
-        }
-    }
-
     /// Whether the value is a number ([`Data::as_f64`] gives it).
     pub fn is_numeric(&self) -> bool {
         matches!(
@@ -718,32 +686,6 @@ mod tests {
         assert_eq!(Bytes::Heap(vec![1, 2].into()), Bytes::from_slice(&[1, 2]));
         assert_eq!(std::mem::size_of::<Bytes>(), 24);
         assert_eq!(std::mem::size_of::<Data>(), 32);
-    }
-
-    #[test]
-    fn values_with_memory_say_so() {
-        let long = Bytes::from_slice(&[b'x'; Bytes::INLINE + 1]);
-        let short = Bytes::from_slice(b"x");
-        for (value, owns) in [
-            (Data::OctetString(long.clone()), true),
-            (Data::VisibleString(long.clone()), true),
-            (Data::Utf8String(long.clone()), true),
-            (
-                Data::BitString {
-                    bits: 200,
-                    bytes: long,
-                },
-                true,
-            ),
-            (Data::Array(Vec::new()), true),
-            (Data::Structure(vec![Data::Null]), true),
-            (Data::OctetString(short.clone()), false),
-            (Data::VisibleString(short), false),
-            (Data::DoubleLongUnsigned(7), false),
-            (Data::Null, false),
-        ] {
-            assert_eq!(value.owns_heap(), owns, "{value:?}");
-        }
     }
 
     #[test]

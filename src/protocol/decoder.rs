@@ -282,8 +282,8 @@ pub struct Decoder {
     /// The data of the last ASCII-hex KMP request of each command: a memory read's answer is
     /// read by the layout of what was asked.
     kmp_requests: Vec<(u8, Vec<u8>)>,
-    /// Where the HAN mapping collects a push's fields before they get a vector of their size.
-    fields: Vec<han::Field>,
+    /// The buffers pushes are decoded into, from push to push.
+    han: han::Scratch,
     /// Decode content only as far as telling whether it decodes (see [`Decoder::counting`]).
     counting: bool,
 }
@@ -313,9 +313,9 @@ impl Decoder {
         out: &mut Option<HanMessage>,
     ) -> Result<(), super::axdr::DecodeError> {
         if self.counting {
-            han::check_with(n, apdu, base, &mut self.fields)
+            han::check_with(n, apdu, base, &mut self.han)
         } else {
-            han::map_into(n, apdu, base, &self.scaling, &mut self.fields, out)
+            han::map_into(n, apdu, base, &self.scaling, &mut self.han, out)
         }
     }
 
@@ -335,6 +335,12 @@ impl Decoder {
     /// frame is some 270 bytes, and a move just after it was written stalls).
     pub fn decode_into(&mut self, span: &Span<'_>, out: &mut Decoded) {
         if let Content::Hdlc(frame) = &span.content {
+            // The push decoded here before gives its buffers to this one.
+            if let Decoded::Hdlc(h) = out
+                && let Some(m) = h.message.take()
+            {
+                m.recycle(&mut self.han);
+            }
             *out = Decoded::Hdlc(HdlcDecoded::new());
             if let Decoded::Hdlc(h) = out {
                 self.decode_hdlc(span.bytes, frame, h);
@@ -591,7 +597,7 @@ impl Decoder {
         match dlms::parse_apdu(apdu, base) {
             Ok(Apdu::DataNotification(n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                match han::map_with(&n, apdu, base, &self.scaling, &mut self.fields) {
+                match han::map_with(&n, apdu, base, &self.scaling, &mut self.han) {
                     Ok(m) => {
                         out.damaged_message = Some(Box::new(m));
                         out.unverified = Some(Unverified::FcsFailed);

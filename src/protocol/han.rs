@@ -11,6 +11,10 @@ use super::datetime::DateTime;
 use super::dlms::{DataNotification, HeaderTime, Notification};
 
 use super::obis::{Obis, unit_symbol};
+use cell::{Cell, Kind};
+use std::sync::OnceLock;
+
+mod cell;
 
 /// How raw Kamstrup register values are scaled. Both are 10-exponents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,32 +152,6 @@ pub struct Field {
 }
 
 impl Field {
-    /// A field before its value is read into it.
-    const EMPTY: Field = Field {
-        obis: None,
-        inferred: None,
-        value: Data::Null,
-        scaler: None,
-        unit: None,
-        scaler_in_frame: false,
-    };
-
-    /// Names a field sent without code by the documented layout: its unit (numeric values) and
-    /// date-time follow from the code, as for a coded one.
-    fn infer(&mut self, code: Obis) {
-        self.inferred = Some(code);
-        if code.is_clock()
-            && let Data::OctetString(b) = &self.value
-            && let Some(dt) = DateTime::from_slice(b)
-        {
-            self.value = Data::DateTime(dt);
-        }
-        if self.value.is_numeric() {
-            self.unit = code.default_unit();
-            self.scaler = None;
-        }
-    }
-
     /// The code that names this field: sent, else inferred.
     pub fn code(&self) -> Option<Obis> {
         self.obis.or(self.inferred)
@@ -189,17 +167,7 @@ impl Field {
 
     /// raw x 10^scaler, for numeric values.
     pub fn scaled(&self) -> Option<f64> {
-        let scaler = i32::from(self.scaler.unwrap_or(0));
-        if let Some(i) = self.value.as_i128() {
-            // Divide by an exact power of ten so 237 x 10^-2 prints as 2.37.
-            let raw = i as f64;
-            return Some(if scaler < 0 {
-                raw / 10f64.powi(-scaler)
-            } else {
-                raw * 10f64.powi(scaler)
-            });
-        }
-        self.value.as_f64().map(|v| v * 10f64.powi(scaler))
+        scaled(&self.value, self.scaler)
     }
 
     pub fn text(&self) -> Option<&str> {
@@ -209,14 +177,35 @@ impl Field {
     }
 }
 
-/// A decoded push message.
-#[derive(Debug, Clone, PartialEq)]
+/// raw x 10^scaler, for a numeric value.
+fn scaled(value: &Data, scaler: Option<i8>) -> Option<f64> {
+    let scaler = i32::from(scaler.unwrap_or(0));
+    if let Some(i) = value.as_i128() {
+        // Divide by an exact power of ten so 237 x 10^-2 prints as 2.37.
+        let raw = i as f64;
+        return Some(if scaler < 0 {
+            raw / 10f64.powi(-scaler)
+        } else {
+            raw * 10f64.powi(scaler)
+        });
+    }
+    value.as_f64().map(|v| v * 10f64.powi(scaler))
+}
+
+/// A decoded push message. Its fields are kept compact as decoded (see [`cell`]); the named
+/// fields are made from them the first time [`HanMessage::fields`] is asked.
+#[derive(Clone)]
 pub struct HanMessage {
     pub brand: Brand,
     pub list: ListKind,
     pub meter_kind: MeterKind,
     pub header_time: HeaderTime,
-    pub fields: Vec<Field>,
+    /// The fields as decoded, in order.
+    cells: Vec<Cell>,
+    /// The bytes of the cells' values that are not numbers.
+    store: Vec<u8>,
+    /// The named fields, made from the cells when first asked for.
+    fields: OnceLock<Vec<Field>>,
     /// `00` null-data placeholders (1-phase Kamstrup meters send them for L2/L3).
     pub null_placeholders: usize,
     /// The current scaler that was applied.
@@ -225,70 +214,153 @@ pub struct HanMessage {
     pub identification: Option<String>,
 }
 
-impl Drop for HanMessage {
-    /// Fields whose value owns no memory (numbers, short strings: nearly all) are let go without
-    /// their drop, which is an out-of-line call a field (a value can be a tree); the others are
-    /// dropped.
-    fn drop(&mut self) {
-        for field in self.fields.drain(..) {
-            if field.value.owns_heap() {
-                drop(field);
-            } else {
-                std::mem::forget(field);
-            }
-        }
+impl PartialEq for HanMessage {
+    /// Equal when they say the same: the same fields (however their value bytes lie in the
+    /// store, whether or not the named fields were made yet).
+    fn eq(&self, other: &HanMessage) -> bool {
+        self.brand == other.brand
+            && self.list == other.list
+            && self.meter_kind == other.meter_kind
+            && self.header_time == other.header_time
+            && self.null_placeholders == other.null_placeholders
+            && self.current_scaler == other.current_scaler
+            && self.identification == other.identification
+            && self.fields() == other.fields()
     }
 }
 
+impl std::fmt::Debug for HanMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HanMessage")
+            .field("brand", &self.brand)
+            .field("list", &self.list)
+            .field("meter_kind", &self.meter_kind)
+            .field("header_time", &self.header_time)
+            .field("fields", &self.fields())
+            .field("null_placeholders", &self.null_placeholders)
+            .field("current_scaler", &self.current_scaler)
+            .field("identification", &self.identification)
+            .finish()
+    }
+}
+
+/// The buffers a push is decoded into, lent from push to push: a message takes them, and gives
+/// them back ([`HanMessage::recycle`]) when the next push is decoded in its place, so a stream of
+/// pushes is decoded without allocating.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    cells: Vec<Cell>,
+    store: Vec<u8>,
+}
+
 impl HanMessage {
-    fn field_where(&self, pred: impl Fn(&Obis) -> bool) -> Option<&Field> {
-        self.fields
+    /// A message of the given named fields (a P1 telegram's, a test's); the rest empty: no
+    /// meter kind, header time, placeholders or identification, current scaler 0.
+    pub fn from_fields(brand: Brand, list: ListKind, fields: &[Field]) -> HanMessage {
+        let mut store = Vec::new();
+        let cells = fields
             .iter()
-            .find(|f| f.code().as_ref().is_some_and(&pred))
+            .map(|f| Cell::of_field(f, &mut store))
+            .collect();
+        HanMessage {
+            brand,
+            list,
+            meter_kind: MeterKind::Unknown,
+            header_time: HeaderTime::Absent,
+            cells,
+            store,
+            fields: OnceLock::new(),
+            null_placeholders: 0,
+            current_scaler: 0,
+            identification: None,
+        }
+    }
+
+    /// The named fields, in the order sent.
+    pub fn fields(&self) -> &[Field] {
+        self.fields.get_or_init(|| {
+            self.cells
+                .iter()
+                .map(|cell| cell.field(&self.store))
+                .collect()
+        })
+    }
+
+    /// Gives this message's buffers to `scratch` for the next push to be decoded into.
+    pub fn recycle(self, scratch: &mut Scratch) {
+        let HanMessage {
+            mut cells,
+            mut store,
+            ..
+        } = self;
+        cells.clear();
+        store.clear();
+        if cells.capacity() > scratch.cells.capacity() {
+            scratch.cells = cells;
+        }
+        if store.capacity() > scratch.store.capacity() {
+            scratch.store = store;
+        }
+    }
+
+    fn cell_where(&self, pred: impl Fn(&Obis) -> bool) -> Option<&Cell> {
+        self.cells
+            .iter()
+            .find(|c| c.code().as_ref().is_some_and(&pred))
+    }
+
+    /// The text of the string field with a code `pred` holds for.
+    fn text_where(&self, pred: impl Fn(&Obis) -> bool) -> Option<&str> {
+        self.cell_where(pred)
+            .and_then(|c| c.string(&self.store))
+            .and_then(|b| std::str::from_utf8(b).ok())
     }
 
     pub fn list_version(&self) -> Option<&str> {
-        self.field_where(Obis::is_list_version)
-            .and_then(Field::text)
+        self.text_where(Obis::is_list_version)
     }
 
     /// Meter id (GS1 number on Kamstrup), or the numeric meter number some lists send instead.
     pub fn meter_id(&self) -> Option<String> {
-        if let Some(t) = self.field_where(Obis::is_meter_id).and_then(Field::text) {
+        if let Some(t) = self.text_where(Obis::is_meter_id) {
             return Some(t.to_string());
         }
-        self.field_where(|o| o.c() == 0 && o.d() == 0 && o.e() == 1)
-            .and_then(|f| f.value.as_i128())
+        self.cell_where(|o| o.c() == 0 && o.d() == 0 && o.e() == 1)
+            .and_then(|c| c.data(&self.store).as_i128())
             .map(|n| n.to_string())
     }
 
     pub fn meter_type(&self) -> Option<&str> {
-        self.field_where(Obis::is_meter_type).and_then(Field::text)
+        self.text_where(Obis::is_meter_type)
     }
 
     /// Whether the raw values follow the Kamstrup tables, so the scaling settings apply to them
     /// (other brands and P1 telegrams send their scalers or units themselves).
     pub fn kamstrup_scaling(&self) -> bool {
-        self.brand == Brand::Kamstrup && !self.fields.iter().any(|f| f.scaler_in_frame)
+        self.brand == Brand::Kamstrup && !self.cells.iter().any(Cell::scaler_in_frame)
     }
 
     /// The clock object in the list (Kamstrup list 2 RTC, Aidon clock).
-    pub fn clock(&self) -> Option<&DateTime> {
-        match &self.field_where(Obis::is_clock)?.value {
+    pub fn clock(&self) -> Option<DateTime> {
+        match self.cell_where(Obis::is_clock)?.data(&self.store) {
             Data::DateTime(dt) => Some(dt),
             _ => None,
         }
     }
 
     /// The meter's time: the header date-time, else the clock in the list.
-    pub fn time(&self) -> Option<&DateTime> {
-        self.header_time.datetime().or_else(|| self.clock())
+    pub fn time(&self) -> Option<DateTime> {
+        self.header_time
+            .datetime()
+            .copied()
+            .or_else(|| self.clock())
     }
 
     /// A numeric field by OBIS C and D groups (B ignored), scaled.
     pub fn value(&self, c: u8, d: u8) -> Option<f64> {
-        self.field_where(|o| o.a() == 1 && o.c() == c && o.d() == d && o.e() == 0)
-            .and_then(Field::scaled)
+        let cell = self.cell_where(|o| o.a() == 1 && o.c() == c && o.d() == d && o.e() == 0)?;
+        let scaler = (cell.flags & Cell::HAS_SCALER != 0).then_some(cell.scaler);
+        scaled(&cell.data(&self.store), scaler)
     }
 }
 
@@ -302,7 +374,7 @@ pub fn map(
     base: usize,
     scaling: &Scaling,
 ) -> Result<HanMessage, DecodeError> {
-    map_with(notification, apdu, base, scaling, &mut Vec::new())
+    map_with(notification, apdu, base, scaling, &mut Scratch::default())
 }
 
 /// Walks a notification's body as [`map`] does, with the same errors, and keeps nothing: for
@@ -312,20 +384,20 @@ pub fn check_with(
     notification: &Notification,
     apdu: &[u8],
     base: usize,
-    scratch: &mut Vec<Field>,
+    scratch: &mut Scratch,
 ) -> Result<(), DecodeError> {
     walk_body(notification, apdu, base, scratch, &mut Walk::<false>::new())
 }
 
-/// [`map`], walking into `scratch`, a buffer the caller keeps from push to push: the message takes
-/// the buffer its fields were written into (not copied) and `scratch` gets a new one sized for the
-/// next push of the same layout: one allocation a push, of the size it uses.
+/// [`map`], walking into `scratch`'s buffers, which the caller keeps from push to push: the
+/// message takes the buffers its fields were written into (not copied), and gives them back to
+/// `scratch` with [`HanMessage::recycle`].
 pub fn map_with(
     notification: &Notification,
     apdu: &[u8],
     base: usize,
     scaling: &Scaling,
-    scratch: &mut Vec<Field>,
+    scratch: &mut Scratch,
 ) -> Result<HanMessage, DecodeError> {
     let mut message = None;
     map_into(notification, apdu, base, scaling, scratch, &mut message)?;
@@ -339,13 +411,14 @@ pub fn map_into(
     apdu: &[u8],
     base: usize,
     scaling: &Scaling,
-    scratch: &mut Vec<Field>,
+    scratch: &mut Scratch,
     out: &mut Option<HanMessage>,
 ) -> Result<(), DecodeError> {
     let mut walk = Walk::<true>::new();
     walk_body(notification, apdu, base, scratch, &mut walk)?;
     let Walk {
-        mut fields,
+        mut cells,
+        store,
         nulls,
         version,
         mut meter_type,
@@ -355,7 +428,7 @@ pub fn map_into(
     } = walk;
     let body = &apdu[notification.body.clone()];
 
-    let mut brand = match version.and_then(|i| fields[i].value.as_bytes()) {
+    let mut brand = match version.and_then(|i| cells[i].string(&store)) {
         Some(v) if v.starts_with(b"Kamstrup") => Brand::Kamstrup,
         Some(v) if v.starts_with(b"AIDON") => Brand::Aidon,
         Some(v) if v.starts_with(b"KFM") => Brand::Kaifa,
@@ -365,36 +438,37 @@ pub fn map_into(
     // documentation names it active power import (1.0.1.7.0.255) in W.
     if brand == Brand::Unknown
         && body.starts_with(&[tag::STRUCTURE, 0x01, tag::DOUBLE_LONG_UNSIGNED])
-        && let [only] = fields.as_mut_slice()
-        && only.obis.is_none()
-        && matches!(only.value, Data::DoubleLongUnsigned(_))
+        && let [only] = cells.as_mut_slice()
+        && !only.sent()
+        && only.kind == Kind::DoubleLongUnsigned
     {
         brand = Brand::Kaifa;
         only.infer(Obis::new(1, 0, 1, 7, 0, 255));
     }
 
     if brand == Brand::Unknown {
-        brand = brand_by_device_name(&mut fields);
+        brand = brand_by_device_name(&mut cells, &store);
     }
 
     if brand == Brand::Kamstrup {
         // The interface description names the version object, but it is sent without its code.
-        if let Some(f) = fields.iter_mut().find(|f| f.obis.is_none()) {
-            f.obis = Some(Obis::new(1, 1, 0, 2, 129, 255));
+        if let Some(c) = cells.iter_mut().find(|c| !c.sent()) {
+            c.code = Obis::new(1, 1, 0, 2, 129, 255);
+            c.flags |= Cell::SENT;
         }
     }
-    if brand == Brand::Kaifa && fields.iter().all(|f| f.obis.is_none()) {
-        infer_kaifa_layout(&mut fields);
-        meter_type = fields
+    if brand == Brand::Kaifa && cells.iter().all(|c| !c.sent()) {
+        infer_kaifa_layout(&mut cells);
+        meter_type = cells
             .iter()
-            .position(|f| f.code().is_some_and(|o| o.is_meter_type()));
-        list2 = fields
+            .position(|c| c.code().is_some_and(|o| o.is_meter_type()));
+        list2 = cells
             .iter()
-            .any(|f| f.code().is_some_and(|o| o.is_energy() || o.is_clock()));
+            .any(|c| c.code().is_some_and(|o| o.is_energy() || o.is_clock()));
     }
 
     let meter_kind = meter_type
-        .and_then(|i| fields[i].value.as_bytes())
+        .and_then(|i| cells[i].string(&store))
         .map_or(MeterKind::Unknown, MeterKind::from_type_bytes);
     let current_scaler = scaling.current_scaler.unwrap_or(match meter_kind {
         MeterKind::ThreePhaseCt => -3,
@@ -411,25 +485,25 @@ pub fn map_into(
         (Brand::LandisGyr, Quantity::Current) => -2,
         _ => 0,
     };
-    for (i, f) in fields.iter_mut().enumerate() {
+    for (i, c) in cells.iter_mut().enumerate() {
         // The walk noted what the coded numbers measure; other fields are looked at (reading
         // back what the walk just wrote costs more).
         let q = match quantities.get(i).copied().flatten() {
             Some(q) => q,
             None => {
-                let Some(code) = f.code() else {
+                let Some(code) = c.code() else {
                     continue;
                 };
-                if f.scaler_in_frame || !f.value.is_numeric() {
+                if c.scaler_in_frame() || !c.kind.is_numeric() {
                     continue;
                 }
                 Quantity::of(code)
             }
         };
-        f.scaler = Some(table_scaler(q));
+        c.set_scaler(table_scaler(q));
     }
 
-    let list = if fields.is_empty() {
+    let list = if cells.is_empty() {
         ListKind::Other
     } else if list2 {
         ListKind::List2
@@ -442,7 +516,9 @@ pub fn map_into(
         list,
         meter_kind,
         header_time: notification.time,
-        fields,
+        cells,
+        store,
+        fields: OnceLock::new(),
         null_placeholders: nulls,
         current_scaler,
         identification: None,
@@ -450,31 +526,30 @@ pub fn map_into(
     Ok(())
 }
 
-/// Walks a notification's body into `walk`, with `scratch`'s buffer (`KEEP`: keeping the
-/// fields). Kept fields leave in that buffer and `scratch` gets a new one of their number;
-/// otherwise the buffer goes back to `scratch`. (The walk is filled where the caller keeps it: a
+/// Walks a notification's body into `walk`, with `scratch`'s buffers (`KEEP`: keeping the
+/// fields). Kept fields leave in those buffers (a message takes them, and gives them back when
+/// recycled); otherwise the buffers go back to `scratch`. (The walk is filled where the caller keeps it: a
 /// walk returned by value is copied out of narrow stores, which stalls.)
 fn walk_body<const KEEP: bool>(
     notification: &Notification,
     apdu: &[u8],
     base: usize,
-    scratch: &mut Vec<Field>,
+    scratch: &mut Scratch,
     walk: &mut Walk<KEEP>,
 ) -> Result<(), DecodeError> {
     let body = &apdu[notification.body.clone()];
     let mut r = Reader::new(body, base + notification.body.start);
-    scratch.clear();
-    walk.fields = std::mem::take(scratch);
+    scratch.cells.clear();
+    scratch.store.clear();
+    walk.cells = std::mem::take(&mut scratch.cells);
+    walk.store = std::mem::take(&mut scratch.store);
     let walked = walk.element(&mut r, 0).and_then(|()| match r.remaining() {
         0 => Ok(()),
         n => Err(r.error(format!("{n} bytes after the body"))),
     });
-    if KEEP && walked.is_ok() {
-        // The buffer leaves with the message, its fields not copied; the next push gets a new
-        // one the size of this one (lists repeat their layout).
-        *scratch = Vec::with_capacity(walk.fields.len());
-    } else {
-        *scratch = std::mem::take(&mut walk.fields);
+    if !(KEEP && walked.is_ok()) {
+        scratch.cells = std::mem::take(&mut walk.cells);
+        scratch.store = std::mem::take(&mut walk.store);
     }
     walked
 }
@@ -483,7 +558,9 @@ fn walk_body<const KEEP: bool>(
 /// `KEEP`: keep the fields; without, each value is only read (and checked) into `value` (a
 /// walk of its own, compiled for counting).
 struct Walk<const KEEP: bool> {
-    fields: Vec<Field>,
+    cells: Vec<Cell>,
+    /// The bytes of the kept values that are not numbers.
+    store: Vec<u8>,
     /// `00` null-data placeholders.
     nulls: usize,
     /// The first string sent without a code, or with the list version's code.
@@ -524,7 +601,8 @@ impl Quantity {
 impl<const KEEP: bool> Walk<KEEP> {
     fn new() -> Self {
         Walk {
-            fields: Vec::new(),
+            cells: Vec::new(),
+            store: Vec::new(),
             nulls: 0,
             version: None,
             meter_type: None,
@@ -534,63 +612,83 @@ impl<const KEEP: bool> Walk<KEEP> {
         }
     }
 
-    /// Adds a field with the next value of `r`, in place. A coded one gets its default unit
-    /// (numeric values) and a clock sent as an octet string becomes a date-time; a numeric one
-    /// without code gets scaler 0.
-    fn push(
-        &mut self,
-        obis: Option<Obis>,
-        r: &mut Reader<'_>,
-    ) -> Result<Option<&mut Field>, DecodeError> {
+    /// Adds a field with the next value of `r` (whether it was kept). A coded one gets its
+    /// default unit (numeric values) and a clock sent as an octet string becomes a date-time; a
+    /// numeric one without code gets scaler 0.
+    fn push(&mut self, obis: Option<Obis>, r: &mut Reader<'_>) -> Result<bool, DecodeError> {
         if !KEEP {
             r.scalar_into(&mut self.value)?;
-            return Ok(None);
+            return Ok(false);
         }
-        let at = self.fields.len();
+        let at = self.cells.len();
         if let Some(code) = obis {
             self.note_code(code, at);
         }
-        self.fields.push(Field::EMPTY);
-        let field = &mut self.fields[at];
-        field.obis = obis;
-        r.scalar_into(&mut field.value)?;
-        let numeric = field.value.is_numeric();
+        // The strings and numbers push lists are made of, read by their pattern; the rest the
+        // general way.
+        let mut cell = match *r.rest() {
+            [
+                t @ (tag::VISIBLE_STRING | tag::OCTET_STRING),
+                n,
+                ref after @ ..,
+            ] if n < 0x80 && usize::from(n) <= after.len() => {
+                let kind = if t == tag::VISIBLE_STRING {
+                    Kind::VisibleString
+                } else {
+                    Kind::OctetString
+                };
+                let cell = Cell::stored(kind, &after[..usize::from(n)], &mut self.store);
+                r.skip(2 + usize::from(n));
+                cell
+            }
+            ref rest => match plain_number(rest) {
+                Some((kind, bits, len)) => {
+                    r.skip(len);
+                    Cell::new(kind, bits)
+                }
+                None => {
+                    r.scalar_into(&mut self.value)?;
+                    Cell::of(&self.value, &mut self.store)
+                }
+            },
+        };
         match obis {
             Some(code) => {
-                if numeric {
-                    field.unit = code.default_unit();
-                } else if code.is_clock()
-                    && let Data::OctetString(b) = &field.value
-                    && let Some(dt) = DateTime::from_slice(b)
-                {
-                    field.value = Data::DateTime(dt);
+                cell.code = code;
+                cell.flags = Cell::SENT;
+                if cell.kind.is_numeric() {
+                    cell.unit = code.default_unit();
+                } else {
+                    cell.clock_from_octets(code);
                 }
             }
-            None if numeric => field.scaler = Some(0),
+            None if cell.kind.is_numeric() => cell.set_scaler(0),
             None => {}
         }
         if self.version.is_none()
             && obis.is_none_or(|o| o.is_list_version())
-            && matches!(field.value, Data::VisibleString(_) | Data::OctetString(_))
+            && matches!(cell.kind, Kind::VisibleString | Kind::OctetString)
         {
             self.version = Some(at);
         }
-        Ok(Some(field))
+        self.cells.push(cell);
+        Ok(true)
     }
 
-    /// A coded number, as [`Walk::push`] adds it: its default unit, scaler set later.
+    /// A coded number (of `kind`, its bits `bits`), as [`Walk::push`] adds it: its default unit,
+    /// scaler set later.
     #[inline(always)]
-    fn push_number(&mut self, code: Obis, value: Data) {
-        let at = self.fields.len();
+    fn push_number(&mut self, code: Obis, kind: Kind, bits: u64) {
+        let at = self.cells.len();
         self.note_code(code, at);
-        // Written in place: a field put together on the stack from its bytes and then copied
-        // stalls on each copy (its narrow stores cannot forward to the wide loads of the move).
-        self.fields.push(Field::EMPTY);
-        let field = &mut self.fields[at];
-        field.obis = Some(code);
-        field.unit = code.default_unit();
-        // The new field holds null, which owns nothing: overwritten without a drop.
-        std::mem::forget(std::mem::replace(&mut field.value, value));
+        self.cells.push(Cell {
+            value: bits,
+            unit: code.default_unit(),
+            code,
+            kind,
+            flags: Cell::SENT,
+            scaler: 0,
+        });
         if let Some(q) = self.quantities.get_mut(at) {
             *q = Some(Quantity::of(code));
         }
@@ -617,10 +715,10 @@ impl<const KEEP: bool> Walk<KEEP> {
             r.skip(6);
             *left -= 1;
             if let Some(at) = at {
-                let field = &mut self.fields[at];
-                field.scaler = Some(scaler as i8);
-                field.unit = unit_symbol(unit).filter(|u| !u.is_empty());
-                field.scaler_in_frame = true;
+                let cell = &mut self.cells[at];
+                cell.set_scaler(scaler as i8);
+                cell.unit = unit_symbol(unit).filter(|u| !u.is_empty());
+                cell.flags |= Cell::SCALER_IN_FRAME;
                 if let Some(q) = self.quantities.get_mut(at) {
                     *q = None;
                 }
@@ -670,13 +768,13 @@ impl<const KEEP: bool> Walk<KEEP> {
                 // code and a plain number, read by one pattern, the field written whole.
                 Some(tag::OCTET_STRING)
                     if left > 0
-                        && let Some((obis, value, len)) = coded_number(r.rest()) =>
+                        && let Some((obis, kind, bits, len)) = coded_number(r.rest()) =>
                 {
                     r.skip(len);
                     left -= 1;
-                    let at = self.fields.len();
+                    let at = self.cells.len();
                     if KEEP {
-                        self.push_number(obis, value);
+                        self.push_number(obis, kind, bits);
                     }
                     self.scaler_unit_after(r, &mut left, KEEP.then_some(at));
                 }
@@ -686,8 +784,8 @@ impl<const KEEP: bool> Walk<KEEP> {
                 {
                     r.skip(8);
                     left -= 1;
-                    let at = self.fields.len();
-                    let kept = self.push(Some(obis), r)?.is_some();
+                    let at = self.cells.len();
+                    let kept = self.push(Some(obis), r)?;
                     self.scaler_unit_after(r, &mut left, kept.then_some(at));
                 }
                 _ => {
@@ -700,19 +798,27 @@ impl<const KEEP: bool> Walk<KEEP> {
 }
 
 /// The plain number at the start of `value` (double-long(-unsigned), long(-unsigned): what push
-/// lists send their readings as) and the bytes it takes; other values go the general way.
+/// lists send their readings as): its kind, its bits as a cell keeps them, and the bytes it
+/// takes; other values go the general way.
 #[inline(always)]
-fn plain_number(value: &[u8]) -> Option<(Data, usize)> {
+fn plain_number(value: &[u8]) -> Option<(Kind, u64, usize)> {
     match *value {
         [tag::DOUBLE_LONG_UNSIGNED, a, b, c, d, ..] => Some((
-            Data::DoubleLongUnsigned(u32::from_be_bytes([a, b, c, d])),
+            Kind::DoubleLongUnsigned,
+            u32::from_be_bytes([a, b, c, d]).into(),
             5,
         )),
-        [tag::LONG_UNSIGNED, a, b, ..] => Some((Data::LongUnsigned(u16::from_be_bytes([a, b])), 3)),
-        [tag::DOUBLE_LONG, a, b, c, d, ..] => {
-            Some((Data::DoubleLong(i32::from_be_bytes([a, b, c, d])), 5))
+        [tag::LONG_UNSIGNED, a, b, ..] => {
+            Some((Kind::LongUnsigned, u16::from_be_bytes([a, b]).into(), 3))
         }
-        [tag::LONG, a, b, ..] => Some((Data::Long(i16::from_be_bytes([a, b])), 3)),
+        [tag::DOUBLE_LONG, a, b, c, d, ..] => Some((
+            Kind::DoubleLong,
+            i64::from(i32::from_be_bytes([a, b, c, d])) as u64,
+            5,
+        )),
+        [tag::LONG, a, b, ..] => {
+            Some((Kind::Long, i64::from(i16::from_be_bytes([a, b])) as u64, 3))
+        }
         _ => None,
     }
 }
@@ -720,12 +826,12 @@ fn plain_number(value: &[u8]) -> Option<(Data, usize)> {
 /// An `09 06 <obis>` code and the plain number after it, with the bytes both take: the common
 /// case (Kamstrup's powers, currents, voltages, energies), read by one pattern.
 #[inline(always)]
-fn coded_number(rest: &[u8]) -> Option<(Obis, Data, usize)> {
+fn coded_number(rest: &[u8]) -> Option<(Obis, Kind, u64, usize)> {
     let [tag::OCTET_STRING, 6, a, b, c, d, e, f, ref value @ ..] = *rest else {
         return None;
     };
-    let (number, len) = plain_number(value)?;
-    Some((Obis([a, b, c, d, e, f]), number, 8 + len))
+    let (kind, bits, len) = plain_number(value)?;
+    Some((Obis([a, b, c, d, e, f]), kind, bits, 8 + len))
 }
 
 /// The OBIS code of an `09 06 <obis>` pair whose value is plain (not another code, not a
@@ -758,24 +864,24 @@ fn obis_before_value(r: &Reader<'_>) -> Option<Obis> {
 /// 0.0.42.0.0.255, or as the first value without code (Landis+Gyr and Iskra pushes open with it).
 /// A logical device name is 16 characters, the first three the FLAG manufacturer id
 /// (IEC 62056-6-2); a string sent without code is taken for one only if it has that shape.
-fn brand_by_device_name(fields: &mut [Field]) -> Brand {
+fn brand_by_device_name(cells: &mut [Cell], store: &[u8]) -> Brand {
     const DEVICE_NAME: Obis = Obis::new(0, 0, 42, 0, 0, 255);
     let looks_like_name = |t: &str| {
         t.len() == 16
             && t.bytes().take(3).all(|b| b.is_ascii_alphabetic())
             && t.bytes().all(|b| b.is_ascii_alphanumeric())
     };
-    if let Some(f) = fields
+    let text = |c: &Cell| c.string(store).and_then(|b| std::str::from_utf8(b).ok());
+    if let Some(c) = cells
         .iter()
-        .find(|f| f.obis.is_some_and(|o| o.cde() == DEVICE_NAME.cde()))
+        .find(|c| c.sent() && c.code.cde() == DEVICE_NAME.cde())
     {
-        return f.text().map_or(Brand::Unknown, Brand::from_flag_id);
+        return text(c).map_or(Brand::Unknown, Brand::from_flag_id);
     }
-    let Some(first) = fields.first_mut().filter(|f| f.obis.is_none()) else {
+    let Some(first) = cells.first_mut().filter(|c| !c.sent()) else {
         return Brand::Unknown;
     };
-    let brand = first
-        .text()
+    let brand = text(first)
         .filter(|t| looks_like_name(t))
         .map_or(Brand::Unknown, Brand::from_flag_id);
     if brand != Brand::Unknown {
@@ -785,7 +891,7 @@ fn brand_by_device_name(fields: &mut [Field]) -> Brand {
 }
 
 /// Kaifa lists carry no OBIS codes; their documented layouts are known by length.
-fn infer_kaifa_layout(fields: &mut [Field]) {
+fn infer_kaifa_layout(cells: &mut [Cell]) {
     const VERSION: Obis = Obis::new(1, 1, 0, 2, 129, 255);
     const ID: Obis = Obis::new(0, 0, 96, 1, 0, 255);
     const TYPE: Obis = Obis::new(0, 0, 96, 1, 7, 255);
@@ -793,17 +899,17 @@ fn infer_kaifa_layout(fields: &mut [Field]) {
     let e = |c| Obis::new(1, 0, c, 7, 0, 255);
     let energy = |c| Obis::new(1, 0, c, 8, 0, 255);
     let mut layout = vec![VERSION, ID, TYPE, e(1), e(2), e(3), e(4)];
-    match fields.len() {
+    match cells.len() {
         9 | 14 => layout.extend([e(31), e(32)]),
         13 | 18 => layout.extend([e(31), e(51), e(71), e(32), e(52), e(72)]),
         _ => return,
     }
     // The hourly lists (14 and 18 values) add the clock and the energy registers.
-    if matches!(fields.len(), 14 | 18) {
+    if matches!(cells.len(), 14 | 18) {
         layout.extend([CLOCK, energy(1), energy(2), energy(3), energy(4)]);
     }
-    for (f, code) in fields.iter_mut().zip(layout) {
-        f.infer(code);
+    for (c, code) in cells.iter_mut().zip(layout) {
+        c.infer(code);
     }
 }
 
@@ -1061,8 +1167,8 @@ mod tests {
             }
             let notification = Notification { invoke_id: 0, time: HeaderTime::Absent, body: 0..body.len() };
             let m = map(&notification, &body, 0, &Scaling::default()).expect("a well-formed body");
-            proptest::prop_assert_eq!(m.fields.len(), pairs.len());
-            for (f, (code, value, scaler_unit)) in m.fields.iter().zip(&pairs) {
+            proptest::prop_assert_eq!(m.fields().len(), pairs.len());
+            for (f, (code, value, scaler_unit)) in m.fields().iter().zip(&pairs) {
                 proptest::prop_assert_eq!(f.obis, Some(*code));
                 proptest::prop_assert_eq!(&f.value, value);
                 match scaler_unit {

@@ -19,9 +19,8 @@
 use super::axdr::{Bytes, Data};
 use super::check::{Check, CheckValue};
 use super::datetime::DateTime;
-use super::dlms::HeaderTime;
 use super::framer::Probe;
-use super::han::{Brand, Field, HanMessage, ListKind, MeterKind};
+use super::han::{Brand, Field, HanMessage, ListKind};
 use super::obis::Obis;
 use super::region::{RegionKind, Regions};
 use std::ops::Range;
@@ -1002,16 +1001,10 @@ pub fn to_han_message(t: &Telegram) -> HanMessage {
     } else {
         ListKind::Telegram
     };
-    HanMessage {
-        brand: Brand::from_flag_id(t.manufacturer()),
-        list,
-        meter_kind: MeterKind::Unknown,
-        header_time: HeaderTime::Absent,
-        fields,
-        null_placeholders: 0,
-        current_scaler,
-        identification: Some(t.ident.clone()),
-    }
+    let mut message = HanMessage::from_fields(Brand::from_flag_id(t.manufacturer()), list, &fields);
+    message.current_scaler = current_scaler;
+    message.identification = Some(t.ident.clone());
+    message
 }
 
 #[cfg(test)]

@@ -305,7 +305,7 @@ fn replace_framed(
 /// number some lists send as a number (x.x.0.0.1), as [`HanMessage::meter_id`] finds them, and
 /// the logical device name (0.0.42.0.0.255, also when sent without its code).
 pub fn add_ids_of(message: &HanMessage, ids: &mut Pseudonyms) {
-    for f in &message.fields {
+    for f in message.fields() {
         let Some(code) = f.code() else { continue };
         match f.text() {
             Some(text) if code.is_meter_id() => ids.add(text),

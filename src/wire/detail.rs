@@ -1241,7 +1241,7 @@ impl<'a> HdlcSpan<'a> {
     fn fields(&self) -> Fields<'a> {
         match self.message {
             Some(m) => Fields::Han {
-                fields: &m.fields,
+                fields: m.fields(),
                 unverified: self.unverified(),
             },
             None => Fields::Listed(&[]),
@@ -1295,7 +1295,7 @@ impl<'a> HdlcSpan<'a> {
             d.unverified_reason = Some(u.reason());
         }
         if let Some(m) = self.message {
-            d.time = m.time().and_then(iso8601);
+            d.time = m.time().as_ref().and_then(iso8601);
             d.list = Some(m.list.name());
             d.meter_id = m.meter_id();
             d.meter_type = m.meter_type().map(str::to_string);
@@ -1314,7 +1314,7 @@ impl<'a> HdlcSpan<'a> {
         HdlcDetail {
             brand: m.map(|m| m.brand.name()),
             cipher: self.h.cipher.as_deref().map(|glo| self.cipher(glo)),
-            clock: m.and_then(HanMessage::clock).map(ClockDetail::of),
+            clock: m.and_then(HanMessage::clock).as_ref().map(ClockDetail::of),
             current_scaler: m.map(|m| m.current_scaler),
             hdlc: self.frame.header.map(|hd| HdlcHeaderDetail {
                 control: hex::byte_text(hd.control),
@@ -1342,7 +1342,7 @@ impl<'a> HdlcSpan<'a> {
     /// Appends the JSON of the span: [`HdlcSpan::detail`]'s `Serialize`, written straight.
     fn write_json(&self, out: &mut Vec<u8>, heads: &mut FieldHeads) {
         let m = self.message;
-        let time = m.and_then(HanMessage::time).and_then(Iso8601::of);
+        let time = m.and_then(HanMessage::time).as_ref().and_then(Iso8601::of);
         let meter_id = m.and_then(HanMessage::meter_id);
         let parts = SpanParts {
             offset: self.span.offset,
@@ -1393,7 +1393,7 @@ impl<'a> HdlcSpan<'a> {
             m.end();
         }
         if let Some(dt) = m.and_then(HanMessage::clock) {
-            clock_json(o.key(b"clock"), dt);
+            clock_json(o.key(b"clock"), &dt);
         }
         if let Some(m) = m {
             json::i64(o.key(b"current_scaler"), m.current_scaler.into());

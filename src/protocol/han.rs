@@ -204,6 +204,8 @@ pub struct HanMessage {
     cells: Vec<Cell>,
     /// The bytes of the cells' values that are not numbers.
     store: Vec<u8>,
+    /// The scalers of numbers whose frame gives none.
+    table: ScalerTable,
     /// The named fields, made from the cells when first asked for.
     fields: OnceLock<Vec<Field>>,
     /// `00` null-data placeholders (1-phase Kamstrup meters send them for L2/L3).
@@ -269,6 +271,12 @@ impl HanMessage {
             header_time: HeaderTime::Absent,
             cells,
             store,
+            // Unused: every field has the scaler it was built with.
+            table: ScalerTable {
+                brand,
+                current: 0,
+                energy: 0,
+            },
             fields: OnceLock::new(),
             null_placeholders: 0,
             current_scaler: 0,
@@ -281,7 +289,7 @@ impl HanMessage {
         self.fields.get_or_init(|| {
             self.cells
                 .iter()
-                .map(|cell| cell.field(&self.store))
+                .map(|cell| cell.field(&self.store, self.table))
                 .collect()
         })
     }
@@ -359,8 +367,7 @@ impl HanMessage {
     /// A numeric field by OBIS C and D groups (B ignored), scaled.
     pub fn value(&self, c: u8, d: u8) -> Option<f64> {
         let cell = self.cell_where(|o| o.a() == 1 && o.c() == c && o.d() == d && o.e() == 0)?;
-        let scaler = (cell.flags & Cell::HAS_SCALER != 0).then_some(cell.scaler);
-        scaled(&cell.data(&self.store), scaler)
+        scaled(&cell.data(&self.store), cell.scaler(self.table))
     }
 }
 
@@ -423,7 +430,6 @@ pub fn map_into(
         version,
         mut meter_type,
         mut list2,
-        quantities,
         ..
     } = walk;
     let body = &apdu[notification.body.clone()];
@@ -475,34 +481,6 @@ pub fn map_into(
         _ => -2,
     });
 
-    let table_scaler = |q: Quantity| match (brand, q) {
-        (Brand::Kamstrup, Quantity::Current) => current_scaler,
-        (Brand::Kamstrup, Quantity::Energy) => scaling.energy_scaler,
-        (Brand::Kaifa, Quantity::Current) => -3,
-        (Brand::Kaifa, Quantity::Voltage) => -1,
-        // Landis+Gyr E450 pushes without scaler-unit send currents in 0.01 A (a public report of
-        // an E450: 1.0.31.7.0.255 = 106 for 1.06 A); W, Wh and V as they are.
-        (Brand::LandisGyr, Quantity::Current) => -2,
-        _ => 0,
-    };
-    for (i, c) in cells.iter_mut().enumerate() {
-        // The walk noted what the coded numbers measure; other fields are looked at (reading
-        // back what the walk just wrote costs more).
-        let q = match quantities.get(i).copied().flatten() {
-            Some(q) => q,
-            None => {
-                let Some(code) = c.code() else {
-                    continue;
-                };
-                if c.scaler_in_frame() || !c.kind.is_numeric() {
-                    continue;
-                }
-                Quantity::of(code)
-            }
-        };
-        c.set_scaler(table_scaler(q));
-    }
-
     let list = if cells.is_empty() {
         ListKind::Other
     } else if list2 {
@@ -518,6 +496,13 @@ pub fn map_into(
         header_time: notification.time,
         cells,
         store,
+        // Fields whose frame gives no scaler get the brand's: when asked (a pass over the
+        // fields to set them costs more than the rest of the mapping after the walk).
+        table: ScalerTable {
+            brand,
+            current: current_scaler,
+            energy: scaling.energy_scaler,
+        },
         fields: OnceLock::new(),
         null_placeholders: nulls,
         current_scaler,
@@ -569,14 +554,8 @@ struct Walk<const KEEP: bool> {
     meter_type: Option<usize>,
     /// An energy register or the clock came: list 2.
     list2: bool,
-    /// What the first fields measure, for those that are coded numbers without a scaler in the
-    /// frame (their scaler comes from the brand's table); `None`: to be judged from the field.
-    quantities: [Option<Quantity>; NOTED_QUANTITIES],
     value: Data,
 }
-
-/// How many fields' quantities a walk notes (push lists have fewer fields).
-const NOTED_QUANTITIES: usize = 32;
 
 /// What a field's code says of its scaler in the brands' tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -598,6 +577,35 @@ impl Quantity {
     }
 }
 
+/// The scalers of a brand's tables, for the numbers whose frame gives none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ScalerTable {
+    brand: Brand,
+    /// Kamstrup's current scaler (by meter type, or as set).
+    current: i8,
+    /// Kamstrup's energy scaler (as set).
+    energy: i8,
+}
+
+impl ScalerTable {
+    /// The scaler of a number whose code is `code` (0 without code).
+    fn scaler(self, code: Option<Obis>) -> i8 {
+        let Some(code) = code else {
+            return 0;
+        };
+        match (self.brand, Quantity::of(code)) {
+            (Brand::Kamstrup, Quantity::Current) => self.current,
+            (Brand::Kamstrup, Quantity::Energy) => self.energy,
+            (Brand::Kaifa, Quantity::Current) => -3,
+            (Brand::Kaifa, Quantity::Voltage) => -1,
+            // Landis+Gyr E450 pushes without scaler-unit send currents in 0.01 A (a public
+            // report of an E450: 1.0.31.7.0.255 = 106 for 1.06 A); W, Wh and V as they are.
+            (Brand::LandisGyr, Quantity::Current) => -2,
+            _ => 0,
+        }
+    }
+}
+
 impl<const KEEP: bool> Walk<KEEP> {
     fn new() -> Self {
         Walk {
@@ -607,7 +615,6 @@ impl<const KEEP: bool> Walk<KEEP> {
             version: None,
             meter_type: None,
             list2: false,
-            quantities: [None; NOTED_QUANTITIES],
             value: Data::Null,
         }
     }
@@ -626,7 +633,7 @@ impl<const KEEP: bool> Walk<KEEP> {
         }
         // The strings and numbers push lists are made of, read by their pattern; the rest the
         // general way.
-        let mut cell = match *r.rest() {
+        let (kind, value) = match *r.rest() {
             [
                 t @ (tag::VISIBLE_STRING | tag::OCTET_STRING),
                 n,
@@ -639,32 +646,37 @@ impl<const KEEP: bool> Walk<KEEP> {
                 };
                 let cell = Cell::stored(kind, &after[..usize::from(n)], &mut self.store);
                 r.skip(2 + usize::from(n));
-                cell
+                (kind, cell.value)
             }
             ref rest => match plain_number(rest) {
                 Some((kind, bits, len)) => {
                     r.skip(len);
-                    Cell::new(kind, bits)
+                    (kind, bits)
                 }
                 None => {
                     r.scalar_into(&mut self.value)?;
-                    Cell::of(&self.value, &mut self.store)
+                    let cell = Cell::of(&self.value, &mut self.store);
+                    (cell.kind, cell.value)
                 }
             },
         };
-        match obis {
-            Some(code) => {
-                cell.code = code;
-                cell.flags = Cell::SENT;
-                if cell.kind.is_numeric() {
-                    cell.unit = code.default_unit();
+        // Made whole here and pushed: a cell made and then changed before its copy into the
+        // vector stalls the copy.
+        let cell = match obis {
+            Some(code) => Cell {
+                value,
+                unit: if kind.is_numeric() {
+                    code.default_unit()
                 } else {
-                    cell.clock_from_octets(code);
-                }
-            }
-            None if cell.kind.is_numeric() => cell.set_scaler(0),
-            None => {}
-        }
+                    None
+                },
+                code,
+                kind: Cell::clock_kind(kind, value, code),
+                flags: Cell::SENT,
+                scaler: 0,
+            },
+            None => Cell::new(kind, value),
+        };
         if self.version.is_none()
             && obis.is_none_or(|o| o.is_list_version())
             && matches!(cell.kind, Kind::VisibleString | Kind::OctetString)
@@ -689,9 +701,6 @@ impl<const KEEP: bool> Walk<KEEP> {
             flags: Cell::SENT,
             scaler: 0,
         });
-        if let Some(q) = self.quantities.get_mut(at) {
-            *q = Some(Quantity::of(code));
-        }
     }
 
     /// What a field's code tells of the list (the field at `at`): where the meter type is, and
@@ -716,12 +725,9 @@ impl<const KEEP: bool> Walk<KEEP> {
             *left -= 1;
             if let Some(at) = at {
                 let cell = &mut self.cells[at];
-                cell.set_scaler(scaler as i8);
+                cell.set_scaler(Some(scaler as i8));
                 cell.unit = unit_symbol(unit).filter(|u| !u.is_empty());
                 cell.flags |= Cell::SCALER_IN_FRAME;
-                if let Some(q) = self.quantities.get_mut(at) {
-                    *q = None;
-                }
             }
         }
     }

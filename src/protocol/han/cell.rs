@@ -6,7 +6,7 @@
 use super::super::axdr::{Data, Reader, encode};
 use super::super::datetime::DateTime;
 use super::super::obis::Obis;
-use super::Field;
+use super::{Field, ScalerTable};
 
 /// What a cell's value is: the A-XDR type, and so where the value is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub(super) struct Cell {
     pub(super) code: Obis,
     pub(super) kind: Kind,
     pub(super) flags: u8,
-    /// The 10-exponent, when [`Cell::HAS_SCALER`] is set.
+    /// The 10-exponent given, when [`Cell::HAS_SCALER`] is set.
     pub(super) scaler: i8,
 }
 
@@ -91,9 +91,12 @@ impl Cell {
     pub(super) const SENT: u8 = 1;
     /// The code follows from the documented list layout.
     pub(super) const INFERRED: u8 = 2;
-    pub(super) const HAS_SCALER: u8 = 4;
+    /// The scaler is given (by the frame, or the field the cell was made of): `scaler` if
+    /// [`Cell::HAS_SCALER`], else none. Without, a number's scaler is its brand's table's.
+    pub(super) const SCALER_GIVEN: u8 = 4;
+    pub(super) const HAS_SCALER: u8 = 8;
     /// Scaler and unit came in the frame (Aidon).
-    pub(super) const SCALER_IN_FRAME: u8 = 8;
+    pub(super) const SCALER_IN_FRAME: u8 = 16;
 
     /// A cell holding `value`, of kind `kind`, without code, scaler or unit.
     pub(super) fn new(kind: Kind, value: u64) -> Cell {
@@ -228,9 +231,24 @@ impl Cell {
         self.flags & Cell::SCALER_IN_FRAME != 0
     }
 
-    pub(super) fn set_scaler(&mut self, scaler: i8) {
-        self.scaler = scaler;
-        self.flags |= Cell::HAS_SCALER;
+    /// Gives the cell its scaler (none: `None`), instead of its brand's table's.
+    pub(super) fn set_scaler(&mut self, scaler: Option<i8>) {
+        self.scaler = scaler.unwrap_or(0);
+        self.flags |= Cell::SCALER_GIVEN;
+        if scaler.is_some() {
+            self.flags |= Cell::HAS_SCALER;
+        }
+    }
+
+    /// The 10-exponent of a number: the one given, else the table's for its code (0 for a
+    /// number without code); none for other values.
+    #[inline]
+    pub(super) fn scaler(&self, table: ScalerTable) -> Option<i8> {
+        if self.flags & Cell::SCALER_GIVEN != 0 {
+            (self.flags & Cell::HAS_SCALER != 0).then_some(self.scaler)
+        } else {
+            self.kind.is_numeric().then(|| table.scaler(self.code()))
+        }
     }
 
     /// Names a field sent without code by the documented layout: its unit (numeric values) and
@@ -241,26 +259,34 @@ impl Cell {
         self.clock_from_octets(code);
         if self.kind.is_numeric() {
             self.unit = code.default_unit();
-            self.flags &= !Cell::HAS_SCALER;
         }
     }
 
     /// A clock sent as a 12-byte octet string is a date-time (the same bytes).
     #[inline]
-    pub(super) fn clock_from_octets(&mut self, code: Obis) {
-        if self.kind == Kind::OctetString && self.value >> 32 == 12 && code.is_clock() {
-            self.kind = Kind::DateTime;
+    fn clock_from_octets(&mut self, code: Obis) {
+        self.kind = Cell::clock_kind(self.kind, self.value, code);
+    }
+
+    /// The kind of a value of `kind` kept as `value`, named by `code`: a clock sent as a 12-byte
+    /// octet string is a date-time.
+    #[inline]
+    pub(super) fn clock_kind(kind: Kind, value: u64, code: Obis) -> Kind {
+        if kind == Kind::OctetString && value >> 32 == 12 && code.is_clock() {
+            Kind::DateTime
+        } else {
+            kind
         }
     }
 
-    /// The named field, its value as A-XDR data.
-    pub(super) fn field(&self, store: &[u8]) -> Field {
+    /// The named field, its value as A-XDR data (its scaler, if not given, from `table`).
+    pub(super) fn field(&self, store: &[u8], table: ScalerTable) -> Field {
         Field {
             obis: (self.flags & Cell::SENT != 0).then_some(self.code),
             inferred: (self.flags & (Cell::SENT | Cell::INFERRED) == Cell::INFERRED)
                 .then_some(self.code),
             value: self.data(store),
-            scaler: (self.flags & Cell::HAS_SCALER != 0).then_some(self.scaler),
+            scaler: self.scaler(table),
             unit: self.unit,
             scaler_in_frame: self.scaler_in_frame(),
         }
@@ -277,9 +303,7 @@ impl Cell {
             cell.code = code;
             cell.flags |= Cell::INFERRED;
         }
-        if let Some(scaler) = f.scaler {
-            cell.set_scaler(scaler);
-        }
+        cell.set_scaler(f.scaler);
         cell.unit = f.unit;
         if f.scaler_in_frame {
             cell.flags |= Cell::SCALER_IN_FRAME;

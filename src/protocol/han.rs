@@ -619,9 +619,9 @@ impl<const KEEP: bool> Walk<KEEP> {
         }
     }
 
-    /// Adds a field with the next value of `r` (whether it was kept). A coded one gets its
-    /// default unit (numeric values) and a clock sent as an octet string becomes a date-time; a
-    /// numeric one without code gets scaler 0.
+    /// Adds a field with the next value of `r` (whether it was kept). A clock sent as an octet
+    /// string becomes a date-time. (Unit and scaler follow from the code and brand when read,
+    /// unless the frame gives them.)
     fn push(&mut self, obis: Option<Obis>, r: &mut Reader<'_>) -> Result<bool, DecodeError> {
         if !KEEP {
             r.scalar_into(&mut self.value)?;
@@ -665,11 +665,7 @@ impl<const KEEP: bool> Walk<KEEP> {
         let cell = match obis {
             Some(code) => Cell {
                 value,
-                unit: if kind.is_numeric() {
-                    code.default_unit()
-                } else {
-                    None
-                },
+                unit: None,
                 code,
                 kind: Cell::clock_kind(kind, value, code),
                 flags: Cell::SENT,
@@ -687,15 +683,14 @@ impl<const KEEP: bool> Walk<KEEP> {
         Ok(true)
     }
 
-    /// A coded number (of `kind`, its bits `bits`), as [`Walk::push`] adds it: its default unit,
-    /// scaler set later.
+    /// A coded number (of `kind`, its bits `bits`), as [`Walk::push`] adds it.
     #[inline(always)]
     fn push_number(&mut self, code: Obis, kind: Kind, bits: u64) {
         let at = self.cells.len();
         self.note_code(code, at);
         self.cells.push(Cell {
             value: bits,
-            unit: code.default_unit(),
+            unit: None,
             code,
             kind,
             flags: Cell::SENT,
@@ -725,8 +720,10 @@ impl<const KEEP: bool> Walk<KEEP> {
             *left -= 1;
             if let Some(at) = at {
                 let cell = &mut self.cells[at];
-                cell.set_scaler(Some(scaler as i8));
-                cell.unit = unit_symbol(unit).filter(|u| !u.is_empty());
+                cell.give(
+                    Some(scaler as i8),
+                    unit_symbol(unit).filter(|u| !u.is_empty()),
+                );
                 cell.flags |= Cell::SCALER_IN_FRAME;
             }
         }

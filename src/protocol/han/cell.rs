@@ -77,6 +77,7 @@ pub(super) struct Cell {
     /// An inline value's bits (signed numbers sign-extended, floats by their bits), or where a
     /// stored value's bytes are: start in the low half, length in the high half.
     pub(super) value: u64,
+    /// The unit given, when [`Cell::GIVEN`] is set.
     pub(super) unit: Option<&'static str>,
     /// The code naming the field, when [`Cell::SENT`] or [`Cell::INFERRED`] is set.
     pub(super) code: Obis,
@@ -91,9 +92,10 @@ impl Cell {
     pub(super) const SENT: u8 = 1;
     /// The code follows from the documented list layout.
     pub(super) const INFERRED: u8 = 2;
-    /// The scaler is given (by the frame, or the field the cell was made of): `scaler` if
-    /// [`Cell::HAS_SCALER`], else none. Without, a number's scaler is its brand's table's.
-    pub(super) const SCALER_GIVEN: u8 = 4;
+    /// Scaler and unit are given (by the frame, or the field the cell was made of): `unit`, and
+    /// `scaler` if [`Cell::HAS_SCALER`], else none. Without, a number's unit is its code's and
+    /// its scaler its brand's table's.
+    pub(super) const GIVEN: u8 = 4;
     pub(super) const HAS_SCALER: u8 = 8;
     /// Scaler and unit came in the frame (Aidon).
     pub(super) const SCALER_IN_FRAME: u8 = 16;
@@ -231,12 +233,26 @@ impl Cell {
         self.flags & Cell::SCALER_IN_FRAME != 0
     }
 
-    /// Gives the cell its scaler (none: `None`), instead of its brand's table's.
-    pub(super) fn set_scaler(&mut self, scaler: Option<i8>) {
+    /// Gives the cell its scaler (none: `None`) and unit, instead of its brand's table's and its
+    /// code's.
+    pub(super) fn give(&mut self, scaler: Option<i8>, unit: Option<&'static str>) {
         self.scaler = scaler.unwrap_or(0);
-        self.flags |= Cell::SCALER_GIVEN;
+        self.unit = unit;
+        self.flags |= Cell::GIVEN;
         if scaler.is_some() {
             self.flags |= Cell::HAS_SCALER;
+        }
+    }
+
+    /// The unit: the one given, else the one its code says (numbers).
+    #[inline]
+    pub(super) fn unit(&self) -> Option<&'static str> {
+        if self.flags & Cell::GIVEN != 0 {
+            self.unit
+        } else if self.kind.is_numeric() {
+            self.code()?.default_unit()
+        } else {
+            None
         }
     }
 
@@ -244,22 +260,19 @@ impl Cell {
     /// number without code); none for other values.
     #[inline]
     pub(super) fn scaler(&self, table: ScalerTable) -> Option<i8> {
-        if self.flags & Cell::SCALER_GIVEN != 0 {
+        if self.flags & Cell::GIVEN != 0 {
             (self.flags & Cell::HAS_SCALER != 0).then_some(self.scaler)
         } else {
             self.kind.is_numeric().then(|| table.scaler(self.code()))
         }
     }
 
-    /// Names a field sent without code by the documented layout: its unit (numeric values) and
-    /// date-time follow from the code, as for a coded one.
+    /// Names a field sent without code by the documented layout: its unit (numeric values),
+    /// scaler and date-time follow from the code, as for a coded one.
     pub(super) fn infer(&mut self, code: Obis) {
         self.code = code;
         self.flags |= Cell::INFERRED;
         self.clock_from_octets(code);
-        if self.kind.is_numeric() {
-            self.unit = code.default_unit();
-        }
     }
 
     /// A clock sent as a 12-byte octet string is a date-time (the same bytes).
@@ -287,7 +300,7 @@ impl Cell {
                 .then_some(self.code),
             value: self.data(store),
             scaler: self.scaler(table),
-            unit: self.unit,
+            unit: self.unit(),
             scaler_in_frame: self.scaler_in_frame(),
         }
     }
@@ -303,8 +316,7 @@ impl Cell {
             cell.code = code;
             cell.flags |= Cell::INFERRED;
         }
-        cell.set_scaler(f.scaler);
-        cell.unit = f.unit;
+        cell.give(f.scaler, f.unit);
         if f.scaler_in_frame {
             cell.flags |= Cell::SCALER_IN_FRAME;
         }

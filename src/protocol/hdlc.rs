@@ -188,12 +188,20 @@ pub struct Address {
 }
 
 impl Address {
+    /// The address of (up to) 4 bytes.
     pub fn from_bytes(src: &[u8]) -> Self {
-        let mut bytes = [0u8; 4];
-        bytes[..src.len()].copy_from_slice(src);
+        // Byte by byte: a copy of a length known only at run time is a call, whose narrow
+        // stores the wide read of the address right after cannot take (it waits for them).
+        let bytes = match *src {
+            [] => [0; 4],
+            [a] => [a, 0, 0, 0],
+            [a, b] => [a, b, 0, 0],
+            [a, b, c] => [a, b, c, 0],
+            [a, b, c, d, ..] => [a, b, c, d],
+        };
         Address {
             bytes,
-            len: src.len() as u8,
+            len: src.len().min(4) as u8,
         }
     }
 
@@ -328,9 +336,14 @@ pub fn parse_header(body: &[u8]) -> HeaderParse {
 /// Whether the header check sequence (or, for frames without info, the FCS) over the header
 /// matches. `None` while the bytes are not there yet.
 pub fn header_check_ok(body: &[u8], header: &Header) -> Option<bool> {
+    header_check(body, header).map(|(computed, received)| computed == received)
+}
+
+/// The header check computed and as received, once its bytes are there.
+fn header_check(body: &[u8], header: &Header) -> Option<(u16, u16)> {
     let received = body.get(header.len..header.len + 2)?;
     let computed = crc16(&body[..header.len]);
-    Some(computed == u16::from_le_bytes([received[0], received[1]]))
+    Some((computed, u16::from_le_bytes([received[0], received[1]])))
 }
 
 /// One frame (or what arrived of it) with its header, information field and check verdicts.
@@ -537,11 +550,17 @@ pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
         HeaderParse::Header(h) => Some(h),
         _ => None,
     };
-    inspect_with_header(span, shared_start_flag, header)
+    inspect_with_header(span, shared_start_flag, header, None)
 }
 
-/// [`inspect`] with the header already parsed (the framer's probe has it: parsed once).
-fn inspect_with_header(span: &[u8], shared_start_flag: bool, header: Option<Header>) -> Frame {
+/// [`inspect`] with the header already parsed (the framer's probe has it: parsed once), and its
+/// check computed when known (`header_crc`: the CRC of the header's bytes).
+fn inspect_with_header(
+    span: &[u8],
+    shared_start_flag: bool,
+    header: Option<Header>,
+    header_crc: Option<u16>,
+) -> Frame {
     let body_start = usize::from(!shared_start_flag);
     let body = span.get(body_start..).unwrap_or(&[]);
     let mut seen = Seen {
@@ -569,7 +588,8 @@ fn inspect_with_header(span: &[u8], shared_start_flag: bool, header: Option<Head
             .map(|b| u16::from_le_bytes([b[0], b[1]]))
     };
     if h.has_info() {
-        seen.hcs = Some((crc16(&body[..h.len]), le16(h.len)));
+        let computed = header_crc.unwrap_or_else(|| crc16(&body[..h.len]));
+        seen.hcs = Some((computed, le16(h.len)));
     }
     let fcs_at = h.length - 2;
     seen.fcs = (body.get(..fcs_at).map(crc16), le16(fcs_at));
@@ -670,8 +690,8 @@ pub(crate) fn probe(
     };
     let end = body_start + header.length + 1;
     // Without an info field the header check is the FCS: decided the same way complete or not.
-    let hcs_ok = match header_check_ok(body, &header) {
-        Some(ok) => ok,
+    let (header_crc, hcs_ok) = match header_check(body, &header) {
+        Some((computed, received)) => (computed, computed == received),
         None => return if eof { Probe::No } else { Probe::NeedMore },
     };
     if !hcs_ok {
@@ -702,7 +722,7 @@ pub(crate) fn probe(
         cache.crc(body_start, fcs_at) == fcs && buf[end - 1] == FLAG
     } else {
         // One pass computes every check (the common case: an intact frame).
-        let frame = inspect_with_header(&buf[start..end], shared, Some(header));
+        let frame = inspect_with_header(&buf[start..end], shared, Some(header), Some(header_crc));
         if frame.intact() {
             return Probe::Frame {
                 end,
@@ -717,7 +737,8 @@ pub(crate) fn probe(
         cache.clear();
         return Probe::Frame {
             end,
-            frame: inspect_with_header(&buf[start..end], shared, Some(header)).into(),
+            frame: inspect_with_header(&buf[start..end], shared, Some(header), Some(header_crc))
+                .into(),
         };
     }
     // Damaged: look for a next frame that starts inside (dropped bytes), up to and including

@@ -23,13 +23,8 @@ pub enum CheckValue {
 
 impl CheckValue {
     pub fn bytes(src: &[u8]) -> Self {
-        let mut bytes = [0u8; 4];
-        let len = src.len().min(4);
-        bytes[..len].copy_from_slice(&src[..len]);
-        CheckValue::Bytes {
-            len: len as u8,
-            bytes,
-        }
+        let (bytes, len) = super::first_four(src);
+        CheckValue::Bytes { len, bytes }
     }
 }
 

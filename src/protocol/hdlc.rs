@@ -190,19 +190,8 @@ pub struct Address {
 impl Address {
     /// The address of (up to) 4 bytes.
     pub fn from_bytes(src: &[u8]) -> Self {
-        // Byte by byte: a copy of a length known only at run time is a call, whose narrow
-        // stores the wide read of the address right after cannot take (it waits for them).
-        let bytes = match *src {
-            [] => [0; 4],
-            [a] => [a, 0, 0, 0],
-            [a, b] => [a, b, 0, 0],
-            [a, b, c] => [a, b, c, 0],
-            [a, b, c, d, ..] => [a, b, c, d],
-        };
-        Address {
-            bytes,
-            len: src.len().min(4) as u8,
-        }
+        let (bytes, len) = super::first_four(src);
+        Address { bytes, len }
     }
 
     /// The logical address: 7 bits per byte. For 4-byte addresses this is upper << 14 | lower.

@@ -26,6 +26,21 @@ pub use check::{Check, CheckValue};
 pub use decoder::{Decoded, Decoder};
 pub use framer::{Content, Framer, Protocol, Protocols, Span};
 
+/// The first (up to) four bytes of `src`, zero-padded, and how many there were: a short field
+/// (an HDLC address, the bytes a check compares) kept inline. Byte by byte: a copy of a length
+/// known only at run time is a call, whose narrow writes the wide read of the four bytes right
+/// after has to wait for.
+#[inline]
+pub(crate) fn first_four(src: &[u8]) -> ([u8; 4], u8) {
+    match *src {
+        [] => ([0; 4], 0),
+        [a] => ([a, 0, 0, 0], 1),
+        [a, b] => ([a, b, 0, 0], 2),
+        [a, b, c] => ([a, b, c, 0], 3),
+        [a, b, c, d, ..] => ([a, b, c, d], 4),
+    }
+}
+
 /// Bytes from hex text with white space, for the protocol tests (which use nothing outside
 /// `protocol/`).
 #[cfg(test)]

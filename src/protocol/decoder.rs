@@ -626,9 +626,11 @@ impl Decoder {
     fn decode_apdu(&mut self, apdu: &[u8], base: usize, in_span: bool, out: &mut HdlcDecoded) {
         match dlms::parse_apdu(apdu, base) {
             Err(e) => out.error = Some(SpanError::parse(&e, in_span)),
-            Ok(Apdu::DataNotification(n)) => {
+            // By reference: the notification is read where it was parsed, not copied out of
+            // the result first (a copy of what was just written stalls).
+            Ok(Apdu::DataNotification(ref n)) => {
                 out.invoke_id = Some(n.invoke_id);
-                if let Err(e) = self.map_into(&n, apdu, base, &mut out.message) {
+                if let Err(e) = self.map_into(n, apdu, base, &mut out.message) {
                     out.error = Some(SpanError::parse(&e, in_span));
                 }
             }

@@ -106,23 +106,28 @@ pub enum MeterKind {
 
 impl MeterKind {
     pub fn from_type(meter_type: &str) -> Self {
-        match meter_type.as_bytes().get(..3) {
-            Some(b"686") => MeterKind::OnePhaseDirect,
-            Some(b"684") => MeterKind::ThreePhaseDirect,
-            Some(b"685") => MeterKind::ThreePhaseCt,
-            _ => MeterKind::Unknown,
-        }
+        MeterKind::of_prefix(meter_type.as_bytes())
     }
 
     /// [`MeterKind::from_type`] of a type number as received: only text says a kind (bytes that
     /// are not UTF-8 are of unknown type). Plain ASCII, as meters send, is UTF-8 without the
     /// full check.
     fn from_type_bytes(meter_type: &[u8]) -> Self {
-        if meter_type.is_ascii() {
-            return std::str::from_utf8(&meter_type[..meter_type.len().min(3)])
-                .map_or(MeterKind::Unknown, MeterKind::from_type);
+        if meter_type.is_ascii() || std::str::from_utf8(meter_type).is_ok() {
+            MeterKind::of_prefix(meter_type)
+        } else {
+            MeterKind::Unknown
         }
-        std::str::from_utf8(meter_type).map_or(MeterKind::Unknown, MeterKind::from_type)
+    }
+
+    /// The kind a type number's first three digits say.
+    fn of_prefix(meter_type: &[u8]) -> Self {
+        match meter_type.get(..3) {
+            Some(b"686") => MeterKind::OnePhaseDirect,
+            Some(b"684") => MeterKind::ThreePhaseDirect,
+            Some(b"685") => MeterKind::ThreePhaseCt,
+            _ => MeterKind::Unknown,
+        }
     }
 
     pub fn description(self) -> &'static str {

@@ -539,15 +539,17 @@ pub fn inspect(span: &[u8], shared_start_flag: bool) -> Frame {
         HeaderParse::Header(h) => Some(h),
         _ => None,
     };
-    inspect_with_header(span, shared_start_flag, header, None)
+    inspect_with_header(span, shared_start_flag, header.as_ref(), None)
 }
 
 /// [`inspect`] with the header already parsed (the framer's probe has it: parsed once), and its
-/// check computed when known (`header_crc`: the CRC of the header's bytes).
+/// check computed when known (`header_crc`: the CRC of the header's bytes). The header is taken
+/// by reference and copied into the frame last: a copy of a header just parsed stalls (its wide
+/// reads wait for the parse's narrow writes), one after the checks do not.
 fn inspect_with_header(
     span: &[u8],
     shared_start_flag: bool,
-    header: Option<Header>,
+    header: Option<&Header>,
     header_crc: Option<u16>,
 ) -> Frame {
     let body_start = usize::from(!shared_start_flag);
@@ -592,7 +594,7 @@ fn inspect_with_header(
     };
     Frame {
         shared_start_flag,
-        header: Some(h),
+        header: Some(*h),
         info,
         seen,
     }
@@ -672,14 +674,16 @@ pub(crate) fn probe(
         return Probe::No;
     }
     let body = &buf[body_start.min(buf.len())..];
-    let header = match parse_header(body) {
+    // By reference, as `inspect_with_header` takes it.
+    let parsed = parse_header(body);
+    let header = match &parsed {
         HeaderParse::Invalid => return Probe::No,
         HeaderParse::Incomplete => return if eof { Probe::No } else { Probe::NeedMore },
         HeaderParse::Header(h) => h,
     };
     let end = body_start + header.length + 1;
     // Without an info field the header check is the FCS: decided the same way complete or not.
-    let (header_crc, hcs_ok) = match header_check(body, &header) {
+    let (header_crc, hcs_ok) = match header_check(body, header) {
         Some((computed, received)) => (computed, computed == received),
         None => return if eof { Probe::No } else { Probe::NeedMore },
     };

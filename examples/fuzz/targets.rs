@@ -199,7 +199,11 @@ fn parsers(bytes: &[u8]) -> Result<(), String> {
         match dlms::parse_apdu(apdu, 0) {
             Ok(Apdu::DataNotification(n)) => {
                 let _ = n.body_data(apdu, 0);
-                let _ = han::map(&n, apdu, 0, &Scaling::default());
+                if let Ok(m) = han::map(&n, apdu, 0, &Scaling::default()) {
+                    // The named fields and the look-ups, made from the compact fields.
+                    let _ = (m.fields(), m.meter_type(), m.meter_id(), m.time());
+                    let _ = (m.value(1, 7), m.list_version());
+                }
             }
             Ok(Apdu::GloCiphering(g)) => {
                 let keys = Keys {

@@ -1135,6 +1135,9 @@ mod tests {
             .prop_map(|t| {
                 Data::VisibleString(super::super::axdr::Bytes::from_slice(t.as_bytes()))
             }),
+            // A date-time as Kamstrup's list 2 sends its clock: a 12-byte octet string.
+            proptest::prelude::any::<[u8; 12]>()
+                .prop_map(|raw| Data::OctetString(super::super::axdr::Bytes::from_slice(&raw))),
         ]
     }
 
@@ -1178,6 +1181,13 @@ mod tests {
             proptest::prop_assert_eq!(m.fields().len(), pairs.len());
             for (f, (code, value, scaler_unit)) in m.fields().iter().zip(&pairs) {
                 proptest::prop_assert_eq!(f.obis, Some(*code));
+                // A clock sent as a 12-byte octet string is its date-time.
+                let value = match value {
+                    Data::OctetString(b) if code.is_clock() && b.len() == 12 => {
+                        &Data::DateTime(DateTime::from_slice(b).unwrap())
+                    }
+                    other => other,
+                };
                 proptest::prop_assert_eq!(&f.value, value);
                 match scaler_unit {
                     Some((scaler, unit)) => {
@@ -1195,6 +1205,18 @@ mod tests {
                     }
                 }
             }
+            // The message's look-ups say what its named fields say.
+            let field = |pred: &dyn Fn(&Obis) -> bool| m.fields().iter().find(|f| f.code().is_some_and(|o| pred(&o)));
+            proptest::prop_assert_eq!(m.meter_type(), field(&Obis::is_meter_type).and_then(Field::text));
+            proptest::prop_assert_eq!(m.meter_id(), field(&Obis::is_meter_id).and_then(Field::text).map(str::to_string));
+            for (c, d) in [(1, 7), (31, 7), (32, 7), (1, 8)] {
+                let scaled = field(&|o| o.a() == 1 && o.c() == c && o.d() == d && o.e() == 0).and_then(Field::scaled);
+                proptest::prop_assert_eq!(m.value(c, d).map(f64::to_bits), scaled.map(f64::to_bits));
+            }
+            proptest::prop_assert_eq!(m.clock(), match field(&Obis::is_clock).map(|f| &f.value) {
+                Some(Data::DateTime(dt)) => Some(*dt),
+                _ => None,
+            });
             let meter_type = pairs.iter().find(|p| p.0.is_meter_type()).map(|p| &p.1);
             let kind = match meter_type {
                 Some(Data::VisibleString(t)) => MeterKind::from_type(std::str::from_utf8(t).unwrap()),

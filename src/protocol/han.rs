@@ -253,11 +253,14 @@ impl std::fmt::Debug for HanMessage {
 
 /// The buffers a push is decoded into, lent from push to push: a message takes them, and gives
 /// them back ([`HanMessage::recycle`]) when the next push is decoded in its place, so a stream of
-/// pushes is decoded without allocating.
+/// pushes is decoded without allocating. Not given back, the next push gets buffers of the last
+/// one's sizes (lists repeat their layout): one allocation each, not a vector grown from empty.
 #[derive(Debug, Default)]
 pub struct Scratch {
     cells: Vec<Cell>,
     store: Vec<u8>,
+    /// The fields and value bytes of the last push kept.
+    last: (usize, usize),
 }
 
 impl HanMessage {
@@ -533,11 +536,17 @@ fn walk_body<const KEEP: bool>(
     scratch.store.clear();
     walk.cells = std::mem::take(&mut scratch.cells);
     walk.store = std::mem::take(&mut scratch.store);
+    if KEEP {
+        walk.cells.reserve(scratch.last.0);
+        walk.store.reserve(scratch.last.1);
+    }
     let walked = walk.element(&mut r, 0).and_then(|()| match r.remaining() {
         0 => Ok(()),
         n => Err(r.error(format!("{n} bytes after the body"))),
     });
-    if !(KEEP && walked.is_ok()) {
+    if KEEP && walked.is_ok() {
+        scratch.last = (walk.cells.len(), walk.store.len());
+    } else {
         scratch.cells = std::mem::take(&mut walk.cells);
         scratch.store = std::mem::take(&mut walk.store);
     }

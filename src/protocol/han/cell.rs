@@ -62,6 +62,21 @@ impl Kind {
         )
     }
 
+    /// Kept in `Cell::value` itself (not in the store).
+    fn is_inline(self) -> bool {
+        !matches!(
+            self,
+            Kind::OctetString
+                | Kind::VisibleString
+                | Kind::Utf8String
+                | Kind::DateTime
+                | Kind::Date
+                | Kind::Time
+                | Kind::BitString
+                | Kind::Encoded
+        )
+    }
+
     /// Byte strings: what a list version, meter id or type is sent as.
     pub(super) fn is_string(self) -> bool {
         matches!(
@@ -321,22 +336,6 @@ impl Cell {
             cell.flags |= Cell::SCALER_IN_FRAME;
         }
         cell
-    }
-}
-
-impl Kind {
-    fn is_inline(self) -> bool {
-        !matches!(
-            self,
-            Kind::OctetString
-                | Kind::VisibleString
-                | Kind::Utf8String
-                | Kind::DateTime
-                | Kind::Date
-                | Kind::Time
-                | Kind::BitString
-                | Kind::Encoded
-        )
     }
 }
 

@@ -401,7 +401,7 @@ pub fn check_with(
     base: usize,
     scratch: &mut Scratch,
 ) -> Result<(), DecodeError> {
-    walk_body(notification, apdu, base, scratch, &mut Walk::<false>::new())
+    walk_body(notification, apdu, base, &mut Walk::<false>::new(scratch))
 }
 
 /// [`map`], walking into `scratch`'s buffers, which the caller keeps from push to push: the
@@ -429,17 +429,19 @@ pub fn map_into(
     scratch: &mut Scratch,
     out: &mut Option<HanMessage>,
 ) -> Result<(), DecodeError> {
-    let mut walk = Walk::<true>::new();
-    walk_body(notification, apdu, base, scratch, &mut walk)?;
+    let mut walk = Walk::<true>::new(scratch);
+    walk_body(notification, apdu, base, &mut walk)?;
     let Walk {
-        mut cells,
-        store,
         nulls,
         version,
         mut meter_type,
         mut list2,
         ..
     } = walk;
+    // The fields leave with the message (which gives the buffers back when recycled).
+    scratch.last = (scratch.cells.len(), scratch.store.len());
+    let mut cells = std::mem::take(&mut scratch.cells);
+    let store = std::mem::take(&mut scratch.store);
     let body = &apdu[notification.body.clone()];
 
     let mut brand = match version.and_then(|i| cells[i].string(&store)) {
@@ -519,47 +521,31 @@ pub fn map_into(
     Ok(())
 }
 
-/// Walks a notification's body into `walk`, with `scratch`'s buffers (`KEEP`: keeping the
-/// fields). Kept fields leave in those buffers (a message takes them, and gives them back when
-/// recycled); otherwise the buffers go back to `scratch`. (The walk is filled where the caller keeps it: a
+/// Walks a notification's body into `walk`. (The walk is filled where the caller keeps it: a
 /// walk returned by value is copied out of narrow stores, which stalls.)
 fn walk_body<const KEEP: bool>(
     notification: &Notification,
     apdu: &[u8],
     base: usize,
-    scratch: &mut Scratch,
-    walk: &mut Walk<KEEP>,
+    walk: &mut Walk<'_, KEEP>,
 ) -> Result<(), DecodeError> {
     let body = &apdu[notification.body.clone()];
     let mut r = Reader::new(body, base + notification.body.start);
-    scratch.cells.clear();
-    scratch.store.clear();
-    walk.cells = std::mem::take(&mut scratch.cells);
-    walk.store = std::mem::take(&mut scratch.store);
-    if KEEP {
-        walk.cells.reserve(scratch.last.0);
-        walk.store.reserve(scratch.last.1);
-    }
-    let walked = walk.element(&mut r, 0).and_then(|()| match r.remaining() {
+    walk.element(&mut r, 0).and_then(|()| match r.remaining() {
         0 => Ok(()),
         n => Err(r.error(format!("{n} bytes after the body"))),
-    });
-    if KEEP && walked.is_ok() {
-        scratch.last = (walk.cells.len(), walk.store.len());
-    } else {
-        scratch.cells = std::mem::take(&mut walk.cells);
-        scratch.store = std::mem::take(&mut walk.store);
-    }
-    walked
+    })
 }
 
 /// The fields of a body as the walk finds them, and what the brand and list are judged by.
 /// `KEEP`: keep the fields; without, each value is only read (and checked) into `value` (a
-/// walk of its own, compiled for counting).
-struct Walk<const KEEP: bool> {
-    cells: Vec<Cell>,
+/// walk of its own, compiled for counting). The fields are written into the scratch buffers
+/// where they lie (not moved in and out: a moved buffer's header is read back right after it was
+/// written, which stalls).
+struct Walk<'s, const KEEP: bool> {
+    cells: &'s mut Vec<Cell>,
     /// The bytes of the kept values that are not numbers.
-    store: Vec<u8>,
+    store: &'s mut Vec<u8>,
     /// `00` null-data placeholders.
     nulls: usize,
     /// The first string sent without a code, or with the list version's code.
@@ -620,11 +606,18 @@ impl ScalerTable {
     }
 }
 
-impl<const KEEP: bool> Walk<KEEP> {
-    fn new() -> Self {
+impl<'s, const KEEP: bool> Walk<'s, KEEP> {
+    /// A walk into `scratch`'s buffers, emptied (and, keeping, of the last push's sizes).
+    fn new(scratch: &'s mut Scratch) -> Self {
+        scratch.cells.clear();
+        scratch.store.clear();
+        if KEEP {
+            scratch.cells.reserve(scratch.last.0);
+            scratch.store.reserve(scratch.last.1);
+        }
         Walk {
-            cells: Vec::new(),
-            store: Vec::new(),
+            cells: &mut scratch.cells,
+            store: &mut scratch.store,
             nulls: 0,
             version: None,
             meter_type: None,
@@ -658,7 +651,7 @@ impl<const KEEP: bool> Walk<KEEP> {
                 } else {
                     Kind::OctetString
                 };
-                let cell = Cell::stored(kind, &after[..usize::from(n)], &mut self.store);
+                let cell = Cell::stored(kind, &after[..usize::from(n)], self.store);
                 r.skip(2 + usize::from(n));
                 (kind, cell.value)
             }
@@ -669,7 +662,7 @@ impl<const KEEP: bool> Walk<KEEP> {
                 }
                 None => {
                     r.scalar_into(&mut self.value)?;
-                    let cell = Cell::of(&self.value, &mut self.store);
+                    let cell = Cell::of(&self.value, self.store);
                     (cell.kind, cell.value)
                 }
             },

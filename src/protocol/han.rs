@@ -189,12 +189,25 @@ fn scaled(value: &Data, scaler: Option<i8>) -> Option<f64> {
         // Divide by an exact power of ten so 237 x 10^-2 prints as 2.37.
         let raw = i as f64;
         return Some(if scaler < 0 {
-            raw / 10f64.powi(-scaler)
+            raw / pow10(-scaler)
         } else {
-            raw * 10f64.powi(scaler)
+            raw * pow10(scaler)
         });
     }
-    value.as_f64().map(|v| v * 10f64.powi(scaler))
+    value.as_f64().map(|v| v * pow10(scaler))
+}
+
+/// `10f64.powi(n)`, by look-up for 0 <= n <= 22: each of those powers is exact in an f64
+/// (5^22 < 2^53), as `powi` computes it too, and the look-up costs less than its call.
+fn pow10(n: i32) -> f64 {
+    const EXACT: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| EXACT.get(i).copied())
+        .unwrap_or_else(|| 10f64.powi(n))
 }
 
 /// A decoded push message. Its fields are kept compact as decoded (see [`cell`]); the named
@@ -1094,6 +1107,13 @@ mod tests {
         let mut out = Vec::new();
         list.encode_frame(&mut out).unwrap();
         assert_eq!(out, real);
+    }
+
+    #[test]
+    fn powers_of_ten_are_those_powi_gives() {
+        for n in -40..=40 {
+            assert_eq!(pow10(n).to_bits(), 10f64.powi(n).to_bits(), "10^{n}");
+        }
     }
 
     #[test]

@@ -69,6 +69,31 @@ fn bench(c: &mut Criterion) {
         });
     }
 
+    // As above, and each push's named fields made too (what the Inspector, the Live tab and the
+    // outputs ask for; the decode alone keeps the compact fields only).
+    group.bench_function("full_decode_named_fields", |b| {
+        b.iter(|| {
+            let mut framer = Framer::new(Protocols::HDLC);
+            let mut decoder = Decoder::default();
+            let mut decoded = Decoded::Junk;
+            let mut fields = 0;
+            let mut each = |span: Span<'_>| {
+                decoder.decode_into(&span, &mut decoded);
+                if let Decoded::Hdlc(h) = &decoded
+                    && let Some(m) = &h.message
+                {
+                    fields += m.fields().len();
+                }
+            };
+            framer.push_and_frame(&stream, &mut each);
+            framer.finish();
+            while let Some(span) = framer.next_span() {
+                each(span);
+            }
+            black_box(fields)
+        })
+    });
+
     group.bench_function("full_decode_64k_chunks", |b| {
         b.iter(|| {
             let mut framer = Framer::new(Protocols::ALL);

@@ -10,7 +10,9 @@
 //! - `count`: framer and a counting decoder, as `decode --summary` runs them (every body
 //!   walked, no push kept);
 //! - `full`: framer and decoder together, as `decode` runs them (the stream framed where it lies
-//!   and each span decoded into one place, reused, as the pipeline does).
+//!   and each span decoded into one place, reused, as the pipeline does);
+//! - `named`: `full`, and each push's named fields made (as the Live tab, the Inspector and the
+//!   outputs ask for them).
 //!
 //! Without a stage, all of them.
 use kamscope::protocol::{Content, Decoded, Decoder, Framer, Protocols, Span, dlms, han, hdlc};
@@ -105,7 +107,9 @@ fn main() {
         .collect();
 
     let stages: Vec<String> = std::env::args().skip(1).collect();
-    let all = ["fcs", "framing", "apdu", "map", "decode", "count", "full"];
+    let all = [
+        "fcs", "framing", "apdu", "map", "decode", "count", "full", "named",
+    ];
     let stages: Vec<&str> = if stages.is_empty() {
         all.to_vec()
     } else {
@@ -167,6 +171,24 @@ fn main() {
             "full" => best_of(|| {
                 frame_and_decode(&stream, Decoder::default());
             }),
+            "named" => best_of(|| {
+                let mut framer = Framer::new(Protocols::HDLC);
+                let mut decoder = Decoder::default();
+                let mut decoded = Decoded::Junk;
+                let mut each = |span: Span<'_>| {
+                    decoder.decode_into(&span, &mut decoded);
+                    if let Decoded::Hdlc(h) = &decoded
+                        && let Some(m) = &h.message
+                    {
+                        black_box(m.fields());
+                    }
+                };
+                framer.push_and_frame(&stream, &mut each);
+                framer.finish();
+                while let Some(span) = framer.next_span() {
+                    each(span);
+                }
+            }),
             other => {
                 eprintln!(
                     "profile_decode: no stage {other:?}; stages: {}",
@@ -180,7 +202,7 @@ fn main() {
         }
         // Held against the FCS alone: the stages that frame the stream (and so compute it).
         let share = match fcs_ns {
-            Some(fcs) if matches!(stage, "framing" | "count" | "full") => {
+            Some(fcs) if matches!(stage, "framing" | "count" | "full" | "named") => {
                 format!(", {:.0} % of the FCS-alone rate", fcs / ns * 100.0)
             }
             _ => String::new(),

@@ -191,6 +191,7 @@ impl Cell {
     }
 
     /// The value as A-XDR data.
+    #[inline(always)]
     pub(super) fn data(&self, store: &[u8]) -> Data {
         let v = self.value;
         let bytes = || super::super::axdr::Bytes::from_slice(self.stored_bytes(store));
@@ -308,6 +309,9 @@ impl Cell {
     }
 
     /// The named field, its value as A-XDR data (its scaler, if not given, from `table`).
+    /// Inlined, with [`Cell::data`], where the fields are collected: made apart and returned,
+    /// each field is copied out of the narrow writes that made it, which stalls.
+    #[inline(always)]
     pub(super) fn field(&self, store: &[u8], table: ScalerTable) -> Field {
         Field {
             obis: (self.flags & Cell::SENT != 0).then_some(self.code),

@@ -308,10 +308,11 @@ impl HanMessage {
     /// The named fields, in the order sent.
     pub fn fields(&self) -> &[Field] {
         self.fields.get_or_init(|| {
-            self.cells
-                .iter()
-                .map(|cell| cell.field(&self.store, self.table))
-                .collect()
+            let mut fields = Vec::with_capacity(self.cells.len());
+            for cell in &self.cells {
+                cell.push_field(&self.store, self.table, &mut fields);
+            }
+            fields
         })
     }
 

@@ -191,7 +191,7 @@ impl Cell {
     }
 
     /// The value as A-XDR data.
-    #[inline(always)]
+    #[inline]
     pub(super) fn data(&self, store: &[u8]) -> Data {
         let v = self.value;
         let bytes = || super::super::axdr::Bytes::from_slice(self.stored_bytes(store));
@@ -308,19 +308,37 @@ impl Cell {
         }
     }
 
-    /// The named field, its value as A-XDR data (its scaler, if not given, from `table`).
-    /// Inlined, with [`Cell::data`], where the fields are collected: made apart and returned,
-    /// each field is copied out of the narrow writes that made it, which stalls.
-    #[inline(always)]
-    pub(super) fn field(&self, store: &[u8], table: ScalerTable) -> Field {
-        Field {
-            obis: (self.flags & Cell::SENT != 0).then_some(self.code),
-            inferred: (self.flags & (Cell::SENT | Cell::INFERRED) == Cell::INFERRED)
-                .then_some(self.code),
-            value: self.data(store),
-            scaler: self.scaler(table),
-            unit: self.unit(),
-            scaler_in_frame: self.scaler_in_frame(),
+    /// Appends the named field to `fields`, its value as A-XDR data (its scaler, if not given,
+    /// from `table`). Written where it lies in the vector, a number by its own store: a field or
+    /// value made apart and then moved in stalls on the move (its wide reads wait for the narrow
+    /// writes that made it).
+    #[inline]
+    pub(super) fn push_field(&self, store: &[u8], table: ScalerTable, fields: &mut Vec<Field>) {
+        const EMPTY: Field = Field {
+            obis: None,
+            inferred: None,
+            value: Data::Null,
+            scaler: None,
+            unit: None,
+            scaler_in_frame: false,
+        };
+        fields.push(EMPTY);
+        let Some(field) = fields.last_mut() else {
+            return;
+        };
+        field.obis = (self.flags & Cell::SENT != 0).then_some(self.code);
+        field.inferred =
+            (self.flags & (Cell::SENT | Cell::INFERRED) == Cell::INFERRED).then_some(self.code);
+        field.scaler = self.scaler(table);
+        field.unit = self.unit();
+        field.scaler_in_frame = self.scaler_in_frame();
+        let v = self.value;
+        match self.kind {
+            Kind::DoubleLongUnsigned => field.value = Data::DoubleLongUnsigned(v as u32),
+            Kind::LongUnsigned => field.value = Data::LongUnsigned(v as u16),
+            Kind::DoubleLong => field.value = Data::DoubleLong(v as i32),
+            Kind::Long => field.value = Data::Long(v as i16),
+            _ => field.value = self.data(store),
         }
     }
 

@@ -3,7 +3,7 @@
 //! Run with `cargo bench --bench decode`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kamscope::protocol::han::sample_stream;
+use kamscope::protocol::han::{HanMessage, sample_stream};
 use kamscope::protocol::{Decoded, Decoder, Framer, Protocols, Span, hdlc};
 use std::hint::black_box;
 
@@ -20,6 +20,27 @@ fn frame_ranges(stream: &[u8]) -> Vec<std::ops::Range<usize>> {
         out.push(start..start + span.bytes.len());
     }
     out
+}
+
+/// Frames and decodes `stream` as the pipeline does (in place, each span into one place reused),
+/// handing each push to `each_push`.
+fn decode_stream(stream: &[u8], protocols: Protocols, mut each_push: impl FnMut(&HanMessage)) {
+    let mut framer = Framer::new(protocols);
+    let mut decoder = Decoder::default();
+    let mut decoded = Decoded::Junk;
+    let mut each = |span: Span<'_>| {
+        decoder.decode_into(&span, &mut decoded);
+        if let Decoded::Hdlc(h) = &decoded
+            && let Some(m) = &h.message
+        {
+            each_push(m);
+        }
+    };
+    framer.push_and_frame(stream, &mut each);
+    framer.finish();
+    while let Some(span) = framer.next_span() {
+        each(span);
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -46,24 +67,10 @@ fn bench(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
-                let mut framer = Framer::new(protocols);
-                let mut decoder = Decoder::default();
-                let mut decoded = Decoded::Junk;
                 let mut watts = 0.0;
-                // As the pipeline frames and decodes: in place, into one place reused.
-                let mut each = |span: Span<'_>| {
-                    decoder.decode_into(&span, &mut decoded);
-                    if let Decoded::Hdlc(h) = &decoded
-                        && let Some(m) = &h.message
-                    {
-                        watts += m.value(1, 7).unwrap_or(0.0);
-                    }
-                };
-                framer.push_and_frame(&stream, &mut each);
-                framer.finish();
-                while let Some(span) = framer.next_span() {
-                    each(span);
-                }
+                decode_stream(&stream, protocols, |m| {
+                    watts += m.value(1, 7).unwrap_or(0.0)
+                });
                 black_box(watts)
             })
         });
@@ -73,23 +80,8 @@ fn bench(c: &mut Criterion) {
     // outputs ask for; the decode alone keeps the compact fields only).
     group.bench_function("full_decode_named_fields", |b| {
         b.iter(|| {
-            let mut framer = Framer::new(Protocols::HDLC);
-            let mut decoder = Decoder::default();
-            let mut decoded = Decoded::Junk;
             let mut fields = 0;
-            let mut each = |span: Span<'_>| {
-                decoder.decode_into(&span, &mut decoded);
-                if let Decoded::Hdlc(h) = &decoded
-                    && let Some(m) = &h.message
-                {
-                    fields += m.fields().len();
-                }
-            };
-            framer.push_and_frame(&stream, &mut each);
-            framer.finish();
-            while let Some(span) = framer.next_span() {
-                each(span);
-            }
+            decode_stream(&stream, Protocols::HDLC, |m| fields += m.fields().len());
             black_box(fields)
         })
     });

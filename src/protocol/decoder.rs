@@ -426,8 +426,7 @@ impl Decoder {
         }
     }
 
-    /// An HDLC frame's meaning, filled where it is returned: a decoded frame is large, and moving
-    /// it costs.
+    /// An HDLC frame's meaning, into `out`.
     fn decode_hdlc(&mut self, bytes: &[u8], frame: &hdlc::Frame, out: &mut HdlcDecoded) {
         let Some(header) = frame.header.filter(|_| frame.intact()) else {
             if self.reassembler.pending_segments() > 0 {

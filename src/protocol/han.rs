@@ -393,10 +393,10 @@ impl HanMessage {
     }
 }
 
-/// Maps a notification to named fields, walking its A-XDR body (in `apdu`, which starts at frame
-/// offset `base`) straight into fields: one pass over the bytes gives the fields with their units
-/// and what the brand and list kind are judged by; a pass over the fields then sets the scalers,
-/// which depend on the brand and the meter type.
+/// Maps a notification to a push message, walking its A-XDR body (in `apdu`, which starts at
+/// frame offset `base`) straight into its fields: one pass over the bytes gives the fields and
+/// what the brand and list kind are judged by. Units and scalers the frame does not give follow
+/// from each field's code, the brand and the meter type when read.
 pub fn map(
     notification: &Notification,
     apdu: &[u8],

@@ -191,7 +191,7 @@ impl Cell {
     }
 
     /// The value as A-XDR data.
-    #[inline]
+    #[inline(always)]
     pub(super) fn data(&self, store: &[u8]) -> Data {
         let v = self.value;
         let bytes = || super::super::axdr::Bytes::from_slice(self.stored_bytes(store));
@@ -288,12 +288,6 @@ impl Cell {
     pub(super) fn infer(&mut self, code: Obis) {
         self.code = code;
         self.flags |= Cell::INFERRED;
-        self.clock_from_octets(code);
-    }
-
-    /// A clock sent as a 12-byte octet string is a date-time (the same bytes).
-    #[inline]
-    fn clock_from_octets(&mut self, code: Obis) {
         self.kind = Cell::clock_kind(self.kind, self.value, code);
     }
 
@@ -309,9 +303,9 @@ impl Cell {
     }
 
     /// Appends the named field to `fields`, its value as A-XDR data (its scaler, if not given,
-    /// from `table`). Written where it lies in the vector, a number by its own store: a field or
-    /// value made apart and then moved in stalls on the move (its wide reads wait for the narrow
-    /// writes that made it).
+    /// from `table`). Written part by part where it lies in the vector ([`Cell::data`] inlined
+    /// into it): a field made apart and then moved in stalls on the move (its wide reads wait
+    /// for the narrow writes that made it).
     #[inline]
     pub(super) fn push_field(&self, store: &[u8], table: ScalerTable, fields: &mut Vec<Field>) {
         const EMPTY: Field = Field {
@@ -326,20 +320,13 @@ impl Cell {
         let Some(field) = fields.last_mut() else {
             return;
         };
-        field.obis = (self.flags & Cell::SENT != 0).then_some(self.code);
+        field.obis = self.sent().then_some(self.code);
         field.inferred =
             (self.flags & (Cell::SENT | Cell::INFERRED) == Cell::INFERRED).then_some(self.code);
         field.scaler = self.scaler(table);
         field.unit = self.unit();
         field.scaler_in_frame = self.scaler_in_frame();
-        let v = self.value;
-        match self.kind {
-            Kind::DoubleLongUnsigned => field.value = Data::DoubleLongUnsigned(v as u32),
-            Kind::LongUnsigned => field.value = Data::LongUnsigned(v as u16),
-            Kind::DoubleLong => field.value = Data::DoubleLong(v as i32),
-            Kind::Long => field.value = Data::Long(v as i16),
-            _ => field.value = self.data(store),
-        }
+        field.value = self.data(store);
     }
 
     /// The cell of a named field (a field with both a code sent and one inferred keeps the
